@@ -1,0 +1,1 @@
+//! audit: see the module's own docs once implemented.

@@ -1,0 +1,1 @@
+//! cost: see the module's own docs once implemented.

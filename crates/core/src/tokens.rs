@@ -1,0 +1,1 @@
+//! tokens: see the module's own docs once implemented.

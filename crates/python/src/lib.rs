@@ -1,0 +1,27 @@
+//! `fast_litellm._native`: conversion and GIL handling only. Every algorithm
+//! lives in `fast-litellm-core`. Each component registers its functions from its
+//! own file.
+
+use pyo3::prelude::*;
+
+mod audit;
+mod cost;
+mod tokens;
+
+/// Deliberately panics. Tests use it to prove that a Rust panic surfacing in an
+/// accelerated call falls back to LiteLLM instead of crashing the process.
+#[pyfunction]
+fn _panic_for_tests(message: &str) -> PyResult<()> {
+    panic!("{}", message);
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", fast_litellm_core::VERSION)?;
+    m.add("build_profile", if cfg!(debug_assertions) { "debug" } else { "release" })?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    audit::register(m)?;
+    cost::register(m)?;
+    tokens::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,311 @@
+"""Patches: what one accelerated LiteLLM function is, and how it is swapped in and out.
+
+A :class:`Patch` names the function it replaces (``module:qualname``), the LiteLLM
+versions it supports and how to build the fast implementation. Once applied, the
+replacement is installed in the defining module *and* in every ``litellm.*``
+module that holds the same object (``from x import f`` copies the reference), now
+and in modules imported later. Deactivation puts the very same original object
+back everywhere.
+
+The fast implementation may return :data:`NOT_COVERED` to hand a call it does not
+cover to LiteLLM unchanged. Anything it raises (a Rust panic included) makes the
+call fall back to LiteLLM with the same arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+logger = logging.getLogger("fast_litellm")
+
+
+class _NotCovered:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_COVERED"
+
+
+#: Returned by a fast implementation for inputs it leaves to LiteLLM.
+NOT_COVERED: Any = _NotCovered()
+
+# Never swallowed by the fallback: they are the caller's, not a failure of ours.
+_NEVER_CATCH = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
+
+APPLIED, SKIPPED, FAILED = "applied", "skipped", "failed"
+PENDING = "pending"  # supported, waiting for its module to be imported
+
+
+def env_flag(name: str) -> Optional[bool]:
+    """``True``/``False`` for a set boolean environment variable, else ``None``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def shadow_enabled() -> bool:
+    return bool(env_flag("FAST_LITELLM_SHADOW"))
+
+
+@dataclass(eq=False)
+class Patch:
+    """One LiteLLM function replaced by a Rust-backed implementation."""
+
+    name: str
+    component: str
+    target: str  # "package.module:Qualified.name" where the function is defined
+    supports: str  # PEP 440 specifier on the installed litellm distribution
+    build: Callable[[Callable[..., Any]], Callable[..., Any]]
+    summary: str
+    # Why this is worth patching on the supported versions (who calls it).
+    callers: str = ""
+    compare: Callable[[Any, Any], bool] = field(default=lambda a, b: a == b)
+
+    # Runtime state, reset by each activation (counters are cumulative).
+    state: str = field(default=SKIPPED, init=False)
+    reason: str = field(default="not activated", init=False)
+    original: Optional[Callable[..., Any]] = field(default=None, init=False)
+    wrapper: Optional[Callable[..., Any]] = field(default=None, init=False)
+    fast: Optional[Callable[..., Any]] = field(default=None, init=False)
+    places: List[str] = field(default_factory=list, init=False)
+    calls: int = field(default=0, init=False)
+    fallbacks: int = field(default=0, init=False)
+    mismatches: int = field(default=0, init=False)
+    delegated: int = field(default=0, init=False)
+    _warned_fallback: bool = field(default=False, init=False)
+    _warned_mismatch: bool = field(default=False, init=False)
+    _built: Optional[Tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]] = field(
+        default=None, init=False
+    )
+
+    @property
+    def env_var(self) -> str:
+        return "FAST_LITELLM_" + self.component.upper()
+
+    @property
+    def target_module(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    @property
+    def target_qualname(self) -> str:
+        return self.target.split(":", 1)[1]
+
+    # -- resolution ---------------------------------------------------------
+
+    def resolve(self, module: ModuleType) -> None:
+        """Look the target up in its freshly imported module and swap it."""
+        owner: Any = module
+        parts = self.target_qualname.split(".")
+        try:
+            for part in parts[:-1]:
+                owner = getattr(owner, part)
+            original = owner.__dict__[parts[-1]] if isinstance(owner, type) else getattr(owner, parts[-1])
+        except (AttributeError, KeyError):
+            self.state, self.reason = SKIPPED, f"target {self.target} does not exist in this LiteLLM"
+            return
+        if getattr(original, "_fast_litellm_patch", None) == self.name:
+            original = original.__wrapped__  # already ours (re-activation)
+        try:
+            if self._built is not None and self._built[0] is original:
+                _, fast, wrapper = self._built
+            else:
+                fast = self.build(original)
+                wrapper = _make_wrapper(self, original)
+                self._built = (original, fast, wrapper)
+        except Exception as exc:  # a build failure must not break the import
+            self.state, self.reason = FAILED, f"building the replacement failed: {exc!r}"
+            logger.warning("fast_litellm: patch %s failed: %r", self.name, exc)
+            return
+        self.original, self.fast, self.wrapper = original, fast, wrapper
+        self.places = []
+        setattr(owner, parts[-1], wrapper)
+        self.places.append(self.target)
+        self.state, self.reason = APPLIED, ""
+
+    def install_in(self, module: ModuleType) -> None:
+        """Replace every global of ``module`` that is the original object."""
+        if self.state != APPLIED or module.__name__ == self.target_module:
+            return
+        namespace = getattr(module, "__dict__", None)
+        if not namespace:
+            return
+        for attr, value in list(namespace.items()):
+            if value is self.original:
+                setattr(module, attr, self.wrapper)
+                self.places.append(f"{module.__name__}:{attr}")
+
+    def restore(self, modules: List[ModuleType]) -> None:
+        """Put the original object back wherever the wrapper is."""
+        if self.state != APPLIED:
+            return
+        for module in modules:
+            namespace = getattr(module, "__dict__", None) or {}
+            for attr, value in list(namespace.items()):
+                if value is self.wrapper:
+                    setattr(module, attr, self.original)
+        parts = self.target_qualname.split(".")
+        if len(parts) > 1:
+            import sys
+
+            owner: Any = sys.modules.get(self.target_module)
+            try:
+                for part in parts[:-1]:
+                    owner = getattr(owner, part)
+                if owner.__dict__.get(parts[-1]) is self.wrapper:
+                    setattr(owner, parts[-1], self.original)
+            except AttributeError:
+                pass
+        self.places = []
+
+    # -- fallback and shadow ------------------------------------------------
+
+    def record_fallback(self, exc: BaseException) -> None:
+        self.fallbacks += 1
+        if not self._warned_fallback:
+            self._warned_fallback = True
+            logger.warning(
+                "fast_litellm: %s raised %r; falling back to LiteLLM (logged once per patch)",
+                self.name,
+                exc,
+            )
+
+    def record_mismatch(self, stock: Any, accelerated: Any, args: tuple, kwargs: dict) -> None:
+        self.mismatches += 1
+        if not self._warned_mismatch:
+            self._warned_mismatch = True
+            logger.warning(
+                "fast_litellm: shadow mismatch in %s: LiteLLM gave %r, accelerated gave %r "
+                "(args=%.300r kwargs=%.300r; logged once per patch)",
+                self.name,
+                stock,
+                accelerated,
+                args,
+                kwargs,
+            )
+
+    def as_status(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "component": self.component,
+            "state": self.state,
+            "reason": self.reason,
+            "targets": [self.target] + [p for p in self.places if p != self.target],
+            "supports": self.supports,
+            "env": self.env_var,
+            "summary": self.summary,
+            "calls": self.calls,
+            "fallbacks": self.fallbacks,
+            "mismatches": self.mismatches,
+            "delegated": self.delegated,
+        }
+
+
+_shadow_lock = threading.Lock()
+
+
+def _shadow_compare(patch: Patch, args: tuple, kwargs: dict, stock: Any, stock_exc: Optional[BaseException], fast_out: Any, fast_exc: Optional[BaseException]) -> None:
+    if fast_exc is not None or stock_exc is not None:
+        same = type(fast_exc) is type(stock_exc)
+        shown_stock, shown_fast = stock_exc or stock, fast_exc or fast_out
+    elif fast_out is NOT_COVERED:
+        return
+    else:
+        try:
+            same = bool(patch.compare(stock, fast_out))
+        except Exception:
+            same = False
+        shown_stock, shown_fast = stock, fast_out
+    if not same:
+        with _shadow_lock:
+            patch.record_mismatch(shown_stock, shown_fast, args, kwargs)
+
+
+def _make_wrapper(patch: Patch, original: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(original):
+
+        async def accelerated_async(*args: Any, **kwargs: Any) -> Any:
+            patch.calls += 1
+            if _SHADOW[0]:
+                stock_exc = fast_exc = None
+                stock = fast_out = None
+                try:
+                    stock = await original(*args, **kwargs)
+                except Exception as exc:
+                    stock_exc = exc
+                try:
+                    fast_out = patch.fast(*args, **kwargs)  # type: ignore[misc]
+                    if inspect.isawaitable(fast_out):
+                        fast_out = await fast_out
+                except Exception as exc:
+                    fast_exc = exc
+                _shadow_compare(patch, args, kwargs, stock, stock_exc, fast_out, fast_exc)
+                if stock_exc is not None:
+                    raise stock_exc
+                return stock
+            try:
+                result = patch.fast(*args, **kwargs)  # type: ignore[misc]
+                if inspect.isawaitable(result):
+                    result = await result
+            except _NEVER_CATCH:
+                raise
+            except BaseException as exc:  # PanicException is a BaseException
+                patch.record_fallback(exc)
+                return await original(*args, **kwargs)
+            if result is NOT_COVERED:
+                patch.delegated += 1
+                return await original(*args, **kwargs)
+            return result
+
+        wrapper: Callable[..., Any] = accelerated_async
+    else:
+
+        def accelerated(*args: Any, **kwargs: Any) -> Any:
+            patch.calls += 1
+            if _SHADOW[0]:
+                stock_exc = fast_exc = None
+                stock = fast_out = None
+                try:
+                    stock = original(*args, **kwargs)
+                except Exception as exc:
+                    stock_exc = exc
+                try:
+                    fast_out = patch.fast(*args, **kwargs)  # type: ignore[misc]
+                except Exception as exc:
+                    fast_exc = exc
+                except BaseException as exc:
+                    if isinstance(exc, _NEVER_CATCH):
+                        raise
+                    fast_exc = exc
+                _shadow_compare(patch, args, kwargs, stock, stock_exc, fast_out, fast_exc)
+                if stock_exc is not None:
+                    raise stock_exc
+                return stock
+            try:
+                result = patch.fast(*args, **kwargs)  # type: ignore[misc]
+            except _NEVER_CATCH:
+                raise
+            except BaseException as exc:  # PanicException is a BaseException
+                patch.record_fallback(exc)
+                return original(*args, **kwargs)
+            if result is NOT_COVERED:
+                patch.delegated += 1
+                return original(*args, **kwargs)
+            return result
+
+        wrapper = accelerated
+    functools.update_wrapper(wrapper, original)  # keeps the original as __wrapped__
+    wrapper._fast_litellm_patch = patch.name  # type: ignore[attr-defined]
+    return wrapper
+
+
+# Read by every wrapper call; a one-element list so activation can flip it.
+_SHADOW = [False]

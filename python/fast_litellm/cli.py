@@ -1,0 +1,205 @@
+"""``fast-litellm``: doctor, run, proxy and bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+LAUNCHER_DIR = Path(__file__).resolve().parent / "_launcher"
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "default_proxy_config.yaml"
+
+
+# -- doctor -----------------------------------------------------------------
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import fast_litellm
+
+    try:
+        import litellm  # noqa: F401  (import so every patch reaches a final state)
+    except Exception as exc:  # pragma: no cover - reported, not raised
+        print(f"warning: import litellm failed: {exc!r}", file=sys.stderr)
+    report = fast_litellm.status()
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        v = report["versions"]
+        print(f"fast_litellm {v['fast_litellm']}  native {v['native'] or 'NOT LOADED'} ({v['native_build']})")
+        print(f"litellm {v['litellm']}  python {v['python']}  shadow={'on' if report['shadow'] else 'off'}")
+        if report["native_error"]:
+            print(f"native module error: {report['native_error']}")
+        if not report["patches"]:
+            print("no patches registered")
+        for p in report["patches"]:
+            line = f"  [{p['state']:>7}] {p['name']:<28} {p['env']}"
+            if p["reason"]:
+                line += f"  - {p['reason']}"
+            print(line)
+            if p["state"] == "applied":
+                print(f"            in {len(p['targets'])} place(s); calls={p['calls']} "
+                      f"fallbacks={p['fallbacks']} mismatches={p['mismatches']} delegated={p['delegated']}")
+                if args.verbose:
+                    for t in p["targets"]:
+                        print(f"              {t}")
+        for extra in report.get("coverage", []):
+            print(f"  coverage: {extra}")
+    return 0 if report["versions"]["native"] else 1
+
+
+# -- run / proxy --------------------------------------------------------------
+
+
+def launcher_env(base: Optional[dict] = None) -> dict:
+    """Environment in which every Python process imports fast_litellm at start."""
+    env = dict(os.environ if base is None else base)
+    paths = [str(LAUNCHER_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["FAST_LITELLM_LAUNCHER"] = "1"
+    return env
+
+
+def _exec(argv: List[str], env: dict) -> int:
+    exe = shutil.which(argv[0], path=env.get("PATH")) or argv[0]
+    try:
+        os.execvpe(exe, argv, env)
+    except FileNotFoundError:
+        print(f"fast-litellm: command not found: {argv[0]}", file=sys.stderr)
+        return 127
+    return 0  # pragma: no cover - exec does not return
+
+
+def _run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print("usage: fast-litellm run -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    return _exec(command, launcher_env())
+
+
+def _litellm_cli() -> str:
+    """The `litellm` console script of this interpreter's environment."""
+    beside = Path(sys.executable).parent / "litellm"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("litellm")
+    if found is None:
+        raise SystemExit("fast-litellm: the `litellm` command is not installed (pip install 'litellm[proxy]')")
+    return found
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    proxy_args = list(args.proxy_args)
+    if proxy_args and proxy_args[0] == "--":
+        proxy_args = proxy_args[1:]
+    env = launcher_env()
+    if not any(a == "--config" or a.startswith("--config=") or a == "-c" for a in proxy_args):
+        # The built-in config answers with mock responses: no network, no provider keys.
+        env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        if not env.get("LITELLM_MASTER_KEY"):
+            env["LITELLM_MASTER_KEY"] = "sk-fast-litellm-" + secrets.token_hex(24)
+        proxy_args = ["--config", str(DEFAULT_CONFIG)] + proxy_args
+        port = _arg_value(proxy_args, "--port") or "4000"
+        host = _arg_value(proxy_args, "--host") or "0.0.0.0"
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
+        key = env["LITELLM_MASTER_KEY"]
+        print(
+            "fast-litellm: starting the accelerated LiteLLM proxy on the built-in default config\n"
+            f"  URL:  http://{shown}:{port}\n"
+            f"  key:  {key}\n"
+            "  try:\n"
+            f"    curl -s http://{shown}:{port}/v1/chat/completions \\\n"
+            f"      -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+            "      -d '{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
+            flush=True,
+        )
+    return _exec([_litellm_cli()] + proxy_args, env)
+
+
+def _arg_value(argv: List[str], name: str) -> Optional[str]:
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+
+
+# -- bench ----------------------------------------------------------------------
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    results = bench.run_all(rounds=args.rounds, only=args.only, quick=args.quick)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(bench.format_table(results))
+    return 0
+
+
+# -- audit ------------------------------------------------------------------------
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from . import audit
+
+    return audit.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fast-litellm", description="Rust acceleration for LiteLLM.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("doctor", help="what is accelerated, what was skipped and why")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every place a patch is installed")
+    p.set_defaults(func=_doctor)
+
+    p = sub.add_parser("run", help="run COMMAND with acceleration in it and every Python child process")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("proxy", help="the LiteLLM proxy (same arguments as `litellm`), accelerated")
+    p.add_argument("proxy_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_proxy)
+
+    p = sub.add_parser("bench", help="stock vs accelerated, alternated in one process")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--only", action="append", help="run only benchmarks whose name contains this")
+    p.add_argument("--quick", action="store_true", help="fewer iterations (smoke test)")
+    p.set_defaults(func=_bench)
+
+    try:
+        from . import audit
+    except ImportError:
+        audit = None  # type: ignore[assignment]
+    if audit is not None:
+        p = sub.add_parser("audit", help="supply-chain check of the installed LiteLLM")
+        audit.add_arguments(p)
+        p.set_defaults(func=_audit)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    # `proxy`/`run` pass their arguments through untouched (argparse would eat `--help` etc.).
+    if argv and argv[0] in ("proxy", "run"):
+        ns = argparse.Namespace(proxy_args=argv[1:], command=argv[1:])
+        return _proxy(ns) if argv[0] == "proxy" else _run(ns)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
