@@ -76,7 +76,6 @@ class Patch:
     original: Optional[Callable[..., Any]] = field(default=None, init=False)
     wrapper: Optional[Callable[..., Any]] = field(default=None, init=False)
     fast: Optional[Callable[..., Any]] = field(default=None, init=False)
-    places: List[str] = field(default_factory=list, init=False)
     calls: int = field(default=0, init=False)
     fallbacks: int = field(default=0, init=False)
     mismatches: int = field(default=0, init=False)
@@ -126,9 +125,7 @@ class Patch:
             logger.warning("fast_litellm: patch %s failed: %r", self.name, exc)
             return
         self.original, self.fast, self.wrapper = original, fast, wrapper
-        self.places = []
         setattr(owner, parts[-1], wrapper)
-        self.places.append(self.target)
         self.state, self.reason = APPLIED, ""
 
     def install_in(self, module: ModuleType) -> None:
@@ -141,7 +138,6 @@ class Patch:
         for attr, value in list(namespace.items()):
             if value is self.original:
                 setattr(module, attr, self.wrapper)
-                self.places.append(f"{module.__name__}:{attr}")
 
     def restore(self, modules: List[ModuleType]) -> None:
         """Put the original object back wherever the wrapper is."""
@@ -164,7 +160,20 @@ class Patch:
                     setattr(owner, parts[-1], self.original)
             except AttributeError:
                 pass
-        self.places = []
+
+    def places(self) -> List[str]:
+        """Where the wrapper is installed now: the target and every module global holding it."""
+        if self.state != APPLIED:
+            return []
+        from ._hooks import loaded_litellm_modules
+
+        found = [
+            f"{module.__name__}:{attr}"
+            for module in loaded_litellm_modules()
+            for attr, value in list((getattr(module, "__dict__", None) or {}).items())
+            if value is self.wrapper
+        ]
+        return [self.target] + sorted(p for p in found if p != self.target)
 
     # -- fallback and shadow ------------------------------------------------
 
@@ -198,7 +207,7 @@ class Patch:
             "component": self.component,
             "state": self.state,
             "reason": self.reason,
-            "targets": [self.target] + [p for p in self.places if p != self.target],
+            "targets": self.places() or [self.target],
             "supports": self.supports,
             "env": self.env_var,
             "summary": self.summary,

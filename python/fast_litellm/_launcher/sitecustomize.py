@@ -28,6 +28,11 @@ def _chain_next_sitecustomize() -> None:
 
 try:
     import fast_litellm  # noqa: F401  (activates)
+
+    if os.environ.get("FAST_LITELLM_REPORT_DIR"):
+        from fast_litellm import _report
+
+        _report.write_at_exit(os.environ["FAST_LITELLM_REPORT_DIR"])
 except Exception as exc:  # never stop the user's program from starting
     sys.stderr.write(f"fast_litellm: activation at start-up failed: {exc!r}\n")
 

@@ -1,0 +1,132 @@
+"""The launcher: `fast-litellm proxy` on the default config, `fast-litellm run -- gunicorn -w 2`."""
+
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from util_proc import free_port, server
+
+TESTS = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def _fast_litellm_cmd():
+    exe = BIN / "fast-litellm"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "fast_litellm.cli"]
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    env.update(extra)
+    return env
+
+
+def test_proxy_default_config_serves_a_chat_completion(tmp_path):
+    port = free_port()
+    key = "sk-test-" + "0123456789abcdef" * 3
+    argv = _fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1"]
+    env = _env(LITELLM_MASTER_KEY=key, FAST_LITELLM_REPORT_DIR=str(tmp_path))
+    with server(argv, f"http://127.0.0.1:{port}/health/liveliness", env=env) as proc:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            data=json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}).encode(),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            assert resp.status == 200
+            body = json.loads(resp.read())
+        assert body["object"] == "chat.completion"
+        assert "mock response" in body["choices"][0]["message"]["content"]
+    # The process that served it had Fast LiteLLM active, with every patch in a final state.
+    reports = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    served = [r for r in reports if r["litellm_imported"]]
+    assert served, reports
+    for r in served:
+        assert r["active"]
+        assert all(p["state"] in ("applied", "skipped", "failed", "pending") for p in r["patches"])
+
+
+def test_proxy_prints_url_key_and_curl_line():
+    # The banner is printed before the proxy starts; stop it right after.
+    port = free_port()
+    argv = _fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1"]
+    with server(argv, f"http://127.0.0.1:{port}/health/liveliness",
+                env=_env(LITELLM_MASTER_KEY="sk-banner-" + "ab" * 20)) as proc:
+        pass
+    out = proc.stdout.read().decode(errors="replace")
+    assert f"http://127.0.0.1:{port}" in out
+    assert "sk-banner-" in out and "curl -s" in out
+
+
+@pytest.mark.skipif(shutil.which("gunicorn", path=str(BIN)) is None, reason="gunicorn not installed")
+def test_run_gunicorn_two_workers_are_both_accelerated():
+    port = free_port()
+    argv = _fast_litellm_cmd() + [
+        "run", "--", str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
+        "--chdir", str(TESTS / "apps"), "--timeout", "120", "wsgi_app:app",
+    ]
+    with server(argv, f"http://127.0.0.1:{port}/", env=_env()):
+        seen = {}
+
+        def hit(_):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/?sleep=0.3", timeout=60) as resp:
+                return json.loads(resp.read())
+
+        for _ in range(10):
+            with concurrent.futures.ThreadPoolExecutor(6) as pool:
+                for body in pool.map(hit, range(6)):
+                    seen[body["pid"]] = body
+            if len(seen) >= 2:
+                break
+    assert len(seen) == 2, seen.keys()
+    for pid, body in seen.items():
+        assert body["fast_litellm_loaded"], pid
+        st = body["status"]
+        assert st["active"], pid
+        # Every patch reaches the same final state in each worker.
+        states = {p["name"]: p["state"] for p in st["patches"]}
+        assert "pending" not in states.values(), states
+    a, b = seen.values()
+    assert [(p["name"], p["state"]) for p in a["status"]["patches"]] == [
+        (p["name"], p["state"]) for p in b["status"]["patches"]
+    ]
+    for body in seen.values():
+        applied = [p for p in body["status"]["patches"] if p["state"] == "applied"]
+        assert len(applied) == len(a["status"]["patches"]) - sum(
+            1 for p in a["status"]["patches"] if p["state"] != "applied"
+        )
+
+
+def test_run_without_command_is_a_usage_error():
+    out = subprocess.run(_fast_litellm_cmd() + ["run"], capture_output=True, text=True, env=_env())
+    assert out.returncode == 2 and "usage" in out.stderr
+
+
+def test_doctor_json_on_this_litellm():
+    out = subprocess.run(_fast_litellm_cmd() + ["doctor", "--json"], capture_output=True, text=True,
+                         env=_env(), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    import importlib.metadata
+
+    assert report["versions"]["litellm"] == importlib.metadata.version("litellm")
+    assert report["versions"]["native"]
+    for p in report["patches"]:
+        assert p["state"] in ("applied", "skipped", "failed"), p
+        if p["state"] != "applied":
+            assert p["reason"], p
+
+
+def test_doctor_json_disabled_applies_nothing():
+    out = subprocess.run(_fast_litellm_cmd() + ["doctor", "--json"], capture_output=True, text=True,
+                         env=_env(FAST_LITELLM_DISABLE="1"), timeout=300)
+    report = json.loads(out.stdout)
+    assert [p for p in report["patches"] if p["state"] == "applied"] == []

@@ -1,0 +1,186 @@
+"""The patch machinery: activation, every place, symmetric deactivate, fallback, shadow."""
+
+import importlib
+import logging
+import sys
+
+import pytest
+
+import fast_litellm
+from fast_litellm import registry
+from fast_litellm._patching import _SHADOW
+
+from probe_patch import TARGET_MODULE, Behaviour, make_probe_patch
+
+
+@pytest.fixture
+def probe():
+    """Swap the registry's patch list for the probe patch, restore afterwards."""
+    import litellm  # noqa: F401
+
+    registry.deactivate()
+    saved = registry._patches
+    patch = make_probe_patch()
+    registry._patches = [patch]
+    Behaviour.mode = "same"
+    registry.activate()
+    try:
+        yield patch
+    finally:
+        Behaviour.mode = "same"
+        _SHADOW[0] = False
+        registry.deactivate()
+        registry._patches = saved
+        registry.activate()
+
+
+def _holders(obj):
+    """Every (module, attr) under litellm whose global is ``obj``."""
+    out = []
+    for name, mod in list(sys.modules.items()):
+        if mod is None or not (name == "litellm" or name.startswith("litellm.")):
+            continue
+        for attr, value in list(getattr(mod, "__dict__", {}).items()):
+            if value is obj:
+                out.append((name, attr))
+    return out
+
+
+def test_probe_applied_everywhere_and_restored_with_identity(probe):
+    assert probe.state == "applied", probe.reason
+    original, wrapper = probe.original, probe.wrapper
+    assert wrapper.__wrapped__ is original
+    assert _holders(original) == []  # no module keeps the stock object
+    places = _holders(wrapper)
+    assert len(places) >= 5, places  # defining module + from-imports
+    assert (TARGET_MODULE, "get_llm_provider") in places
+    import litellm
+
+    assert litellm.get_llm_provider is wrapper
+    registry.deactivate()
+    for module, attr in places:
+        assert getattr(sys.modules[module], attr) is original, (module, attr)
+    assert _holders(wrapper) == []
+    assert probe.state == "skipped"
+
+
+def test_status_shape(probe):
+    st = fast_litellm.status()
+    assert set(st) >= {"patches", "versions"}
+    assert set(st["versions"]) >= {"fast_litellm", "native", "litellm", "python"}
+    (p,) = st["patches"]
+    for key in ("name", "state", "reason", "targets", "calls", "fallbacks", "mismatches"):
+        assert key in p
+    assert p["state"] == "applied" and p["reason"] == ""
+    assert len(p["targets"]) >= 5
+
+
+def test_calls_are_counted_and_results_unchanged(probe):
+    import litellm
+
+    out = litellm.get_llm_provider("openai/gpt-4o")
+    assert out == probe.original("openai/gpt-4o")
+    assert probe.calls >= 1 and probe.fallbacks == 0
+
+
+@pytest.mark.parametrize("mode", ["raise", "panic"])
+def test_failure_falls_back_to_litellm(probe, mode, caplog):
+    import litellm
+
+    expected = probe.original("anthropic/claude-3-5-sonnet-20240620")
+    Behaviour.mode = mode
+    with caplog.at_level(logging.WARNING, logger="fast_litellm"):
+        first = litellm.get_llm_provider("anthropic/claude-3-5-sonnet-20240620")
+        second = litellm.get_llm_provider("anthropic/claude-3-5-sonnet-20240620")
+    assert first == expected and second == expected
+    assert probe.fallbacks == 2
+    warnings = [r for r in caplog.records if "falling back" in r.getMessage()]
+    assert len(warnings) == 1  # one warning per patch, not per call
+
+
+def test_bad_input_raises_litellms_own_exception(probe):
+    import litellm
+
+    with pytest.raises(Exception) as stock:
+        probe.original(model="definitely-not-a-provider-model-xyz")
+    Behaviour.mode = "raise"
+    with pytest.raises(type(stock.value)):
+        litellm.get_llm_provider(model="definitely-not-a-provider-model-xyz")
+
+
+def test_not_covered_goes_to_litellm_unchanged(probe):
+    import litellm
+
+    Behaviour.mode = "decline"
+    assert litellm.get_llm_provider("openai/gpt-4o") == probe.original("openai/gpt-4o")
+    assert probe.delegated == 1 and probe.fallbacks == 0
+
+
+def test_shadow_mode_returns_stock_and_counts_mismatches(probe, caplog):
+    import litellm
+
+    _SHADOW[0] = True
+    expected = probe.original("openai/gpt-4o")
+    assert litellm.get_llm_provider("openai/gpt-4o") == expected
+    assert probe.mismatches == 0
+    Behaviour.mode = "wrong"
+    with caplog.at_level(logging.WARNING, logger="fast_litellm"):
+        assert litellm.get_llm_provider("openai/gpt-4o") == expected
+        assert litellm.get_llm_provider("openai/gpt-4o") == expected
+    assert probe.mismatches == 2
+    logged = [r.getMessage() for r in caplog.records if "shadow mismatch" in r.getMessage()]
+    assert len(logged) == 1 and "wrong-provider" in logged[0]
+
+
+def test_modules_imported_after_activation_get_the_wrapper(probe):
+    # A litellm module imported (again) after activation must hold the wrapper.
+    name = "litellm.litellm_core_utils.get_supported_openai_params"
+    saved = sys.modules.pop(name, None)
+    try:
+        mod = importlib.import_module(name)
+        held = [v for v in vars(mod).values() if v is probe.wrapper or v is probe.original]
+        if held:
+            assert all(v is probe.wrapper for v in held)
+    finally:
+        if saved is not None:
+            sys.modules[name] = saved
+
+
+def test_activate_is_idempotent(probe):
+    before = fast_litellm.status()["patches"][0]["targets"]
+    fast_litellm.activate()
+    assert fast_litellm.status()["patches"][0]["targets"] == before
+
+
+def test_component_env_switch_skips(probe, monkeypatch):
+    registry.deactivate()
+    monkeypatch.setenv("FAST_LITELLM_PROBE", "0")
+    registry.activate()
+    assert probe.state == "skipped" and "FAST_LITELLM_PROBE=0" in probe.reason
+
+
+def test_version_outside_range_skips(probe):
+    registry.deactivate()
+    probe.supports = "<1.0"
+    registry.activate()
+    assert probe.state == "skipped" and "outside the supported range" in probe.reason
+
+
+def test_missing_target_is_skipped_not_applied(probe):
+    registry.deactivate()
+    probe.target = TARGET_MODULE + ":no_such_function_in_litellm"
+    registry.activate()
+    st = fast_litellm.status()["patches"][0]
+    assert st["state"] == "skipped" and "does not exist" in st["reason"]
+
+
+def test_build_failure_is_failed_with_exception(probe):
+    registry.deactivate()
+
+    def broken(original):
+        raise ValueError("cannot build")
+
+    probe.build = broken
+    probe._built = None
+    registry.activate()
+    assert probe.state == "failed" and "cannot build" in probe.reason

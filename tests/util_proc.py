@@ -1,0 +1,54 @@
+"""Start real servers for tests and wait for them."""
+
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+@contextmanager
+def server(argv, url, env=None, cwd=None, timeout=180.0):
+    log = open(os.devnull if os.environ.get("FAST_LITELLM_QUIET_TESTS") else "/dev/null", "w")
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        try:
+            wait_http(url, proc, timeout)
+        except Exception:
+            proc.kill()
+            out = proc.stdout.read().decode(errors="replace")[-4000:]
+            raise RuntimeError(f"server failed to start: {argv}\n{out}")
+        yield proc
+    finally:
+        log.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, 15)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
