@@ -8,7 +8,7 @@ root="$(pwd)"
 export LITELLM_LOCAL_MODEL_COST_MAP=True   # no network: use LiteLLM's bundled price map
 env_root="${FAST_LITELLM_ENV_DIR:-$HOME/.cache/fast-litellm/envs}"
 versions="${FAST_LITELLM_PINS:-1.83.14 1.110.2}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fast-litellm/target}"   # cached between runs
 
 echo "== cargo test (core crate)"
 cargo test -p fast-litellm-core --release 2>&1 | tail -n 40

@@ -184,3 +184,26 @@ def test_build_failure_is_failed_with_exception(probe):
     probe._built = None
     registry.activate()
     assert probe.state == "failed" and "cannot build" in probe.reason
+
+
+def test_bench_harness_alternates_and_reports(probe):
+    from fast_litellm import bench
+
+    b = bench.Benchmark(
+        name="probe get_llm_provider",
+        patch=probe.name,
+        setup=lambda: (lambda: __import__("litellm").get_llm_provider("openai/gpt-4o")),
+        batch_seconds=0.005,
+    )
+    out = bench.run_one(b, rounds=3, quick=True)
+    assert set(out) >= {"stock_us", "accelerated_us", "ratio", "iterations"}
+    assert fast_litellm.is_active() and probe.state == "applied"
+    report = {"machine": bench.machine(), "versions": fast_litellm.status()["versions"], "results": [out]}
+    assert "probe get_llm_provider" in bench.format_table(report)
+
+
+def test_bench_skips_unapplied_patch(probe):
+    from fast_litellm import bench
+
+    out = bench.run_one(bench.Benchmark(name="x", patch="no-such-patch", setup=lambda: (lambda: None)), 1, True)
+    assert "skipped" in out
