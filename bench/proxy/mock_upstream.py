@@ -1,0 +1,141 @@
+"""A local OpenAI-compatible upstream for the proxy load rig and tests.
+
+Serves /v1/chat/completions and /v1/responses, JSON or SSE (``"stream": true``),
+with fixed content, so what is measured is the proxy, not a model. Listens on
+127.0.0.1 only.
+
+    python bench/proxy/mock_upstream.py --port 8099
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+
+from aiohttp import web
+
+CONTENT = "This is a mock response from the local upstream."
+WORDS = CONTENT.split(" ")
+
+
+def _chat_completion(model: str) -> dict:
+    return {
+        "id": "chatcmpl-" + uuid.uuid4().hex[:24],
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_mock",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": CONTENT, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22},
+    }
+
+
+def _chat_chunks(model: str):
+    cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+    created = int(time.time())
+    base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+            "system_fingerprint": "fp_mock"}
+    yield dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+    for i, w in enumerate(WORDS):
+        yield dict(base, choices=[{"index": 0, "delta": {"content": (" " if i else "") + w}, "finish_reason": None}])
+    yield dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    yield dict(base, choices=[], usage={"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22})
+
+
+def _response(model: str) -> dict:
+    rid = "resp_" + uuid.uuid4().hex
+    return {
+        "id": rid,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "completed",
+        "model": model,
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_" + uuid.uuid4().hex,
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": CONTENT, "annotations": []}],
+            }
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {"input_tokens": 12, "output_tokens": 10, "total_tokens": 22,
+                  "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens_details": {"reasoning_tokens": 0}},
+    }
+
+
+def _response_events(model: str):
+    full = _response(model)
+    created = dict(full, status="in_progress", output=[], usage=None)
+    yield "response.created", {"type": "response.created", "response": created}
+    item = full["output"][0]
+    for i, w in enumerate(WORDS):
+        yield "response.output_text.delta", {"type": "response.output_text.delta", "item_id": item["id"],
+                                             "output_index": 0, "content_index": 0,
+                                             "delta": (" " if i else "") + w}
+    yield "response.completed", {"type": "response.completed", "response": full}
+
+
+async def _sse(request: web.Request, events) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    for name, payload in events:
+        prefix = f"event: {name}\n" if name else ""
+        await resp.write(f"{prefix}data: {json.dumps(payload)}\n\n".encode())
+    if request.path.endswith("/chat/completions"):
+        await resp.write(b"data: [DONE]\n\n")
+    await resp.write_eof()
+    return resp
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    model = body.get("model", "gpt-4o-mini")
+    if body.get("stream"):
+        return await _sse(request, ((None, c) for c in _chat_chunks(model)))
+    return web.json_response(_chat_completion(model))
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    model = body.get("model", "gpt-4o-mini")
+    if body.get("stream"):
+        return await _sse(request, _response_events(model))
+    return web.json_response(_response(model))
+
+
+async def models(request: web.Request) -> web.Response:
+    return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    for prefix in ("", "/v1"):
+        app.router.add_post(prefix + "/chat/completions", chat)
+        app.router.add_post(prefix + "/responses", responses)
+        app.router.add_get(prefix + "/models", models)
+    return app
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=8099)
+    args = ap.parse_args()
+    web.run_app(make_app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()
