@@ -130,3 +130,24 @@ def test_doctor_json_disabled_applies_nothing():
                          env=_env(FAST_LITELLM_DISABLE="1"), timeout=300)
     report = json.loads(out.stdout)
     assert [p for p in report["patches"] if p["state"] == "applied"] == []
+
+
+def test_proxy_num_workers_every_worker_is_accelerated(tmp_path):
+    port = free_port()
+    argv = _fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1", "--num_workers", "2"]
+    env = _env(LITELLM_MASTER_KEY="sk-workers-" + "cd" * 20, FAST_LITELLM_REPORT_DIR=str(tmp_path))
+    # Each worker imports LiteLLM on its own: allow for a slow, shared machine.
+    with server(argv, f"http://127.0.0.1:{port}/health/liveliness", env=env, timeout=400):
+        pass
+    import time
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        reports = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+        workers = [r for r in reports if r["litellm_imported"]]
+        if len(workers) >= 2:
+            break
+        time.sleep(0.5)
+    assert len(workers) >= 2, [(r["pid"], r["argv"], r["litellm_imported"]) for r in reports]
+    for r in workers:
+        assert r["active"], r["pid"]

@@ -32,19 +32,20 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
 
 @contextmanager
 def server(argv, url, env=None, cwd=None, timeout=180.0):
-    log = open(os.devnull if os.environ.get("FAST_LITELLM_QUIET_TESTS") else "/dev/null", "w")
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
         try:
             wait_http(url, proc, timeout)
         except Exception:
-            proc.kill()
-            out = proc.stdout.read().decode(errors="replace")[-4000:]
+            os.killpg(proc.pid, 9)
+            try:
+                out = proc.communicate(timeout=10)[0].decode(errors="replace")[-4000:]
+            except subprocess.TimeoutExpired:
+                out = "(no output)"
             raise RuntimeError(f"server failed to start: {argv}\n{out}")
         yield proc
     finally:
-        log.close()
         if proc.poll() is None:
             os.killpg(proc.pid, 15)
             try:
