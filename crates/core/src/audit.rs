@@ -77,7 +77,17 @@ pub fn parse_record(text: &str) -> Vec<RecordEntry> {
         if line.trim().is_empty() {
             continue;
         }
-        let fields = split_csv_line(line);
+        let fields: Vec<String> = if line.contains('"') {
+            split_csv_line(line)
+        } else {
+            // No quoting: the path is everything before the last two commas.
+            let mut it = line.rsplitn(3, ',');
+            let (size, hash, path) = (it.next(), it.next(), it.next());
+            match (path, hash, size) {
+                (Some(p), Some(h), Some(s)) => vec![p.to_string(), h.to_string(), s.to_string()],
+                _ => split_csv_line(line),
+            }
+        };
         let path = fields[0].clone();
         if path.is_empty() {
             continue;
@@ -96,7 +106,12 @@ pub fn parse_record(text: &str) -> Vec<RecordEntry> {
             (None, Some(hash_field.to_string()))
         };
         let size = fields.get(2).and_then(|s| s.trim().parse::<u64>().ok());
-        out.push(RecordEntry { path, hash, bad_hash_field, size });
+        out.push(RecordEntry {
+            path,
+            hash,
+            bad_hash_field,
+            size,
+        });
     }
     out
 }
@@ -109,7 +124,11 @@ const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 pub fn b64url_nopad(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len() * 4 / 3 + 3);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let symbols = chunk.len() + 1;
         for i in 0..symbols {
@@ -240,7 +259,12 @@ pub fn list_distributions(base: &Path) -> std::io::Result<Vec<DistInfo>> {
             let (name, version) = metadata_name_version(&text);
             let record = dir.join("RECORD");
             let record = if record.is_file() { Some(record) } else { None };
-            DistInfo { dist_info: dir, name, version, record }
+            DistInfo {
+                dist_info: dir,
+                name,
+                version,
+                record,
+            }
         })
         .collect())
 }
@@ -261,7 +285,13 @@ pub enum Problem {
     /// Listed, but not on disk.
     Missing,
     /// Content differs from the recorded digest.
-    Modified { algorithm: String, expected: String, actual: String, expected_size: Option<u64>, actual_size: u64 },
+    Modified {
+        algorithm: String,
+        expected: String,
+        actual: String,
+        expected_size: Option<u64>,
+        actual_size: u64,
+    },
     /// Digest matches but the recorded size does not (a broken RECORD).
     SizeMismatch { expected: u64, actual: u64 },
     /// The hash algorithm is not one this checker (or the wheel spec) accepts.
@@ -317,7 +347,12 @@ pub struct DistReport {
 }
 
 fn check_entry(base: &Path, entry: &RecordEntry) -> (Option<FileIssue>, u64) {
-    let issue = |problem| Some(FileIssue { path: entry.path.clone(), problem });
+    let issue = |problem| {
+        Some(FileIssue {
+            path: entry.path.clone(),
+            problem,
+        })
+    };
     let full = normalize(base, &entry.path);
     if let Some(bad) = &entry.bad_hash_field {
         return (issue(Problem::BadHashField(bad.clone())), 0);
@@ -352,7 +387,13 @@ fn check_entry(base: &Path, entry: &RecordEntry) -> (Option<FileIssue>, u64) {
                     size,
                 )
             } else if entry.size.is_some_and(|s| s != size) {
-                (issue(Problem::SizeMismatch { expected: entry.size.unwrap(), actual: size }), size)
+                (
+                    issue(Problem::SizeMismatch {
+                        expected: entry.size.unwrap(),
+                        actual: size,
+                    }),
+                    size,
+                )
             } else {
                 (None, size)
             }
@@ -363,17 +404,24 @@ fn check_entry(base: &Path, entry: &RecordEntry) -> (Option<FileIssue>, u64) {
 /// Verify RECORD entries relative to `base`, in parallel. Returns the issues
 /// (in RECORD order), the number of verified entries and the bytes hashed.
 pub fn verify_entries(base: &Path, entries: &[RecordEntry]) -> (Vec<FileIssue>, usize, u64) {
-    let results: Vec<(Option<FileIssue>, u64, bool)> = entries
+    // Largest files first, so one big file (LiteLLM 1.110.2 ships a 45 MB
+    // extension module) overlaps with the many small ones instead of finishing last.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(entries[i].size.unwrap_or(0)));
+    let mut results: Vec<(usize, Option<FileIssue>, u64, bool)> = order
         .par_iter()
-        .map(|e| {
+        .with_max_len(1)
+        .map(|&i| {
+            let e = &entries[i];
             let (issue, bytes) = check_entry(base, e);
             let verified = issue.is_none() && e.hash.is_some();
-            (issue, bytes, verified)
+            (i, issue, bytes, verified)
         })
         .collect();
+    results.sort_by_key(|r| r.0);
     let mut issues = Vec::new();
     let (mut verified, mut bytes) = (0usize, 0u64);
-    for (issue, b, ok) in results {
+    for (_, issue, b, ok) in results {
         bytes += b;
         verified += ok as usize;
         if let Some(i) = issue {
@@ -400,9 +448,9 @@ fn classify(rel: &str, full: &Path) -> UnlistedKind {
     UnlistedKind::Unlisted
 }
 
-/// Files under `dir` (recursively, without following symlinks) whose
-/// normalised absolute path is not in `owned`.
-fn walk_unlisted(base: &Path, dir: &Path, owned: &HashMap<PathBuf, usize>) -> Vec<Unlisted> {
+/// Files under `dir` (recursively, without following symlinks) whose path
+/// relative to `base` is not in `owned`.
+fn walk_unlisted(base: &Path, dir: &Path, owned: &HashMap<String, usize>) -> Vec<Unlisted> {
     let entries: Vec<fs::DirEntry> = match fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok()).collect(),
         Err(_) => return Vec::new(),
@@ -413,14 +461,15 @@ fn walk_unlisted(base: &Path, dir: &Path, owned: &HashMap<PathBuf, usize>) -> Ve
             let path = e.path();
             let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
             if is_dir {
-                walk_unlisted(base, &path, owned)
-            } else if owned.contains_key(&path) {
+                return walk_unlisted(base, &path, owned);
+            }
+            let rel = path
+                .strip_prefix(base)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| path.to_string_lossy().into_owned());
+            if owned.contains_key(&rel) {
                 Vec::new()
             } else {
-                let rel = path
-                    .strip_prefix(base)
-                    .map(|p| p.to_string_lossy().replace('\\', "/"))
-                    .unwrap_or_else(|_| path.to_string_lossy().into_owned());
                 let kind = classify(&rel, &path);
                 vec![Unlisted { path: rel, kind }]
             }
@@ -428,6 +477,38 @@ fn walk_unlisted(base: &Path, dir: &Path, owned: &HashMap<PathBuf, usize>) -> Ve
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// `path` (a RECORD path) relative to `base`, normalised, or `None` when it
+/// points outside `base`. Clean relative paths (the common case) are kept as is.
+fn rel_key(base: &Path, path: &str) -> Option<String> {
+    let clean = !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    if clean {
+        return Some(path.to_string());
+    }
+    let full = normalize(base, path);
+    full.strip_prefix(base)
+        .ok()
+        .map(|r| r.to_string_lossy().into_owned())
+}
+
+/// Top-level package directories of a distribution: the first component of
+/// its relative RECORD paths (not `__pycache__`), when it is a directory.
+fn package_dirs(base: &Path, entries: &[RecordEntry]) -> Vec<String> {
+    let mut tops: Vec<String> = entries
+        .iter()
+        .filter_map(|e| rel_key(base, &e.path))
+        .filter_map(|k| k.split_once('/').map(|(top, _)| top.to_string()))
+        .filter(|top| top != "__pycache__")
+        .collect();
+    tops.sort();
+    tops.dedup();
+    tops.retain(|t| base.join(t).is_dir());
+    tops
 }
 
 // -- .pth files ---------------------------------------------------------------
@@ -469,9 +550,16 @@ pub fn scan_pth_text(text: &str) -> (Vec<(usize, String)>, Vec<String>) {
     (exec_lines, path_lines)
 }
 
-fn scan_pth_file(path: &Path, owned: &HashMap<PathBuf, usize>, records: &[PathBuf]) -> PthFile {
-    let mut out = PthFile { path: path.to_path_buf(), ..Default::default() };
-    out.owner_record = owned.get(path).map(|&i| records[i].clone());
+fn scan_pth_file(path: &Path, owned: &HashMap<String, usize>, records: &[PathBuf]) -> PthFile {
+    let mut out = PthFile {
+        path: path.to_path_buf(),
+        ..Default::default()
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.owner_record = owned.get(&name).map(|&i| records[i].clone());
     match fs::read(path) {
         Ok(bytes) => {
             out.sha256 = sha256_hex(&bytes);
@@ -498,7 +586,9 @@ pub struct BaseReport {
 }
 
 fn read_record(path: &Path) -> Result<Vec<RecordEntry>, String> {
-    fs::read(path).map(|b| parse_record(&String::from_utf8_lossy(&b))).map_err(|e| e.to_string())
+    fs::read(path)
+        .map(|b| parse_record(&String::from_utf8_lossy(&b)))
+        .map_err(|e| e.to_string())
 }
 
 /// Audit the distributions whose RECORD files are `targets` (all inside
@@ -507,32 +597,65 @@ fn read_record(path: &Path) -> Result<Vec<RecordEntry>, String> {
 /// `base`.
 pub fn audit_base(base: &Path, targets: &[PathBuf], scan_pth: bool) -> BaseReport {
     let base = normalize(base, ".");
-    let mut report = BaseReport { base: base.clone(), ..Default::default() };
+    let mut report = BaseReport {
+        base: base.clone(),
+        ..Default::default()
+    };
 
     let all_records: Vec<PathBuf> = list_distributions(&base)
         .map(|d| d.into_iter().filter_map(|d| d.record).collect())
         .unwrap_or_default();
-    let parsed: Vec<Result<Vec<RecordEntry>, String>> = all_records.par_iter().map(|p| read_record(p)).collect();
-    let mut owned: HashMap<PathBuf, usize> = HashMap::new();
-    for (i, r) in parsed.iter().enumerate() {
+
+    // The targets' RECORDs and package directories first: ownership is only
+    // needed inside those directories and for top-level files (.pth).
+    let parsed_targets: Vec<Result<Vec<RecordEntry>, String>> =
+        targets.par_iter().map(|p| read_record(p)).collect();
+    let tops: Vec<Vec<String>> = parsed_targets
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map(|e| package_dirs(&base, e))
+                .unwrap_or_default()
+        })
+        .collect();
+    let wanted: std::collections::HashSet<&str> =
+        tops.iter().flatten().map(|s| s.as_str()).collect();
+
+    let parsed: Vec<Result<Vec<String>, String>> = all_records
+        .par_iter()
+        .map(|p| {
+            read_record(p).map(|entries| {
+                entries
+                    .into_iter()
+                    .filter_map(|e| rel_key(&base, &e.path))
+                    .filter(|k| match k.split_once('/') {
+                        None => true,
+                        Some((top, _)) => wanted.contains(top),
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut owned: HashMap<String, usize> = HashMap::new();
+    for (i, r) in parsed.into_iter().enumerate() {
         match r {
-            Ok(entries) => {
-                for e in entries {
-                    owned.entry(normalize(&base, &e.path)).or_insert(i);
+            Ok(keys) => {
+                for k in keys {
+                    owned.entry(k).or_insert(i);
                 }
             }
-            Err(msg) => report.record_errors.push((all_records[i].clone(), msg.clone())),
+            Err(msg) => report.record_errors.push((all_records[i].clone(), msg)),
         }
     }
 
     report.dists = targets
         .par_iter()
-        .map(|record| {
-            let mut d = DistReport { record: record.clone(), ..Default::default() };
-            let record_norm = normalize(&base, &record.to_string_lossy());
-            let entries = match all_records.iter().position(|p| normalize(&base, &p.to_string_lossy()) == record_norm) {
-                Some(i) => parsed[i].clone(),
-                None => read_record(record),
+        .zip(parsed_targets.into_par_iter())
+        .zip(tops.into_par_iter())
+        .map(|((record, entries), tops)| {
+            let mut d = DistReport {
+                record: record.clone(),
+                ..Default::default()
             };
             let entries = match entries {
                 Ok(e) => e,
@@ -546,16 +669,10 @@ pub fn audit_base(base: &Path, targets: &[PathBuf], scan_pth: bool) -> BaseRepor
             d.issues = issues;
             d.verified = verified;
             d.bytes = bytes;
-            let mut tops: Vec<String> = entries
-                .iter()
-                .filter(|e| !e.path.starts_with("..") && !e.path.starts_with('/'))
-                .filter_map(|e| e.path.split_once('/').map(|(top, _)| top.to_string()))
-                .filter(|top| top != "__pycache__" && top != "." && !top.is_empty())
+            d.unlisted = tops
+                .par_iter()
+                .flat_map_iter(|t| walk_unlisted(&base, &base.join(t), &owned))
                 .collect();
-            tops.sort();
-            tops.dedup();
-            tops.retain(|t| base.join(t).is_dir());
-            d.unlisted = tops.par_iter().flat_map_iter(|t| walk_unlisted(&base, &base.join(t), &owned)).collect();
             d.unlisted.sort_by(|a, b| a.path.cmp(&b.path));
             d.package_dirs = tops;
             d
@@ -573,7 +690,10 @@ pub fn audit_base(base: &Path, targets: &[PathBuf], scan_pth: bool) -> BaseRepor
             })
             .unwrap_or_default();
         pths.sort();
-        report.pth = pths.par_iter().map(|p| scan_pth_file(p, &owned, &all_records)).collect();
+        report.pth = pths
+            .par_iter()
+            .map(|p| scan_pth_file(p, &owned, &all_records))
+            .collect();
     }
     report
 }
@@ -591,7 +711,12 @@ mod tests {
 
     fn record_line(base: &Path, rel: &str) -> String {
         let bytes = fs::read(base.join(rel)).unwrap();
-        format!("{},sha256={},{}", rel, b64url_nopad(&Sha256::digest(&bytes)), bytes.len())
+        format!(
+            "{},sha256={},{}",
+            rel,
+            b64url_nopad(&Sha256::digest(&bytes)),
+            bytes.len()
+        )
     }
 
     #[test]
@@ -603,7 +728,10 @@ mod tests {
         assert_eq!(b64url_nopad(b"foob"), "Zm9vYg");
         assert_eq!(b64url_nopad(&[0xfb, 0xff]), "-_8");
         // sha256 of the empty string, as pip writes it in RECORD
-        assert_eq!(b64url_nopad(&Sha256::digest(b"")), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+        assert_eq!(
+            b64url_nopad(&Sha256::digest(b"")),
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
     }
 
     #[test]
@@ -622,14 +750,23 @@ mod tests {
 
     #[test]
     fn pth_lines() {
-        let (e, p) = scan_pth_text("# c\n/some/dir\nimport os; os.getcwd()\n  import x\nimport\tsys\n\n");
-        assert_eq!(e, vec![(3, "import os; os.getcwd()".to_string()), (5, "import\tsys".to_string())]);
+        let (e, p) =
+            scan_pth_text("# c\n/some/dir\nimport os; os.getcwd()\n  import x\nimport\tsys\n\n");
+        assert_eq!(
+            e,
+            vec![
+                (3, "import os; os.getcwd()".to_string()),
+                (5, "import\tsys".to_string())
+            ]
+        );
         assert_eq!(p, vec!["/some/dir".to_string(), "  import x".to_string()]);
     }
 
     #[test]
     fn metadata_header() {
-        let (n, v) = metadata_name_version("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\nVersion: 2\n");
+        let (n, v) = metadata_name_version(
+            "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\nVersion: 2\n",
+        );
         assert_eq!((n.as_deref(), v.as_deref()), (Some("demo"), Some("1.0")));
     }
 
@@ -641,18 +778,32 @@ mod tests {
         fs::write(base.join("pkg/__init__.py"), "x = 1\n").unwrap();
         fs::write(base.join("pkg/mod.py"), "y = 2\n").unwrap();
         fs::write(base.join("pkg/gone.py"), "z = 3\n").unwrap();
-        fs::write(base.join("pkg-1.0.dist-info/METADATA"), "Name: pkg\nVersion: 1.0\n\n").unwrap();
+        fs::write(
+            base.join("pkg-1.0.dist-info/METADATA"),
+            "Name: pkg\nVersion: 1.0\n\n",
+        )
+        .unwrap();
         fs::write(base.join("ok.pth"), "import os\n").unwrap();
-        let mut rec: Vec<String> = ["pkg/__init__.py", "pkg/mod.py", "pkg/gone.py", "pkg-1.0.dist-info/METADATA", "ok.pth"]
-            .iter()
-            .map(|r| record_line(&base, r))
-            .collect();
+        let mut rec: Vec<String> = [
+            "pkg/__init__.py",
+            "pkg/mod.py",
+            "pkg/gone.py",
+            "pkg-1.0.dist-info/METADATA",
+            "ok.pth",
+        ]
+        .iter()
+        .map(|r| record_line(&base, r))
+        .collect();
         rec.push("pkg-1.0.dist-info/RECORD,,".into());
         fs::write(base.join("pkg-1.0.dist-info/RECORD"), rec.join("\n") + "\n").unwrap();
         let record = base.join("pkg-1.0.dist-info/RECORD");
 
         let clean = audit_base(&base, &[record.clone()], true);
-        assert!(clean.dists[0].issues.is_empty(), "{:?}", clean.dists[0].issues);
+        assert!(
+            clean.dists[0].issues.is_empty(),
+            "{:?}",
+            clean.dists[0].issues
+        );
         assert!(clean.dists[0].unlisted.is_empty());
         assert_eq!(clean.dists[0].verified, 5);
         assert_eq!(clean.pth[0].owner_record.as_ref(), Some(&record));
@@ -666,14 +817,27 @@ mod tests {
         let r = audit_base(&base, &[record], true);
         let d = &r.dists[0];
         assert_eq!(d.issues.len(), 2);
-        assert!(matches!(d.issues[0].problem, Problem::Modified { .. }) && d.issues[0].path == "pkg/mod.py");
+        assert!(
+            matches!(d.issues[0].problem, Problem::Modified { .. })
+                && d.issues[0].path == "pkg/mod.py"
+        );
         assert!(d.issues[1].problem == Problem::Missing && d.issues[1].path == "pkg/gone.py");
-        let kinds: Vec<(&str, UnlistedKind)> = d.unlisted.iter().map(|u| (u.path.as_str(), u.kind)).collect();
+        let kinds: Vec<(&str, UnlistedKind)> = d
+            .unlisted
+            .iter()
+            .map(|u| (u.path.as_str(), u.kind))
+            .collect();
         assert_eq!(
             kinds,
             vec![
-                ("pkg/__pycache__/evil.cpython-311.pyc", UnlistedKind::OrphanBytecode),
-                ("pkg/__pycache__/mod.cpython-311.pyc", UnlistedKind::CachedBytecode),
+                (
+                    "pkg/__pycache__/evil.cpython-311.pyc",
+                    UnlistedKind::OrphanBytecode
+                ),
+                (
+                    "pkg/__pycache__/mod.cpython-311.pyc",
+                    UnlistedKind::CachedBytecode
+                ),
                 ("pkg/extra.py", UnlistedKind::Unlisted),
             ]
         );

@@ -10,18 +10,25 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// `(dist_info, name, version, record)`.
+type DistRow = (String, Option<String>, Option<String>, Option<String>);
+
 /// Every ``*.dist-info`` in ``base``: ``[(dist_info, name, version, record), ...]``.
 #[pyfunction]
-fn audit_list_distributions(
-    py: Python<'_>,
-    base: String,
-) -> PyResult<Vec<(String, Option<String>, Option<String>, Option<String>)>> {
+fn audit_list_distributions(py: Python<'_>, base: String) -> PyResult<Vec<DistRow>> {
     let found = py
         .allow_threads(|| core::list_distributions(Path::new(&base)))
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{base}: {e}")))?;
     Ok(found
         .into_iter()
-        .map(|d| (path_str(&d.dist_info), d.name, d.version, d.record.as_deref().map(path_str)))
+        .map(|d| {
+            (
+                path_str(&d.dist_info),
+                d.name,
+                d.version,
+                d.record.as_deref().map(path_str),
+            )
+        })
         .collect())
 }
 
@@ -30,7 +37,13 @@ fn problem_dict<'py>(py: Python<'py>, issue: &core::FileIssue) -> PyResult<Bound
     d.set_item("path", &issue.path)?;
     match &issue.problem {
         Problem::Missing => d.set_item("problem", "missing")?,
-        Problem::Modified { algorithm, expected, actual, expected_size, actual_size } => {
+        Problem::Modified {
+            algorithm,
+            expected,
+            actual,
+            expected_size,
+            actual_size,
+        } => {
             d.set_item("problem", "modified")?;
             d.set_item("algorithm", algorithm)?;
             d.set_item("expected", expected)?;
@@ -116,7 +129,11 @@ fn audit_base<'py>(
         pths.append(item)?;
     }
     out.set_item("pth", pths)?;
-    let errors: Vec<(String, String)> = report.record_errors.iter().map(|(p, e)| (path_str(p), e.clone())).collect();
+    let errors: Vec<(String, String)> = report
+        .record_errors
+        .iter()
+        .map(|(p, e)| (path_str(p), e.clone()))
+        .collect();
     out.set_item("record_errors", errors)?;
     Ok(out)
 }
