@@ -39,8 +39,12 @@ def hash_loop(record_path: str, base: str) -> int:
             if len(row) < 2 or not row[1]:
                 continue
             algo, _, expected = row[1].partition("=")
-            with open(os.path.join(base, row[0]), "rb") as f:
-                digest = hashlib.new(algo, f.read()).digest()
+            try:
+                with open(os.path.join(base, row[0]), "rb") as f:
+                    digest = hashlib.new(algo, f.read()).digest()
+            except FileNotFoundError:
+                bad += 1
+                continue
             bad += base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != expected
     return bad
 

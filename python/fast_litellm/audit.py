@@ -520,7 +520,10 @@ def _litellm_ui_relocations(t, d) -> Tuple[set, set]:
     if not candidates:
         return set(), set()
     with open(t["record"], "rb") as fh:
-        expected = {p: h for p, h, _, _ in py_parse_record(fh.read().decode("utf-8", "replace"))}
+        text = fh.read().decode("utf-8", "replace")
+    # only the candidates' rows (their paths need no CSV quoting)
+    rows = "\n".join(line for line in text.split("\n") if line.split(",", 1)[0] in candidates)
+    expected = {p: h for p, h, _, _ in py_parse_record(rows)}
     moved, targets = set(), set()
     for src, dst in candidates.items():
         h = expected.get(src)

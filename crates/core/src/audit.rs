@@ -148,19 +148,30 @@ pub fn to_hex(data: &[u8]) -> String {
     s
 }
 
+thread_local! {
+    /// One read buffer per worker thread, reused for every file it hashes.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
+}
+
 fn stream_digest<D: Digest>(file: &mut fs::File) -> std::io::Result<(Vec<u8>, u64)> {
-    let mut hasher = D::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
+    READ_BUF.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        let mut hasher = D::new();
+        let mut total = 0u64;
+        loop {
+            let n = match file.read(&mut buf[..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            hasher.update(&buf[..n]);
         }
-        total += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((hasher.finalize().to_vec(), total))
+        Ok((hasher.finalize().to_vec(), total))
+    })
 }
 
 /// Hash a file with a RECORD algorithm name. `Ok(None)` if the algorithm is
@@ -269,12 +280,25 @@ pub fn list_distributions(base: &Path) -> std::io::Result<Vec<DistInfo>> {
         .collect())
 }
 
-/// The header part of a metadata file (enough for Name and Version).
+/// The header part of a metadata file (enough for Name and Version): read
+/// line by line up to the first blank line, so long descriptions are skipped.
 fn read_header(path: &Path) -> Option<String> {
-    let bytes = fs::read(path).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let end = text.find("\n\n").map(|i| i + 1).unwrap_or(text.len());
-    Some(text[..end].to_string())
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(8192, fs::File::open(path).ok()?);
+    let mut out = String::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).ok()? == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&line);
+        if text.trim_end_matches(['\r', '\n']).is_empty() {
+            break;
+        }
+        out.push_str(&text);
+    }
+    Some(out)
 }
 
 // -- verification -------------------------------------------------------------
