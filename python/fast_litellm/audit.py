@@ -316,8 +316,7 @@ def _search_dirs(paths: Optional[Sequence[str]]) -> Tuple[List[str], List[str], 
             else:
                 errors.append({"kind": "path_not_found", "path": p, "message": f"{p}: not a directory"})
         ok = _dedupe(ok)
-        return ok, ok, errors
-        # With --path, every given directory counts as a site directory.
+        return ok, ok, errors  # with --path, every given directory counts as a site directory
     sites = site_dirs()
     search = [os.path.abspath(p) for p in sys.path if p and os.path.isdir(p)]
     search = _dedupe(search + sites)
