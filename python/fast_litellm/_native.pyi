@@ -5,3 +5,16 @@ build_profile: str
 
 def _panic_for_tests(message: str) -> None:
     """Panic inside Rust (surfaces as ``pyo3_runtime.PanicException``); for tests."""
+
+# -- audit (fast-litellm audit) ---------------------------------------------------
+
+def audit_list_distributions(base: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    """Every ``*.dist-info`` in ``base``: ``(dist_info, name, version, record_or_None)``,
+    name/version from METADATA's header. Raises ``OSError`` if ``base`` cannot be listed."""
+
+def audit_base(base: str, targets: list[str], scan_pth: bool = True) -> dict:
+    """Verify the distributions whose RECORD paths are ``targets`` (inside ``base``):
+    ``{"base", "dists": [{"record", "entries", "verified", "bytes", "error", "package_dirs",
+    "issues": [{"path", "problem", ...}], "unlisted": [(path, kind)]}], "pth": [{"path",
+    "sha256", "size", "owner_record", "exec_lines": [(lineno, line)], "path_lines", "error"}],
+    "record_errors": [(record, message)]}``. Runs in parallel with the GIL released."""
