@@ -93,36 +93,42 @@ impl CountMode {
     pub const WHOLE: CountMode = CountMode { chunk_chars: 0, max_exact_chars: 0 };
 }
 
-/// Above this many bytes a single string is split at pre-tokenizer piece
-/// boundaries and the pieces are counted on several threads (the count is the
-/// same: BPE never merges across pieces).
+/// Above this many bytes a single string is cut into slabs counted on
+/// several threads.
 const PARALLEL_BYTES: usize = 16 * 1024;
 
+/// Whether a piece boundary of both encodings' pre-tokenizers is guaranteed at
+/// byte `p`: an ASCII letter, then a space, then an ASCII letter. No pattern of
+/// cl100k_base or o200k_base lets a piece run from a letter across a space, and
+/// the piece starting at the space (" word") is matched from `p` alone, so the
+/// text splits there without changing any piece, hence any token.
+fn safe_cut(bytes: &[u8], p: usize) -> bool {
+    p >= 1 && p + 1 < bytes.len() && bytes[p] == b' ' && bytes[p - 1].is_ascii_alphabetic() && bytes[p + 1].is_ascii_alphabetic()
+}
+
 fn count_whole(enc: Encoding, text: &str) -> usize {
-    if text.len() < PARALLEL_BYTES || rayon::current_num_threads() < 2 {
+    let threads = rayon::current_num_threads();
+    if text.len() < PARALLEL_BYTES || threads < 2 {
         return count_exact(enc, text);
     }
-    // Split into ~equal slabs at piece boundaries found by the pre-tokenizer.
-    let tok = match enc {
-        Encoding::Cl100kBase => bpe_openai::cl100k_base(),
-        Encoding::O200kBase => bpe_openai::o200k_base(),
-    };
-    let target = (text.len() / (rayon::current_num_threads() * 2)).max(4096);
+    let bytes = text.as_bytes();
+    let slabs_wanted = threads * 2;
+    let target = text.len() / slabs_wanted;
     let mut cuts = vec![0usize];
-    let mut start = 0usize;
-    let base = text.as_ptr() as usize;
-    for piece in tok.split(text) {
-        let at = piece.as_ptr() as usize - base;
-        if at - start >= target {
-            cuts.push(at);
-            start = at;
+    for k in 1..slabs_wanted {
+        let want = k * target;
+        // Look for a safe cut in a window after the ideal position.
+        let end = (want + target / 2).min(bytes.len());
+        if let Some(p) = (want.max(*cuts.last().unwrap() + 1)..end).find(|&p| safe_cut(bytes, p)) {
+            cuts.push(p);
         }
     }
     cuts.push(text.len());
-    // Slab boundaries are piece boundaries, so counting each slab with the
-    // full tokenizer sums to the whole-string count.
+    if cuts.len() == 2 {
+        return count_exact(enc, text);
+    }
     let slabs: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    slabs.par_iter().map(|&(a, b)| tok.count(&text[a..b])).sum()
+    slabs.par_iter().map(|&(a, b)| count_exact(enc, &text[a..b])).sum()
 }
 
 /// Count one string as LiteLLM's counting function would; `None` when the
