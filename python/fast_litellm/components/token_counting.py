@@ -1,4 +1,470 @@
-"""Token counting (litellm.token_counter) in Rust. Work in progress: no patch yet."""
+"""Token counting (``litellm.token_counter``) in Rust.
 
-PATCHES: list = []
-BENCHMARKS: list = []
+Covered (counted natively, same int as the installed LiteLLM):
+
+* models whose tokenizer LiteLLM resolves to tiktoken ``cl100k_base`` or
+  ``o200k_base`` (OpenAI/Azure names, prefixed names such as ``openai/gpt-4o``,
+  unknown models, ``""``). The tokenizer, the per-message/per-name constants
+  (including the legacy ``gpt-3.5-turbo-0301`` ones) and, on 1.110, the
+  chat-template tool section are resolved once per model with LiteLLM's own
+  functions and cached;
+* ``text=`` as str or list; ``messages=`` as a list of plain dicts with str
+  values, ``name``, ``tool_calls``, ``function_call`` (1.110), content-part lists
+  (str, ``text``, ``thinking``; on 1.110 also ``redacted_thinking``,
+  ``compaction``, ``tool_reference``), ``image_url`` parts with
+  ``use_default_image_token_count`` or detail ``low`` (and ``auto`` on 1.83);
+  ``tools`` (formatted by LiteLLM's own formatter), ``tool_choice``,
+  ``count_response_tokens``.
+
+Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer``; models on a
+HuggingFace tokenizer (Anthropic non-claude-3, Cohere command-r, Llama,
+DeepSeek on 1.110) or on p50k/r50k; images that LiteLLM measures or downloads
+(detail ``high``; ``auto`` on 1.110); Anthropic ``tool_use``/``tool_result``,
+documents, files, search results, compaction summaries in
+``provider_specific_fields``; pydantic ``Message`` objects and dict
+subclasses; models whose 1.110 chat template renders tools (when tools or
+tool_choice are given); strings over ``TOKEN_COUNTER_MAX_EXACT_CHARS`` on 1.110
+(LiteLLM extrapolates); ``litellm.disable_token_counter``; and every input
+LiteLLM rejects with an exception (so the exception is LiteLLM's own).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Optional
+
+from .._patching import NOT_COVERED, Patch
+
+COMPONENT = "token_counting"
+
+V1_SUPPORTS = ">=1.83.14,<1.84"
+V2_SUPPORTS = ">=1.110.2,<1.111"
+_NATIVE_ENCODINGS = ("cl100k_base", "o200k_base")
+
+
+def _installed_flavor() -> int:
+    try:
+        from packaging.version import Version
+
+        v = Version(importlib.metadata.version("litellm"))
+    except Exception:
+        return 0
+    if v.release[:2] == (1, 83):
+        return 1
+    if v.release[:2] == (1, 110):
+        return 2
+    return 0
+
+
+class _Planner:
+    """Per-model native plans (``TokenPlan`` or ``None`` = not covered), built with
+    LiteLLM's own resolution functions and dropped whenever the model lists change."""
+
+    def __init__(self, flavor: int) -> None:
+        import litellm
+        from litellm.litellm_core_utils import token_counter as tc
+
+        from .. import _native
+
+        self.flavor = flavor
+        self.litellm = litellm
+        self.tc = tc
+        self.native = _native
+        self.plans: Dict[Any, Any] = {}
+        self.sig: Any = None
+        self.tool_sections: Dict[Any, bool] = {}
+        if flavor == 2:
+            self.chunk = int(tc.TIKTOKEN_ENCODE_CHUNK_SIZE_CHARS)
+            self.max_exact = int(tc.TOKEN_COUNTER_MAX_EXACT_CHARS)
+        else:
+            self.chunk = 0
+            self.max_exact = 0
+        self.default_image = int(tc.DEFAULT_IMAGE_TOKEN_COUNT)
+
+    def _signature(self) -> Any:
+        lm = self.litellm
+        return (len(lm.model_cost), len(lm.open_ai_chat_completion_models), len(lm.azure_llms))
+
+    def plan(self, model: Any) -> Any:
+        sig = self._signature()
+        if sig != self.sig:
+            self.plans.clear()
+            self.tool_sections.clear()
+            self.sig = sig
+        try:
+            return self.plans[model]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable model
+            return None
+        try:
+            plan = self._resolve(model)
+        except Exception:
+            plan = None
+        self.plans[model] = plan
+        return plan
+
+    def _resolve(self, model: Any) -> Any:
+        if type(model) is not str:
+            return None
+        lm, tc = self.litellm, self.tc
+        if self.flavor == 1:
+            low = model.lower()
+            if (
+                (model in lm.cohere_models and "command-r" in model)
+                or (model in lm.anthropic_models and "claude-3" not in model)
+                or "llama-2" in low
+                or "replicate" in low
+                or "llama-3" in low
+            ):
+                return None  # a HuggingFace tokenizer
+            import tiktoken.model
+
+            fixed = tc._fix_model_name(model)
+            if "gpt-4o" in fixed:
+                enc = "o200k_base"
+            else:
+                try:
+                    enc = tiktoken.model.encoding_name_for_model(fixed)
+                except KeyError:
+                    enc = "cl100k_base"
+            legacy = fixed == "gpt-3.5-turbo-0301"
+            self.tool_sections[model] = False
+        else:
+            from litellm.litellm_core_utils.prompt_templates.chat_template_tools import chat_template_tool_section
+            from litellm.utils import huggingface_tokenizer_kind
+
+            if huggingface_tokenizer_kind(model) is not None:
+                return None
+            enc = tc.openai_tokenizer_encoding_name(model)
+            legacy = bool(tc.uses_legacy_message_accounting(model))
+            self.tool_sections[model] = chat_template_tool_section(model) is not None
+        if enc not in _NATIVE_ENCODINGS:
+            return None
+        per_message, per_name = (4, -1) if legacy else (3, 1)
+        return self.native.TokenPlan(
+            enc, self.flavor, per_message, per_name, self.chunk, self.max_exact, self.default_image
+        )
+
+    # -- tool_choice ---------------------------------------------------------
+
+    def tool_choice_tokens(self, plan: Any, tool_choice: Any) -> Optional[int]:
+        """Tokens LiteLLM adds for ``tool_choice``; ``None`` if not covered."""
+        if tool_choice is None:
+            return 0
+        if type(tool_choice) is str:
+            return 1 if tool_choice == "none" else 0
+        if type(tool_choice) is not dict:
+            return None
+        if self.flavor == 1:
+            function = tool_choice.get("function")
+            if type(function) is not dict or "name" not in function:
+                return None  # LiteLLM raises
+            return _plus(7, plan.count_text(str(function["name"])))
+        # 1.110: the `match` statement of _count_tool_choice, for plain dicts
+        function = tool_choice.get("function", _MISSING)
+        if isinstance(function, Mapping):
+            if type(function) is not dict:
+                return None
+            name = function.get("name", _MISSING)
+            if isinstance(name, str):
+                return _plus(7, plan.count_text(name))
+        kind = tool_choice.get("type", _MISSING)
+        if isinstance(kind, str):
+            if kind == "none":
+                return 1
+        elif kind is not _MISSING and type(kind) not in _PLAIN:
+            return None  # its == could be anything
+        name = tool_choice.get("name", _MISSING)
+        if isinstance(name, str):
+            return _plus(7, plan.count_text(name))
+        return 0
+
+
+_PLAIN = (int, float, bool, list, dict, tuple, type(None))
+_MISSING = object()
+
+
+def _plus(a: int, b: Optional[int]) -> Optional[int]:
+    return None if b is None else a + b
+
+
+_planners: Dict[int, _Planner] = {}
+
+
+def _planner(flavor: int) -> _Planner:
+    p = _planners.get(flavor)
+    if p is None:
+        p = _planners[flavor] = _Planner(flavor)
+    return p
+
+
+def _build(flavor: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def build(original: Callable[..., Any]) -> Callable[..., Any]:
+        import litellm
+
+        planner = _planner(flavor)
+        plan_for = planner.plan
+        tc = planner.tc
+
+        def token_counter(
+            model="",
+            custom_tokenizer=None,
+            text=None,
+            messages=None,
+            count_response_tokens=False,
+            tools=None,
+            tool_choice=None,
+            use_default_image_token_count=False,
+            default_token_count=None,
+        ):
+            if custom_tokenizer is not None or litellm.disable_token_counter is True:
+                return NOT_COVERED
+            plan = plan_for(model)
+            if plan is None:
+                return NOT_COVERED
+            if messages is not None:
+                if text is not None:
+                    return NOT_COVERED  # LiteLLM raises
+                extra = count_response_tokens is False
+                if extra and (tools or tool_choice is not None):
+                    if planner.tool_sections.get(model) and (tools or tool_choice is not None):
+                        return NOT_COVERED  # 1.110 renders tools with the chat template
+                    tools_text = None
+                    if tools:
+                        try:
+                            tools_text = tc._format_function_definitions(tools)
+                        except Exception:
+                            return NOT_COVERED
+                    choice = planner.tool_choice_tokens(plan, tool_choice)
+                    if choice is None:
+                        return NOT_COVERED
+                    n = plan.count_messages(messages, True, bool(use_default_image_token_count), tools_text)
+                    return NOT_COVERED if n is None else n + choice
+                n = plan.count_messages(messages, extra, bool(use_default_image_token_count))
+            elif text is not None:
+                if tools or tool_choice:
+                    return NOT_COVERED  # LiteLLM raises
+                n = plan.count_text(text)
+            else:
+                return NOT_COVERED  # LiteLLM raises
+            return NOT_COVERED if n is None else n
+
+        return token_counter
+
+    return build
+
+
+_SUMMARY = (
+    "litellm.token_counter in Rust (bpe-openai BPE for cl100k_base/o200k_base; LiteLLM's accounting of "
+    "messages, names, tool_calls, function_call, content parts, tools, tool_choice, default/low image tokens, "
+    "count_response_tokens; per-version rules). Not covered, left to LiteLLM: custom_tokenizer, HuggingFace "
+    "tokenizer models (Anthropic/Cohere/Llama/DeepSeek), p50k/r50k models, measured/downloaded images, "
+    "Anthropic tool_use/tool_result/document/file blocks, pydantic Message objects, 1.110 chat-template tools, "
+    "1.110 extrapolated (>TOKEN_COUNTER_MAX_EXACT_CHARS) strings, invalid inputs (LiteLLM raises)."
+)
+_CALLERS = (
+    "litellm.token_counter / litellm.utils.token_counter (public, /utils/token_counter), and the core "
+    "function every internal caller reaches: completion cost of streamed responses, context-window checks "
+    "(get_modified_max_tokens), router pre-call checks, proxy TPM limits and token counting routes."
+)
+
+
+def _patches_for(flavor: int, supports: str, suffix: str) -> List[Patch]:
+    return [
+        Patch(
+            name=f"token_counter{suffix}",
+            component=COMPONENT,
+            target="litellm.litellm_core_utils.token_counter:token_counter",
+            supports=supports,
+            build=_build(flavor),
+            summary=_SUMMARY,
+            callers=_CALLERS,
+        ),
+        Patch(
+            name=f"utils.token_counter{suffix}",
+            component=COMPONENT,
+            target="litellm.utils:token_counter",
+            supports=supports,
+            build=_build(flavor),
+            summary="The public wrapper litellm.token_counter (same implementation as token_counter; skips the "
+            "extra Python hop). " + _SUMMARY,
+            callers="litellm.token_counter, `from litellm.utils import token_counter` users.",
+        ),
+    ]
+
+
+PATCHES: List[Patch] = _patches_for(1, V1_SUPPORTS, "") + _patches_for(2, V2_SUPPORTS, "@1.110")
+
+
+# -- batch API -----------------------------------------------------------------
+
+
+def count_tokens_batch(model: str, list_of_message_lists: List[List[Dict[str, Any]]]) -> List[int]:
+    """``[litellm.token_counter(model=model, messages=m) for m in list_of_message_lists]``,
+    counted natively on every core with the GIL released.
+
+    Lists the native path does not cover are counted by ``litellm.token_counter``.
+    While Fast LiteLLM is deactivated (or the installed LiteLLM is not supported)
+    this is exactly the plain loop over ``litellm.token_counter``.
+    """
+    import litellm
+
+    from .. import registry
+
+    lists = list_of_message_lists if type(list_of_message_lists) is list else list(list_of_message_lists)
+    flavor = _installed_flavor()
+    if (
+        not flavor
+        or not registry.is_active()
+        or litellm.disable_token_counter is True
+        or not any(p.state == "applied" for p in PATCHES)
+    ):
+        return [litellm.token_counter(model=model, messages=m) for m in lists]
+    plan = _planner(flavor).plan(model)
+    if plan is None:
+        return [litellm.token_counter(model=model, messages=m) for m in lists]
+    counts = plan.count_batch(lists)
+    return [n if n is not None else litellm.token_counter(model=model, messages=m) for n, m in zip(counts, lists)]
+
+
+def coverage() -> Dict[str, Any]:
+    """What ``doctor`` reports for this component."""
+    return {"covered": __doc__.split("\n\n")[1], "not_covered": __doc__.split("\n\n")[2]}
+
+
+# -- benchmarks ------------------------------------------------------------------
+
+_WORDS = (
+    "the quick brown fox jumps over lazy dog token counting request path context window limit cost "
+    "stream response router proxy model message system user assistant tool call function arguments "
+    "naïve café 数据 模型 😀 über résumé 12345 3.14 <tag> {json: true} snake_case CamelCase"
+).split()
+
+
+def _text(n_chars: int, seed: int = 7) -> str:
+    import random
+
+    rng = random.Random(seed)
+    out: List[str] = []
+    size = 0
+    while size < n_chars:
+        w = rng.choice(_WORDS)
+        sep = "\n" if rng.random() < 0.05 else " "
+        out.append(w + sep)
+        size += len(w) + 1
+    return "".join(out)[:n_chars]
+
+
+def _bench_messages(model: str, messages: Any, **kw: Any) -> Callable[[], Callable[[], Any]]:
+    def setup() -> Callable[[], Any]:
+        import litellm
+
+        def call() -> Any:
+            return litellm.token_counter(model=model, messages=messages, **kw)
+
+        return call
+
+    return setup
+
+
+def _batch_setup() -> Callable[[], Any]:
+    import random
+
+    import fast_litellm
+
+    rng = random.Random(11)
+    lists = []
+    for i in range(1000):
+        n = rng.choice((1, 2, 3, 5))
+        msgs = [{"role": "system", "content": _text(rng.choice((20, 200)), seed=i)}] if rng.random() < 0.5 else []
+        for j in range(n):
+            msgs.append({"role": "user" if j % 2 == 0 else "assistant", "content": _text(rng.choice((10, 100, 1000, 4000)), seed=i * 7 + j)})
+        lists.append(msgs)
+
+    def call() -> Any:
+        return fast_litellm.count_tokens_batch("gpt-4o", lists)
+
+    return call
+
+
+def _benchmarks() -> List[Any]:
+    from ..bench import Benchmark
+
+    flavor = _installed_flavor()
+    patch = "utils.token_counter" + ("@1.110" if flavor == 2 else "")
+    short = [{"role": "user", "content": "Hey, how's it going?"}]
+    out = [
+        Benchmark(name="token_counter short message gpt-4o", patch=patch, setup=_bench_messages("gpt-4o", short)),
+        Benchmark(name="token_counter short message gpt-3.5-turbo", patch=patch, setup=_bench_messages("gpt-3.5-turbo", short)),
+    ]
+    for n in (10, 100, 1000, 10000, 20000, 100000):
+        out.append(
+            Benchmark(
+                name=f"token_counter {n} chars gpt-4o",
+                patch=patch,
+                setup=_bench_messages("gpt-4o", [{"role": "user", "content": _text(n)}]),
+                tags=["curve"],
+            )
+        )
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather for a city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+                    "required": ["city"],
+                },
+            },
+        }
+    ]
+    chat = [
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "18C, cloudy"},
+    ]
+    out.append(Benchmark(name="token_counter tool chat + tools gpt-4o", patch=patch, setup=_bench_messages("gpt-4o", chat, tools=tools)))
+    out.append(
+        Benchmark(
+            name="count_tokens_batch 1000 mixed vs stock loop",
+            patch=patch,
+            setup=_batch_setup,
+            batch_seconds=0.5,
+            notes="fast: fast_litellm.count_tokens_batch; stock: loop over litellm.token_counter",
+        )
+    )
+    return out
+
+
+class _LazyBenchmarks(list):
+    """Built on first use so importing this module stays cheap."""
+
+    _done = False
+
+    def _fill(self) -> None:
+        if not self._done:
+            self._done = True
+            try:
+                super().extend(_benchmarks())
+            except Exception:
+                pass
+
+    def __iter__(self):  # type: ignore[override]
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._fill()
+        return super().__len__()
+
+
+BENCHMARKS: List[Any] = _LazyBenchmarks()
