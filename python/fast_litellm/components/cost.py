@@ -61,7 +61,7 @@ _UNSUPPORTED_INFO_MARKERS = ("off_peak", "tiered_pricing", "_per_second")
 
 
 class _Plan:
-    __slots__ = ("idx", "entry", "entry_key", "getter", "snapshot", "entry_len", "plain", "cached", "reasoning", "timeless")
+    __slots__ = ("generic", "idx", "entry", "entry_key", "getter", "snapshot", "entry_len", "plain", "cached", "reasoning", "timeless")
 
     def __init__(self) -> None:
         self.idx = -1
@@ -70,7 +70,7 @@ class _Plan:
         self.getter: Optional[Callable[[Any], Any]] = None
         self.snapshot: Any = None
         self.entry_len = 0
-        self.plain = self.cached = self.reasoning = self.timeless = False
+        self.plain = self.cached = self.reasoning = self.timeless = self.generic = False
 
     def fresh(self, model_cost: dict) -> bool:
         entry = self.entry
@@ -244,9 +244,20 @@ def _resolve(litellm: Any, model: str, provider: Optional[str], region: Optional
 # -- probes -------------------------------------------------------------------
 
 # (prompt, completion, cached, cache_creation)
-_PLAIN_PROBES = [(0, 0), (1, 0), (0, 1), (1, 1), (7, 3), (1000, 500), (123457, 98765), (2_000_001, 1_000_003)]
-_CACHE_PROBES = [(1000, 100, 300, 0), (1000, 100, 0, 200), (1000, 100, 300, 200), (5, 5, 10, 0), (0, 0, 0, 3), (150_000, 10, 1_000, 2_000)]
-_REASONING_PROBES = [(100, 50, 30), (10, 5, 5), (2000, 1000, 999)]
+_PLAIN_PROBES = [(0, 0), (1, 0), (0, 1), (1, 1), (7, 3), (1000, 500), (12345, 6789), (99991, 31337),
+                 (123457, 98765), (2_000_001, 1_000_003)]
+_CACHE_PROBES = [(1000, 100, 300, 0), (1000, 100, 0, 200), (1000, 100, 300, 200), (5, 5, 10, 0), (0, 0, 0, 3),
+                 (7919, 613, 1237, 0), (7919, 613, 0, 1237), (104729, 1299, 7001, 3001), (150_000, 10, 1_000, 2_000)]
+_REASONING_PROBES = [(100, 50, 30), (10, 5, 5), (2000, 1000, 999), (3000, 900, 600), (7919, 6133, 4321)]
+
+# Providers ``cost_per_token`` sends to their own cost function instead of LiteLLM's
+# generic per-token path. Their plain prompt/completion prices are verified by the
+# probes; cached and reasoning tokens on them stay with LiteLLM (their arithmetic
+# differs: e.g. databricks bills completion_tokens * rate whatever the breakdown).
+_DEDICATED_PROVIDERS = frozenset({
+    "vertex_ai", "anthropic", "bedrock", "databricks", "fireworks_ai", "azure", "gemini", "deepseek", "tencent",
+    "perplexity", "xai", "lemonade", "dashscope", "qwencloud", "qwen_ai_platform", "azure_ai",
+})
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -294,7 +305,9 @@ def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional
     try:
         plain = [(pt, ct) for pt, ct in _PLAIN_PROBES] + _tier_probes(rates[5])
         plan.plain = all(_same(stock(pt, ct), table.cost(plan.idx, pt, ct, cr, 0)) for pt, ct in plain for cr in (0,))
-        plan.cached = plan.plain and all(
+        generic = prov not in _DEDICATED_PROVIDERS
+        plan.generic = generic
+        plan.cached = plan.plain and generic and all(
             _same(stock(pt, ct, cr, cc), table.cost(plan.idx, pt, ct, cr, cc)) for pt, ct, cr, cc in _CACHE_PROBES
         )
         plan.timeless = plan.plain and all(
@@ -533,7 +546,7 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> 
         shapes = [(pt, ct, 0, 0, 0, 0, 0) for pt, ct in _PLAIN_PROBES]
         plan.plain = all(check(s) for s in shapes) and all(check((100, 10, 0, 0, 0, 0, 0), ms) for ms in (0.5, 2500.0))
         plan.cached = plan.plain and plan.cached and all(check((pt, ct, cr, cc, 0, 0, 0)) for pt, ct, cr, cc in _CACHE_PROBES)
-        plan.reasoning = plan.plain and all(check((pt, ct, 0, 0, 0, r, 0)) for pt, ct, r in _REASONING_PROBES)
+        plan.reasoning = plan.plain and plan.generic and all(check((pt, ct, 0, 0, 0, r, 0)) for pt, ct, r in _REASONING_PROBES)
     except Exception:
         return None
     return plan if plan.plain else None
