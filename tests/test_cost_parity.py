@@ -126,10 +126,8 @@ def _response(model: str, provider, usage_kw: dict):
 
 
 _CC_USAGES = [
-    dict(prompt_tokens=0, completion_tokens=0, total_tokens=0),
     dict(prompt_tokens=12, completion_tokens=7, total_tokens=19),
     dict(prompt_tokens=1500, completion_tokens=400, total_tokens=1900),
-    dict(prompt_tokens=250_000, completion_tokens=4000, total_tokens=254_000),
     dict(prompt_tokens=3000, completion_tokens=200, total_tokens=3200, prompt_tokens_details={"cached_tokens": 1024}),
     dict(prompt_tokens=3000, completion_tokens=900, total_tokens=3900,
          completion_tokens_details={"reasoning_tokens": 600}),

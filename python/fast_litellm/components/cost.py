@@ -449,19 +449,23 @@ def _details(obj: Any, allowed: set, zero_ok: Tuple[str, ...]) -> Optional[Dict[
     return out
 
 
+_USAGE_KEYS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
+                         "completion_tokens_details"})
+
+
 def _usage_counts(usage: Any) -> Optional[Tuple[int, int, int, int, int, int, int]]:
     d = usage.__dict__
     pt, ct = d.get("prompt_tokens"), d.get("completion_tokens")
     if type(pt) is not int or type(ct) is not int or not (0 <= pt < _MAX_TOKENS and 0 <= ct < _MAX_TOKENS):
         return None
-    for k in d:
-        if k not in ("prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
-                     "completion_tokens_details"):
-            return None  # server_tool_use, cost, ... are left to LiteLLM
-    if usage.__pydantic_extra__:
-        return None
-    ptd = _details(d.get("prompt_tokens_details"), _PTD_ALLOWED, ("audio_tokens", "image_tokens"))
-    ctd = _details(d.get("completion_tokens_details"), _CTD_ALLOWED,
+    if not d.keys() <= _USAGE_KEYS or usage.__pydantic_extra__:
+        return None  # server_tool_use, cost, ... are left to LiteLLM
+    ptd = d.get("prompt_tokens_details")
+    ctd = d.get("completion_tokens_details")
+    if ptd is None and ctd is None:
+        return (pt, ct, 0, 0, 0, 0, 0)
+    ptd = _details(ptd, _PTD_ALLOWED, ("audio_tokens", "image_tokens"))
+    ctd = _details(ctd, _CTD_ALLOWED,
                    ("audio_tokens", "image_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens"))
     if ptd is None or ctd is None:
         return None
@@ -552,8 +556,24 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> 
     return plan if plan.plain else None
 
 
+def _attr(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)`` for a pydantic model, without its slow ``__getattr__``."""
+    v = obj.__dict__.get(name)
+    if v is not None:
+        return v
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if extra:
+        v = extra.get(name)
+        if v is not None:
+            return v
+    private = getattr(obj, "__pydantic_private__", None)
+    if private:
+        return private.get(name)
+    return None
+
+
 def _cc_key(r: Any) -> Optional[tuple]:
-    hp = r._hidden_params
+    hp = _attr(r, "_hidden_params")
     if type(hp) is not dict:
         return None
     for k in _HP_BAIL:
@@ -562,7 +582,7 @@ def _cc_key(r: Any) -> Optional[tuple]:
     psf = hp.get("provider_specific_fields")
     if psf:
         return None
-    st = getattr(r, "service_tier", None)
+    st = _attr(r, "service_tier")
     vals = [r.model, st]
     for k in _HP_KEYS:
         v = hp.get(k)
@@ -592,8 +612,8 @@ def build_completion_cost(original: Callable[..., Any]) -> Callable[..., Any]:
         if counts is None:
             return NOT_COVERED
         for choice in r.choices:
-            msg = getattr(choice, "message", None)
-            if msg is not None and getattr(msg, "annotations", None):
+            msg = _attr(choice, "message")
+            if msg is not None and _attr(msg, "annotations"):
                 return NOT_COVERED
         key = _cc_key(r)
         if key is None:
@@ -731,13 +751,12 @@ def _bench_cpt() -> Callable[[], Any]:
 def _bench_cpt_cached() -> Callable[[], Any]:
     import litellm
 
-    return lambda: litellm.cost_per_token(model="claude-sonnet-4-20250514", prompt_tokens=5000,
-                                          completion_tokens=800, cache_read_input_tokens=3000,
-                                          cache_creation_input_tokens=500)
+    return lambda: litellm.cost_per_token(model="gpt-4o", prompt_tokens=5000, completion_tokens=800,
+                                          cache_read_input_tokens=3000)
 
 
 BENCHMARKS: List[Benchmark] = [
     Benchmark(name="cost.completion_cost chat response (gpt-4o)", patch="cost.completion_cost", setup=_bench_cc),
     Benchmark(name="cost.cost_per_token gpt-4o", patch="cost.cost_per_token", setup=_bench_cpt),
-    Benchmark(name="cost.cost_per_token claude cached", patch="cost.cost_per_token", setup=_bench_cpt_cached),
+    Benchmark(name="cost.cost_per_token gpt-4o cached", patch="cost.cost_per_token", setup=_bench_cpt_cached),
 ]
