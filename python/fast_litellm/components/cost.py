@@ -1,4 +1,762 @@
-"""Cost calculation (litellm.completion_cost / cost_per_token) in Rust. Work in progress: no patch yet."""
+"""Cost calculation (``litellm.cost_per_token`` / ``litellm.completion_cost``) in Rust.
 
-PATCHES: list = []
-BENCHMARKS: list = []
+How it stays exact
+------------------
+A call is served natively only through a *plan*: one price record in the Rust
+:class:`fast_litellm._native.CostTable`, built the first time a given model name
+(and provider, region) is costed:
+
+1. the model name is resolved with LiteLLM's own helpers (``get_llm_provider``,
+   ``get_model_info``), never with a re-implementation of them;
+2. the rates are read off that model info with LiteLLM's own ``_get_cost_per_unit``
+   (tiers above a prompt-token threshold included, on 1.83.x);
+3. the record is *verified*: LiteLLM's original function and the Rust arithmetic
+   are run side by side on a fixed set of probe usages (zero, small, large, both
+   sides of every tier threshold, cached reads, cache writes, reasoning tokens,
+   and a non-zero response time). Every probe must agree bit for bit, per usage
+   class (plain / cached / reasoning), or that class stays with LiteLLM.
+
+Plans are dropped whenever ``litellm.model_cost`` is replaced, grows or shrinks,
+or ``litellm.register_model`` runs; each plan also re-checks, per call, that the
+price-map entry it was built from is the same object with the same prices. Models
+whose cost path may log in over the network (``github_copilot/``, ``chatgpt/``)
+are never planned, so the accelerated path adds no network call.
+
+Anything else (custom prices, per-call service tiers, images, audio, speech,
+rerank, batch, built-in tool costs, discount/margin configs, a logging object...)
+returns ``NOT_COVERED`` and LiteLLM computes it unchanged.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from operator import itemgetter
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .._patching import NOT_COVERED, Patch
+from ..bench import Benchmark
+
+COMPONENT = "cost"
+
+#: Providers whose cost path may attempt an OAuth login / network call.
+NETWORK_PROVIDERS = ("github_copilot", "chatgpt")
+
+_MAX_TOKENS = 1 << 52  # int -> float conversion stays exact below this
+
+# Price-map fields whose change must invalidate a plan (checked per call).
+_PRICE_FIELDS = (
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
+    "input_cost_per_second",
+    "output_cost_per_second",
+)
+
+# Keys whose presence in the model info makes the arithmetic something else than
+# the generic per-token path we replay (time of day, regional uplift, ranges...).
+_UNSUPPORTED_INFO_MARKERS = ("off_peak", "tiered_pricing", "_per_second")
+
+
+class _Plan:
+    __slots__ = ("generic", "idx", "entry", "entry_key", "getter", "snapshot", "entry_len", "plain", "cached", "reasoning", "timeless")
+
+    def __init__(self) -> None:
+        self.idx = -1
+        self.entry: Any = None
+        self.entry_key: Any = None
+        self.getter: Optional[Callable[[Any], Any]] = None
+        self.snapshot: Any = None
+        self.entry_len = 0
+        self.plain = self.cached = self.reasoning = self.timeless = self.generic = False
+
+    def fresh(self, model_cost: dict) -> bool:
+        entry = self.entry
+        if model_cost.get(self.entry_key) is not entry or len(entry) != self.entry_len:
+            return False
+        getter = self.getter
+        return getter is None or getter(entry) == self.snapshot
+
+
+class _State:
+    """The price table and the plans, valid for one ``model_cost`` fingerprint."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.table: Any = None
+        self.fingerprint: Tuple[int, int, int] = (0, -1, -1)
+        self.generation = 0
+        self.cpt_plans: Dict[Any, Optional[_Plan]] = {}
+        self.cc_plans: Dict[Any, Optional[_Plan]] = {}
+        self.probing = threading.local()  # .on: building a plan; .capture: completion_cost probes
+
+    def reset(self) -> None:
+        with self.lock:
+            if self.table is not None:
+                self.table.clear()
+            self.cpt_plans = {}
+            self.cc_plans = {}
+
+
+_STATE = _State()
+
+
+def _litellm() -> Any:
+    return sys.modules["litellm"]
+
+
+def _version_new() -> bool:
+    """LiteLLM >= 1.100 (cache-creation tokens count as a double-counting signal)."""
+    from ..registry import litellm_version
+    from packaging.version import Version
+
+    v = litellm_version()
+    return v is not None and Version(v) >= Version("1.100")
+
+
+def _check_fingerprint(litellm: Any) -> dict:
+    mc = litellm.model_cost
+    fp = (id(mc), len(mc), _STATE.generation)
+    if fp != _STATE.fingerprint:
+        with _STATE.lock:
+            _STATE.reset()
+            _STATE.fingerprint = fp
+    return mc
+
+
+# -- rates from LiteLLM's own helpers -----------------------------------------
+
+
+def _cost_unit_fn() -> Callable[..., Any]:
+    from litellm.litellm_core_utils.llm_cost_calc import utils as u
+
+    fn = getattr(u, "_get_cost_per_unit", None) or getattr(u, "get_cost_per_unit")
+    return fn
+
+
+def _rates_from_info(info: dict, provider: Optional[str], new: bool) -> Optional[tuple]:
+    """``(input, output, cache_creation, cache_read, reasoning, tiers)`` or ``None``."""
+    for key in info:
+        if any(m in key for m in _UNSUPPORTED_INFO_MARKERS) and info.get(key) not in (None, 0, 0.0, {}, []):
+            return None
+    if new:
+        from litellm.litellm_core_utils.llm_cost_calc import utils as u
+
+        apply_default = getattr(u, "apply_provider_cache_read_default", None)
+        if apply_default is not None:
+            info = apply_default(info, provider)
+    gcu = _cost_unit_fn()
+    prompt = gcu(info, "input_cost_per_token")
+    completion = gcu(info, "output_cost_per_token")
+    if completion == 0.0 or completion is None:
+        image = gcu(info, "output_cost_per_image_token", None)
+        if image is not None:
+            completion = image
+    creation = gcu(info, "cache_creation_input_token_cost")
+    read = gcu(info, "cache_read_input_token_cost")
+    reasoning = gcu(info, "output_cost_per_reasoning_token", None)
+    values = (prompt, completion, creation, read)
+    if any(type(v) is not float for v in values) or (reasoning is not None and type(reasoning) is not float):
+        return None
+    tiers: List[tuple] = []
+    threshold_keys = [k for k in info if k.startswith("input_cost_per_token_above_") and info[k] is not None]
+    if threshold_keys:
+        if new:
+            return None  # 1.110's tier selection (inclusive bounds, per provider) is left to LiteLLM
+        for key in sorted(threshold_keys, reverse=True):
+            if info.get(key) is None:
+                continue
+            if not key.endswith("_tokens") or key.count("_above_") != 1:
+                return None
+            threshold_str = key.split("_above_")[1].split("_tokens")[0]
+            try:
+                threshold = float(threshold_str.replace("k", "")) * (1000 if "k" in threshold_str else 1)
+            except ValueError:
+                return None
+            t_in = gcu(info, key, prompt)
+            t_out = gcu(info, f"output_cost_per_token_above_{threshold_str}_tokens", completion)
+            t_cc, t_cr = creation, read
+            if f"cache_creation_input_token_cost_above_{threshold_str}_tokens" in info:
+                t_cc = gcu(info, f"cache_creation_input_token_cost_above_{threshold_str}_tokens", creation)
+            if f"cache_read_input_token_cost_above_{threshold_str}_tokens" in info:
+                t_cr = gcu(info, f"cache_read_input_token_cost_above_{threshold_str}_tokens", read)
+            tier = (float(threshold), t_in, t_out, t_cc, t_cr)
+            if any(type(v) is not float for v in tier):
+                return None
+            tiers.append(tier)
+    return prompt, completion, creation, read, reasoning, tiers
+
+
+def _is_network_model(litellm: Any, model: str, provider: Optional[str]) -> bool:
+    if provider in NETWORK_PROVIDERS:
+        return True
+    if not isinstance(model, str):
+        return True
+    if model.split("/", 1)[0] in NETWORK_PROVIDERS:
+        return True
+    entry = litellm.model_cost.get(model)
+    if isinstance(entry, dict) and entry.get("litellm_provider") in NETWORK_PROVIDERS:
+        return True
+    return False
+
+
+def _resolve(litellm: Any, model: str, provider: Optional[str], region: Optional[str], new: bool) -> Tuple[str, str]:
+    """The (model, provider) ``cost_per_token`` prices: its own lookup order, per version."""
+    mc = litellm.model_cost
+    if provider is not None:
+        if new:
+            dup = f"{provider}/"
+            while model.startswith(dup):
+                rest = model[len(dup):]
+                if rest.startswith(dup):
+                    model = rest
+                else:
+                    break
+            with_provider = model if model.startswith(dup) else f"{provider}/{model}"
+            if region is not None:
+                bare = model[len(dup):] if model.startswith(dup) else model
+                if f"{provider}/{region}/{bare}" in mc:
+                    with_provider = f"{provider}/{region}/{bare}"
+        else:
+            with_provider = provider + "/" + model
+            if region is not None and f"{provider}/{region}/{model}" in mc:
+                with_provider = f"{provider}/{region}/{model}"
+    else:
+        with_provider = model
+        _, provider, _, _ = litellm.get_llm_provider(model=model)
+    parts = model.split("/", 1)
+    if new:
+        relative = with_provider == f"{provider}/{model}" and with_provider in mc
+        without_prefix = model if len(parts) == 1 or relative else parts[1]
+    else:
+        without_prefix = parts[1] if len(parts) > 1 else model
+    if with_provider in mc:
+        model = with_provider
+    elif model in mc:
+        pass
+    elif without_prefix in mc:
+        model = without_prefix
+    return model, provider  # type: ignore[return-value]
+
+
+# -- probes -------------------------------------------------------------------
+
+# (prompt, completion, cached, cache_creation)
+_PLAIN_PROBES = [(0, 0), (1, 0), (0, 1), (1, 1), (7, 3), (1000, 500), (12345, 6789), (99991, 31337),
+                 (123457, 98765), (2_000_001, 1_000_003)]
+_CACHE_PROBES = [(1000, 100, 300, 0), (1000, 100, 0, 200), (1000, 100, 300, 200), (5, 5, 10, 0), (0, 0, 0, 3),
+                 (7919, 613, 1237, 0), (7919, 613, 0, 1237), (104729, 1299, 7001, 3001), (150_000, 10, 1_000, 2_000)]
+_REASONING_PROBES = [(100, 50, 30), (10, 5, 5), (2000, 1000, 999), (3000, 900, 600), (7919, 6133, 4321)]
+
+# Providers ``cost_per_token`` sends to their own cost function instead of LiteLLM's
+# generic per-token path. Their plain prompt/completion prices are verified by the
+# probes; cached and reasoning tokens on them stay with LiteLLM (their arithmetic
+# differs: e.g. databricks bills completion_tokens * rate whatever the breakdown).
+_DEDICATED_PROVIDERS = frozenset({
+    "vertex_ai", "anthropic", "bedrock", "databricks", "fireworks_ai", "azure", "gemini", "deepseek", "tencent",
+    "perplexity", "xai", "lemonade", "dashscope", "qwencloud", "qwen_ai_platform", "azure_ai",
+})
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a.hex() == b.hex()
+    return a == b
+
+
+def _tier_probes(tiers: List[tuple]) -> List[Tuple[int, int]]:
+    out = []
+    for t in tiers:
+        n = int(t[0])
+        out += [(n, 10), (n + 1, 10), (n + 2, 77)]
+    return out
+
+
+def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional[str], region: Optional[str]) -> Optional[_Plan]:
+    litellm = _litellm()
+    new = _version_new()
+    if _is_network_model(litellm, model, provider):
+        return None
+    try:
+        resolved, prov = _resolve(litellm, model, provider, region, new)
+        if _is_network_model(litellm, resolved, prov):
+            return None
+        info = litellm.get_model_info(model=resolved, custom_llm_provider=prov)
+    except Exception:
+        return None
+    rates = _rates_from_info(dict(info), prov, new)
+    if rates is None:
+        return None
+    plan = _new_plan(litellm, info, rates, new)
+    if plan is None:
+        return None
+
+    def stock(pt: int, ct: int, cr: int = 0, cc: int = 0, **extra: Any) -> Any:
+        return original(model=model, prompt_tokens=pt, completion_tokens=ct, custom_llm_provider=provider,
+                        region_name=region, cache_read_input_tokens=cr, cache_creation_input_tokens=cc, **extra)
+
+    table = _STATE.table
+    try:
+        plain = [(pt, ct) for pt, ct in _PLAIN_PROBES] + _tier_probes(rates[5])
+        plan.plain = all(_same(stock(pt, ct), table.cost(plan.idx, pt, ct, cr, 0)) for pt, ct in plain for cr in (0,))
+        generic = prov not in _DEDICATED_PROVIDERS
+        plan.generic = generic
+        plan.cached = plan.plain and generic and all(
+            _same(stock(pt, ct, cr, cc), table.cost(plan.idx, pt, ct, cr, cc)) for pt, ct, cr, cc in _CACHE_PROBES
+        )
+        plan.timeless = plan.plain and all(
+            _same(stock(pt, ct, response_time_ms=1234.5), table.cost(plan.idx, pt, ct)) for pt, ct in ((100, 10), (0, 0))
+        )
+    except Exception:
+        return None
+    return plan if plan.plain else None
+
+
+def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool) -> Optional[_Plan]:
+    key = info.get("key")
+    entry = litellm.model_cost.get(key)
+    if not isinstance(entry, dict):
+        return None
+    plan = _Plan()
+    with _STATE.lock:
+        if _STATE.table is None:
+            from .. import _native
+
+            _STATE.table = _native.CostTable()
+        plan.idx = _STATE.table.add(rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], new)
+    plan.entry, plan.entry_key, plan.entry_len = entry, key, len(entry)
+    present = [k for k in _PRICE_FIELDS if k in entry] + [k for k in entry if "_above_" in k]
+    if present:
+        plan.getter = itemgetter(*present)
+        plan.snapshot = plan.getter(entry)
+    return plan
+
+
+# -- cost_per_token -------------------------------------------------------------
+
+_CPT_DEFAULTS: Dict[str, Any] = {
+    "prompt_characters": None,
+    "completion_characters": None,
+    "custom_cost_per_token": None,
+    "custom_cost_per_second": None,
+    "requested_model_info_override": None,
+    "number_of_queries": None,
+    "usage_object": None,
+    "rerank_billed_units": None,
+    "call_type": "completion",
+    "audio_transcription_file_duration": 0.0,
+    "service_tier": None,
+    "data_residency": None,
+    "vertex_location": None,
+    "response": None,
+    "request_model": None,
+    "custom_model_info": None,
+    "bedrock_model_info": None,
+}
+_TOKEN = int
+
+
+def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: Any) -> Optional[_Plan]:
+    litellm = _litellm()
+    mc = _check_fingerprint(litellm)
+    key = (model, provider, region)
+    plans = _STATE.cpt_plans
+    plan = plans.get(key, False)
+    if plan is False:
+        if getattr(_STATE.probing, "on", False):
+            return None
+        _STATE.probing.on = True
+        try:
+            plan = _build_cpt_plan(original, model, provider, region)
+        finally:
+            _STATE.probing.on = False
+        with _STATE.lock:
+            if _STATE.cpt_plans is plans:
+                plans[key] = plan
+    if plan is None or not plan.fresh(mc):
+        return None
+    return plan
+
+
+def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
+    def cost_per_token(model: Any = "", prompt_tokens: Any = 0, completion_tokens: Any = 0,
+                       response_time_ms: Any = 0.0, custom_llm_provider: Any = None, region_name: Any = None,
+                       *rest: Any, cache_creation_input_tokens: Any = 0, cache_read_input_tokens: Any = 0,
+                       **kwargs: Any) -> Any:
+        if rest:
+            return NOT_COVERED
+        if kwargs:
+            for k, v in kwargs.items():
+                d = _CPT_DEFAULTS.get(k, NOT_COVERED)
+                if d is NOT_COVERED or not (v is d or (type(v) is type(d) and v == d)):
+                    return NOT_COVERED
+        if (type(model) is not str or type(prompt_tokens) is not _TOKEN or type(completion_tokens) is not _TOKEN
+                or type(cache_read_input_tokens) is not _TOKEN or type(cache_creation_input_tokens) is not _TOKEN):
+            return NOT_COVERED
+        if not (0 <= prompt_tokens < _MAX_TOKENS and 0 <= completion_tokens < _MAX_TOKENS
+                and 0 <= cache_read_input_tokens < _MAX_TOKENS and 0 <= cache_creation_input_tokens < _MAX_TOKENS):
+            return NOT_COVERED
+        if not (custom_llm_provider is None or type(custom_llm_provider) is str):
+            return NOT_COVERED
+        if not (region_name is None or type(region_name) is str):
+            return NOT_COVERED
+        plan = _cpt_plan(original, model, custom_llm_provider, region_name)
+        if plan is None:
+            return NOT_COVERED
+        if (cache_read_input_tokens or cache_creation_input_tokens) and not plan.cached:
+            return NOT_COVERED
+        if not (type(response_time_ms) is float and response_time_ms == 0.0):
+            if not plan.timeless or type(response_time_ms) not in (int, float):
+                return NOT_COVERED
+        return _STATE.table.cost(plan.idx, prompt_tokens, completion_tokens, cache_read_input_tokens,
+                                 cache_creation_input_tokens)
+
+    return cost_per_token
+
+
+# -- completion_cost --------------------------------------------------------------
+
+_HP_KEYS = ("custom_llm_provider", "region_name", "model", "litellm_model_name", "provider_response_model")
+_HP_BAIL = ("upstream_usage_cost", "billed_characters", "audio_transcription_duration")
+_PTD_ALLOWED = {"cached_tokens", "cache_creation_tokens", "text_tokens", "audio_tokens", "image_tokens"}
+_CTD_ALLOWED = {"reasoning_tokens", "text_tokens", "audio_tokens", "image_tokens",
+                "accepted_prediction_tokens", "rejected_prediction_tokens"}
+
+
+def _details(obj: Any, allowed: set, zero_ok: Tuple[str, ...]) -> Optional[Dict[str, int]]:
+    """Counts from a details block, or ``None`` if it carries anything we do not replay."""
+    if obj is None:
+        return {}
+    d = getattr(obj, "__dict__", None)
+    if d is None:
+        return None
+    out: Dict[str, int] = {}
+    for k, v in d.items():
+        if v is None or v == 0 and type(v) is int:
+            continue
+        if k not in allowed or type(v) is not int or k in zero_ok:
+            return None
+        out[k] = v
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if extra:
+        return None
+    return out
+
+
+_USAGE_KEYS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
+                         "completion_tokens_details"})
+
+
+def _usage_counts(usage: Any) -> Optional[Tuple[int, int, int, int, int, int, int]]:
+    d = usage.__dict__
+    pt, ct = d.get("prompt_tokens"), d.get("completion_tokens")
+    if type(pt) is not int or type(ct) is not int or not (0 <= pt < _MAX_TOKENS and 0 <= ct < _MAX_TOKENS):
+        return None
+    if not d.keys() <= _USAGE_KEYS or usage.__pydantic_extra__:
+        return None  # server_tool_use, cost, ... are left to LiteLLM
+    ptd = d.get("prompt_tokens_details")
+    ctd = d.get("completion_tokens_details")
+    if ptd is None and ctd is None:
+        return (pt, ct, 0, 0, 0, 0, 0)
+    ptd = _details(ptd, _PTD_ALLOWED, ("audio_tokens", "image_tokens"))
+    ctd = _details(ctd, _CTD_ALLOWED,
+                   ("audio_tokens", "image_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens"))
+    if ptd is None or ctd is None:
+        return None
+    return (pt, ct, ptd.get("cached_tokens", 0), ptd.get("cache_creation_tokens", 0), ptd.get("text_tokens", 0),
+            ctd.get("reasoning_tokens", 0), ctd.get("text_tokens", 0))
+
+
+def _probe_response(template: Any, counts: Tuple[int, ...], response_ms: Any) -> Any:
+    from litellm.types.utils import ModelResponse, Usage
+
+    pt, ct, cr, cc, ptext, reasoning, ctext = counts
+    ptd: Dict[str, int] = {}
+    if cr:
+        ptd["cached_tokens"] = cr
+    if cc:
+        ptd["cache_creation_tokens"] = cc
+    if ptext:
+        ptd["text_tokens"] = ptext
+    ctd: Dict[str, int] = {}
+    if reasoning:
+        ctd["reasoning_tokens"] = reasoning
+    if ctext:
+        ctd["text_tokens"] = ctext
+    usage = Usage(prompt_tokens=pt, completion_tokens=ct, total_tokens=pt + ct,
+                  prompt_tokens_details=ptd or None, completion_tokens_details=ctd or None)
+    r = ModelResponse(model=template.model, usage=usage)
+    if getattr(template, "service_tier", None) is not None:
+        r.service_tier = template.service_tier
+    hp = dict(template._hidden_params)
+    if response_ms is not None:
+        hp["_response_ms"] = response_ms
+        r._response_ms = response_ms
+    r._hidden_params = hp
+    return r
+
+
+def _build_cc_plan(original: Callable[..., Any], template: Any) -> Optional[_Plan]:
+    """Plan for responses shaped like ``template``: learn which (model, provider, region)
+    LiteLLM prices them as, then verify totals against the original on probes."""
+    litellm = _litellm()
+    cpt_patch = next((p for p in PATCHES if p.name == "cost.cost_per_token"), None)
+    if cpt_patch is None or cpt_patch.state != "applied":
+        return None
+    hp = template._hidden_params
+    for name in (template.model, hp.get("model"), hp.get("litellm_model_name")):
+        if isinstance(name, str) and _is_network_model(litellm, name, hp.get("custom_llm_provider")):
+            return None
+    if hp.get("custom_llm_provider") in NETWORK_PROVIDERS:
+        return None
+    seen: list = []
+    _STATE.probing.capture = seen
+    try:
+        return _verify_cc_plan(original, template, seen)
+    finally:
+        _STATE.probing.capture = None
+
+
+def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> Optional[_Plan]:
+    try:
+        first = original(completion_response=_probe_response(template, (10, 5, 0, 0, 0, 0, 0), None))
+    except Exception:
+        return None
+    if len(seen) != 1:
+        return None
+    kw = seen[0]
+    if kw.get("custom_cost_per_token") is not None or kw.get("custom_cost_per_second") is not None:
+        return None
+    cpt_patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
+    base = _build_cpt_plan(cpt_patch.original, kw["model"], kw.get("custom_llm_provider"), kw.get("region_name"))
+    if base is None:
+        return None
+    table = _STATE.table
+
+    def check(counts: Tuple[int, ...], ms: Any = None) -> bool:
+        stock = original(completion_response=_probe_response(template, counts, ms))
+        return _same(stock, table.total(base.idx, *counts))
+
+    plan = base
+    try:
+        if not _same(first, table.total(base.idx, 10, 5)):
+            return None
+        shapes = [(pt, ct, 0, 0, 0, 0, 0) for pt, ct in _PLAIN_PROBES]
+        plan.plain = all(check(s) for s in shapes) and all(check((100, 10, 0, 0, 0, 0, 0), ms) for ms in (0.5, 2500.0))
+        plan.cached = plan.plain and plan.cached and all(check((pt, ct, cr, cc, 0, 0, 0)) for pt, ct, cr, cc in _CACHE_PROBES)
+        plan.reasoning = plan.plain and plan.generic and all(check((pt, ct, 0, 0, 0, r, 0)) for pt, ct, r in _REASONING_PROBES)
+    except Exception:
+        return None
+    return plan if plan.plain else None
+
+
+def _attr(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)`` for a pydantic model, without its slow ``__getattr__``."""
+    v = obj.__dict__.get(name)
+    if v is not None:
+        return v
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if extra:
+        v = extra.get(name)
+        if v is not None:
+            return v
+    private = getattr(obj, "__pydantic_private__", None)
+    if private:
+        return private.get(name)
+    return None
+
+
+def _cc_key(r: Any) -> Optional[tuple]:
+    hp = _attr(r, "_hidden_params")
+    if type(hp) is not dict:
+        return None
+    for k in _HP_BAIL:
+        if k in hp:
+            return None
+    psf = hp.get("provider_specific_fields")
+    if psf:
+        return None
+    st = _attr(r, "service_tier")
+    vals = [r.model, st]
+    for k in _HP_KEYS:
+        v = hp.get(k)
+        if not (v is None or type(v) is str):
+            return None
+        vals.append(v)
+    return tuple(vals)
+
+
+def build_completion_cost(original: Callable[..., Any]) -> Callable[..., Any]:
+    from litellm.types.utils import ModelResponse, Usage
+
+    def completion_cost(completion_response: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or type(completion_response) is not ModelResponse:
+            return NOT_COVERED
+        r = completion_response
+        litellm = _litellm()
+        if litellm.cost_discount_config or litellm.cost_margin_config:
+            return NOT_COVERED
+        extra = r.__pydantic_extra__
+        usage = extra.get("usage") if extra else None
+        if usage is None:
+            usage = r.__dict__.get("usage")
+        if type(usage) is not Usage:
+            return NOT_COVERED
+        counts = _usage_counts(usage)
+        if counts is None:
+            return NOT_COVERED
+        for choice in r.choices:
+            msg = _attr(choice, "message")
+            if msg is not None and _attr(msg, "annotations"):
+                return NOT_COVERED
+        key = _cc_key(r)
+        if key is None:
+            return NOT_COVERED
+        mc = _check_fingerprint(litellm)
+        plans = _STATE.cc_plans
+        plan = plans.get(key, False)
+        if plan is False:
+            if getattr(_STATE.probing, "on", False):
+                return NOT_COVERED
+            _STATE.probing.on = True
+            try:
+                plan = _build_cc_plan(original, r)
+            finally:
+                _STATE.probing.on = False
+            with _STATE.lock:
+                if _STATE.cc_plans is plans:
+                    plans[key] = plan
+        if plan is None or not plan.fresh(mc):
+            return NOT_COVERED
+        if (counts[2] or counts[3] or counts[4]) and not plan.cached:
+            return NOT_COVERED
+        if (counts[5] or counts[6]) and not plan.reasoning:
+            return NOT_COVERED
+        return _STATE.table.total(plan.idx, *counts)
+
+    return completion_cost
+
+
+def _capture_cpt(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps the fast cost_per_token so completion_cost probes can see its arguments."""
+    fast = build_cost_per_token(original)
+
+    def cost_per_token(*args: Any, **kwargs: Any) -> Any:
+        cap = getattr(_STATE.probing, "capture", None)
+        if cap is not None:
+            if not args:
+                cap.append(kwargs)
+            else:
+                cap.append({"model": None})
+            return NOT_COVERED
+        return fast(*args, **kwargs)
+
+    return cost_per_token
+
+
+# -- register_model: drop every plan --------------------------------------------
+
+
+def build_register_model(original: Callable[..., Any]) -> Callable[..., Any]:
+    def register_model(*args: Any, **kwargs: Any) -> Any:
+        _STATE.generation += 1
+        return NOT_COVERED  # LiteLLM registers; the next cost call re-plans
+
+    return register_model
+
+
+def coverage() -> Dict[str, Any]:
+    """Share of ``litellm.model_cost`` entries whose plain ``cost_per_token`` is served natively."""
+    import litellm
+
+    patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
+    if patch.state != "applied" or patch.original is None:
+        return {"entries": len(litellm.model_cost), "native": 0, "share": 0.0, "reason": patch.reason or patch.state}
+    keys = list(litellm.model_cost)
+    native = cached = 0
+    for key in keys:
+        plan = _cpt_plan(patch.original, key, None, None)
+        if plan is not None:
+            native += 1
+            cached += bool(plan.cached)
+    return {"entries": len(keys), "native": native, "native_with_cache_tokens": cached,
+            "share": round(native / max(1, len(keys)), 4)}
+
+
+PATCHES: List[Patch] = [
+    Patch(
+        name="cost.cost_per_token",
+        component=COMPONENT,
+        target="litellm.cost_calculator:cost_per_token",
+        supports=">=1.83.7,<1.111",
+        build=_capture_cpt,
+        summary="Per-token cost of one model in Rust, from a price record resolved by LiteLLM's own lookup "
+        "and verified bit for bit against LiteLLM on probe usages; other calls go to LiteLLM.",
+        callers="litellm.cost_per_token, completion_cost (every successful call), proxy spend tracking",
+        compare=_same,
+    ),
+    Patch(
+        name="cost.completion_cost",
+        component=COMPONENT,
+        target="litellm.cost_calculator:completion_cost",
+        supports=">=1.83.7,<1.111",
+        build=build_completion_cost,
+        summary="completion_cost(completion_response=ModelResponse) for plain chat usage (cached and reasoning "
+        "tokens included) in Rust; responses with tools, annotations, custom pricing or extra args go to LiteLLM.",
+        callers="litellm.completion_cost, response_cost_calculator",
+        compare=_same,
+    ),
+    Patch(
+        name="cost.register_model",
+        component=COMPONENT,
+        target="litellm.utils:register_model",
+        supports=">=1.83.7,<1.111",
+        build=build_register_model,
+        summary="Not an acceleration: drops the cost plans whenever litellm.register_model runs, then "
+        "lets LiteLLM register the model.",
+        callers="litellm.register_model, proxy model_info/custom price overrides",
+    ),
+]
+
+
+def _typical_response() -> Any:
+    from litellm.types.utils import ModelResponse, Usage
+
+    r = ModelResponse(model="gpt-4o-2024-08-06", usage=Usage(prompt_tokens=1200, completion_tokens=350, total_tokens=1550))
+    r._hidden_params = {"custom_llm_provider": "openai", "litellm_model_name": "gpt-4o", "model_id": None,
+                        "api_base": "https://api.openai.com", "_response_ms": 812.0}
+    r._response_ms = 812.0
+    return r
+
+
+def _bench_cc() -> Callable[[], Any]:
+    import litellm
+
+    r = _typical_response()
+    return lambda: litellm.completion_cost(completion_response=r)
+
+
+def _bench_cpt() -> Callable[[], Any]:
+    import litellm
+
+    return lambda: litellm.cost_per_token(model="gpt-4o", prompt_tokens=1200, completion_tokens=350)
+
+
+def _bench_cpt_cached() -> Callable[[], Any]:
+    import litellm
+
+    return lambda: litellm.cost_per_token(model="gpt-4o", prompt_tokens=5000, completion_tokens=800,
+                                          cache_read_input_tokens=3000)
+
+
+BENCHMARKS: List[Benchmark] = [
+    Benchmark(name="cost.completion_cost chat response (gpt-4o)", patch="cost.completion_cost", setup=_bench_cc),
+    Benchmark(name="cost.cost_per_token gpt-4o", patch="cost.cost_per_token", setup=_bench_cpt),
+    Benchmark(name="cost.cost_per_token gpt-4o cached", patch="cost.cost_per_token", setup=_bench_cpt_cached),
+]
