@@ -31,22 +31,23 @@ def _quiet():
     logging.disable(logging.NOTSET)
 
 
-def test_patch_applies_and_swaps_limiter_store():
+def test_patch_is_off_with_reason_and_swap_works():
+    """The patch ships off (not a measured win); its build still swaps the store."""
     import fast_litellm
     from fast_litellm.components import rate_limit
     from litellm.caching.dual_cache import DualCache
-    from litellm.proxy.utils import ProxyLogging
+    from litellm.proxy.utils import InternalUsageCache, ProxyLogging
 
     fast_litellm.activate()
     st = {p["name"]: p for p in fast_litellm.status()["patches"]}
-    assert st["rate_limit.internal_usage_cache"]["state"] == "applied"
+    assert st["rate_limit.internal_usage_cache"]["state"] == "skipped"
+    assert "outside the supported range" in st["rate_limit.internal_usage_cache"]["reason"]
     pl = ProxyLogging(user_api_key_cache=DualCache())
-    imc = pl.max_parallel_request_limiter.internal_usage_cache.dual_cache.in_memory_cache
-    assert type(imc) is rate_limit.fast_cache_class()
-    fast_litellm.deactivate()
-    pl2 = ProxyLogging(user_api_key_cache=DualCache())
-    assert type(pl2.internal_usage_cache.dual_cache.in_memory_cache).__name__ == "InMemoryCache"
-    fast_litellm.activate()
+    assert type(pl.internal_usage_cache.dual_cache.in_memory_cache).__name__ == "InMemoryCache"
+    fast_init = rate_limit._build_init(InternalUsageCache.__init__)
+    iuc = InternalUsageCache.__new__(InternalUsageCache)
+    fast_init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
+    assert type(iuc.dual_cache.in_memory_cache) is rate_limit.fast_cache_class()
 
 
 def test_three_rpm_admits_exactly_three_of_six():
