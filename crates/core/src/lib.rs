@@ -7,4 +7,5 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod audit;
 pub mod cost;
+pub mod ratelimit;
 pub mod tokens;

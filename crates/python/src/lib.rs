@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 mod audit;
 mod cost;
+mod ratelimit;
 mod tokens;
 
 /// Deliberately panics. Tests use it to prove that a Rust panic surfacing in an
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     audit::register(m)?;
     cost::register(m)?;
+    ratelimit::register(m)?;
     tokens::register(m)?;
     Ok(())
 }

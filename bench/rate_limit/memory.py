@@ -1,0 +1,75 @@
+"""RSS per key and time per check of the proxy limiter, stock vs Fast LiteLLM.
+
+The issue's harness: ProxyLogging(...).max_parallel_request_limiter driven through
+async_pre_call_hook with N distinct keys (rpm_limit/tpm_limit set), in memory,
+no Redis. Each measurement runs in a fresh subprocess; memory is the RSS delta
+(/proc/self/statm) across the N checks divided by N (the UserAPIKeyAuth objects
+are built before the first reading and are not counted). Also reported: the
+items the limiter's cache actually holds and, for the Rust store, its own byte
+count. Never tracemalloc (it cannot see Rust allocations).
+
+    PYTHONPATH=python python bench/rate_limit/memory.py --keys 100000 [--keys 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+CHILD = r"""
+import asyncio, gc, json, logging, os, sys, time
+mode, n = sys.argv[1], int(sys.argv[2])
+if mode == "fast":
+    import fast_litellm
+    fast_litellm.activate()
+import litellm.proxy.proxy_server  # the proxy's full import, as in production
+from litellm.caching.dual_cache import DualCache
+from litellm.proxy._types import UserAPIKeyAuth
+from litellm.proxy.utils import ProxyLogging
+logging.disable(logging.CRITICAL)
+pl = ProxyLogging(user_api_key_cache=DualCache())
+lim = pl.max_parallel_request_limiter
+auths = [UserAPIKeyAuth(api_key=f"sk-{i:08d}", rpm_limit=100, tpm_limit=100000) for i in range(n)]
+data = {"model": "gpt-4o"}
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+async def main():
+    for a in auths:
+        await lim.async_pre_call_hook(user_api_key_dict=a, cache=None, data=data, call_type="completion")
+        await asyncio.sleep(0)
+loop = asyncio.new_event_loop()
+gc.collect(); r0 = rss(); t0 = time.perf_counter()
+loop.run_until_complete(main())
+dt = time.perf_counter() - t0
+loop.run_until_complete(asyncio.sleep(0.05))
+gc.collect(); r1 = rss()
+imc = lim.internal_usage_cache.dual_cache.in_memory_cache
+store = getattr(imc, "_store", None)
+print(json.dumps({"mode": mode, "keys": n, "rss_delta_bytes": r1 - r0, "bytes_per_key": (r1 - r0) / n,
+                  "us_per_check": dt / n * 1e6, "cache_items": len(imc.cache_dict),
+                  "cache_class": type(imc).__name__, "cap": imc.max_size_in_memory,
+                  "store_bytes": store.approx_bytes() if store is not None else None}))
+"""
+
+
+def run(mode: str, n: int) -> dict:
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(n)], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keys", type=int, action="append")
+    args = ap.parse_args()
+    for n in args.keys or [100_000]:
+        for mode in ("stock", "fast"):
+            print(json.dumps(run(mode, n)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
