@@ -41,7 +41,7 @@ def test_patch_is_off_with_reason_and_swap_works():
     fast_litellm.activate()
     st = {p["name"]: p for p in fast_litellm.status()["patches"]}
     assert st["rate_limit.internal_usage_cache"]["state"] == "skipped"
-    assert "outside the supported range" in st["rate_limit.internal_usage_cache"]["reason"]
+    assert "off by default" in st["rate_limit.internal_usage_cache"]["reason"]
     pl = ProxyLogging(user_api_key_cache=DualCache())
     assert type(pl.internal_usage_cache.dual_cache.in_memory_cache).__name__ == "InMemoryCache"
     fast_init = rate_limit._build_init(InternalUsageCache.__init__)

@@ -207,3 +207,14 @@ def test_bench_skips_unapplied_patch(probe):
 
     out = bench.run_one(bench.Benchmark(name="x", patch="no-such-patch", setup=lambda: (lambda: None)), 1, True)
     assert "skipped" in out
+
+
+def test_off_by_default_patch_needs_opt_in(probe, monkeypatch):
+    registry.deactivate()
+    probe.off_by_default = "not a measured win here"
+    registry.activate()
+    assert probe.state == "skipped" and "FAST_LITELLM_PROBE=1" in probe.reason
+    registry.deactivate()
+    monkeypatch.setenv("FAST_LITELLM_PROBE", "1")
+    registry.activate()
+    assert probe.state == "applied"

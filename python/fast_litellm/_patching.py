@@ -69,6 +69,8 @@ class Patch:
     # Why this is worth patching on the supported versions (who calls it).
     callers: str = ""
     compare: Callable[[Any, Any], bool] = field(default=lambda a, b: a == b)
+    # Non-empty: exact but not a measured win, so off unless FAST_LITELLM_<COMPONENT>=1.
+    off_by_default: str = ""
 
     # Runtime state, reset by each activation (counters are cumulative).
     state: str = field(default=SKIPPED, init=False)

@@ -26,6 +26,16 @@ def _doctor(args: argparse.Namespace) -> int:
     except Exception as exc:  # pragma: no cover - reported, not raised
         print(f"warning: import litellm failed: {exc!r}", file=sys.stderr)
     report = fast_litellm.status()
+    if args.coverage:
+        from . import registry
+
+        report["coverage"] = {}
+        for module in registry.component_modules():
+            if hasattr(module, "coverage"):
+                try:
+                    report["coverage"][module.__name__.rsplit(".", 1)[1]] = module.coverage()
+                except Exception as exc:  # report, never crash doctor
+                    report["coverage"][module.__name__.rsplit(".", 1)[1]] = {"error": repr(exc)}
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -47,8 +57,10 @@ def _doctor(args: argparse.Namespace) -> int:
                 if args.verbose:
                     for t in p["targets"]:
                         print(f"              {t}")
-        for extra in report.get("coverage", []):
-            print(f"  coverage: {extra}")
+        for component, cov in report.get("coverage", {}).items():
+            print(f"  coverage of {component}: {json.dumps(cov, sort_keys=True)}")
+        if not args.coverage:
+            print("  (fast-litellm doctor --coverage: what share of models/shapes each component serves natively)")
     return 0 if report["versions"]["native"] else 1
 
 
@@ -162,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="what is accelerated, what was skipped and why")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("-v", "--verbose", action="store_true", help="list every place a patch is installed")
+    p.add_argument("--coverage", action="store_true",
+                   help="also compute each component's native coverage (share of the price map, models, shapes)")
     p.set_defaults(func=_doctor)
 
     p = sub.add_parser("run", help="run COMMAND with acceleration in it and every Python child process")

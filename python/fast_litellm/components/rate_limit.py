@@ -258,10 +258,11 @@ PATCHES = [
         name="rate_limit.internal_usage_cache",
         component=COMPONENT,
         target="litellm.proxy.utils:InternalUsageCache.__init__",
-        # Off on every version (rule 2): exact (100k-call trace parity on 1.83.14 and
+        # Off by default (rule 2): exact (100k-call trace parity on 1.83.14 and
         # 1.110.2) but not a measured win: 1.03x / 0.93x per check, and the stock cache
         # is already capped at 200 items, so memory does not grow with keys either.
-        supports="<0",
+        supports=">=1.83.14,<1.111",
+        off_by_default="exact, but 1.03x/0.93x per check: not a measured win",
         build=_build_init,
         summary=(
             "Off: the proxy limiters' counter cache (InternalUsageCache.dual_cache.in_memory_cache) "
