@@ -29,13 +29,19 @@ def _doctor(args: argparse.Namespace) -> int:
     if args.coverage:
         from . import registry
 
+        import contextlib
+        import io
+
         report["coverage"] = {}
         for module in registry.component_modules():
             if hasattr(module, "coverage"):
+                name = module.__name__.rsplit(".", 1)[1]
                 try:
-                    report["coverage"][module.__name__.rsplit(".", 1)[1]] = module.coverage()
+                    # LiteLLM prints to stdout on models it cannot place; keep --json clean.
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        report["coverage"][name] = module.coverage()
                 except Exception as exc:  # report, never crash doctor
-                    report["coverage"][module.__name__.rsplit(".", 1)[1]] = {"error": repr(exc)}
+                    report["coverage"][name] = {"error": repr(exc)}
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:

@@ -331,7 +331,8 @@ def count_tokens_batch(model: str, list_of_message_lists: List[List[Dict[str, An
 
 def coverage() -> Dict[str, Any]:
     """What ``doctor`` reports for this component."""
-    return {"covered": __doc__.split("\n\n")[1], "not_covered": __doc__.split("\n\n")[2]}
+    paragraphs = [" ".join(p.split()) for p in (__doc__ or "").split("\n\n")]
+    return {"covered": " ".join(paragraphs[1:3]), "not_covered": " ".join(paragraphs[3:4])}
 
 
 # -- benchmarks ------------------------------------------------------------------
