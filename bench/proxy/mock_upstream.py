@@ -10,7 +10,9 @@ with fixed content, so what is measured is the proxy, not a model. Listens on
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import time
 import uuid
 
@@ -18,6 +20,7 @@ from aiohttp import web
 
 CONTENT = "This is a mock response from the local upstream."
 WORDS = CONTENT.split(" ")
+RECORD = os.environ.get("MOCK_RECORD")  # append each chat request (headers, body) as JSON lines
 
 
 def _chat_completion(model: str) -> dict:
@@ -101,12 +104,48 @@ async def _sse(request: web.Request, events) -> web.StreamResponse:
     return resp
 
 
+def _directives(body: dict) -> dict:
+    """Test hooks, read from the last message: ``mock:model=x;status=500;usage=P,C;sleep=S;content=...``.
+
+    Without a ``mock:`` prefix the mock answers its fixed response (the load rig never sends one).
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+        return {}
+    text = messages[-1].get("content")
+    if not isinstance(text, str) or not text.startswith("mock:"):
+        return {}
+    out = {}
+    for part in text[5:].split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v
+    return out
+
+
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.json()
+    if RECORD is not None:
+        with open(RECORD, "a") as fh:
+            fh.write(json.dumps({"headers": dict(request.headers), "body": body}) + "\n")
     model = body.get("model", "gpt-4o-mini")
+    d = _directives(body)
+    if "sleep" in d:
+        await asyncio.sleep(float(d["sleep"]))
+    if "status" in d and d["status"] != "200":
+        err = {"error": {"message": "mock upstream error", "type": "mock_error", "param": None, "code": d["status"]}}
+        return web.json_response(err, status=int(d["status"]))
     if body.get("stream"):
         return await _sse(request, ((None, c) for c in _chat_chunks(model)))
-    return web.json_response(_chat_completion(model))
+    out = _chat_completion(d.get("model", model))
+    if "usage" in d:
+        p, c = (int(x) for x in d["usage"].split(","))
+        out["usage"] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+    if "content" in d:
+        out["choices"][0]["message"]["content"] = d["content"]
+    if "finish" in d:
+        out["choices"][0]["finish_reason"] = d["finish"]
+    return web.json_response(out)
 
 
 async def responses(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 mod audit;
 mod cost;
+mod fastlane;
 mod ratelimit;
 mod tokens;
 
@@ -23,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     audit::register(m)?;
     cost::register(m)?;
+    fastlane::register(m)?;
     ratelimit::register(m)?;
     tokens::register(m)?;
     Ok(())

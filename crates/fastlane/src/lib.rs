@@ -1,0 +1,471 @@
+//! The proxy fast lane.
+//!
+//! A Rust HTTP front sits on the public port; LiteLLM's Python proxy runs behind it
+//! on an internal address. The front answers a request itself only when the request,
+//! the configuration and the upstream's answer all fall inside a narrow envelope
+//! whose output was verified, byte for byte, against the stock proxy (see
+//! `tests/test_fast_lane.py`). Everything else goes to the Python proxy unchanged:
+//! method, path, query, headers and a streamed body, with its response streamed back.
+//!
+//! When an upstream answer falls outside the envelope (an error status, an unknown
+//! field, a different model name), the request is sent again through the Python
+//! proxy so the client gets exactly LiteLLM's answer; that costs one more upstream
+//! call and is counted in `Stats::replayed`.
+
+pub mod pyfmt;
+mod wire;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use wire::Format;
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// The largest request body the front buffers to decide; bigger ones stream to Python.
+const MAX_DECIDE_BODY: u64 = 1 << 20;
+/// The largest upstream answer the front reads itself; bigger ones are replayed.
+const MAX_UPSTREAM_BODY: usize = 8 << 20;
+
+pub const LANE_HEADER: &str = "x-fast-litellm-lane";
+
+/// One deployment the front may call: an OpenAI wire-format endpoint.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// `model_info.id` as the running Python proxy reports it (`/model/info`).
+    pub id: String,
+    /// `litellm_params.model`, e.g. `openai/gpt-4o-mini`.
+    pub model: String,
+    /// The model name sent upstream (`model` without the `openai/` prefix).
+    pub upstream_model: String,
+    /// `litellm_params.api_base` (http only, no query, no trailing slash).
+    pub api_base: String,
+    pub api_key: String,
+    /// Per-token rates from LiteLLM's price map for `upstream_model`.
+    pub input_cost_per_token: f64,
+    pub output_cost_per_token: f64,
+}
+
+/// What the launcher hands over, as JSON. Built in Python from LiteLLM's own view.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Public address, e.g. `0.0.0.0:4000`.
+    pub listen: String,
+    /// The Python proxy, e.g. `127.0.0.1:41234`.
+    pub backend: String,
+    /// Response format to replicate; `None`: pass everything through.
+    pub format: Option<Format>,
+    /// `x-litellm-version`.
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub master_key: Option<String>,
+    /// Model group name -> its deployments (every one eligible, else the group is absent).
+    #[serde(default)]
+    pub groups: HashMap<String, Vec<Deployment>>,
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+/// Request counters, readable while the front runs.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub served: AtomicU64,
+    pub passed: AtomicU64,
+    pub replayed: AtomicU64,
+    pub backend_errors: AtomicU64,
+}
+
+struct Front {
+    cfg: Config,
+    backend_authority: String,
+    client: Client<HttpConnector, Body>,
+    stats: Arc<Stats>,
+    rng: Mutex<u64>,
+}
+
+/// A running front: `stop()` ends it; `stats` stays readable.
+pub struct Handle {
+    stop: watch::Sender<bool>,
+    pub stats: Arc<Stats>,
+}
+
+impl Handle {
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+static CURRENT: Mutex<Option<(watch::Sender<bool>, Arc<Stats>)>> = Mutex::new(None);
+
+/// Stop the front started by `serve_blocking` (from any thread).
+pub fn stop_current() -> bool {
+    if let Some((tx, _)) = CURRENT.lock().unwrap().as_ref() {
+        let _ = tx.send(true);
+        return true;
+    }
+    false
+}
+
+/// Counters of the front started by `serve_blocking`.
+pub fn current_stats() -> Option<(u64, u64, u64, u64)> {
+    CURRENT.lock().unwrap().as_ref().map(|(_, s)| {
+        (
+            s.served.load(Ordering::Relaxed),
+            s.passed.load(Ordering::Relaxed),
+            s.replayed.load(Ordering::Relaxed),
+            s.backend_errors.load(Ordering::Relaxed),
+        )
+    })
+}
+
+/// Parse the config, bind, and serve until `stop_current()` is called.
+/// `ready` runs once the socket is bound.
+pub fn serve_blocking(config_json: &str, ready: impl FnOnce()) -> Result<(), String> {
+    let cfg: Config = serde_json::from_str(config_json).map_err(|e| format!("fast lane config: {e}"))?;
+    let threads = cfg.threads.unwrap_or(2).max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .thread_name("fast-lane")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (tx, rx) = watch::channel(false);
+    let stats = Arc::new(Stats::default());
+    *CURRENT.lock().unwrap() = Some((tx, stats.clone()));
+    let result = rt.block_on(async move {
+        let listener = TcpListener::bind(&cfg.listen).await.map_err(|e| format!("bind {}: {e}", cfg.listen))?;
+        ready();
+        run(listener, cfg, stats, rx).await;
+        Ok(())
+    });
+    *CURRENT.lock().unwrap() = None;
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
+}
+
+/// Serve on an already bound listener until `stop` turns true.
+pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(256)
+        .build(connector);
+    let seed = {
+        let mut b = [0u8; 8];
+        let _ = getrandom::getrandom(&mut b);
+        u64::from_le_bytes(b) | 1
+    };
+    let front = Arc::new(Front {
+        backend_authority: cfg.backend.clone(),
+        cfg,
+        client,
+        stats,
+        rng: Mutex::new(seed),
+    });
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, _peer): (_, SocketAddr) = match accepted {
+                    Ok(x) => x,
+                    Err(_) => continue,
+                };
+                let _ = stream.set_nodelay(true);
+                let front = front.clone();
+                let mut stop_conn = stop.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let front = front.clone();
+                        async move { Ok::<_, Infallible>(front.handle(req).await) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades();
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop_conn.changed() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+fn lane(resp: &mut Response<Body>, which: &'static str) {
+    resp.headers_mut().insert(LANE_HEADER, HeaderValue::from_static(which));
+}
+
+/// Hop-by-hop headers the front does not forward (hyper frames each side itself).
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "te" | "trailer"
+    )
+}
+
+/// Request headers a fast-lane request may carry; any other header sends it to Python
+/// (LiteLLM reads many client headers: `x-litellm-*`, provider keys, tags, timeouts...).
+fn allowed_request_header(name: &str) -> bool {
+    matches!(
+        name,
+        "host" | "authorization" | "content-type" | "content-length" | "accept" | "accept-encoding"
+            | "user-agent" | "connection"
+    ) || name.starts_with("x-stainless-")
+}
+
+impl Front {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        if self.cfg.format.is_some() && self.candidate(&req) {
+            let (parts, body) = req.into_parts();
+            let bytes = match Limited::new(body, MAX_DECIDE_BODY as usize).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(_) => {
+                    // The client's body failed mid-way: nothing sane to forward.
+                    let mut r = Response::new(full(Bytes::new()));
+                    *r.status_mut() = StatusCode::BAD_REQUEST;
+                    lane(&mut r, "rust");
+                    return r;
+                }
+            };
+            if let Some(plan) = self.plan(&bytes) {
+                if let Some(resp) = self.serve(&plan).await {
+                    self.stats.served.fetch_add(1, Ordering::Relaxed);
+                    return resp;
+                }
+                self.stats.replayed.fetch_add(1, Ordering::Relaxed);
+            }
+            let req = Request::from_parts(parts, full(bytes));
+            return self.pass(req).await;
+        }
+        if req.headers().contains_key(hyper::header::UPGRADE) {
+            return self.pass_upgrade(req).await;
+        }
+        let (parts, body) = req.into_parts();
+        self.pass(Request::from_parts(parts, body.boxed())).await
+    }
+
+    /// An `Upgrade` request (LiteLLM's realtime websocket): forward it with its
+    /// headers intact and, after a 101, splice the two connections.
+    async fn pass_upgrade(&self, mut req: Request<Incoming>) -> Response<Body> {
+        self.stats.passed.fetch_add(1, Ordering::Relaxed);
+        let client_side = hyper::upgrade::on(&mut req);
+        let (mut parts, body) = req.into_parts();
+        let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+        parts.uri = match format!("http://{}{}", self.backend_authority, pq).parse() {
+            Ok(u) => u,
+            Err(_) => return bad_gateway(),
+        };
+        let mut resp = match self.client.request(Request::from_parts(parts, body.boxed())).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.stats.backend_errors.fetch_add(1, Ordering::Relaxed);
+                return bad_gateway();
+            }
+        };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let backend_side = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                if let (Ok(c), Ok(b)) = (client_side.await, backend_side.await) {
+                    let mut c = TokioIo::new(c);
+                    let mut b = TokioIo::new(b);
+                    let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+                }
+            });
+        }
+        let (parts, body) = resp.into_parts();
+        let mut r = Response::from_parts(parts, body.boxed());
+        lane(&mut r, "python");
+        r
+    }
+
+    /// Cheap checks on the head of the request.
+    fn candidate(&self, req: &Request<Incoming>) -> bool {
+        if req.method() != Method::POST {
+            return false;
+        }
+        let path = req.uri().path();
+        if path != "/v1/chat/completions" && path != "/chat/completions" {
+            return false;
+        }
+        if req.uri().query().is_some() || req.headers().contains_key(hyper::header::UPGRADE) {
+            return false;
+        }
+        let h = req.headers();
+        for name in h.keys() {
+            if !allowed_request_header(name.as_str()) {
+                return false;
+            }
+        }
+        let Some(key) = self.cfg.master_key.as_deref() else { return false };
+        let mut auth = h.get_all(hyper::header::AUTHORIZATION).iter();
+        match (auth.next(), auth.next()) {
+            (Some(v), None) => {
+                let v = v.as_bytes();
+                if v.len() != key.len() + 7 || &v[..7] != b"Bearer " || &v[7..] != key.as_bytes() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+        let mut ct = h.get_all(hyper::header::CONTENT_TYPE).iter();
+        match (ct.next(), ct.next()) {
+            (Some(v), None) if v.as_bytes() == b"application/json" => {}
+            _ => return false,
+        }
+        if h.get_all(hyper::header::CONTENT_LENGTH).iter().count() != 1 {
+            return false;
+        }
+        match h.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+            Some(n) if n <= MAX_DECIDE_BODY => {}
+            _ => return false,
+        }
+        true
+    }
+
+    fn pick(&self, n: usize) -> usize {
+        if n <= 1 {
+            return 0;
+        }
+        let mut s = self.rng.lock().unwrap();
+        // xorshift64*
+        let mut x = *s;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *s = x;
+        ((x.wrapping_mul(0x2545F4914F6CDD1D) >> 33) % n as u64) as usize
+    }
+
+    fn plan(&self, body: &[u8]) -> Option<wire::Plan> {
+        let req = wire::parse_request(body)?;
+        let deployments = self.cfg.groups.get(&req.model)?;
+        if deployments.is_empty() {
+            return None;
+        }
+        let d = deployments[self.pick(deployments.len())].clone();
+        Some(wire::Plan { req, deployment: d })
+    }
+
+    /// Call the upstream and build LiteLLM's answer; `None`: replay through Python.
+    async fn serve(&self, plan: &wire::Plan) -> Option<Response<Body>> {
+        let format = self.cfg.format?;
+        let started = Instant::now();
+        let d = &plan.deployment;
+        let uri: Uri = format!("{}/chat/completions", d.api_base).parse().ok()?;
+        let upstream_body = wire::upstream_body(&plan.req, &d.upstream_model);
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", d.api_key))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(full(upstream_body))
+            .ok()?;
+        let resp = self.client.request(req).await.ok()?;
+        if resp.status() != StatusCode::OK {
+            return None;
+        }
+        let (parts, body) = resp.into_parts();
+        let bytes = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.ok()?.to_bytes();
+        let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let answer = wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)?;
+        let out = wire::render_body(format, &answer, &plan.req.model);
+        let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut resp = Response::new(full(out));
+        let h = resp.headers_mut();
+        h.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in wire::litellm_headers(
+            format,
+            &self.cfg.version,
+            d,
+            &plan.req.model,
+            &answer,
+            &parts.headers,
+            total_ms,
+            (total_ms - upstream_ms).max(0.0),
+        ) {
+            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+                h.append(n, v);
+            } else {
+                return None;
+            }
+        }
+        lane(&mut resp, "rust");
+        Some(resp)
+    }
+
+    /// Forward to the Python proxy unchanged and stream its answer back.
+    async fn pass(&self, req: Request<Body>) -> Response<Body> {
+        self.stats.passed.fetch_add(1, Ordering::Relaxed);
+        let (mut parts, body) = req.into_parts();
+        let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let uri: Uri = match format!("http://{}{}", self.backend_authority, pq).parse() {
+            Ok(u) => u,
+            Err(_) => return bad_gateway(),
+        };
+        parts.uri = uri;
+        parts.headers.retain_not_hop_by_hop();
+        let req = Request::from_parts(parts, body);
+        match self.client.request(req).await {
+            Ok(resp) => {
+                let (mut parts, body) = resp.into_parts();
+                if parts.status != StatusCode::SWITCHING_PROTOCOLS {
+                    parts.headers.retain_not_hop_by_hop();
+                }
+                let mut r = Response::from_parts(parts, body.boxed());
+                lane(&mut r, "python");
+                r
+            }
+            Err(_) => {
+                self.stats.backend_errors.fetch_add(1, Ordering::Relaxed);
+                bad_gateway()
+            }
+        }
+    }
+}
+
+fn bad_gateway() -> Response<Body> {
+    let mut r = Response::new(full(Bytes::from_static(b"fast-litellm: the LiteLLM proxy behind the fast lane did not answer\n")));
+    *r.status_mut() = StatusCode::BAD_GATEWAY;
+    lane(&mut r, "python");
+    r
+}
+
+trait RetainHop {
+    fn retain_not_hop_by_hop(&mut self);
+}
+
+impl RetainHop for hyper::HeaderMap {
+    fn retain_not_hop_by_hop(&mut self) {
+        let drop: Vec<HeaderName> = self.keys().filter(|n| hop_by_hop(n)).cloned().collect();
+        for n in drop {
+            self.remove(n);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The request envelope the front accepts, and LiteLLM's answer rebuilt per version.
+//!
+//! Every shape here was observed on the stock proxy and is re-checked by the parity
+//! tests; anything outside it is declined (the request goes to Python).
+
+use fast_litellm_core::cost::{generic_cost, Rates, TokenUsage};
+use hyper::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::pyfmt::float_repr;
+use crate::Deployment;
+
+/// Which LiteLLM release's output the front reproduces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum Format {
+    /// LiteLLM 1.110.2: `refusal` in the message, `logprobs` in the choice, model-name
+    /// and cost-breakdown headers, security headers.
+    #[serde(rename = "litellm-1.110")]
+    V1_110,
+    /// LiteLLM 1.83.14: `refusal` inside the message's `provider_specific_fields`,
+    /// no `logprobs` key, `server: uvicorn`.
+    #[serde(rename = "litellm-1.83")]
+    V1_83,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+/// `{"model": ..., "messages": [{"role": ..., "content": "..."}]}` and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<Message>,
+}
+
+pub struct Plan {
+    pub req: ChatRequest,
+    pub deployment: Deployment,
+}
+
+pub fn parse_request(body: &[u8]) -> Option<ChatRequest> {
+    let req: ChatRequest = serde_json::from_slice(body).ok()?;
+    if req.messages.is_empty() {
+        return None;
+    }
+    for m in &req.messages {
+        if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
+            return None;
+        }
+    }
+    Some(req)
+}
+
+#[derive(Serialize)]
+struct UpstreamRequest<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+}
+
+pub fn upstream_body(req: &ChatRequest, upstream_model: &str) -> Vec<u8> {
+    serde_json::to_vec(&UpstreamRequest { model: upstream_model, messages: &req.messages })
+        .expect("strings serialize")
+}
+
+/// The upstream answer, reduced to what LiteLLM's output carries.
+pub struct Answer {
+    pub id: String,
+    pub created: serde_json::Number,
+    pub system_fingerprint: String,
+    pub content: String,
+    pub finish_reason: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+fn exact_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
+    obj.len() == keys.len() && keys.iter().all(|k| obj.contains_key(*k))
+}
+
+/// Upstream headers whose handling was verified (each becomes `llm_provider-<name>`).
+fn known_upstream_header(name: &str) -> bool {
+    matches!(name, "content-type" | "content-length" | "date" | "server")
+}
+
+pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
+    for (name, value) in headers.iter() {
+        if !known_upstream_header(name.as_str()) || value.to_str().is_err() {
+            return None;
+        }
+    }
+    let ct = headers.get("content-type")?.to_str().ok()?;
+    if !(ct == "application/json" || ct.starts_with("application/json;")) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let o = v.as_object()?;
+    if !exact_keys(o, &["id", "object", "created", "model", "system_fingerprint", "choices", "usage"]) {
+        return None;
+    }
+    if o["object"].as_str()? != "chat.completion" || o["model"].as_str()? != upstream_model {
+        return None;
+    }
+    let id = o["id"].as_str()?.to_string();
+    let created = match &o["created"] {
+        Value::Number(n) if n.is_u64() => n.clone(),
+        _ => return None,
+    };
+    let system_fingerprint = o["system_fingerprint"].as_str()?.to_string();
+    let choices = o["choices"].as_array()?;
+    if choices.len() != 1 {
+        return None;
+    }
+    let c = choices[0].as_object()?;
+    if !exact_keys(c, &["index", "message", "logprobs", "finish_reason"]) {
+        return None;
+    }
+    if c["index"].as_u64()? != 0 || !c["logprobs"].is_null() {
+        return None;
+    }
+    let finish_reason = c["finish_reason"].as_str()?;
+    if !matches!(finish_reason, "stop" | "length") {
+        return None;
+    }
+    let m = c["message"].as_object()?;
+    if !exact_keys(m, &["role", "content", "refusal"]) || m["role"].as_str()? != "assistant" || !m["refusal"].is_null() {
+        return None;
+    }
+    let content = m["content"].as_str()?.to_string();
+    let u = o["usage"].as_object()?;
+    if !exact_keys(u, &["prompt_tokens", "completion_tokens", "total_tokens"]) {
+        return None;
+    }
+    let (p, k, t) = (u["prompt_tokens"].as_u64()?, u["completion_tokens"].as_u64()?, u["total_tokens"].as_u64()?);
+    const LIMIT: u64 = 1 << 40;
+    if p >= LIMIT || k >= LIMIT || t != p + k {
+        return None;
+    }
+    Some(Answer {
+        id,
+        created,
+        system_fingerprint,
+        content,
+        finish_reason: finish_reason.to_string(),
+        prompt_tokens: p,
+        completion_tokens: k,
+        total_tokens: t,
+    })
+}
+
+fn js(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+/// The body LiteLLM's proxy returns (compact JSON, UTF-8, its key order).
+pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8> {
+    let message = match format {
+        Format::V1_110 => format!(
+            r#"{{"content":{},"role":"assistant","refusal":null}},"provider_specific_fields":{{}},"logprobs":null}}"#,
+            js(&a.content)
+        ),
+        Format::V1_83 => format!(
+            r#"{{"content":{},"role":"assistant","provider_specific_fields":{{"refusal":null}}}},"provider_specific_fields":{{}}}}"#,
+            js(&a.content)
+        ),
+    };
+    format!(
+        r#"{{"id":{},"created":{},"model":{},"object":"chat.completion","system_fingerprint":{},"choices":[{{"finish_reason":{},"index":0,"message":{}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}}}}}"#,
+        js(&a.id),
+        a.created,
+        js(requested_model),
+        js(&a.system_fingerprint),
+        js(&a.finish_reason),
+        message,
+        a.completion_tokens,
+        a.prompt_tokens,
+        a.total_tokens,
+    )
+    .into_bytes()
+}
+
+/// `(prompt_cost, completion_cost)` with LiteLLM's generic per-token arithmetic.
+pub fn cost(d: &Deployment, a: &Answer) -> (f64, f64) {
+    let rates = Rates {
+        input: d.input_cost_per_token,
+        output: d.output_cost_per_token,
+        cache_creation: 0.0,
+        cache_read: 0.0,
+        reasoning: None,
+        tiers: Vec::new(),
+        double_count_includes_creation: false,
+    };
+    let usage = TokenUsage {
+        prompt: a.prompt_tokens as i64,
+        completion: a.completion_tokens as i64,
+        ..TokenUsage::default()
+    };
+    generic_cost(&rates, &usage)
+}
+
+fn uuid4() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::getrandom(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{:02x}", x)).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// The `x-litellm-*` (and other) headers the stock proxy sets, in its order.
+#[allow(clippy::too_many_arguments)]
+pub fn litellm_headers(
+    format: Format,
+    version: &str,
+    d: &Deployment,
+    requested_model: &str,
+    a: &Answer,
+    upstream: &HeaderMap,
+    response_ms: f64,
+    overhead_ms: f64,
+) -> Vec<(String, String)> {
+    let (prompt_cost, completion_cost) = cost(d, a);
+    let total = prompt_cost + completion_cost;
+    let spend = if total > 0.0 { 0.0 + total } else { 0.0 };
+    let api_base = d.api_base.split('?').next().unwrap_or("").to_string();
+    let mut h: Vec<(String, String)> = Vec::with_capacity(32);
+    let mut put = |k: &str, v: String| h.push((k.to_string(), v));
+    if format == Format::V1_83 {
+        put("server", "uvicorn".into());
+    }
+    put("x-litellm-call-id", uuid4());
+    put("x-litellm-model-id", d.id.clone());
+    if format == Format::V1_110 {
+        put("x-litellm-model-name", d.model.clone());
+    }
+    put("x-litellm-model-api-base", api_base);
+    put("x-litellm-version", version.to_string());
+    put("x-litellm-response-cost", float_repr(total));
+    put("x-litellm-response-cost-original", float_repr(total));
+    put("x-litellm-response-cost-discount-amount", "0.0".into());
+    put("x-litellm-response-cost-margin-amount", "0.0".into());
+    put("x-litellm-response-cost-margin-percent", "0.0".into());
+    if format == Format::V1_110 {
+        put("x-litellm-response-cost-input", float_repr(prompt_cost));
+        put("x-litellm-response-cost-output", float_repr(completion_cost));
+        put("x-litellm-response-cost-tool-usage", "0.0".into());
+    }
+    put("x-litellm-key-spend", float_repr(spend));
+    put("x-litellm-response-duration-ms", float_repr(response_ms));
+    put("x-litellm-overhead-duration-ms", float_repr(overhead_ms));
+    put("x-litellm-callback-duration-ms", "0.0".into());
+    for (name, value) in upstream.iter() {
+        if let Ok(v) = value.to_str() {
+            put(&format!("llm_provider-{}", name.as_str()), v.to_string());
+        }
+    }
+    put("x-litellm-model-group", requested_model.to_string());
+    put("x-litellm-attempted-retries", "0".into());
+    put("x-litellm-attempted-fallbacks", "0".into());
+    put("vary", "Origin".into());
+    if format == Format::V1_110 {
+        put("x-frame-options", "DENY".into());
+        put("content-security-policy", "frame-ancestors 'none'".into());
+        put("x-content-type-options", "nosniff".into());
+    }
+    h
+}

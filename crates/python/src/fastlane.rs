@@ -1,0 +1,38 @@
+//! Bindings for the proxy fast lane: start/stop the Rust front with the GIL released.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+/// Bind `config["listen"]` and serve until `fastlane_stop()`; blocks (GIL released).
+#[pyfunction]
+fn fastlane_serve(py: Python<'_>, config_json: &str) -> PyResult<()> {
+    let cfg = config_json.to_string();
+    py.allow_threads(move || fast_litellm_fastlane::serve_blocking(&cfg, || {}))
+        .map_err(PyRuntimeError::new_err)
+}
+
+/// Stop the running front; False when none runs.
+#[pyfunction]
+fn fastlane_stop() -> bool {
+    fast_litellm_fastlane::stop_current()
+}
+
+/// `(served, passed, replayed, backend_errors)` of the running front, or None.
+#[pyfunction]
+fn fastlane_stats() -> Option<(u64, u64, u64, u64)> {
+    fast_litellm_fastlane::current_stats()
+}
+
+/// Python's `str(float)` as the front formats cost headers (tests compare it to Python).
+#[pyfunction]
+fn fastlane_float_repr(x: f64) -> String {
+    fast_litellm_fastlane::pyfmt::float_repr(x)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fastlane_serve, m)?)?;
+    m.add_function(wrap_pyfunction!(fastlane_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(fastlane_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(fastlane_float_repr, m)?)?;
+    Ok(())
+}
