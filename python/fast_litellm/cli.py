@@ -42,6 +42,10 @@ def _doctor(args: argparse.Namespace) -> int:
                         report["coverage"][name] = module.coverage()
                 except Exception as exc:  # report, never crash doctor
                     report["coverage"][name] = {"error": repr(exc)}
+    if args.proxy_config:
+        from . import fastlane
+
+        report["fast_lane"] = fastlane.explain(args.proxy_config)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -67,6 +71,13 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"  coverage of {component}: {json.dumps(cov, sort_keys=True)}")
         if not args.coverage:
             print("  (fast-litellm doctor --coverage: what share of models/shapes each component serves natively)")
+        if args.proxy_config:
+            fl = report["fast_lane"]
+            print(f"  proxy fast lane for {args.proxy_config}: "
+                  + (f"Rust serves {fl['rust_groups']}" if fl["rust_groups"] else f"pass-through only ({fl['reason']})"))
+            for name, why in sorted(fl["python_groups"].items()):
+                print(f"    {name}: LiteLLM ({why})")
+            print("  (each proxy response says which lane served it: x-fast-litellm-lane: rust|python)")
     return 0 if report["versions"]["native"] else 1
 
 
@@ -117,6 +128,10 @@ def _proxy(args: argparse.Namespace) -> int:
     proxy_args = list(args.proxy_args)
     if proxy_args and proxy_args[0] == "--":
         proxy_args = proxy_args[1:]
+    fast_lane = "--no-fast-lane" not in proxy_args and os.environ.get("FAST_LITELLM_FAST_LANE", "1") != "0"
+    proxy_args = [a for a in proxy_args if a != "--no-fast-lane"]
+    if any(a in ("--help", "-h", "--version", "-v", "--test", "--health") for a in proxy_args):
+        fast_lane = False  # one-shot commands of the litellm CLI: no server to front
     env = launcher_env()
     if not any(a == "--config" or a.startswith("--config=") or a == "-c" for a in proxy_args):
         # The built-in config answers with mock responses: no network, no provider keys.
@@ -138,6 +153,10 @@ def _proxy(args: argparse.Namespace) -> int:
             "      -d '{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
             flush=True,
         )
+    if fast_lane:
+        from . import fastlane
+
+        return fastlane.run(proxy_args, env, _litellm_cli())
     return _exec([_litellm_cli()] + proxy_args, env)
 
 
@@ -182,13 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list every place a patch is installed")
     p.add_argument("--coverage", action="store_true",
                    help="also compute each component's native coverage (share of the price map, models, shapes)")
+    p.add_argument("--proxy-config", metavar="CONFIG",
+                   help="also say which model groups of this proxy config the Rust fast lane serves")
     p.set_defaults(func=_doctor)
 
     p = sub.add_parser("run", help="run COMMAND with acceleration in it and every Python child process")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("proxy", help="the LiteLLM proxy (same arguments as `litellm`), accelerated")
+    p = sub.add_parser("proxy", help="the LiteLLM proxy (same arguments as `litellm`), accelerated; "
+                                     "a Rust fast lane fronts it unless --no-fast-lane")
     p.add_argument("proxy_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_proxy)
 

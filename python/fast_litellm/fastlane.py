@@ -1,0 +1,332 @@
+"""The proxy fast lane: a Rust HTTP front before LiteLLM's Python proxy.
+
+``fast-litellm proxy`` starts LiteLLM's proxy (same arguments, same launcher
+environment) on an internal 127.0.0.1 port, waits until it answers, then binds the
+Rust front on the public host/port. The front answers a request itself only inside
+an envelope verified byte for byte against the stock proxy (see
+``tests/test_fast_lane.py``):
+
+* POST ``/v1/chat/completions`` or ``/chat/completions``, no query string,
+  ``Authorization: Bearer <master key>``, ``Content-Type: application/json``, no
+  other headers than host/accept/accept-encoding/user-agent/connection/
+  content-length/``x-stainless-*``;
+* a JSON body with exactly ``model`` and ``messages`` (system/user/assistant
+  messages with string content), non-streaming;
+* a model group whose deployments are all ``openai/<model>`` with an ``http://``
+  ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
+  with plain per-token rates;
+* a config with nothing but ``model_list`` and ``general_settings.master_key``
+  (no callbacks, guardrails, caching, database, router or litellm settings), on a
+  LiteLLM version whose output was verified (1.110.2, 1.83.14);
+* an upstream answer of the exact shape verified (one choice, text content, plain
+  usage, the model it was asked for, known headers).
+
+Everything else is forwarded unchanged to the Python proxy. When the upstream's
+answer falls outside the envelope (an error, a tool call, a different model...), the
+request is sent again through the Python proxy, so the client gets LiteLLM's exact
+answer at the cost of one more upstream call. Every response carries
+``x-fast-litellm-lane: rust`` or ``python``. Requests the front serves do not run
+LiteLLM's callbacks, which is why any config with callbacks declines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any, Dict, List, Optional, Tuple
+
+# LiteLLM versions whose proxy output the front reproduces (see wire.rs `Format`).
+VERIFIED_FORMATS = {"1.110.2": "litellm-1.110", "1.83.14": "litellm-1.83"}
+
+# Proxy CLI flags the envelope was verified with; any other flag: pass-through only.
+_SERVE_FLAGS = {"--config", "-c", "--host", "--port", "--num_workers"}
+
+# Environment variables that change what the proxy does on a chat request
+# (spend to a database, caching, detailed timing headers...): pass-through only.
+_ENV_DECLINE = (
+    "DATABASE_URL", "DIRECT_URL", "STORE_MODEL_IN_DB", "REDIS_HOST", "REDIS_URL",
+    "LITELLM_DETAILED_TIMING", "LITELLM_LICENSE", "LITELLM_SALT_KEY", "DISABLE_ADMIN_UI_HEADERS",
+    "LITELLM_DROP_PARAMS", "LITELLM_REQUEST_TIMEOUT", "OPENAI_BASE_URL", "OPENAI_API_BASE",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def split_args(argv: List[str]) -> Tuple[str, int, List[str], Optional[str], Optional[str]]:
+    """-> (public host, public port, backend args without host/port, config path, reason not to serve)."""
+    host, port, config = "0.0.0.0", 4000, None
+    rest: List[str] = []
+    reason = None
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, val = a.partition("=")
+        takes_value = name in ("--host", "--port", "--config", "-c", "--num_workers")
+        if takes_value and not eq:
+            val = argv[i + 1] if i + 1 < len(argv) else ""
+            i += 1
+        i += 1
+        if name == "--host":
+            host = val
+        elif name == "--port":
+            port = int(val)
+        else:
+            if name in ("--config", "-c"):
+                config = val
+            if name not in _SERVE_FLAGS and reason is None:
+                reason = f"proxy flag {name} is outside the verified envelope"
+            rest += [name, val] if takes_value else [a]
+    return host, port, rest, config, reason
+
+
+def _resolve(value: Any, env: dict) -> Any:
+    if isinstance(value, str) and value.startswith("os.environ/"):
+        return env.get(value[len("os.environ/"):])
+    return value
+
+
+def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optional[str], Dict[str, list], Dict[str, str]]:
+    """-> (reason not to serve at all, master key, eligible groups, reason per declined group)."""
+    if path is None:
+        return "no --config", None, {}, {}
+    try:
+        import yaml
+
+        with open(path) as fh:
+            cfg = yaml.safe_load(fh) or {}
+    except Exception as exc:
+        return f"config not readable: {exc!r}", None, {}, {}
+    if not isinstance(cfg, dict):
+        return "config is not a mapping", None, {}, {}
+    extra = sorted(set(cfg) - {"model_list", "general_settings"})
+    if extra:
+        return f"config sections the front does not replicate: {extra}", None, {}, {}
+    gs = cfg.get("general_settings") or {}
+    if not isinstance(gs, dict) or set(gs) - {"master_key"}:
+        return f"general_settings beyond master_key: {sorted(set(gs) - {'master_key'}) if isinstance(gs, dict) else gs}", None, {}, {}
+    key = _resolve(gs.get("master_key"), env)
+    if not isinstance(key, str) or not key:
+        return "no master_key in the config", None, {}, {}
+    for var in _ENV_DECLINE:
+        if env.get(var):
+            return f"environment variable {var} is set", None, {}, {}
+    groups: Dict[str, list] = {}
+    declined: Dict[str, str] = {}
+    for dep in cfg.get("model_list") or []:
+        name = dep.get("model_name") if isinstance(dep, dict) else None
+        if not isinstance(name, str):
+            return "a model_list entry without model_name", None, {}, {}
+        why = _deployment_reason(dep, env)
+        if why is not None:
+            declined.setdefault(name, why)
+            continue
+        p = dep["litellm_params"]
+        groups.setdefault(name, []).append({
+            "model": p["model"],
+            "upstream_model": p["model"][len("openai/"):],
+            "api_base": _resolve(p["api_base"], env),
+            "api_key": _resolve(p["api_key"], env),
+        })
+    for name in declined:
+        groups.pop(name, None)
+    for name in list(groups):
+        if "*" in name or "model_router" in name or "model-router" in name:
+            declined[name] = "wildcard/router model group"
+            groups.pop(name)
+    return None, key, groups, declined
+
+
+def _deployment_reason(dep: dict, env: dict) -> Optional[str]:
+    if set(dep) - {"model_name", "litellm_params"}:
+        return f"deployment keys beyond litellm_params: {sorted(set(dep) - {'model_name', 'litellm_params'})}"
+    p = dep.get("litellm_params")
+    if not isinstance(p, dict) or set(p) != {"model", "api_base", "api_key"}:
+        return "litellm_params must be exactly model, api_base, api_key"
+    model = p["model"]
+    if not isinstance(model, str) or not model.startswith("openai/") or len(model) <= 7:
+        return "model is not openai/<name>"
+    base = _resolve(p["api_base"], env)
+    if not isinstance(base, str) or not base.startswith("http://") or "?" in base or "#" in base or base.endswith("/"):
+        return "api_base must be http:// without query or trailing slash"
+    key = _resolve(p["api_key"], env)
+    if not isinstance(key, str) or not key or any(c in key for c in "\r\n"):
+        return "api_key missing"
+    return None
+
+
+def _model_info(port: int, key: str) -> list:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/model/info", headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp).get("data") or []
+
+
+def _price_ok(info: dict, upstream_model: str) -> Optional[Tuple[float, float]]:
+    """Plain per-token rates LiteLLM prices `upstream_model` with, or None."""
+    if info.get("key") != upstream_model or info.get("mode") not in (None, "chat"):
+        return None
+    if info.get("tiered_pricing") is not None:
+        return None
+    for k, v in info.items():
+        if "above_" in k and v is not None:
+            return None
+    i, o = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+    if not isinstance(i, float) or not isinstance(o, float):
+        return None
+    return i, o
+
+
+def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list) -> Dict[str, list]:
+    """Attach LiteLLM's own model ids and rates (from the running proxy) to each deployment."""
+    out: Dict[str, list] = {}
+    for name, deps in groups.items():
+        bound = []
+        for d in deps:
+            match = [x for x in infos if x.get("model_name") == name
+                     and (x.get("litellm_params") or {}).get("model") == d["model"]
+                     and (x.get("litellm_params") or {}).get("api_base") == d["api_base"]]
+            ids = {((m.get("model_info") or {}).get("id")) for m in match}
+            if len(ids) != 1 or None in ids:
+                declined[name] = "model id not found in /model/info"
+                break
+            rates = _price_ok(match[0].get("model_info") or {}, d["upstream_model"])
+            if rates is None:
+                declined[name] = "model is not priced with plain per-token rates"
+                break
+            bound.append(dict(d, id=ids.pop(), input_cost_per_token=rates[0], output_cost_per_token=rates[1]))
+        else:
+            out[name] = bound
+    return out
+
+
+def _litellm_version() -> Optional[str]:
+    try:
+        from importlib.metadata import version
+
+        return version("litellm")
+    except Exception:
+        return None
+
+
+def _wait_backend(port: int, proc: subprocess.Popen, stopping: threading.Event) -> bool:
+    url = f"http://127.0.0.1:{port}/health/liveliness"
+    while not stopping.is_set():
+        if proc.poll() is not None:
+            return False
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return True
+        except Exception:
+            time.sleep(0.3)
+    return False
+
+
+def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
+    from . import _native  # the front lives in the extension module
+
+    host, port, rest, config, arg_reason = split_args(proxy_args)
+    internal = _free_port()
+    proc = subprocess.Popen([litellm_exe] + rest + ["--host", "127.0.0.1", "--port", str(internal)], env=env)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopping.set()
+        if proc.poll() is None:
+            try:
+                proc.send_signal(signum)
+            except OSError:
+                pass
+        _native.fastlane_stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+
+    if not _wait_backend(internal, proc, stopping):
+        return _finish(proc)
+
+    version = _litellm_version()
+    reason, key, groups, declined = analyse_config(config, env)
+    reason = arg_reason or reason
+    if reason is None and version not in VERIFIED_FORMATS:
+        reason = f"LiteLLM {version} is not a version the front was verified on ({', '.join(VERIFIED_FORMATS)})"
+    if reason is None:
+        try:
+            groups = bind_groups(groups, declined, _model_info(internal, key or ""))
+        except Exception as exc:
+            reason = f"/model/info failed: {exc!r}"
+    if reason is not None:
+        groups = {}
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    cfg = {
+        "listen": listen,
+        "backend": f"127.0.0.1:{internal}",
+        "format": VERIFIED_FORMATS.get(version or "") if groups else None,
+        "version": version or "",
+        "master_key": key if groups else None,
+        "groups": groups,
+        "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
+    }
+    if groups:
+        msg = f"serving {sorted(groups)} in Rust for master-key non-streaming chat completions; everything else via LiteLLM"
+    else:
+        msg = f"pass-through only ({reason or 'no eligible model group'})"
+    print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)
+    for name, why in sorted(declined.items()):
+        print(f"fast-litellm:   model group {name!r} goes to LiteLLM: {why}", file=sys.stderr, flush=True)
+
+    errors: List[BaseException] = []
+
+    def serve() -> None:
+        try:
+            _native.fastlane_serve(json.dumps(cfg))
+        except BaseException as exc:  # bind errors and the like: stop everything
+            errors.append(exc)
+            stopping.set()
+
+    front = threading.Thread(target=serve, name="fast-lane", daemon=True)
+    front.start()
+    while not stopping.is_set() and proc.poll() is None and front.is_alive():
+        try:
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+    _native.fastlane_stop()
+    front.join(10)
+    code = _finish(proc)
+    if errors:
+        print(f"fast-litellm: fast lane failed: {errors[0]}", file=sys.stderr)
+        return code or 1
+    return code
+
+
+def _finish(proc: subprocess.Popen) -> int:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    rc = proc.returncode or 0
+    return 0 if rc in (-signal.SIGTERM, -signal.SIGINT) else rc
+
+
+def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
+    """What the front would serve for this config (static part; ids/rates come at start)."""
+    env = dict(os.environ if env is None else env)
+    reason, _key, groups, declined = analyse_config(config, env)
+    version = _litellm_version()
+    if reason is None and version not in VERIFIED_FORMATS:
+        reason = f"LiteLLM {version} not verified"
+    return {"litellm": version, "reason": reason, "rust_groups": sorted(groups) if reason is None else [],
+            "python_groups": declined}
