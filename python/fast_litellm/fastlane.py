@@ -133,6 +133,7 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
             continue
         p = dep["litellm_params"]
         groups.setdefault(name, []).append({
+            "_raw": dict(p),
             "model": p["model"],
             "upstream_model": p["model"][len("openai/"):],
             "api_base": _resolve(p["api_base"], env),
@@ -186,16 +187,56 @@ def _price_ok(info: dict, upstream_model: str) -> Optional[Tuple[float, float]]:
     return i, o
 
 
-def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list) -> Dict[str, list]:
+_ID_SCRIPT = """
+import json, sys
+data = json.load(sys.stdin)
+try:
+    from litellm.router_api import deployment_id
+except ImportError:
+    import litellm
+    def deployment_id(group, params):
+        return litellm.Router._generate_model_id(None, group, params)
+print(json.dumps([[deployment_id(g, p) for g, p in variant] for variant in data]))
+"""
+
+
+def _computed_ids(groups: Dict[str, list], env: dict) -> Dict[Tuple[str, int], str]:
+    """LiteLLM's own deployment-id hash, for groups whose deployments /model/info cannot tell apart."""
+    todo = [(name, i, d) for name, deps in groups.items() for i, d in enumerate(deps)]
+    resolved = [[name, {k: _resolve(v, env) for k, v in d["_raw"].items()}] for name, _i, d in todo]
+    raw = [[name, d["_raw"]] for name, _i, d in todo]
+    try:
+        out = subprocess.run([sys.executable, "-c", _ID_SCRIPT], input=json.dumps([raw, resolved]), env=env,
+                             capture_output=True, text=True, timeout=120)
+        variants = json.loads(out.stdout.strip().splitlines()[-1])
+    except Exception:
+        return {}
+    return {"raw": {(n, i): v for (n, i, _d), v in zip(todo, variants[0])},
+            "resolved": {(n, i): v for (n, i, _d), v in zip(todo, variants[1])}}  # type: ignore[return-value]
+
+
+def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, env: Optional[dict] = None) -> Dict[str, list]:
     """Attach LiteLLM's own model ids and rates (from the running proxy) to each deployment."""
     out: Dict[str, list] = {}
+    computed: Optional[dict] = None
     for name, deps in groups.items():
         bound = []
-        for d in deps:
+        reported = sorted((m.get("model_info") or {}).get("id") or "" for m in infos if m.get("model_name") == name)
+        for i, d in enumerate(deps):
             match = [x for x in infos if x.get("model_name") == name
                      and (x.get("litellm_params") or {}).get("model") == d["model"]
                      and (x.get("litellm_params") or {}).get("api_base") == d["api_base"]]
             ids = {((m.get("model_info") or {}).get("id")) for m in match}
+            if len(ids) > 1 and None not in ids:
+                # Deployments differing only in hidden params (api_key): hash them as LiteLLM does,
+                # and use the result only if it reproduces exactly the ids the proxy reports.
+                if computed is None:
+                    computed = _computed_ids(groups, env if env is not None else dict(os.environ))
+                for variant in computed.values():
+                    mine = sorted(variant.get((name, j), "") for j in range(len(deps)))
+                    if mine == reported:
+                        ids = {variant[(name, i)]}
+                        break
             if len(ids) != 1 or None in ids:
                 declined[name] = "model id not found in /model/info"
                 break
@@ -203,6 +244,7 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list) 
             if rates is None:
                 declined[name] = "model is not priced with plain per-token rates"
                 break
+            d = {k: v for k, v in d.items() if k != "_raw"}
             bound.append(dict(d, id=ids.pop(), input_cost_per_token=rates[0], output_cost_per_token=rates[1]))
         else:
             out[name] = bound
@@ -261,7 +303,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         reason = f"LiteLLM {version} is not a version the front was verified on ({', '.join(VERIFIED_FORMATS)})"
     if reason is None:
         try:
-            groups = bind_groups(groups, declined, _model_info(internal, key or ""))
+            groups = bind_groups(groups, declined, _model_info(internal, key or ""), env)
         except Exception as exc:
             reason = f"/model/info failed: {exc!r}"
     if reason is not None:

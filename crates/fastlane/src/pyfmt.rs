@@ -14,11 +14,20 @@ pub fn float_repr(x: f64) -> String {
         return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
     // Rust's `{:e}` prints the shortest round-tripping digits, like Python's repr.
-    let s = format!("{:e}", x);
+    // Rust's `{:e}` gives the shortest round-tripping length n, but when several
+    // n-digit strings round-trip it may not pick the one Python (dtoa mode 0) picks:
+    // the closest to the exact value, which is the correctly rounded n-digit form.
+    let shortest = format!("{:e}", x);
+    let n = shortest.split_once('e').map(|(m, _)| m.chars().filter(|c| c.is_ascii_digit()).count()).unwrap_or(1);
+    let s = format!("{:.*e}", n.saturating_sub(1), x);
     let (mant, exp) = s.split_once('e').expect("LowerExp has an exponent");
     let exp: i32 = exp.parse().expect("integer exponent");
     let neg = mant.starts_with('-');
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let digits = {
+        let t = digits.trim_end_matches('0');
+        if t.is_empty() { "0".to_string() } else { t.to_string() }
+    };
     let mut out = String::with_capacity(digits.len() + 8);
     if neg {
         out.push('-');
@@ -76,6 +85,8 @@ mod tests {
             (-2.5e-05, "-2.5e-05"),
             (1.5e-7, "1.5e-07"),
             (1e-100, "1e-100"),
+            (1552521411891554.2, "1552521411891554.2"),
+            (591812083329507.2, "591812083329507.2"),
         ] {
             assert_eq!(float_repr(x), want, "{x:e}");
         }
