@@ -241,7 +241,11 @@ pub fn litellm_headers(
     }
     put("x-litellm-model-api-base", api_base);
     put("x-litellm-version", version.to_string());
-    put("x-litellm-response-cost", float_repr(total));
+    // 1.83.14 reads the cost as `hidden_params.get("response_cost") or ""`: a zero cost
+    // becomes "" and the header is dropped.
+    if !(format == Format::V1_83 && total == 0.0) {
+        put("x-litellm-response-cost", float_repr(total));
+    }
     put("x-litellm-response-cost-original", float_repr(total));
     put("x-litellm-response-cost-discount-amount", "0.0".into());
     put("x-litellm-response-cost-margin-amount", "0.0".into());
