@@ -211,7 +211,10 @@ def _accepted_corpus(seed, n):
             directive += ";content=" + _text(rng, rng.randint(0, 30)).replace(";", "")
         msgs.append({"role": "user", "content": directive})
         path = "/v1/chat/completions" if rng.random() < 0.8 else "/chat/completions"
-        out.append((path, group, {"model": group, "messages": msgs}))
+        body = {"model": group, "messages": msgs}
+        if rng.random() < 0.3:
+            body["stream"] = rng.choice([False, None])  # LiteLLM treats both as non-streaming
+        out.append((path, group, body))
     return out
 
 
@@ -307,3 +310,54 @@ def test_sigterm_stops_front_and_proxy(rig):
     log = Path(rig["fast_log"]).read_text()
     assert "serving ['balanced', 'gpt-4o', 'gpt-4o-mini', 'team-alias'] in Rust" in log
     assert "'with-timeout' goes to LiteLLM" in log
+
+
+def test_split_args():
+    from fast_litellm.fastlane import split_args
+
+    host, port, rest, config, reason = split_args(["--config", "c.yaml", "--host", "127.0.0.1", "--port=9000",
+                                                   "--num_workers", "4"])
+    assert (host, port, config, reason) == ("127.0.0.1", 9000, "c.yaml", None)
+    assert rest == ["--config", "c.yaml", "--num_workers", "4"]
+    host, port, rest, config, reason = split_args(["-c", "x.yaml", "--detailed_debug"])
+    assert (host, port, config) == ("0.0.0.0", 4000, "x.yaml")
+    assert rest == ["-c", "x.yaml", "--detailed_debug"] and "--detailed_debug" in reason
+
+
+@pytest.mark.parametrize("extra, env_extra, served", [
+    ("", {}, True),
+    ("litellm_settings:\n  success_callback: [langfuse]\n", {}, False),
+    ("litellm_settings:\n  cache: true\n", {}, False),
+    ("router_settings:\n  routing_strategy: usage-based-routing\n", {}, False),
+    ("guardrails: []\n", {}, False),
+    ("callbacks: [x]\n", {}, False),
+    ("", {"DATABASE_URL": "postgresql://x"}, False),
+    ("", {"REDIS_HOST": "localhost"}, False),
+])
+def test_config_envelope(tmp_path, extra, env_extra, served):
+    from fast_litellm.fastlane import analyse_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
+        "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n"
+        "general_settings:\n  master_key: sk-1\n" + extra)
+    reason, key, groups, _ = analyse_config(str(cfg), dict(env_extra))
+    assert (reason is None and list(groups) == ["g"]) is served, reason
+
+
+@pytest.mark.parametrize("params, ok", [
+    ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1", "api_key": "k"}, True),
+    ({"model": "openai/gpt-4o-mini", "api_base": "https://h/v1", "api_key": "k"}, False),
+    ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1/", "api_key": "k"}, False),
+    ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1?x=1", "api_key": "k"}, False),
+    ({"model": "gpt-4o-mini", "api_base": "http://h:1/v1", "api_key": "k"}, False),
+    ({"model": "azure/gpt-4o-mini", "api_base": "http://h:1/v1", "api_key": "k"}, False),
+    ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1", "api_key": "k", "rpm": 10}, False),
+    ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1"}, False),
+    ({"model": "openai/gpt-4o-mini", "api_base": "os.environ/NOPE_NOT_SET", "api_key": "k"}, False),
+])
+def test_deployment_envelope(params, ok):
+    from fast_litellm.fastlane import _deployment_reason
+
+    assert (_deployment_reason({"model_name": "g", "litellm_params": params}, {}) is None) is ok

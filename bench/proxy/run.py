@@ -100,6 +100,9 @@ def tree_rss(pid: int) -> list:
 
 
 def body_for(endpoint: str, stream: bool) -> dict:
+    if endpoint.endswith("#declined"):
+        # A request the Rust fast lane does not serve (an extra field): measures the pass-through.
+        return dict(body_for(endpoint.split("#")[0], stream), temperature=1)
     if endpoint == "/v1/responses":
         return {"model": "gpt-4o-mini", "input": "Say hello.", "stream": stream}
     return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello."}], "stream": stream}
@@ -158,6 +161,8 @@ def start_proxy(variant: str, bindir: Path, port: int, workers: int, env: dict) 
             "--num_workers", str(workers)]
     if variant == "stock":
         argv = [str(bindir / "litellm")] + args
+    elif variant == "no-fast-lane":
+        argv = [str(bindir / "fast-litellm"), "proxy", "--no-fast-lane"] + args
     else:
         argv = [str(bindir / "fast-litellm"), "proxy"] + args
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -176,10 +181,14 @@ def main() -> int:
     ap.add_argument("--conns", default="1,16,64")
     ap.add_argument("--endpoints", default="/v1/chat/completions,/v1/responses")
     ap.add_argument("--stream", default="false,true")
-    ap.add_argument("--quick", action="store_true", help="1 worker, 16 connections, non-streaming chat")
+    ap.add_argument("--quick", action="store_true",
+                    help="1 worker, 16 connections, non-streaming chat (served by the fast lane, and one it declines)")
+    ap.add_argument("--no-fast-lane-too", action="store_true",
+                    help="also run `fast-litellm proxy --no-fast-lane` (Python patches only) as a third variant")
     args = ap.parse_args()
     if args.quick:
-        args.workers, args.conns, args.endpoints, args.stream, args.rounds = "1", "16", "/v1/chat/completions", "false", 2
+        args.workers, args.conns, args.stream, args.rounds = "1", "16", "false", 2
+        args.endpoints = "/v1/chat/completions,/v1/chat/completions#declined"
 
     venv = Path(args.venv) if args.venv else Path.home() / ".cache/fast-litellm/envs" / f"litellm-{args.litellm}"
     bindir = venv / "bin"
@@ -209,13 +218,15 @@ def main() -> int:
         conns = [int(c) for c in args.conns.split(",")]
         for workers in [int(w) for w in args.workers.split(",")]:
             for rnd in range(args.rounds):
-                order = ["stock", "accelerated"] if rnd % 2 == 0 else ["accelerated", "stock"]
+                order = ["stock", "accelerated"] + (["no-fast-lane"] if args.no_fast_lane_too else [])
+                if rnd % 2:
+                    order.reverse()
                 for variant in order:
                     port = free_port()
                     proc = start_proxy(variant, bindir, port, workers, env)
                     try:
                         for endpoint in endpoints:
-                            url = f"http://127.0.0.1:{port}{endpoint}"
+                            url = f"http://127.0.0.1:{port}{endpoint.split('#')[0]}"
                             oh = overhead_ms(url, body_for(endpoint, False))
                             for stream in streams:
                                 for c in conns:
@@ -260,6 +271,14 @@ def render(results: dict) -> str:
             f"{med('stock', 'p50_ms')}/{med('stock', 'p99_ms')} | {med('accelerated', 'p50_ms')}/{med('accelerated', 'p99_ms')} | "
             f"{med('stock', 'overhead_ms')}/{med('accelerated', 'overhead_ms')} | {rss('stock')}/{rss('accelerated')} | {failed} |"
         )
+    if any(r["variant"] == "no-fast-lane" for r in results["runs"]):
+        lines += ["", "| endpoint | stream | workers | conns | --no-fast-lane req/s | p50/p99 ms |", "|---|---|---|---|---|---|"]
+        for k in keys:
+            rs = [r for r in results["runs"] if (r["endpoint"], r["stream"], r["workers"], r["conns"]) == k
+                  and r["variant"] == "no-fast-lane"]
+            if rs:
+                med = lambda f: round(statistics.median([r[f] for r in rs if r[f] is not None]), 2)  # noqa: E731
+                lines.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {med('rps')} | {med('p50_ms')}/{med('p99_ms')} |")
     return "\n".join(lines)
 
 

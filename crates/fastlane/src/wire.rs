@@ -31,12 +31,15 @@ pub struct Message {
     pub content: String,
 }
 
-/// `{"model": ..., "messages": [{"role": ..., "content": "..."}]}` and nothing else.
+/// `{"model": ..., "messages": [{"role": ..., "content": "..."}]}`, optionally
+/// `"stream": false` or `null` (LiteLLM drops it before calling the upstream), nothing else.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<Message>,
+    #[serde(default)]
+    pub stream: Option<Value>,
 }
 
 pub struct Plan {
@@ -47,6 +50,10 @@ pub struct Plan {
 pub fn parse_request(body: &[u8]) -> Option<ChatRequest> {
     let req: ChatRequest = serde_json::from_slice(body).ok()?;
     if req.messages.is_empty() {
+        return None;
+    }
+    // serde maps `"stream": null` to None as well.
+    if !matches!(req.stream, None | Some(Value::Bool(false))) {
         return None;
     }
     for m in &req.messages {
