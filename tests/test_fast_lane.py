@@ -285,6 +285,18 @@ def test_declined_requests_go_to_python_and_match_stock(rig, case):
     _compare(rig, method, path, body, headers, group=group, expect_lane="python")
 
 
+def test_replay_brake(rig):
+    """Three upstream answers in a row outside the envelope (each replayed through LiteLLM,
+    i.e. a second upstream call) send that deployment straight to LiteLLM for a minute."""
+    bad = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:status=400"}]}
+    for _ in range(3):
+        _compare(rig, "POST", "/v1/chat/completions", bad, group="gpt-4o", expect_lane="python")
+    good = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:model=gpt-4o"}]}
+    _compare(rig, "POST", "/v1/chat/completions", good, group="gpt-4o", expect_lane="python")
+    other = {"model": "team-alias", "messages": [{"role": "user", "content": "hi"}]}
+    _compare(rig, "POST", "/v1/chat/completions", other, group="team-alias", expect_lane="rust")
+
+
 def test_streaming_passes_through_unbuffered(rig):
     h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True}

@@ -24,7 +24,8 @@ an envelope verified byte for byte against the stock proxy (see
 Everything else is forwarded unchanged to the Python proxy. When the upstream's
 answer falls outside the envelope (an error, a tool call, a different model...), the
 request is sent again through the Python proxy, so the client gets LiteLLM's exact
-answer at the cost of one more upstream call. Every response carries
+answer at the cost of one more upstream call; after three such answers in a row a
+deployment goes straight to LiteLLM for a minute. Every response carries
 ``x-fast-litellm-lane: rust`` or ``python``. Requests the front serves do not run
 LiteLLM's callbacks, which is why any config with callbacks declines.
 """

@@ -95,8 +95,44 @@ pub struct Stats {
     pub backend_errors: AtomicU64,
 }
 
+/// Per-deployment brake on replays: after `STRIKES` upstream answers in a row that
+/// fell outside the envelope (each one cost a second upstream call through Python),
+/// the deployment goes straight to Python for `COOL_DOWN_MS`.
+struct Guard {
+    strikes: AtomicU64,
+    disabled_until_ms: AtomicU64,
+}
+
+const STRIKES: u64 = 3;
+const COOL_DOWN_MS: u64 = 60_000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Guard {
+    fn open(&self) -> bool {
+        self.disabled_until_ms.load(Ordering::Relaxed) <= now_ms()
+    }
+    fn ok(&self) {
+        if self.strikes.load(Ordering::Relaxed) != 0 {
+            self.strikes.store(0, Ordering::Relaxed);
+        }
+    }
+    fn strike(&self) {
+        if self.strikes.fetch_add(1, Ordering::Relaxed) + 1 >= STRIKES {
+            self.strikes.store(0, Ordering::Relaxed);
+            self.disabled_until_ms.store(now_ms() + COOL_DOWN_MS, Ordering::Relaxed);
+        }
+    }
+}
+
 struct Front {
     cfg: Config,
+    guards: HashMap<String, Guard>,
     backend_authority: String,
     client: Client<HttpConnector, Body>,
     stats: Arc<Stats>,
@@ -175,7 +211,14 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
         let _ = getrandom::getrandom(&mut b);
         u64::from_le_bytes(b) | 1
     };
+    let guards = cfg
+        .groups
+        .values()
+        .flatten()
+        .map(|d| (d.id.clone(), Guard { strikes: AtomicU64::new(0), disabled_until_ms: AtomicU64::new(0) }))
+        .collect();
     let front = Arc::new(Front {
+        guards,
         backend_authority: cfg.backend.clone(),
         cfg,
         client,
@@ -254,11 +297,20 @@ impl Front {
                 }
             };
             if let Some(plan) = self.plan(&bytes) {
-                if let Some(resp) = self.serve(&plan).await {
-                    self.stats.served.fetch_add(1, Ordering::Relaxed);
-                    return resp;
+                let guard = self.guards.get(&plan.deployment.id);
+                if guard.map_or(true, |g| g.open()) {
+                    if let Some(resp) = self.serve(&plan).await {
+                        self.stats.served.fetch_add(1, Ordering::Relaxed);
+                        if let Some(g) = guard {
+                            g.ok();
+                        }
+                        return resp;
+                    }
+                    self.stats.replayed.fetch_add(1, Ordering::Relaxed);
+                    if let Some(g) = guard {
+                        g.strike();
+                    }
                 }
-                self.stats.replayed.fetch_add(1, Ordering::Relaxed);
             }
             let req = Request::from_parts(parts, full(bytes));
             return self.pass(req).await;
