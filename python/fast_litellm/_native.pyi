@@ -113,3 +113,17 @@ class RateLimitStore:
     def items(self) -> List[Tuple[str, Any, Optional[float]]]: ...
     def heap_items(self) -> List[Tuple[float, str]]: ...
     def approx_bytes(self) -> int: ...
+
+# -- proxy fast lane (crates/fastlane) ------------------------------------------------
+
+def fastlane_serve(config_json: str) -> None:
+    """Bind ``config["listen"]`` and serve until :func:`fastlane_stop` (blocks, GIL released)."""
+
+def fastlane_stop() -> bool:
+    """Stop the running front; False when none runs."""
+
+def fastlane_stats() -> Optional[Tuple[int, int, int, int]]:
+    """``(served, passed, replayed, backend_errors)`` of the running front, or None."""
+
+def fastlane_float_repr(x: float) -> str:
+    """Python's ``str(float)`` as the front formats cost headers."""
