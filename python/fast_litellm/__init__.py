@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 from ._patching import NOT_COVERED
 from .registry import activate, deactivate, is_active, status
+from .transport import AsyncHTTPTransport, HTTPTransport
 
-__all__ = ["__version__", "NOT_COVERED", "activate", "deactivate", "is_active", "status"]
+__all__ = ["__version__", "AsyncHTTPTransport", "HTTPTransport", "NOT_COVERED", "activate", "deactivate", "is_active", "status"]
 
 activate()

@@ -8,3 +8,4 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod audit;
 pub mod cost;
 pub mod tokens;
+pub mod transport;

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod audit;
 mod cost;
 mod tokens;
+mod transport;
 
 /// Deliberately panics. Tests use it to prove that a Rust panic surfacing in an
 /// accelerated call falls back to LiteLLM instead of crashing the process.
@@ -23,5 +24,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     audit::register(m)?;
     cost::register(m)?;
     tokens::register(m)?;
+    transport::register(m)?;
     Ok(())
 }
