@@ -8,6 +8,7 @@ mod audit;
 mod cost;
 mod ratelimit;
 mod tokens;
+mod transport;
 
 /// Deliberately panics. Tests use it to prove that a Rust panic surfacing in an
 /// accelerated call falls back to LiteLLM instead of crashing the process.
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cost::register(m)?;
     ratelimit::register(m)?;
     tokens::register(m)?;
+    transport::register(m)?;
     Ok(())
 }
