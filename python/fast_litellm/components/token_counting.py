@@ -81,6 +81,30 @@ class _Planner:
             self.chunk = 0
             self.max_exact = 0
         self.default_image = int(tc.DEFAULT_IMAGE_TOKEN_COUNT)
+        self.image_config = self._image_config()
+
+    def _image_config(self) -> Any:
+        """LiteLLM's image constants as the native plan takes them (``None``:
+        measured images are left to LiteLLM)."""
+        tc = self.tc
+        try:
+            if tc.calculate_img_tokens.__defaults__[1] != 85:
+                return None
+            tile_w, tile_h = tc.calculate_tiles_needed.__defaults__
+            values = (
+                tc.DEFAULT_IMAGE_WIDTH,
+                tc.DEFAULT_IMAGE_HEIGHT,
+                tc.MAX_SHORT_SIDE_FOR_IMAGE_HIGH_RES,
+                tc.MAX_LONG_SIDE_FOR_IMAGE_HIGH_RES,
+                tile_w,
+                tile_h,
+            )
+            if any(type(v) is not int for v in values) or tile_w <= 0 or tile_h <= 0:
+                return None
+            max_bytes = int(tc.MAX_IMAGE_URL_DOWNLOAD_SIZE_MB * 1024 * 1024)
+            return values + (max_bytes,)
+        except Exception:
+            return None
 
     def _signature(self) -> Any:
         lm = self.litellm
@@ -144,7 +168,7 @@ class _Planner:
             return None
         per_message, per_name = (4, -1) if legacy else (3, 1)
         return self.native.TokenPlan(
-            enc, self.flavor, per_message, per_name, self.chunk, self.max_exact, self.default_image
+            enc, self.flavor, per_message, per_name, self.chunk, self.max_exact, self.default_image, self.image_config
         )
 
     # -- tool_choice ---------------------------------------------------------
