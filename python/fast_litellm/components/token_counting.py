@@ -13,13 +13,27 @@ Covered (counted natively, same int as the installed LiteLLM):
   (str, ``text``, ``thinking``; on 1.110 also ``redacted_thinking``,
   ``compaction``, ``tool_reference``), ``image_url`` parts with
   ``use_default_image_token_count`` or detail ``low`` (and ``auto`` on 1.83);
+  ``image_url`` parts LiteLLM measures from an inline image: detail ``high``
+  (both lines) on any non-http(s) string (base64 after the first comma,
+  decoded as leniently as ``base64.b64decode``) and ``auto`` on 1.110
+  (``data:image/...;base64,`` within LiteLLM's size bound, strictly
+  validated; everything else counts the base 85): width and height read from
+  the PNG/GIF/JPEG/WebP (VP8X, VP8, VP8L) header at LiteLLM's offsets, its
+  JPEG marker walk, its default size for other formats, then its
+  high-resolution resize and 512-pixel tiles, with LiteLLM's constants read at
+  activation;
   ``tools`` (formatted by LiteLLM's own formatter), ``tool_choice``,
   ``count_response_tokens``.
 
-Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer``; models on a
+Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer`` (a
+user-held HuggingFace ``Tokenizer`` that is already Rust-backed, mutable at
+any time and versioned by the user's ``tokenizers`` wheel: a native copy could
+not be kept in step with it exactly, see docs/benchmarks.md); models on a
 HuggingFace tokenizer (Anthropic non-claude-3, Cohere command-r, Llama,
-DeepSeek on 1.110) or on p50k/r50k; images that LiteLLM measures or downloads
-(detail ``high``; ``auto`` on 1.110); Anthropic ``tool_use``/``tool_result``,
+DeepSeek on 1.110) or on p50k/r50k; images LiteLLM downloads (detail ``high``
+on an http(s) URL), inline images whose decoding or header LiteLLM rejects
+with an exception, and 1.110 ``auto`` data URLs with non-canonical ``=``
+padding (accepted or not depending on the Python version); Anthropic ``tool_use``/``tool_result``,
 documents, files, search results, compaction summaries in
 ``provider_specific_fields``; pydantic ``Message`` objects and dict
 subclasses; models whose 1.110 chat template renders tools (when tools or
@@ -283,8 +297,9 @@ def _build(flavor: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 _SUMMARY = (
     "litellm.token_counter in Rust (bpe-openai BPE for cl100k_base/o200k_base; LiteLLM's accounting of "
     "messages, names, tool_calls, function_call, content parts, tools, tool_choice, default/low image tokens, "
-    "count_response_tokens; per-version rules). Not covered, left to LiteLLM: custom_tokenizer, HuggingFace "
-    "tokenizer models (Anthropic/Cohere/Llama/DeepSeek), p50k/r50k models, measured/downloaded images, "
+    "count_response_tokens; inline images measured from their PNG/GIF/JPEG/WebP header (detail high; auto on "
+    "1.110); per-version rules). Not covered, left to LiteLLM: custom_tokenizer, HuggingFace "
+    "tokenizer models (Anthropic/Cohere/Llama/DeepSeek), p50k/r50k models, downloaded (http) images, "
     "Anthropic tool_use/tool_result/document/file blocks, pydantic Message objects, 1.110 chat-template tools, "
     "1.110 extrapolated (>TOKEN_COUNTER_MAX_EXACT_CHARS) strings, invalid inputs (LiteLLM raises)."
 )
@@ -355,7 +370,10 @@ def count_tokens_batch(model: str, list_of_message_lists: List[List[Dict[str, An
 
 def coverage() -> Dict[str, Any]:
     """What ``doctor`` reports for this component."""
-    return {"covered": __doc__.split("\n\n")[1], "not_covered": __doc__.split("\n\n")[2]}
+    doc = __doc__ or ""
+    start = doc.find("Covered")
+    split = doc.find("Handed to LiteLLM")
+    return {"covered": doc[start:split].strip(), "not_covered": doc[split:].strip()}
 
 
 # -- benchmarks ------------------------------------------------------------------
@@ -413,6 +431,19 @@ def _batch_setup() -> Callable[[], Any]:
     return call
 
 
+def _bench_image_url() -> str:
+    import base64
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 1536, 1024, 8, 2, 0, 0, 0)
+    body = (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+        + bytes(range(256)) * 48  # stand-in for the image data chunks
+    )
+    return "data:image/png;base64," + base64.b64encode(body).decode()
+
+
 def _benchmarks() -> List[Any]:
     from ..bench import Benchmark
 
@@ -456,6 +487,19 @@ def _benchmarks() -> List[Any]:
         },
         {"role": "tool", "tool_call_id": "c1", "content": "18C, cloudy"},
     ]
+    img = _bench_image_url()
+    out.append(
+        Benchmark(
+            name="token_counter image detail high data URL gpt-4o",
+            patch=patch,
+            setup=_bench_messages(
+                "gpt-4o",
+                [{"role": "user", "content": [{"type": "text", "text": "What is in this picture?"},
+                                              {"type": "image_url", "image_url": {"url": img, "detail": "high"}}]}],
+            ),
+            notes="a 1536x1024 PNG of ~12 KB as a base64 data URL",
+        )
+    )
     out.append(Benchmark(name="token_counter tool chat + tools gpt-4o", patch=patch, setup=_bench_messages("gpt-4o", chat, tools=tools)))
     out.append(
         Benchmark(

@@ -55,7 +55,20 @@ pub fn a2b_base64(s: &[u8]) -> Option<Vec<u8>> {
     let mut quad_pos = 0u8;
     let mut left = 0u8;
     let mut pads = 0u8;
-    for &c in s {
+    let mut i = 0;
+    while i < s.len() {
+        // Fast path: a whole quad of alphabet characters.
+        if quad_pos == 0 && i + 4 <= s.len() {
+            let (a, b, c, d) = (TABLE[s[i] as usize], TABLE[s[i + 1] as usize], TABLE[s[i + 2] as usize], TABLE[s[i + 3] as usize]);
+            if (a | b | c | d) < 64 {
+                out.extend_from_slice(&[(a << 2) | (b >> 4), (b << 4) | (c >> 2), (c << 6) | d]);
+                pads = 0;
+                i += 4;
+                continue;
+            }
+        }
+        let c = s[i];
+        i += 1;
         if c == b'=' {
             if quad_pos >= 2 {
                 pads += 1;
