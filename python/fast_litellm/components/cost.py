@@ -249,6 +249,7 @@ _PLAIN_PROBES = [(0, 0), (1, 0), (0, 1), (1, 1), (7, 3), (1000, 500), (12345, 67
                  (123457, 98765), (2_000_001, 1_000_003)]
 _CACHE_PROBES = [(1000, 100, 300, 0), (1000, 100, 0, 200), (1000, 100, 300, 200), (5, 5, 10, 0), (0, 0, 0, 3),
                  (7919, 613, 1237, 0), (7919, 613, 0, 1237), (104729, 1299, 7001, 3001), (150_000, 10, 1_000, 2_000)]
+_CC_PLAIN_PROBES = [(0, 0), (1, 0), (0, 1), (12345, 6789), (2_000_001, 1_000_003)]
 _REASONING_PROBES = [(100, 50, 30), (10, 5, 5), (2000, 1000, 999), (3000, 900, 600), (7919, 6133, 4321)]
 
 # Providers ``cost_per_token`` sends to their own cost function instead of LiteLLM's
@@ -498,8 +499,10 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> 
     try:
         if not _same(first, table.total(base.idx, 10, 5)):
             return None
-        shapes = [(pt, ct, 0, 0, 0, 0, 0) for pt, ct in _PLAIN_PROBES]
-        plan.plain = all(check(s) for s in shapes) and all(check((100, 10, 0, 0, 0, 0, 0), ms) for ms in (0.5, 2500.0))
+        # The per-shape arithmetic is the cost_per_token plan's, already verified on every
+        # plain probe; here a subset checks that completion_cost adds nothing around it.
+        shapes = [(pt, ct, 0, 0, 0, 0, 0) for pt, ct in _CC_PLAIN_PROBES]
+        plan.plain = all(check(s) for s in shapes) and check((100, 10, 0, 0, 0, 0, 0), 2500.0)
         plan.cached = plan.plain and plan.cached and all(check((pt, ct, cr, cc, 0, 0, 0)) for pt, ct, cr, cc in _CACHE_PROBES)
         plan.reasoning = plan.plain and plan.generic and all(check((pt, ct, 0, 0, 0, r, 0)) for pt, ct, r in _REASONING_PROBES)
     except Exception:
