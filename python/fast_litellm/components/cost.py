@@ -641,7 +641,8 @@ PATCHES: List[Patch] = [
         supports=">=1.83.7,<1.111",
         build=build_completion_cost,
         summary="completion_cost(completion_response=ModelResponse) for plain chat usage (cached and reasoning "
-        "tokens included) in Rust; responses with tools, annotations, custom pricing or extra args go to LiteLLM.",
+        "tokens included) in Rust, the response read in one native call; responses with tools, annotations, "
+        "custom pricing or extra args (the proxy's logging-object path included) go to LiteLLM.",
         callers="litellm.completion_cost, response_cost_calculator",
         compare=_same,
     ),
