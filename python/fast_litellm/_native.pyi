@@ -86,6 +86,13 @@ class CostTable:
         reasoning: int = 0,
         completion_text: int = 0,
     ) -> float: ...
+    def completion_total(
+        self, r: Any, usage_cls: Any, plans: dict, model_cost: dict
+    ) -> float | tuple | None:
+        """``completion_cost(completion_response=r)`` in one call: the float when ``r``'s plan
+        (in ``plans``) covers it, ``None`` when not covered, the plan key when it has no plan yet."""
+        ...
+
 # -- rate_limit -------------------------------------------------------------
 from typing import Any, List, Optional, Tuple
 
