@@ -67,12 +67,13 @@ def test_proxy_prints_url_key_and_curl_line():
 
 
 @pytest.mark.skipif(shutil.which("gunicorn", path=str(BIN)) is None, reason="gunicorn not installed")
-def test_run_gunicorn_two_workers_are_both_accelerated():
+@pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
+def test_run_gunicorn_two_workers_are_both_accelerated(preload):
     port = free_port()
     argv = _fast_litellm_cmd() + [
         "run", "--", str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-        "--chdir", str(TESTS / "apps"), "--timeout", "120", "wsgi_app:app",
-    ]
+        "--chdir", str(TESTS / "apps"), "--timeout", "120",
+    ] + (["--preload"] if preload else []) + ["wsgi_app:app"]
     with server(argv, f"http://127.0.0.1:{port}/", env=_env()):
         seen = {}
 

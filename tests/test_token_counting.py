@@ -67,9 +67,90 @@ def _png_data_url(w: int, h: int) -> str:
     return "data:image/png;base64," + base64.b64encode(body).decode()
 
 
+def _gif(w: int, h: int) -> bytes:
+    return b"GIF89a" + struct.pack("<HH", w, h) + b"\xf7\x00\x00" + b"\x00" * 12
+
+
+def _jpeg(rng: random.Random, w: int, h: int) -> bytes:
+    out = b"\xff\xd8"
+    out += b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    for _ in range(rng.randint(0, 3)):  # DQT / DHT / APP / COM segments before the frame header
+        marker = rng.choice([0xDB, 0xC4, 0xC8, 0xCC, 0xE1, 0xFE, 0xDD])
+        body = bytes(rng.randrange(256) for _ in range(rng.randint(0, 40)))
+        out += b"\xff" * rng.randint(1, 3) + bytes([marker]) + struct.pack(">H", len(body) + 2) + body
+    sof = rng.choice([0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCF])
+    out += b"\xff" + bytes([sof]) + struct.pack(">HBHHB", 17, 8, h, w, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    return out + b"\xff\xda" + b"\x00" * rng.randint(0, 20) + b"\xff\xd9"
+
+
+def _webp(rng: random.Random, w: int, h: int) -> bytes:
+    kind = rng.choice(["VP8X", "VP8 ", "VP8L", "ALPH"])
+    if kind == "VP8X":
+        w, h = max(1, min(w, 1 << 24)), max(1, min(h, 1 << 24))
+        chunk = b"VP8X" + struct.pack("<I", 10) + b"\x10\x00\x00\x00" + struct.pack("<I", w - 1)[:3] + struct.pack("<I", h - 1)[:3]
+    elif kind == "VP8 ":
+        chunk = b"VP8 " + struct.pack("<I", 20) + b"\x50\x02\x00\x9d\x01\x2a" + struct.pack("<HH", w & 0xFFFF, h & 0xFFFF) + b"\x00" * 10
+    elif kind == "VP8L":
+        bits = ((max(1, w) - 1) & 0x3FFF) | (((max(1, h) - 1) & 0x3FFF) << 14) | (rng.randrange(4) << 28)
+        chunk = b"VP8L" + struct.pack("<I", 10) + b"\x2f" + struct.pack("<I", bits) + b"\x00" * 5
+    else:
+        chunk = b"ALPH" + struct.pack("<I", 4) + b"\x00" * 4
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+def _image_bytes(rng: random.Random) -> bytes:
+    w = rng.choice([0, 1, rng.randint(1, 800), rng.randint(1, 4000), rng.randint(1, 70000)])
+    h = rng.choice([0, 1, rng.randint(1, 800), rng.randint(1, 4000), rng.randint(1, 70000)])
+    kind = rng.choice(["png", "png", "gif", "jpeg", "jpeg", "webp", "webp", "heic", "junk", "empty"])
+    if kind == "png":
+        w, h = min(w, 2**32 - 1), min(h, 2**32 - 1)
+        ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+        data = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    elif kind == "gif":
+        data = _gif(min(w, 65535), min(h, 65535))
+    elif kind == "jpeg":
+        data = _jpeg(rng, min(w, 65535), min(h, 65535))
+    elif kind == "webp":
+        data = _webp(rng, w, h)
+    elif kind == "heic":
+        data = b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20
+    elif kind == "junk":
+        data = bytes(rng.randrange(256) for _ in range(rng.randint(1, 60)))
+    else:
+        data = b""
+    if data and rng.random() < 0.1:
+        data = data[: rng.randint(0, len(data))]  # truncated header
+    return data
+
+
+def _data_url(rng: random.Random) -> str:
+    data = _image_bytes(rng)
+    enc = base64.b64encode(data).decode()
+    r = rng.random()
+    if r < 0.05:
+        enc = enc.rstrip("=")  # missing padding
+    elif r < 0.08:
+        enc = "\n".join(enc[i : i + 16] for i in range(0, len(enc), 16))  # wrapped lines
+    elif r < 0.1:
+        enc += "="
+    elif r < 0.11:
+        enc = enc[:5] + "é" + enc[5:]
+    elif r < 0.12:
+        enc = enc[:-1] if enc else "Q"
+    header = rng.choice(
+        ["data:image/png;base64", "data:image/jpeg;base64", "data:image/webp;base64", "data:image/gif;base64",
+         "data:application/octet-stream;base64", "data:image/png", "data:image/png;base64", "data:image/" + "x" * 130 + ";base64",
+         "image/png;base64"]
+    )
+    if rng.random() < 0.03:
+        return header + enc  # no comma
+    return header + "," + enc
+
+
 def _image_part(rng: random.Random) -> dict:
     r = rng.random()
-    url = rng.choice(["https://example.invalid/cat.png", _png_data_url(rng.randint(1, 4000), rng.randint(1, 4000))])
+    url = rng.choice(["https://example.invalid/cat.png", _png_data_url(rng.randint(1, 4000), rng.randint(1, 4000)),
+                      _data_url(rng), _data_url(rng)])
     if r < 0.2:
         return {"type": "image_url", "image_url": url}
     if r < 0.25:
@@ -78,7 +159,7 @@ def _image_part(rng: random.Random) -> dict:
         return {"type": "image_url", "image_url": {"url": rng.choice(["", None])}}
     if r < 0.35:
         return {"type": "image_url", "image_url": {"url": url, "detail": rng.choice(["medium", None, 3])}}
-    detail = rng.choice(["low", "low", "auto", "high", None])
+    detail = rng.choice(["low", "auto", "auto", "high", "high", None])
     if detail == "high" and url.startswith("http"):
         detail = "low"  # keep LiteLLM from downloading
     image = {"url": url}
@@ -334,3 +415,34 @@ def test_disable_token_counter_and_custom_tokenizer_delegate(active):
     finally:
         litellm.disable_token_counter = False
     assert litellm.token_counter(model="gpt-4o", messages=msgs) > 0
+
+
+def test_parity_images(active):
+    """Images LiteLLM measures (detail high; auto on 1.110): generated PNG/GIF/JPEG/WebP
+    headers of many sizes in data URLs, valid and broken."""
+    rng = random.Random(777)
+    cases = []
+    for i in range(3000):
+        parts = []
+        for _ in range(rng.randint(1, 3)):
+            url = _data_url(rng) if rng.random() < 0.9 else "https://example.invalid/x.png"
+            detail = rng.choice(["high", "high", "auto", None])
+            if detail == "high" and url.startswith("http"):
+                detail = "auto"  # never download
+            image = {"url": url} if detail is None else {"url": url, "detail": detail}
+            parts.append({"type": "image_url", "image_url": image if rng.random() < 0.9 else url})
+        parts.append({"type": "text", "text": _rand_text(rng, 40)})
+        cases.append({"model": rng.choice(["gpt-4o", "gpt-4.1", "unknown-model-xyz"]), "messages": [{"role": "user", "content": parts}]})
+    registry.activate()
+    before = _native_calls()
+    fast = [_run(kw) for kw in cases]
+    native = _native_calls() - before
+    registry.deactivate()
+    try:
+        stock = [_run(kw) for kw in cases]
+    finally:
+        registry.activate()
+    diffs = [(kw, s, f) for kw, s, f in zip(cases, stock, fast) if s != f]
+    print(f"\n{len(cases)} image cases, {native} counted natively, {len(diffs)} differences")
+    assert not diffs, f"{len(diffs)} differences, first: {diffs[0]!r:.2000}"
+    assert native >= len(cases) // 2

@@ -15,6 +15,25 @@ from ._patching import NOT_COVERED
 from .registry import activate, deactivate, is_active, status
 from .components.token_counting import count_tokens_batch
 
-__all__ = ["__version__", "NOT_COVERED", "activate", "deactivate", "is_active", "status", "count_tokens_batch"]
+__all__ = [
+    "__version__",
+    "AsyncHTTPTransport",
+    "HTTPTransport",
+    "NOT_COVERED",
+    "activate",
+    "count_tokens_batch",
+    "deactivate",
+    "is_active",
+    "status",
+]
+
+
+def __getattr__(name: str):
+    # The transports import httpx; load them on first use to keep `import fast_litellm` cheap.
+    if name in ("AsyncHTTPTransport", "HTTPTransport"):
+        from . import transport
+
+        return getattr(transport, name)
+    raise AttributeError(f"module 'fast_litellm' has no attribute {name!r}")
 
 activate()

@@ -9,3 +9,4 @@ pub mod audit;
 pub mod cost;
 pub mod ratelimit;
 pub mod tokens;
+pub mod transport;

@@ -9,6 +9,7 @@ mod cost;
 mod fastlane;
 mod ratelimit;
 mod tokens;
+mod transport;
 
 /// Deliberately panics. Tests use it to prove that a Rust panic surfacing in an
 /// accelerated call falls back to LiteLLM instead of crashing the process.
@@ -27,5 +28,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastlane::register(m)?;
     ratelimit::register(m)?;
     tokens::register(m)?;
+    transport::register(m)?;
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! would download or measure, Anthropic blocks, ...) makes it answer `None`,
 //! and the Python side hands the call to LiteLLM unchanged.
 
+use fast_litellm_core::tokens::image::{self, ImageConfig};
 use fast_litellm_core::tokens::{self, CountMode, Encoding, Piece};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -43,6 +44,8 @@ pub struct TokenPlan {
     per_message: i64,
     per_name: i64,
     default_image_tokens: i64,
+    /// LiteLLM's image constants; `None`: images that need measuring are not covered.
+    image: Option<ImageConfig>,
 }
 
 struct Walk {
@@ -223,6 +226,7 @@ impl TokenPlan {
     fn image_tokens(&self, block: &Bound<'_, PyDict>, use_default_image: bool) -> PyResult<Option<i64>> {
         let Some(image) = block.get_item("image_url")? else { return Ok(None) };
         let detail: String;
+        let url: Bound<'_, PyAny>;
         if let Ok(d) = image.downcast_exact::<PyDict>() {
             detail = match d.get_item("detail")? {
                 None => "auto".to_string(),
@@ -235,7 +239,7 @@ impl TokenPlan {
                 return Ok(None); // LiteLLM raises ValueError
             }
             match d.get_item("url")? {
-                Some(u) if u.is_truthy()? => {}
+                Some(u) if u.is_truthy()? => url = u,
                 _ => return Ok(None), // LiteLLM raises ValueError
             }
         } else if let Ok(s) = image.downcast::<PyString>() {
@@ -244,18 +248,28 @@ impl TokenPlan {
                 return Ok(None); // LiteLLM raises ValueError
             }
             detail = "auto".to_string();
+            url = image;
         } else {
             return Ok(None);
         }
         if use_default_image {
             return Ok(Some(self.default_image_tokens));
         }
-        Ok(match (self.flavor, detail.as_str()) {
-            (_, "low") => Some(85),
-            (Flavor::V1, "auto") => Some(85),
-            // "high" reads the image (download or data URL); 1.110's "auto"
-            // measures inline images: left to LiteLLM.
-            _ => None,
+        const BASE: i64 = 85;
+        match (self.flavor, detail.as_str()) {
+            (_, "low") => return Ok(Some(BASE)),
+            (Flavor::V1, "auto") => return Ok(Some(BASE)),
+            _ => {}
+        }
+        // "high" (both lines) and 1.110's "auto" read the image: inline data
+        // is measured here; http(s) URLs (a download) are left to LiteLLM.
+        let Some(cfg) = self.image else { return Ok(None) };
+        let Ok(url) = url.downcast_exact::<PyString>() else { return Ok(None) };
+        let url = url.to_cow()?;
+        Ok(if detail == "high" {
+            image::high_detail_tokens(&url, BASE, &cfg)
+        } else {
+            image::auto_detail_tokens_v2(&url, BASE, &cfg)
         })
     }
 
@@ -285,7 +299,8 @@ impl TokenPlan {
 #[pymethods]
 impl TokenPlan {
     #[new]
-    #[pyo3(signature = (encoding, flavor, tokens_per_message, tokens_per_name, chunk_chars, max_exact_chars, default_image_tokens))]
+    #[pyo3(signature = (encoding, flavor, tokens_per_message, tokens_per_name, chunk_chars, max_exact_chars, default_image_tokens, image_config=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         encoding: &str,
         flavor: u8,
@@ -294,6 +309,7 @@ impl TokenPlan {
         chunk_chars: usize,
         max_exact_chars: usize,
         default_image_tokens: i64,
+        image_config: Option<(i64, i64, i64, i64, i64, i64, i64)>,
     ) -> PyResult<Self> {
         let enc = Encoding::from_name(encoding).ok_or_else(|| PyValueError::new_err(format!("unsupported encoding {encoding}")))?;
         let flavor = match flavor {
@@ -309,6 +325,15 @@ impl TokenPlan {
             per_message: tokens_per_message,
             per_name: tokens_per_name,
             default_image_tokens,
+            image: image_config.map(|(dw, dh, short, long, tw, th, max_bytes)| ImageConfig {
+                default_width: dw,
+                default_height: dh,
+                max_short_side: short,
+                max_long_side: long,
+                tile_width: tw,
+                tile_height: th,
+                max_bytes,
+            }),
         })
     }
 

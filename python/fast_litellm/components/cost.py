@@ -61,13 +61,14 @@ _UNSUPPORTED_INFO_MARKERS = ("off_peak", "tiered_pricing", "_per_second")
 
 
 class _Plan:
-    __slots__ = ("generic", "idx", "entry", "entry_key", "getter", "snapshot", "entry_len", "plain", "cached", "reasoning", "timeless")
+    __slots__ = ("generic", "idx", "entry", "entry_key", "getter", "fields", "snapshot", "entry_len", "plain", "cached", "reasoning", "timeless")
 
     def __init__(self) -> None:
         self.idx = -1
         self.entry: Any = None
         self.entry_key: Any = None
         self.getter: Optional[Callable[[Any], Any]] = None
+        self.fields: tuple = ()
         self.snapshot: Any = None
         self.entry_len = 0
         self.plain = self.cached = self.reasoning = self.timeless = self.generic = False
@@ -248,6 +249,7 @@ _PLAIN_PROBES = [(0, 0), (1, 0), (0, 1), (1, 1), (7, 3), (1000, 500), (12345, 67
                  (123457, 98765), (2_000_001, 1_000_003)]
 _CACHE_PROBES = [(1000, 100, 300, 0), (1000, 100, 0, 200), (1000, 100, 300, 200), (5, 5, 10, 0), (0, 0, 0, 3),
                  (7919, 613, 1237, 0), (7919, 613, 0, 1237), (104729, 1299, 7001, 3001), (150_000, 10, 1_000, 2_000)]
+_CC_PLAIN_PROBES = [(0, 0), (1, 0), (0, 1), (12345, 6789), (2_000_001, 1_000_003)]
 _REASONING_PROBES = [(100, 50, 30), (10, 5, 5), (2000, 1000, 999), (3000, 900, 600), (7919, 6133, 4321)]
 
 # Providers ``cost_per_token`` sends to their own cost function instead of LiteLLM's
@@ -333,6 +335,7 @@ def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool) -> Optional[_Pla
     plan.entry, plan.entry_key, plan.entry_len = entry, key, len(entry)
     present = [k for k in _PRICE_FIELDS if k in entry] + [k for k in entry if "_above_" in k]
     if present:
+        plan.fields = tuple(present)
         plan.getter = itemgetter(*present)
         plan.snapshot = plan.getter(entry)
     return plan
@@ -422,57 +425,6 @@ def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # -- completion_cost --------------------------------------------------------------
 
-_HP_KEYS = ("custom_llm_provider", "region_name", "model", "litellm_model_name", "provider_response_model")
-_HP_BAIL = ("upstream_usage_cost", "billed_characters", "audio_transcription_duration")
-_PTD_ALLOWED = {"cached_tokens", "cache_creation_tokens", "text_tokens", "audio_tokens", "image_tokens"}
-_CTD_ALLOWED = {"reasoning_tokens", "text_tokens", "audio_tokens", "image_tokens",
-                "accepted_prediction_tokens", "rejected_prediction_tokens"}
-
-
-def _details(obj: Any, allowed: set, zero_ok: Tuple[str, ...]) -> Optional[Dict[str, int]]:
-    """Counts from a details block, or ``None`` if it carries anything we do not replay."""
-    if obj is None:
-        return {}
-    d = getattr(obj, "__dict__", None)
-    if d is None:
-        return None
-    out: Dict[str, int] = {}
-    for k, v in d.items():
-        if v is None or v == 0 and type(v) is int:
-            continue
-        if k not in allowed or type(v) is not int or k in zero_ok:
-            return None
-        out[k] = v
-    extra = getattr(obj, "__pydantic_extra__", None)
-    if extra:
-        return None
-    return out
-
-
-_USAGE_KEYS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
-                         "completion_tokens_details"})
-
-
-def _usage_counts(usage: Any) -> Optional[Tuple[int, int, int, int, int, int, int]]:
-    d = usage.__dict__
-    pt, ct = d.get("prompt_tokens"), d.get("completion_tokens")
-    if type(pt) is not int or type(ct) is not int or not (0 <= pt < _MAX_TOKENS and 0 <= ct < _MAX_TOKENS):
-        return None
-    if not d.keys() <= _USAGE_KEYS or usage.__pydantic_extra__:
-        return None  # server_tool_use, cost, ... are left to LiteLLM
-    ptd = d.get("prompt_tokens_details")
-    ctd = d.get("completion_tokens_details")
-    if ptd is None and ctd is None:
-        return (pt, ct, 0, 0, 0, 0, 0)
-    ptd = _details(ptd, _PTD_ALLOWED, ("audio_tokens", "image_tokens"))
-    ctd = _details(ctd, _CTD_ALLOWED,
-                   ("audio_tokens", "image_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens"))
-    if ptd is None or ctd is None:
-        return None
-    return (pt, ct, ptd.get("cached_tokens", 0), ptd.get("cache_creation_tokens", 0), ptd.get("text_tokens", 0),
-            ctd.get("reasoning_tokens", 0), ctd.get("text_tokens", 0))
-
-
 def _probe_response(template: Any, counts: Tuple[int, ...], response_ms: Any) -> Any:
     from litellm.types.utils import ModelResponse, Usage
 
@@ -547,8 +499,10 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> 
     try:
         if not _same(first, table.total(base.idx, 10, 5)):
             return None
-        shapes = [(pt, ct, 0, 0, 0, 0, 0) for pt, ct in _PLAIN_PROBES]
-        plan.plain = all(check(s) for s in shapes) and all(check((100, 10, 0, 0, 0, 0, 0), ms) for ms in (0.5, 2500.0))
+        # The per-shape arithmetic is the cost_per_token plan's, already verified on every
+        # plain probe; here a subset checks that completion_cost adds nothing around it.
+        shapes = [(pt, ct, 0, 0, 0, 0, 0) for pt, ct in _CC_PLAIN_PROBES]
+        plan.plain = all(check(s) for s in shapes) and check((100, 10, 0, 0, 0, 0, 0), 2500.0)
         plan.cached = plan.plain and plan.cached and all(check((pt, ct, cr, cc, 0, 0, 0)) for pt, ct, cr, cc in _CACHE_PROBES)
         plan.reasoning = plan.plain and plan.generic and all(check((pt, ct, 0, 0, 0, r, 0)) for pt, ct, r in _REASONING_PROBES)
     except Exception:
@@ -556,91 +510,70 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> 
     return plan if plan.plain else None
 
 
-def _attr(obj: Any, name: str) -> Any:
-    """``getattr(obj, name, None)`` for a pydantic model, without its slow ``__getattr__``."""
-    v = obj.__dict__.get(name)
-    if v is not None:
-        return v
-    extra = getattr(obj, "__pydantic_extra__", None)
-    if extra:
-        v = extra.get(name)
-        if v is not None:
-            return v
-    private = getattr(obj, "__pydantic_private__", None)
-    if private:
-        return private.get(name)
-    return None
-
-
-def _cc_key(r: Any) -> Optional[tuple]:
-    hp = _attr(r, "_hidden_params")
-    if type(hp) is not dict:
+def _native_record(plan: Optional[_Plan]) -> Optional[tuple]:
+    """A plan as the tuple ``CostTable.completion_total`` reads (``None``: no native plan)."""
+    if plan is None:
         return None
-    for k in _HP_BAIL:
-        if k in hp:
-            return None
-    psf = hp.get("provider_specific_fields")
-    if psf:
-        return None
-    st = _attr(r, "service_tier")
-    vals = [r.model, st]
-    for k in _HP_KEYS:
-        v = hp.get(k)
-        if not (v is None or type(v) is str):
-            return None
-        vals.append(v)
-    return tuple(vals)
+    fields = plan.fields
+    snapshot = () if not fields else (plan.snapshot if len(fields) > 1 else (plan.snapshot,))
+    return (plan.idx, bool(plan.cached), bool(plan.reasoning), plan.entry_key, plan.entry, plan.entry_len,
+            fields, snapshot)
 
 
 def build_completion_cost(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``completion_cost(completion_response=ModelResponse)``: one native call reads the response
+    (usage, details, hidden params, annotations), finds the plan and re-checks its price-map entry."""
     from litellm.types.utils import ModelResponse, Usage
+
+    modules = sys.modules
+    state = _STATE
 
     def completion_cost(completion_response: Any = None, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs or type(completion_response) is not ModelResponse:
             return NOT_COVERED
-        r = completion_response
-        litellm = _litellm()
+        litellm = modules["litellm"]
         if litellm.cost_discount_config or litellm.cost_margin_config:
             return NOT_COVERED
-        extra = r.__pydantic_extra__
-        usage = extra.get("usage") if extra else None
-        if usage is None:
-            usage = r.__dict__.get("usage")
-        if type(usage) is not Usage:
+        mc = litellm.model_cost
+        if (id(mc), len(mc), state.generation) != state.fingerprint:
+            _check_fingerprint(litellm)
+        table = state.table
+        if table is None:
+            return _plan_then_cost(original, completion_response, Usage, mc)
+        out = table.completion_total(completion_response, Usage, state.cc_plans, mc)
+        if type(out) is float:
+            return out
+        if out is None:
             return NOT_COVERED
-        counts = _usage_counts(usage)
-        if counts is None:
-            return NOT_COVERED
-        for choice in r.choices:
-            msg = _attr(choice, "message")
-            if msg is not None and _attr(msg, "annotations"):
-                return NOT_COVERED
-        key = _cc_key(r)
-        if key is None:
-            return NOT_COVERED
-        mc = _check_fingerprint(litellm)
-        plans = _STATE.cc_plans
-        plan = plans.get(key, False)
-        if plan is False:
-            if getattr(_STATE.probing, "on", False):
-                return NOT_COVERED
-            _STATE.probing.on = True
-            try:
-                plan = _build_cc_plan(original, r)
-            finally:
-                _STATE.probing.on = False
-            with _STATE.lock:
-                if _STATE.cc_plans is plans:
-                    plans[key] = plan
-        if plan is None or not plan.fresh(mc):
-            return NOT_COVERED
-        if (counts[2] or counts[3] or counts[4]) and not plan.cached:
-            return NOT_COVERED
-        if (counts[5] or counts[6]) and not plan.reasoning:
-            return NOT_COVERED
-        return _STATE.table.total(plan.idx, *counts)
+        return _plan_then_cost(original, completion_response, Usage, mc)
 
     return completion_cost
+
+
+def _plan_then_cost(original: Callable[..., Any], r: Any, usage_cls: Any, mc: dict) -> Any:
+    """First call for a response shape: build (and verify) its plan, then cost it natively."""
+    if getattr(_STATE.probing, "on", False):
+        return NOT_COVERED
+    if _STATE.table is None:
+        from .. import _native
+
+        with _STATE.lock:
+            if _STATE.table is None:
+                _STATE.table = _native.CostTable()
+    plans = _STATE.cc_plans
+    key = _STATE.table.completion_total(r, usage_cls, plans, mc)
+    if type(key) is not tuple:
+        return NOT_COVERED if key is None else key
+    _STATE.probing.on = True
+    try:
+        plan = _build_cc_plan(original, r)
+    finally:
+        _STATE.probing.on = False
+    with _STATE.lock:
+        if _STATE.cc_plans is plans:
+            plans[key] = _native_record(plan)
+    out = _STATE.table.completion_total(r, usage_cls, plans, mc)
+    return out if type(out) is float else NOT_COVERED
 
 
 def _capture_cpt(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -708,7 +641,8 @@ PATCHES: List[Patch] = [
         supports=">=1.83.7,<1.111",
         build=build_completion_cost,
         summary="completion_cost(completion_response=ModelResponse) for plain chat usage (cached and reasoning "
-        "tokens included) in Rust; responses with tools, annotations, custom pricing or extra args go to LiteLLM.",
+        "tokens included) in Rust, the response read in one native call; responses with tools, annotations, "
+        "custom pricing or extra args (the proxy's logging-object path included) go to LiteLLM.",
         callers="litellm.completion_cost, response_cost_calculator",
         compare=_same,
     ),

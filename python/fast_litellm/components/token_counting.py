@@ -13,13 +13,27 @@ Covered (counted natively, same int as the installed LiteLLM):
   (str, ``text``, ``thinking``; on 1.110 also ``redacted_thinking``,
   ``compaction``, ``tool_reference``), ``image_url`` parts with
   ``use_default_image_token_count`` or detail ``low`` (and ``auto`` on 1.83);
+  ``image_url`` parts LiteLLM measures from an inline image: detail ``high``
+  (both lines) on any non-http(s) string (base64 after the first comma,
+  decoded as leniently as ``base64.b64decode``) and ``auto`` on 1.110
+  (``data:image/...;base64,`` within LiteLLM's size bound, strictly
+  validated; everything else counts the base 85): width and height read from
+  the PNG/GIF/JPEG/WebP (VP8X, VP8, VP8L) header at LiteLLM's offsets, its
+  JPEG marker walk, its default size for other formats, then its
+  high-resolution resize and 512-pixel tiles, with LiteLLM's constants read at
+  activation;
   ``tools`` (formatted by LiteLLM's own formatter), ``tool_choice``,
   ``count_response_tokens``.
 
-Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer``; models on a
+Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer`` (a
+user-held HuggingFace ``Tokenizer`` that is already Rust-backed, mutable at
+any time and versioned by the user's ``tokenizers`` wheel: a native copy could
+not be kept in step with it exactly, see docs/benchmarks.md); models on a
 HuggingFace tokenizer (Anthropic non-claude-3, Cohere command-r, Llama,
-DeepSeek on 1.110) or on p50k/r50k; images that LiteLLM measures or downloads
-(detail ``high``; ``auto`` on 1.110); Anthropic ``tool_use``/``tool_result``,
+DeepSeek on 1.110) or on p50k/r50k; images LiteLLM downloads (detail ``high``
+on an http(s) URL), inline images whose decoding or header LiteLLM rejects
+with an exception, and 1.110 ``auto`` data URLs with non-canonical ``=``
+padding (accepted or not depending on the Python version); Anthropic ``tool_use``/``tool_result``,
 documents, files, search results, compaction summaries in
 ``provider_specific_fields``; pydantic ``Message`` objects and dict
 subclasses; models whose 1.110 chat template renders tools (when tools or
@@ -81,6 +95,30 @@ class _Planner:
             self.chunk = 0
             self.max_exact = 0
         self.default_image = int(tc.DEFAULT_IMAGE_TOKEN_COUNT)
+        self.image_config = self._image_config()
+
+    def _image_config(self) -> Any:
+        """LiteLLM's image constants as the native plan takes them (``None``:
+        measured images are left to LiteLLM)."""
+        tc = self.tc
+        try:
+            if tc.calculate_img_tokens.__defaults__[1] != 85:
+                return None
+            tile_w, tile_h = tc.calculate_tiles_needed.__defaults__
+            values = (
+                tc.DEFAULT_IMAGE_WIDTH,
+                tc.DEFAULT_IMAGE_HEIGHT,
+                tc.MAX_SHORT_SIDE_FOR_IMAGE_HIGH_RES,
+                tc.MAX_LONG_SIDE_FOR_IMAGE_HIGH_RES,
+                tile_w,
+                tile_h,
+            )
+            if any(type(v) is not int for v in values) or tile_w <= 0 or tile_h <= 0:
+                return None
+            max_bytes = int(tc.MAX_IMAGE_URL_DOWNLOAD_SIZE_MB * 1024 * 1024)
+            return values + (max_bytes,)
+        except Exception:
+            return None
 
     def _signature(self) -> Any:
         lm = self.litellm
@@ -144,7 +182,7 @@ class _Planner:
             return None
         per_message, per_name = (4, -1) if legacy else (3, 1)
         return self.native.TokenPlan(
-            enc, self.flavor, per_message, per_name, self.chunk, self.max_exact, self.default_image
+            enc, self.flavor, per_message, per_name, self.chunk, self.max_exact, self.default_image, self.image_config
         )
 
     # -- tool_choice ---------------------------------------------------------
@@ -259,8 +297,9 @@ def _build(flavor: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 _SUMMARY = (
     "litellm.token_counter in Rust (bpe-openai BPE for cl100k_base/o200k_base; LiteLLM's accounting of "
     "messages, names, tool_calls, function_call, content parts, tools, tool_choice, default/low image tokens, "
-    "count_response_tokens; per-version rules). Not covered, left to LiteLLM: custom_tokenizer, HuggingFace "
-    "tokenizer models (Anthropic/Cohere/Llama/DeepSeek), p50k/r50k models, measured/downloaded images, "
+    "count_response_tokens; inline images measured from their PNG/GIF/JPEG/WebP header (detail high; auto on "
+    "1.110); per-version rules). Not covered, left to LiteLLM: custom_tokenizer, HuggingFace "
+    "tokenizer models (Anthropic/Cohere/Llama/DeepSeek), p50k/r50k models, downloaded (http) images, "
     "Anthropic tool_use/tool_result/document/file blocks, pydantic Message objects, 1.110 chat-template tools, "
     "1.110 extrapolated (>TOKEN_COUNTER_MAX_EXACT_CHARS) strings, invalid inputs (LiteLLM raises)."
 )
@@ -331,8 +370,10 @@ def count_tokens_batch(model: str, list_of_message_lists: List[List[Dict[str, An
 
 def coverage() -> Dict[str, Any]:
     """What ``doctor`` reports for this component."""
-    paragraphs = [" ".join(p.split()) for p in (__doc__ or "").split("\n\n")]
-    return {"covered": " ".join(paragraphs[1:3]), "not_covered": " ".join(paragraphs[3:4])}
+    doc = __doc__ or ""
+    start = doc.find("Covered")
+    split = doc.find("Handed to LiteLLM")
+    return {"covered": " ".join(doc[start:split].split()), "not_covered": " ".join(doc[split:].split())}
 
 
 # -- benchmarks ------------------------------------------------------------------
@@ -390,6 +431,19 @@ def _batch_setup() -> Callable[[], Any]:
     return call
 
 
+def _bench_image_url() -> str:
+    import base64
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 1536, 1024, 8, 2, 0, 0, 0)
+    body = (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+        + bytes(range(256)) * 48  # stand-in for the image data chunks
+    )
+    return "data:image/png;base64," + base64.b64encode(body).decode()
+
+
 def _benchmarks() -> List[Any]:
     from ..bench import Benchmark
 
@@ -433,6 +487,19 @@ def _benchmarks() -> List[Any]:
         },
         {"role": "tool", "tool_call_id": "c1", "content": "18C, cloudy"},
     ]
+    img = _bench_image_url()
+    out.append(
+        Benchmark(
+            name="token_counter image detail high data URL gpt-4o",
+            patch=patch,
+            setup=_bench_messages(
+                "gpt-4o",
+                [{"role": "user", "content": [{"type": "text", "text": "What is in this picture?"},
+                                              {"type": "image_url", "image_url": {"url": img, "detail": "high"}}]}],
+            ),
+            notes="a 1536x1024 PNG of ~12 KB as a base64 data URL",
+        )
+    )
     out.append(Benchmark(name="token_counter tool chat + tools gpt-4o", patch=patch, setup=_bench_messages("gpt-4o", chat, tools=tools)))
     out.append(
         Benchmark(

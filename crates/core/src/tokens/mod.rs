@@ -16,6 +16,8 @@
 //! extrapolates from samples above `TOKEN_COUNTER_MAX_EXACT_CHARS` (that last
 //! case is reported as not covered, so the caller hands it to LiteLLM).
 
+pub mod image;
+
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -1,0 +1,128 @@
+"""Transport: LiteLLM's provider HTTP calls on Fast LiteLLM's Rust HTTP client.
+
+LiteLLM builds the ``httpx.AsyncClient`` of every provider call (its own
+``AsyncHTTPHandler`` and the OpenAI/Azure SDK clients it creates) around the
+transport returned by one static factory on ``AsyncHTTPHandler``
+(``_create_async_transport`` on 1.83.x, ``create_async_transport`` on 1.110.x).
+By default that is LiteLLM's aiohttp transport. The patch makes the factory
+return :class:`fast_litellm.AsyncHTTPTransport` instead, with the same CA roots
+(the cafile behind LiteLLM's cached SSL context: certifi, ``SSL_CERT_FILE`` or
+``ssl_verify``) and the same verification switch.
+
+Left to LiteLLM (``NOT_COVERED``): ``litellm.force_ipv4``, client certificates,
+SSL contexts LiteLLM did not build from a cafile, custom cipher or ECDH settings
+(``SSL_SECURITY_LEVEL``/``SSL_ECDH_CURVE``), unknown arguments.
+``FAST_LITELLM_TRANSPORT=0`` turns the component off.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import sys
+from typing import Any, Dict, Optional, Tuple
+
+from .._patching import NOT_COVERED, Patch
+
+_transports: Dict[Tuple[Any, ...], Any] = {}
+_DEFAULT_MAX_CONNECTIONS = 1000
+
+
+def _cafile_for(ssl_context: ssl.SSLContext) -> Optional[str]:
+    """The cafile LiteLLM built ``ssl_context`` from, if it is one of its cached ones."""
+    handler = sys.modules.get("litellm.llms.custom_httpx.http_handler")
+    cache = getattr(handler, "_ssl_context_cache", None) or {}
+    for key, ctx in list(cache.items()):
+        if ctx is ssl_context:
+            if not isinstance(key, tuple) or not key or not isinstance(key[0], str):
+                return None
+            # Custom ciphers / curves cannot be mirrored in rustls: leave those to LiteLLM.
+            if any(part is not None and not isinstance(part, bool) for part in key[1:]):
+                return None
+            return key[0]
+    return None
+
+
+def _transport(verify: Any, limits: Any) -> Any:
+    import httpx
+
+    from ..transport import AsyncHTTPTransport
+
+    if limits is None:
+        limits = httpx.Limits(max_connections=_DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=None)
+    else:
+        limits = httpx.Limits(
+            max_connections=limits.max_connections or _DEFAULT_MAX_CONNECTIONS,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+    key = (verify, limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry, os.getpid())
+    transport = _transports.get(key)
+    if transport is None:
+        transport = _transports[key] = AsyncHTTPTransport(verify=verify, http2=True, limits=limits)
+    return transport
+
+
+def _build_factory(original: Any) -> Any:
+    def create_async_transport(
+        ssl_context: Optional[ssl.SSLContext] = None,
+        ssl_verify: Optional[bool] = None,
+        shared_session: Any = None,  # aiohttp's session: our pools replace it
+        http2: bool = False,
+        cert: Any = None,
+        limits: Any = None,
+        **unknown: Any,
+    ) -> Any:
+        import litellm
+
+        if unknown or cert or getattr(litellm, "force_ipv4", False):
+            return NOT_COVERED
+        if ssl_context is not None:
+            cafile = _cafile_for(ssl_context)
+            if cafile is None or not os.path.exists(cafile):
+                return NOT_COVERED
+            verify: Any = cafile
+        elif ssl_verify is False:
+            verify = False
+        else:
+            verify = True
+        return _transport(verify, limits)
+
+    return create_async_transport
+
+
+_SUMMARY = (
+    "LiteLLM's provider httpx clients use fast_litellm.AsyncHTTPTransport (tokio + hyper/rustls, "
+    "keep-alive pools, GIL released, batched asyncio wake-ups) instead of its aiohttp transport"
+)
+_CALLERS = (
+    "AsyncHTTPHandler.create_client (every get_async_httpx_client provider client) and the OpenAI/Azure "
+    "SDK clients built by litellm.llms.openai.common_utils"
+)
+
+PATCHES = [
+    Patch(
+        name="transport.async_transport_1_83",
+        component="transport",
+        target="litellm.llms.custom_httpx.http_handler:AsyncHTTPHandler._create_async_transport",
+        supports=">=1.83.7,<1.100",
+        # Streaming acompletion measured 0.97x here, and HTTPS/proxy/fork paths are not yet tested.
+        off_by_default="streaming is 0.97x end to end here and HTTPS is not yet tested",
+        build=_build_factory,
+        summary=_SUMMARY,
+        callers=_CALLERS,
+    ),
+    Patch(
+        name="transport.async_transport",
+        component="transport",
+        target="litellm.llms.custom_httpx.http_handler:AsyncHTTPHandler.create_async_transport",
+        supports=">=1.100,<1.111",
+        # 1.15x non-streaming, 1.02x streaming end to end; HTTPS/proxy/fork paths not yet tested.
+        off_by_default="1.15x/1.02x end to end, below the 2.5x target, and HTTPS is not yet tested",
+        build=_build_factory,
+        summary=_SUMMARY,
+        callers=_CALLERS,
+    ),
+]
+
+BENCHMARKS: list = []

@@ -1,0 +1,311 @@
+"""fast_litellm.AsyncHTTPTransport / HTTPTransport against a local mock upstream,
+and LiteLLM's provider calls through them (same responses, same exception classes)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "transport"))
+from upstream import MockUpstream  # noqa: E402
+
+import fast_litellm  # noqa: E402
+from fast_litellm import AsyncHTTPTransport, HTTPTransport  # noqa: E402
+
+PAYLOAD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with MockUpstream() as up:
+        yield up
+
+
+def free_port() -> int:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def normalized(response: httpx.Response):
+    headers = [(k.lower(), v) for k, v in response.headers.raw if k.lower() != b"date"]
+    return response.status_code, sorted(headers), response.content
+
+
+# ---------------------------------------------------------------- transport level
+
+
+@pytest.mark.parametrize("path,payload", [
+    ("/v1/chat/completions", PAYLOAD),
+    ("/v1/chat/completions", {**PAYLOAD, "stream": True}),
+    ("/v1/embeddings", {"input": "x"}),
+    ("/status/429", PAYLOAD),
+    ("/status/500", PAYLOAD),
+])
+def test_async_responses_identical_to_httpx(upstream, path, payload):
+    async def go():
+        async with httpx.AsyncClient(transport=AsyncHTTPTransport()) as ours, httpx.AsyncClient() as stock:
+            a = await ours.post(upstream.url + path, json=payload)
+            b = await stock.post(upstream.url + path, json=payload)
+            return a, b
+
+    a, b = run(go())
+    assert normalized(a) == normalized(b)
+    assert dict(a.headers).keys() - {"date"} == dict(b.headers).keys() - {"date"}
+    assert a.http_version == "HTTP/1.1"
+
+
+def test_request_reaches_upstream_unchanged(upstream):
+    async def go():
+        async with httpx.AsyncClient(transport=AsyncHTTPTransport()) as ours, httpx.AsyncClient() as stock:
+            kw = dict(content=b"\x00binary\xffbody" * 1000, headers={"X-Custom": "v1", "authorization": "Bearer k"},
+                      params={"a": "1 2", "b": "\u00e9"})
+            a = await ours.put(upstream.url + "/echo/some%20path", **kw)
+            b = await stock.put(upstream.url + "/echo/some%20path", **kw)
+            return a.json(), b.json()
+
+    a, b = run(go())
+    assert a["method"] == b["method"] == "PUT"
+    assert a["path"] == b["path"]
+    assert a["body"] == b["body"]
+    lower = lambda hs: sorted((k.lower(), v) for k, v in hs)  # noqa: E731
+    assert lower(a["headers"]) == lower(b["headers"])
+
+
+def test_streaming_arrives_chunk_by_chunk(upstream):
+    async def go():
+        async with httpx.AsyncClient(transport=AsyncHTTPTransport()) as c:
+            async with c.stream("POST", upstream.url + "/v1/chat/completions", json={**PAYLOAD, "stream": True}) as r:
+                return [line async for line in r.aiter_lines() if line]
+
+    lines = run(go())
+    assert lines[-1] == "data: [DONE]"
+    assert len(lines) == 9
+
+
+def test_first_bytes_before_body_ends(upstream):
+    async def go():
+        async with httpx.AsyncClient(transport=AsyncHTTPTransport()) as c:
+            async with c.stream("GET", upstream.url + "/stall-body") as r:
+                it = r.aiter_bytes()
+                first = await asyncio.wait_for(it.__anext__(), 5)
+            await asyncio.sleep(0.2)  # the aborted request leaves the reactor
+            reactor = fast_litellm.transport._reactors[asyncio.get_running_loop()]
+            return first, reactor.native.in_flight(), len(reactor.calls)
+
+    first, in_flight, calls = run(go())
+    assert first == b"data: first\n\n"
+    assert in_flight == 0 and calls == 0
+
+
+def test_cancellation_aborts_upstream_request(upstream):
+    async def go():
+        async with httpx.AsyncClient(transport=AsyncHTTPTransport()) as c:
+            task = asyncio.ensure_future(c.get(upstream.url + "/slow/5"))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.1)
+            reactor = fast_litellm.transport._reactors[asyncio.get_running_loop()]
+            return reactor.native.in_flight(), len(reactor.calls)
+
+    assert run(go()) == (0, 0)
+
+
+@pytest.mark.parametrize("transport_cls", ["async", "sync"])
+def test_errors_are_httpx_exceptions(upstream, transport_cls):
+    refused = f"http://127.0.0.1:{free_port()}/"
+    cases = [
+        (refused, {}, httpx.ConnectError),
+        (upstream.url + "/slow/3", {"timeout": httpx.Timeout(0.3)}, httpx.ReadTimeout),
+        (upstream.url + "/truncated", {}, httpx.RemoteProtocolError),
+        ("ftp://127.0.0.1/x", {}, httpx.UnsupportedProtocol),
+    ]
+    for url, kw, exc in cases:
+        if transport_cls == "async":
+            async def go():
+                async with httpx.AsyncClient(transport=AsyncHTTPTransport()) as c:
+                    await c.get(url, **kw)
+            with pytest.raises(exc):
+                run(go())
+        else:
+            with httpx.Client(transport=HTTPTransport()) as c, pytest.raises(exc):
+                c.get(url, **kw)
+
+
+def test_pool_timeout_when_limit_reached(upstream):
+    async def go():
+        t = AsyncHTTPTransport(limits=httpx.Limits(max_connections=1))
+        async with httpx.AsyncClient(transport=t, timeout=httpx.Timeout(5.0, pool=0.2)) as c:
+            slow = asyncio.ensure_future(c.get(upstream.url + "/slow/1"))
+            await asyncio.sleep(0.1)
+            with pytest.raises(httpx.PoolTimeout):
+                await c.get(upstream.url + "/echo")
+            assert (await slow).status_code == 200
+
+    run(go())
+
+
+def test_sync_transport_identical_to_httpx(upstream):
+    with httpx.Client(transport=HTTPTransport()) as ours, httpx.Client() as stock:
+        for payload in (PAYLOAD, {**PAYLOAD, "stream": True}):
+            a = ours.post(upstream.url + "/v1/chat/completions", json=payload)
+            b = stock.post(upstream.url + "/v1/chat/completions", json=payload)
+            assert normalized(a) == normalized(b)
+        with ours.stream("POST", upstream.url + "/v1/chat/completions", json={**PAYLOAD, "stream": True}) as r:
+            assert sum(1 for line in r.iter_lines() if line) == 9
+
+
+def test_soak_no_unclosed_warnings_and_bounded_sockets(upstream):
+    """A CI-sized soak (the 100,000-request run is bench/transport/soak.py)."""
+
+    def sockets() -> int:
+        n = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                n += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+            except OSError:
+                pass
+        return n
+
+    limit = 16
+
+    async def go():
+        nonlocal before
+        before = sockets()  # the loop's own socketpair included
+        t = AsyncHTTPTransport(limits=httpx.Limits(max_connections=limit))
+        peak = 0
+        async with httpx.AsyncClient(transport=t) as c:
+            left = [3000]
+
+            async def worker():
+                nonlocal peak
+                while left[0] > 0:
+                    left[0] -= 1
+                    r = await c.post(upstream.url + "/v1/chat/completions", json=PAYLOAD)
+                    assert r.status_code == 200 and r.json()["id"] == "chatcmpl-mock"
+                    if left[0] % 200 == 0:
+                        peak = max(peak, sockets())
+
+            await asyncio.gather(*(worker() for _ in range(64)))
+        return peak
+
+    before = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        peak = run(go())
+        gc.collect()
+    # Sockets are held by the native pools only (Python opens none per request).
+    assert peak - before <= limit
+
+
+# ---------------------------------------------------------------- LiteLLM
+
+
+def _acompletion_outcome(url: str, timeout=None, stream=False):
+    import litellm
+
+    cache = getattr(litellm, "in_memory_llm_clients_cache", None)
+    if cache is not None:
+        cache.flush_cache()
+
+    async def go():
+        try:
+            r = await litellm.acompletion(
+                model="openai/gpt-4o-mini", api_base=url, api_key="sk-test", messages=PAYLOAD["messages"],
+                timeout=timeout, max_retries=0, num_retries=0, stream=stream,
+            )
+            if stream:
+                return ("ok", [c.choices[0].delta.content async for c in r])
+            return ("ok", r.choices[0].message.content, r.usage.total_tokens,
+                    {k: v for k, v in r._hidden_params.get("additional_headers", {}).items() if "date" not in k})
+        except Exception as exc:
+            return ("error", type(exc).__name__, getattr(exc, "status_code", None))
+
+    return run(go())
+
+
+def _transport_calls() -> int:
+    return sum(p["calls"] for p in fast_litellm.status()["patches"] if p["component"] == "transport")
+
+
+@pytest.fixture
+def transport_on(monkeypatch):
+    """The transport patch is off by default: opt in for one test, then restore."""
+    fast_litellm.deactivate()
+    monkeypatch.setenv("FAST_LITELLM_TRANSPORT", "1")
+    fast_litellm.activate()
+    yield
+    fast_litellm.deactivate()
+    monkeypatch.delenv("FAST_LITELLM_TRANSPORT")
+    fast_litellm.activate()
+
+
+@pytest.mark.parametrize("case", ["ok", "stream", "400", "401", "404", "429", "500", "503", "timeout", "refused"])
+def test_litellm_same_results_and_exception_classes(upstream, transport_on, case):
+    import litellm  # noqa: F401
+
+    fast_litellm.activate()
+    applied = [p for p in fast_litellm.status()["patches"] if p["component"] == "transport" and p["state"] == "applied"]
+    if not applied:
+        pytest.skip("transport patch not applied on this LiteLLM")
+    url, timeout, stream = upstream.url + "/v1", None, False
+    if case.isdigit():
+        url = f"{upstream.url}/status/{case}/v1"
+    elif case == "timeout":
+        url, timeout = upstream.url + "/slow/3/v1", 0.5
+    elif case == "refused":
+        url = f"http://127.0.0.1:{free_port()}/v1"
+    elif case == "stream":
+        stream = True
+    calls_before = _transport_calls()
+    fast = _acompletion_outcome(url, timeout, stream)
+    assert _transport_calls() > calls_before  # our transport was built for this call
+    fast_litellm.deactivate()
+    try:
+        stock = _acompletion_outcome(url, timeout, stream)
+    finally:
+        fast_litellm.activate()
+    assert fast == stock
+    if case in ("ok", "stream"):
+        assert fast[0] == "ok"
+    else:
+        assert fast[0] == "error"
+
+
+def test_disable_env_leaves_litellm_alone():
+    import subprocess
+
+    code = (
+        "import fast_litellm, litellm, json;"
+        "print(json.dumps([p['state'] for p in fast_litellm.status()['patches'] if p['component']=='transport']))"
+    )
+    env = dict(os.environ, FAST_LITELLM_TRANSPORT="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "applied" not in out.stdout
+
+
+def test_off_by_default_with_reason():
+    import litellm  # noqa: F401
+
+    fast_litellm.activate()
+    mine = [p for p in fast_litellm.status()["patches"] if p["component"] == "transport"]
+    assert mine and all(p["state"] == "skipped" for p in mine)
+    assert any("FAST_LITELLM_TRANSPORT=1" in p["reason"] for p in mine)
