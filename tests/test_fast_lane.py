@@ -96,8 +96,9 @@ def rig(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fastlane")
     cfg = tmp / "config.yaml"
     cfg.write_text(CONFIG)
+    # PYTHONPATH is inherited: the source tree in the dev loop, the installed wheel in CI.
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", MOCK_KEY="sk-mock-env",
-               PYTHONPATH=str(ROOT / "python"), PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
     for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE"):
         env.pop(var, None)
     mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
