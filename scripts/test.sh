@@ -10,8 +10,8 @@ env_root="${FAST_LITELLM_ENV_DIR:-$HOME/.cache/fast-litellm/envs}"
 versions="${FAST_LITELLM_PINS:-1.83.14 1.110.2}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fast-litellm/target}"   # cached between runs
 
-echo "== cargo test (core crate)"
-cargo test -p fast-litellm-core --release 2>&1 | tail -n 40
+echo "== cargo test (the Rust crates without PyO3: core, fastlane)"
+cargo test -p fast-litellm-core -p fast-litellm-fastlane --release 2>&1 | tail -n 60
 
 echo "== virtualenvs"
 bash scripts/setup-envs.sh
