@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from util_proc import free_port, wait_http
+from util_proc import free_port, stop_group, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-test-fast-lane-master"
@@ -81,16 +81,6 @@ def _start(argv, env, url, log):
     return proc
 
 
-def _stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fastlane")
@@ -119,7 +109,7 @@ def rig(tmp_path_factory):
                "ids": _model_ids(stock_port)}
     finally:
         for p in procs:
-            _stop(p)
+            stop_group(p)
         for fh in logs.values():
             fh.close()
 

@@ -30,6 +30,17 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
     raise TimeoutError(f"{url} did not answer in {timeout}s")
 
 
+def stop_group(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """SIGTERM the process group a server was started in; SIGKILL it if it lingers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
 @contextmanager
 def server(argv, url, env=None, cwd=None, timeout=180.0):
     proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -46,10 +57,4 @@ def server(argv, url, env=None, cwd=None, timeout=180.0):
             raise RuntimeError(f"server failed to start: {argv}\n{out}")
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 15)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+        stop_group(proc, timeout=20)
