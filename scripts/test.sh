@@ -13,6 +13,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fast-litellm/target}" 
 echo "== cargo test (the Rust crates without PyO3: core, fastlane)"
 cargo test -p fast-litellm-core -p fast-litellm-fastlane --release 2>&1 | tail -n 60
 
+echo "== system packages"
+bash scripts/install-system-deps.sh
+
 echo "== virtualenvs"
 bash scripts/setup-envs.sh
 first="$env_root/litellm-${versions%% *}"
