@@ -293,3 +293,30 @@ def test_stock_gunicorn_four_workers_flickers(tmp_path):
     totals = [sum(v.values()) for v in views]
     # Every scrape shows only the share of the worker that answered it.
     assert all(t < n for t in totals), totals
+
+
+_GAUGE_MODES = r"""
+import json, os, sys
+import fast_litellm, litellm
+from litellm.integrations.prometheus import PrometheusLogger
+logger = PrometheusLogger()
+st = {p["name"]: p["state"] for p in fast_litellm.status()["patches"]}
+out = {"state": st["metrics.gauge_multiprocess_mode"],
+       "deployment_state": getattr(logger.litellm_deployment_state, "_multiprocess_mode", None)}
+labeled = getattr(logger.litellm_deployment_state, "metric", None)  # 1.110.2 may wrap it
+if out["deployment_state"] is None and labeled is not None:
+    out["deployment_state"] = getattr(labeled, "_multiprocess_mode", None)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("multiproc", [True, False], ids=["multiproc-dir", "no-dir"])
+def test_gauge_mode_only_with_a_multiproc_dir(tmp_path, multiproc):
+    extra = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)} if multiproc else {}
+    out = subprocess.run([sys.executable, "-c", _GAUGE_MODES], env=_env(**extra),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["state"] == "applied"
+    # prometheus_client's default gauge mode is "all" (one series per pid).
+    assert got["deployment_state"] == ("mostrecent" if multiproc else "all")
