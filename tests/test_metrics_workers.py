@@ -41,6 +41,7 @@ pytest.importorskip("prometheus_client", reason="prometheus_client (LiteLLM's pr
 BIN = Path(sys.executable).parent
 KEY = "sk-metrics-" + "5a" * 20
 MODELS = ("model-a", "model-b")
+_UPSTREAM = {"gpt-4o-mini": "model-a", "gpt-4o": "model-b"}
 # LiteLLM counters that every successful proxied chat completion increments once.
 COUNTERS = (
     "litellm_proxy_total_requests_metric_total",
@@ -139,6 +140,7 @@ def _scrape(port):
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
         model = labels.get("requested_model") or labels.get("model_group") or labels.get("model")
+        model = _UPSTREAM.get(model, model)  # 1.83.14 labels litellm_requests_metric by upstream model
         if model in totals[m.group(1)]:
             totals[m.group(1)][model] += float(m.group(3))
     return totals, text
