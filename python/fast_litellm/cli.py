@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from .components import metrics as _metrics
+
 LAUNCHER_DIR = Path(__file__).resolve().parent / "_launcher"
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "default_proxy_config.yaml"
 
@@ -110,7 +112,9 @@ def _run(args: argparse.Namespace) -> int:
     if not command:
         print("usage: fast-litellm run -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
-    return _exec(command, launcher_env())
+    env = launcher_env()
+    _metrics.prepare_launch(env)  # one Prometheus multiprocess dir for every worker
+    return _exec(command, env)
 
 
 def _litellm_cli() -> str:
@@ -133,6 +137,7 @@ def _proxy(args: argparse.Namespace) -> int:
     if any(a in ("--help", "-h", "--version", "-v", "--test", "--health") for a in proxy_args):
         fast_lane = False  # one-shot commands of the litellm CLI: no server to front
     env = launcher_env()
+    _metrics.prepare_launch(env)  # one Prometheus multiprocess dir for every worker
     if not any(a == "--config" or a.startswith("--config=") or a == "-c" for a in proxy_args):
         # The built-in config answers with mock responses: no network, no provider keys.
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

@@ -1,0 +1,243 @@
+"""Metrics: one consistent Prometheus ``/metrics`` across proxy workers.
+
+The problem (LiteLLM issue #10595)
+----------------------------------
+``prometheus_client`` keeps metric values in the memory of the process that
+counts them. With several workers, ``/metrics`` is answered by whichever worker
+the connection lands on, from that worker's own registry: totals are a quarter
+of the truth with four workers and jump up and down between scrapes.
+``prometheus_client``'s multiprocess mode fixes that: when
+``PROMETHEUS_MULTIPROC_DIR`` is set *before* ``prometheus_client`` is imported,
+every process writes its values to mmap'd files named by pid in that directory,
+and a ``MultiProcessCollector`` over the directory sums them (counters and
+histograms; gauges by their ``multiprocess_mode``).
+
+What LiteLLM does itself (read in 1.83.14 and 1.110.2)
+------------------------------------------------------
+* ``PrometheusLogger._mount_metrics_endpoint`` (``litellm/integrations/prometheus.py``)
+  already mounts ``/metrics`` from a ``MultiProcessCollector`` whenever
+  ``PROMETHEUS_MULTIPROC_DIR`` is set, on both versions. Prometheus is not a
+  premium feature on either (only some label filters are); 1.110.2 puts
+  ``/metrics`` behind the proxy's auth unless
+  ``litellm_settings.require_auth_for_metrics_endpoint: false``.
+* The ``litellm`` CLI sets the variable only for ``--num_workers > 1`` with
+  ``prometheus`` in the config's callbacks, and then always to the same
+  ``$TMPDIR/litellm_prometheus_multiproc``, wiped at start and never removed: two
+  proxies on one host share (and wipe) each other's files. Nothing sets it for
+  ``gunicorn -w N ... litellm.proxy.proxy_server:app`` or ``uvicorn --workers N``,
+  which therefore flicker.
+* LiteLLM's gauges (budgets, provider rate-limit headers, deployment state, user
+  and team counts; all written with ``set()``) use ``prometheus_client``'s default
+  multiprocess mode ``all``: one series per worker pid, dead workers' included,
+  e.g. ``litellm_total_users{pid="123"}`` four times with four workers.
+
+What Fast LiteLLM does
+----------------------
+* The launcher (``fast-litellm proxy`` with any ``--num_workers``, and
+  ``fast-litellm run -- CMD``) calls :func:`prepare_launch`: a fresh private
+  directory per launch, exported as ``PROMETHEUS_MULTIPROC_DIR`` to every process,
+  removed by a small watcher process once the launched command (and every process
+  that inherited its pipe, e.g. forked gunicorn workers) has exited. A directory
+  the user set (``PROMETHEUS_MULTIPROC_DIR`` or the older lowercase name) is used
+  as is, neither wiped nor removed. ``FAST_LITELLM_METRICS=0`` leaves the
+  environment alone.
+* The patch below gives LiteLLM's ``PrometheusLogger`` gauges the multiprocess
+  mode ``mostrecent`` (only while ``PROMETHEUS_MULTIPROC_DIR`` is set): one series
+  per label set holding the value last written by any worker. Every one of those
+  gauges is ``set()`` to a fact about the world (a budget, a provider's remaining
+  quota, a deployment's state), not a per-worker quantity that should be summed
+  (``livesum`` is right for in-flight counts, which LiteLLM already declares
+  itself). Gauges given an explicit mode by LiteLLM keep it.
+* When ``litellm.integrations.prometheus`` is imported in a worker, the live-gauge
+  files of pids that no longer run are dropped (``mark_process_dead``), as
+  LiteLLM 1.110.2 does at worker start; 1.83.14 only does it through gunicorn's
+  ``child_exit`` hook of its own CLI. Counter and histogram files are never
+  removed, so totals never go down.
+
+The fast lane: with a Prometheus callback in the config the Rust front is
+pass-through only (it cannot run callbacks), so every request reaches a LiteLLM
+worker and is counted there; ``/metrics`` itself is forwarded unchanged.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import signal
+import tempfile
+from typing import Any, Callable, List, Optional
+
+from .._patching import NOT_COVERED, Patch, env_flag
+
+COMPONENT = "metrics"
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LEGACY_ENV = "prometheus_multiproc_dir"  # still read by prometheus_client
+
+#: Multiprocess mode given to LiteLLM's own gauges (see the module docstring).
+GAUGE_MODE = "mostrecent"
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]*_(\d+)\.db$")
+
+
+def multiproc_dir(env: Optional[dict] = None) -> Optional[str]:
+    env = os.environ if env is None else env
+    return env.get(ENV) or env.get(_LEGACY_ENV) or None
+
+
+# -- launcher ---------------------------------------------------------------------
+
+
+def prepare_launch(env: dict) -> Optional[str]:
+    """Give the command about to be launched with ``env`` one metrics directory.
+
+    Returns the directory in use (``None`` when switched off). A directory the
+    user set is kept as it is; otherwise a fresh one is created, exported in
+    ``env`` and removed once the launched command has exited.
+    """
+    if env_flag("FAST_LITELLM_METRICS") is False or env_flag("FAST_LITELLM_DISABLE"):
+        return None
+    existing = multiproc_dir(env)
+    if existing:
+        os.makedirs(existing, exist_ok=True)
+        return existing
+    path = tempfile.mkdtemp(prefix="fast-litellm-prometheus-")
+    env[ENV] = path
+    try:
+        _remove_when_done(path)
+    except OSError:
+        pass  # no watcher: the directory stays in $TMPDIR, nothing else changes
+    return path
+
+
+def _remove_when_done(path: str) -> None:
+    """Remove ``path`` once every holder of a pipe's write end has exited.
+
+    The write end stays open, inheritable, in this process: across ``exec`` and in
+    every forked child. A detached watcher (its own session, so a Ctrl-C or a
+    ``killpg`` of the command does not stop it) blocks on the read end and
+    removes the directory at end of file.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked watcher
+        code = 0
+        try:
+            os.close(w)
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_IGN)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            keep = {0, 1, 2, r}
+            for fd in _open_fds():
+                if fd not in keep:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            while True:
+                try:
+                    if not os.read(r, 4096):
+                        break
+                except InterruptedError:
+                    continue
+            shutil.rmtree(path, ignore_errors=True)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(r)
+    os.waitpid(pid, 0)
+    os.set_inheritable(w, True)
+
+
+def _open_fds() -> List[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 256))
+
+
+# -- in each worker ---------------------------------------------------------------
+
+
+def mark_dead_workers(directory: str) -> List[int]:
+    """Drop the live-gauge files of pids that no longer run; return those pids."""
+    pids = set()
+    for name in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        m = _LIVE_GAUGE_FILE.search(name)
+        if m is not None:
+            pids.add(int(m.group(1)))
+    dead = sorted(p for p in pids if p != os.getpid() and not _running(p))
+    if dead:
+        from prometheus_client import multiprocess
+
+        for pid in dead:
+            multiprocess.mark_process_dead(pid, path=directory)
+    return dead
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _build_metric_factory(original: Callable[..., Any]) -> Callable[..., Any]:
+    directory = multiproc_dir()
+    if directory and os.path.isdir(directory):
+        try:
+            mark_dead_workers(directory)
+        except Exception:
+            pass  # housekeeping only
+
+    def create_metric_factory(self: Any, metric_class: Any, *args: Any, **kwargs: Any) -> Any:
+        if not multiproc_dir():
+            return NOT_COVERED
+        try:
+            from prometheus_client import Gauge
+        except ImportError:
+            return NOT_COVERED
+        if metric_class is not Gauge or GAUGE_MODE not in getattr(Gauge, "_MULTIPROC_MODES", ()):
+            return NOT_COVERED
+
+        def gauge(*g_args: Any, **g_kwargs: Any) -> Any:
+            g_kwargs.setdefault("multiprocess_mode", GAUGE_MODE)
+            return metric_class(*g_args, **g_kwargs)
+
+        return original(self, gauge, *args, **kwargs)
+
+    return create_metric_factory
+
+
+PATCHES = [
+    Patch(
+        name="metrics.gauge_multiprocess_mode",
+        component=COMPONENT,
+        target="litellm.integrations.prometheus:PrometheusLogger._create_metric_factory",
+        supports=">=1.83.14,<1.111",
+        build=_build_metric_factory,
+        # Factories are closures: equal when both make metrics (shadow mode).
+        compare=lambda stock, ours: callable(stock) and callable(ours),
+        summary=(
+            "Only with PROMETHEUS_MULTIPROC_DIR set (the launcher sets a private one per launch): "
+            "LiteLLM's Prometheus gauges get multiprocess_mode='mostrecent' (one series holding the "
+            "last value any worker set) instead of the default 'all' (one series per worker pid, "
+            "dead workers included); also drops dead workers' live-gauge files at worker start. "
+            "/metrics itself already reads a MultiProcessCollector on both versions when the "
+            "directory is set. A correctness fix, not a speed patch: no benchmark."
+        ),
+        callers="PrometheusLogger.__init__ (the 'prometheus' callback), once per worker",
+    ),
+]
+
+BENCHMARKS: list = []
