@@ -283,7 +283,7 @@ def _read_stream(port, body):
     events, arrivals, error = [], [], None
     try:
         while True:
-            line = resp.fp.readline()
+            line = resp.readline()
             if not line:
                 break
             if line.startswith(b"data: "):

@@ -185,7 +185,10 @@ impl StreamState {
         if let Some(f) = finish {
             self.finished = true;
             let choices = format!(r#"[{{"finish_reason":{},"index":0,"delta":{{}}}}]"#, js(f));
-            self.emit(out, &choices, "");
+            // 1.83.14 builds a fresh chunk (no service_tier) for a finish_reason that
+            // came with content; 1.110.2 keeps it.
+            let split = content.map_or(false, |s| !s.is_empty());
+            self.emit_with(out, &choices, "", !(split && self.spec.format == Format::V1_83));
         }
         Ok(())
     }
