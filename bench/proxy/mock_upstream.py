@@ -42,16 +42,58 @@ def _chat_completion(model: str) -> dict:
     }
 
 
-def _chat_chunks(model: str):
+def _chat_chunks(model: str, body: dict = None, d: dict = None):
+    """SSE chunks. Directives (tests only): ``pieces=a|b|c`` content pieces, ``finish=``,
+    ``first=role|none|text`` (a role-only opening chunk, none, or the role with the first piece),
+    ``finishwith=last`` (finish_reason on the last piece), ``usage=P,C`` (the usage chunk, sent
+    only when ``stream_options.include_usage`` asks for it, as OpenAI does), ``style=openai`` (logprobs,
+    refusal, usage:null and service_tier as OpenAI sends them), ``fp=none``, ``created=N``, ``gap=S`` (seconds between events), ``bad=tool`` (a tool-call
+    delta after the first piece)."""
+    body, d = body or {}, d or {}
     cid = "chatcmpl-" + uuid.uuid4().hex[:24]
-    created = int(time.time())
-    base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": "fp_mock"}
-    yield dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
-    for i, w in enumerate(WORDS):
-        yield dict(base, choices=[{"index": 0, "delta": {"content": (" " if i else "") + w}, "finish_reason": None}])
-    yield dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}])
-    yield dict(base, choices=[], usage={"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22})
+    created = int(d["created"]) if "created" in d else int(time.time())
+    openai = d.get("style") == "openai"
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": d.get("model", model)}
+    if openai:
+        base["service_tier"] = "default"
+    if d.get("fp") != "none":
+        base["system_fingerprint"] = "fp_mock"
+    if openai and include_usage:
+        base["usage"] = None
+
+    def choice(delta, finish=None):
+        c = {"index": 0, "delta": delta}
+        if openai:
+            c["logprobs"] = None
+        c["finish_reason"] = finish
+        return c
+
+    pieces = d["pieces"].split("|") if "pieces" in d else [(" " if i else "") + w for i, w in enumerate(WORDS)]
+    finish = d.get("finish", "stop")
+    first = d.get("first", "role")
+    role_delta = {"role": "assistant", "content": ""}
+    if openai:
+        role_delta["refusal"] = None
+    if first == "role":
+        yield dict(base, choices=[choice(role_delta)])
+    for i, p in enumerate(pieces):
+        delta = {"content": p}
+        if first == "text" and i == 0:
+            delta = {"role": "assistant", "content": p}
+        last = i == len(pieces) - 1
+        if i == 1 and d.get("bad") == "tool":  # out of the verified shape mid-way
+            yield dict(base, choices=[choice({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                                              "function": {"name": "f", "arguments": ""}}]})])
+        if last and d.get("finishwith") == "last":
+            yield dict(base, choices=[choice(delta, finish)])
+        else:
+            yield dict(base, choices=[choice(delta)])
+    if d.get("finishwith") != "last":
+        yield dict(base, choices=[choice({}, finish)])
+    if include_usage:
+        p, c = (int(x) for x in d.get("usage", "12,10").split(","))
+        yield dict(base, choices=[], usage={"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
 
 
 def _response(model: str) -> dict:
@@ -92,10 +134,12 @@ def _response_events(model: str):
     yield "response.completed", {"type": "response.completed", "response": full}
 
 
-async def _sse(request: web.Request, events) -> web.StreamResponse:
+async def _sse(request: web.Request, events, gap: float = 0.0) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
-    for name, payload in events:
+    for i, (name, payload) in enumerate(events):
+        if gap and i:
+            await asyncio.sleep(gap)
         prefix = f"event: {name}\n" if name else ""
         await resp.write(f"{prefix}data: {json.dumps(payload)}\n\n".encode())
     if request.path.endswith("/chat/completions"):
@@ -136,7 +180,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
         err = {"error": {"message": "mock upstream error", "type": "mock_error", "param": None, "code": d["status"]}}
         return web.json_response(err, status=int(d["status"]))
     if body.get("stream"):
-        return await _sse(request, ((None, c) for c in _chat_chunks(model)))
+        return await _sse(request, ((None, c) for c in _chat_chunks(model, body, d)), float(d.get("gap", 0)))
     out = _chat_completion(d.get("model", model))
     if "usage" in d:
         p, c = (int(x) for x in d["usage"].split(","))

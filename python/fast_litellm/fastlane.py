@@ -11,7 +11,8 @@ an envelope verified byte for byte against the stock proxy (see
   other headers than host/accept/accept-encoding/user-agent/connection/
   content-length/``x-stainless-*``;
 * a JSON body with exactly ``model`` and ``messages`` (system/user/assistant
-  messages with string content), non-streaming;
+  messages with string content), optionally ``"stream": false|null``, or
+  ``"stream": true`` with optionally ``"stream_options": {"include_usage": <bool>}``;
 * a model group whose deployments are all ``openai/<model>`` with an ``http://``
   ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
   with plain per-token rates;
@@ -19,13 +20,22 @@ an envelope verified byte for byte against the stock proxy (see
   (no callbacks, guardrails, caching, database, router or litellm settings), on a
   LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
-  usage, the model it was asked for, known headers).
+  usage, the model it was asked for, known headers); for streams, SSE ``data:``
+  events of one text choice (role on the first, ``finish_reason`` stop/length, an
+  optional usage chunk, ``logprobs``/``refusal`` null, ``service_tier`` and
+  ``system_fingerprint`` constant) ending in ``data: [DONE]``, re-emitted one by one
+  as LiteLLM's proxy emits them on each version (role on the first chunk, empty
+  content dropped, ``finish_reason`` in a chunk of its own, LiteLLM's usage chunk
+  with its cost on 1.110.2).
 
 Everything else is forwarded unchanged to the Python proxy. When the upstream's
 answer falls outside the envelope (an error, a tool call, a different model...), the
 request is sent again through the Python proxy, so the client gets LiteLLM's exact
 answer at the cost of one more upstream call; after three such answers in a row a
-deployment goes straight to LiteLLM for a minute. Every response carries
+deployment goes straight to LiteLLM for a minute. A stream is only committed once its
+head and first event are verified (until then a surprise still means a replay); an
+event out of shape after that ends the response without ``data: [DONE]`` (a truncated
+chunked body the client can detect) and counts as a strike, since bytes were sent. Every response carries
 ``x-fast-litellm-lane: rust`` or ``python``. Requests the front serves do not run
 LiteLLM's callbacks, which is why any config with callbacks declines.
 """
@@ -320,7 +330,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
     }
     if groups:
-        msg = f"serving {sorted(groups)} in Rust for master-key non-streaming chat completions; everything else via LiteLLM"
+        msg = f"serving {sorted(groups)} in Rust for master-key chat completions (streaming or not); everything else via LiteLLM"
     else:
         msg = f"pass-through only ({reason or 'no eligible model group'})"
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@
 //! call and is counted in `Stats::replayed`.
 
 pub mod pyfmt;
+mod stream;
 mod wire;
 
 use std::collections::HashMap;
@@ -37,7 +38,8 @@ use tokio::sync::watch;
 
 pub use wire::Format;
 
-type Body = BoxBody<Bytes, hyper::Error>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
 
 /// The largest request body the front buffers to decide; bigger ones stream to Python.
 const MAX_DECIDE_BODY: u64 = 1 << 20;
@@ -93,6 +95,8 @@ pub struct Stats {
     pub passed: AtomicU64,
     pub replayed: AtomicU64,
     pub backend_errors: AtomicU64,
+    /// Streams served in Rust that left the verified shape after bytes were sent (cut short).
+    pub aborted: AtomicU64,
 }
 
 /// Per-deployment brake on replays: after `STRIKES` upstream answers in a row that
@@ -260,6 +264,10 @@ fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).map_err(|never| match never {}).boxed()
 }
 
+fn boxed_incoming(b: Incoming) -> Body {
+    b.map_err(|e| -> BoxError { Box::new(e) }).boxed()
+}
+
 fn lane(resp: &mut Response<Body>, which: &'static str) {
     resp.headers_mut().insert(LANE_HEADER, HeaderValue::from_static(which));
 }
@@ -299,7 +307,12 @@ impl Front {
             if let Some(plan) = self.plan(&bytes) {
                 let guard = self.guards.get(&plan.deployment.id);
                 if guard.map_or(true, |g| g.open()) {
-                    if let Some(resp) = self.serve(&plan).await {
+                    let served = if plan.req.streaming() {
+                        self.clone().serve_stream(&plan).await
+                    } else {
+                        self.serve(&plan).await
+                    };
+                    if let Some(resp) = served {
                         self.stats.served.fetch_add(1, Ordering::Relaxed);
                         if let Some(g) = guard {
                             g.ok();
@@ -319,7 +332,7 @@ impl Front {
             return self.pass_upgrade(req).await;
         }
         let (parts, body) = req.into_parts();
-        self.pass(Request::from_parts(parts, body.boxed())).await
+        self.pass(Request::from_parts(parts, boxed_incoming(body))).await
     }
 
     /// An `Upgrade` request (LiteLLM's realtime websocket): forward it with its
@@ -333,7 +346,7 @@ impl Front {
             Ok(u) => u,
             Err(_) => return bad_gateway(),
         };
-        let mut resp = match self.client.request(Request::from_parts(parts, body.boxed())).await {
+        let mut resp = match self.client.request(Request::from_parts(parts, boxed_incoming(body))).await {
             Ok(r) => r,
             Err(_) => {
                 self.stats.backend_errors.fetch_add(1, Ordering::Relaxed);
@@ -351,7 +364,7 @@ impl Front {
             });
         }
         let (parts, body) = resp.into_parts();
-        let mut r = Response::from_parts(parts, body.boxed());
+        let mut r = Response::from_parts(parts, boxed_incoming(body));
         lane(&mut r, "python");
         r
     }
@@ -430,7 +443,7 @@ impl Front {
         let started = Instant::now();
         let d = &plan.deployment;
         let uri: Uri = format!("{}/chat/completions", d.api_base).parse().ok()?;
-        let upstream_body = wire::upstream_body(&plan.req, &d.upstream_model);
+        let upstream_body = wire::upstream_body(format, &plan.req, &d.upstream_model);
         let req = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -457,7 +470,7 @@ impl Front {
             &self.cfg.version,
             d,
             &plan.req.model,
-            &answer,
+            Some(&answer),
             &parts.headers,
             total_ms,
             (total_ms - upstream_ms).max(0.0),
@@ -470,6 +483,82 @@ impl Front {
         }
         lane(&mut resp, "rust");
         Some(resp)
+    }
+
+    /// A streaming chat completion: wait for the upstream's head and first event (until
+    /// then a surprise still means a replay through LiteLLM), then stream event by event.
+    async fn serve_stream(self: Arc<Self>, plan: &wire::Plan) -> Option<Response<Body>> {
+        let format = self.cfg.format?;
+        let started = Instant::now();
+        let d = &plan.deployment;
+        let uri: Uri = format!("{}/chat/completions", d.api_base).parse().ok()?;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", d.api_key))
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(full(wire::upstream_body(format, &plan.req, &d.upstream_model)))
+            .ok()?;
+        let resp = self.client.request(req).await.ok()?;
+        if resp.status() != StatusCode::OK || !wire::stream_head_ok(resp.headers()) {
+            return None;
+        }
+        let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (parts, mut body) = resp.into_parts();
+        let spec = stream::StreamSpec {
+            format,
+            requested_model: plan.req.model.clone(),
+            include_usage: plan.req.include_usage().unwrap_or(false),
+        };
+        let mut state = stream::StreamState::new(spec, d.clone());
+        let mut prefix = Vec::new();
+        let mut ended = false;
+        while !state.started() {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        prefix.extend(state.feed(data).ok()?);
+                    }
+                }
+                Some(Err(_)) => return None,
+                None => {
+                    state.end().ok()?;
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let sse = SseBody {
+            prefix: Some(Bytes::from(prefix)),
+            upstream: body,
+            state,
+            ended,
+            front: self.clone(),
+            deployment: d.id.clone(),
+        };
+        let mut out = Response::new(BodyExt::boxed(sse));
+        let h = out.headers_mut();
+        for (name, value) in wire::litellm_headers(
+            format,
+            &self.cfg.version,
+            d,
+            &plan.req.model,
+            None,
+            &parts.headers,
+            total_ms,
+            (total_ms - upstream_ms).max(0.0),
+        ) {
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+                (Ok(n), Ok(v)) => {
+                    h.append(n, v);
+                }
+                _ => return None,
+            }
+        }
+        lane(&mut out, "rust");
+        Some(out)
     }
 
     /// Forward to the Python proxy unchanged and stream its answer back.
@@ -490,7 +579,7 @@ impl Front {
                 if parts.status != StatusCode::SWITCHING_PROTOCOLS {
                     parts.headers.retain_not_hop_by_hop();
                 }
-                let mut r = Response::from_parts(parts, body.boxed());
+                let mut r = Response::from_parts(parts, boxed_incoming(body));
                 lane(&mut r, "python");
                 r
             }
@@ -518,6 +607,81 @@ impl RetainHop for hyper::HeaderMap {
         let drop: Vec<HeaderName> = self.keys().filter(|n| hop_by_hop(n)).cloned().collect();
         for n in drop {
             self.remove(n);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct StreamCut(&'static str);
+
+impl std::fmt::Display for StreamCut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fast-litellm: upstream stream left the verified shape: {}", self.0)
+    }
+}
+
+impl std::error::Error for StreamCut {}
+
+/// The client-facing body of a stream served in Rust: the first event(s) already
+/// checked, then the upstream's events re-emitted one by one as they arrive.
+struct SseBody {
+    prefix: Option<Bytes>,
+    upstream: Incoming,
+    state: stream::StreamState,
+    ended: bool,
+    front: Arc<Front>,
+    deployment: String,
+}
+
+impl SseBody {
+    fn cut(&mut self, why: &'static str) -> BoxError {
+        self.ended = true;
+        self.front.stats.aborted.fetch_add(1, Ordering::Relaxed);
+        if let Some(g) = self.front.guards.get(&self.deployment) {
+            g.strike();
+        }
+        Box::new(StreamCut(why))
+    }
+}
+
+impl hyper::body::Body for SseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Some(p) = this.prefix.take() {
+            if !p.is_empty() {
+                return Poll::Ready(Some(Ok(hyper::body::Frame::data(p))));
+            }
+        }
+        loop {
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            match std::pin::Pin::new(&mut this.upstream).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Some(data) = frame.data_ref() else { continue };
+                    match this.state.feed(data) {
+                        Ok(out) if out.is_empty() => continue,
+                        Ok(out) => return Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from(out))))),
+                        Err(why) => return Poll::Ready(Some(Err(this.cut(why)))),
+                    }
+                }
+                Poll::Ready(Some(Err(_))) => return Poll::Ready(Some(Err(this.cut("upstream body error")))),
+                Poll::Ready(None) => {
+                    if let Err(why) = this.state.end() {
+                        return Poll::Ready(Some(Err(this.cut(why))));
+                    }
+                    this.ended = true;
+                    return Poll::Ready(None);
+                }
+            }
         }
     }
 }

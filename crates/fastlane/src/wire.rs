@@ -32,7 +32,8 @@ pub struct Message {
 }
 
 /// `{"model": ..., "messages": [{"role": ..., "content": "..."}]}`, optionally
-/// `"stream": false` or `null` (LiteLLM drops it before calling the upstream), nothing else.
+/// `"stream": false` or `null` (LiteLLM drops it before calling the upstream), or
+/// `"stream": true` with optionally `"stream_options": {"include_usage": <bool>}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
@@ -40,6 +41,18 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     #[serde(default)]
     pub stream: Option<Value>,
+    #[serde(default)]
+    pub stream_options: Option<Value>,
+}
+
+impl ChatRequest {
+    pub fn streaming(&self) -> bool {
+        matches!(self.stream, Some(Value::Bool(true)))
+    }
+    /// `stream_options.include_usage` (parse_request admits only that key, as a bool).
+    pub fn include_usage(&self) -> Option<bool> {
+        self.stream_options.as_ref().and_then(|o| o.get("include_usage")).and_then(Value::as_bool)
+    }
 }
 
 pub struct Plan {
@@ -53,8 +66,13 @@ pub fn parse_request(body: &[u8]) -> Option<ChatRequest> {
         return None;
     }
     // serde maps `"stream": null` to None as well.
-    if !matches!(req.stream, None | Some(Value::Bool(false))) {
+    if !matches!(req.stream, None | Some(Value::Bool(_))) {
         return None;
+    }
+    match &req.stream_options {
+        None => {}
+        Some(Value::Object(o)) if req.streaming() && o.len() == 1 && o.get("include_usage").map_or(false, Value::is_boolean) => {}
+        _ => return None,
     }
     for m in &req.messages {
         if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
@@ -68,10 +86,25 @@ pub fn parse_request(body: &[u8]) -> Option<ChatRequest> {
 struct UpstreamRequest<'a> {
     model: &'a str,
     messages: &'a [Message],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<Value>,
 }
 
-pub fn upstream_body(req: &ChatRequest, upstream_model: &str) -> Vec<u8> {
-    serde_json::to_vec(&UpstreamRequest { model: upstream_model, messages: &req.messages })
+/// What LiteLLM sends upstream: for streams, 1.110.2 always asks for the usage chunk,
+/// 1.83.14 passes the client's `stream_options` through.
+pub fn upstream_body(format: Format, req: &ChatRequest, upstream_model: &str) -> Vec<u8> {
+    let (stream, stream_options) = if req.streaming() {
+        let opts = match format {
+            Format::V1_110 => Some(serde_json::json!({"include_usage": true})),
+            Format::V1_83 => req.stream_options.clone(),
+        };
+        (Some(true), opts)
+    } else {
+        (None, None)
+    };
+    serde_json::to_vec(&UpstreamRequest { model: upstream_model, messages: &req.messages, stream, stream_options })
         .expect("strings serialize")
 }
 
@@ -94,6 +127,20 @@ fn exact_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
 /// Upstream headers whose handling was verified (each becomes `llm_provider-<name>`).
 fn known_upstream_header(name: &str) -> bool {
     matches!(name, "content-type" | "content-length" | "date" | "server")
+}
+
+/// The head of an upstream SSE answer the front may stream from.
+pub fn stream_head_ok(headers: &HeaderMap) -> bool {
+    for (name, value) in headers.iter() {
+        let ok = matches!(name.as_str(), "content-type" | "cache-control" | "transfer-encoding" | "date" | "server");
+        if !ok || value.to_str().is_err() {
+            return false;
+        }
+    }
+    match headers.get("content-type").and_then(|v| v.to_str().ok()) {
+        Some(ct) => ct == "text/event-stream" || ct.starts_with("text/event-stream;"),
+        None => false,
+    }
 }
 
 pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
@@ -161,7 +208,7 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
     })
 }
 
-fn js(s: &str) -> String {
+pub fn js(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialize")
 }
 
@@ -194,6 +241,10 @@ pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8>
 
 /// `(prompt_cost, completion_cost)` with LiteLLM's generic per-token arithmetic.
 pub fn cost(d: &Deployment, a: &Answer) -> (f64, f64) {
+    cost_of(d, a.prompt_tokens, a.completion_tokens)
+}
+
+pub fn cost_of(d: &Deployment, prompt_tokens: u64, completion_tokens: u64) -> (f64, f64) {
     let rates = Rates {
         input: d.input_cost_per_token,
         output: d.output_cost_per_token,
@@ -204,8 +255,8 @@ pub fn cost(d: &Deployment, a: &Answer) -> (f64, f64) {
         double_count_includes_creation: false,
     };
     let usage = TokenUsage {
-        prompt: a.prompt_tokens as i64,
-        completion: a.completion_tokens as i64,
+        prompt: prompt_tokens as i64,
+        completion: completion_tokens as i64,
         ..TokenUsage::default()
     };
     generic_cost(&rates, &usage)
@@ -227,12 +278,15 @@ pub fn litellm_headers(
     version: &str,
     d: &Deployment,
     requested_model: &str,
-    a: &Answer,
+    a: Option<&Answer>,
     upstream: &HeaderMap,
     response_ms: f64,
     overhead_ms: f64,
 ) -> Vec<(String, String)> {
-    let (prompt_cost, completion_cost) = cost(d, a);
+    // A stream's head goes out before its usage is known: every cost header is 0.0
+    // and `x-litellm-response-cost` is absent on both versions.
+    let streaming = a.is_none();
+    let (prompt_cost, completion_cost) = a.map_or((0.0, 0.0), |a| cost(d, a));
     let total = prompt_cost + completion_cost;
     let spend = if total > 0.0 { 0.0 + total } else { 0.0 };
     let api_base = d.api_base.split('?').next().unwrap_or("").to_string();
@@ -250,7 +304,7 @@ pub fn litellm_headers(
     put("x-litellm-version", version.to_string());
     // 1.83.14 reads the cost as `hidden_params.get("response_cost") or ""`: a zero cost
     // becomes "" and the header is dropped.
-    if !(format == Format::V1_83 && total == 0.0) {
+    if !streaming && !(format == Format::V1_83 && total == 0.0) {
         put("x-litellm-response-cost", float_repr(total));
     }
     put("x-litellm-response-cost-original", float_repr(total));
@@ -271,9 +325,18 @@ pub fn litellm_headers(
             put(&format!("llm_provider-{}", name.as_str()), v.to_string());
         }
     }
-    put("x-litellm-model-group", requested_model.to_string());
-    put("x-litellm-attempted-retries", "0".into());
-    put("x-litellm-attempted-fallbacks", "0".into());
+    if !(streaming && format == Format::V1_83) {
+        put("x-litellm-model-group", requested_model.to_string());
+        put("x-litellm-attempted-retries", "0".into());
+        put("x-litellm-attempted-fallbacks", "0".into());
+    }
+    if streaming {
+        if format == Format::V1_110 {
+            put("cache-control", "no-cache".into());
+            put("x-accel-buffering", "no".into());
+        }
+        put("content-type", "text/event-stream; charset=utf-8".into());
+    }
     put("vary", "Origin".into());
     if format == Format::V1_110 {
         put("x-frame-options", "DENY".into());

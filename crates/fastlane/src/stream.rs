@@ -1,0 +1,377 @@
+//! Streaming chat completions (`"stream": true`): the upstream's SSE events are checked
+//! one at a time against the shape verified on the stock proxy and re-emitted the way
+//! LiteLLM's proxy emits them (its chunk fields, the role on the first chunk, empty
+//! content dropped, `finish_reason` in a chunk of its own, the usage chunk per version,
+//! `data: [DONE]`).
+//!
+//! Nothing is buffered beyond one event: each upstream event produces its output as
+//! soon as it is complete. The response head is only sent once the first event has
+//! been accepted, so a stream that is out of shape from its first event is still
+//! replayed through LiteLLM. Once bytes went out that is no longer possible: an event
+//! out of shape later on ends the response with an error (the client sees a truncated
+//! chunked body, never a `data: [DONE]`), and the deployment takes a strike.
+
+use serde_json::{Map, Value};
+
+use crate::wire::{cost_of, js, Format};
+use crate::Deployment;
+
+/// Why a stream left the verified shape.
+pub type Reject = &'static str;
+
+/// What the client asked for and what the upstream was asked for.
+pub struct StreamSpec {
+    pub format: Format,
+    /// The model group the client named (LiteLLM's chunks carry it).
+    pub requested_model: String,
+    /// `stream_options.include_usage` from the client.
+    pub include_usage: bool,
+}
+
+pub struct StreamState {
+    spec: StreamSpec,
+    deployment: Deployment,
+    buf: Vec<u8>,
+    id: Option<String>,
+    fingerprint: Option<Option<String>>,
+    tier: Option<Option<String>>,
+    emitted_first: bool,
+    finished: bool,
+    usage_seen: bool,
+    done: bool,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A float as pydantic/orjson print it (shortest round-trip digits, `e-6`, `e+16`):
+/// serde_json's output, with a `+` ensured on positive exponents.
+pub fn json_float(x: f64) -> String {
+    let s = serde_json::to_string(&x).unwrap_or_else(|_| "null".into());
+    match s.find('e') {
+        Some(i) if !s[i + 1..].starts_with('-') && !s[i + 1..].starts_with('+') => format!("{}e+{}", &s[..i], &s[i + 1..]),
+        _ => s,
+    }
+}
+
+const TOKEN_LIMIT: u64 = 1 << 40;
+
+impl StreamState {
+    pub fn new(spec: StreamSpec, deployment: Deployment) -> Self {
+        StreamState {
+            spec,
+            deployment,
+            buf: Vec::new(),
+            id: None,
+            fingerprint: None,
+            tier: None,
+            emitted_first: false,
+            finished: false,
+            usage_seen: false,
+            done: false,
+        }
+    }
+
+    /// True once at least one event produced output (the head may be sent).
+    pub fn started(&self) -> bool {
+        self.emitted_first
+    }
+
+    /// Feed upstream bytes; returns the bytes to send to the client now.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Reject> {
+        self.buf.extend_from_slice(data);
+        let mut out = Vec::new();
+        loop {
+            let Some(pos) = self.buf.windows(2).position(|w| w == b"\n\n") else { break };
+            let event: Vec<u8> = self.buf.drain(..pos + 2).collect();
+            self.event(&event[..pos], &mut out)?;
+        }
+        if self.buf.len() > (8 << 20) {
+            return Err("event too large");
+        }
+        Ok(out)
+    }
+
+    /// The upstream body ended: fine only after `data: [DONE]`.
+    pub fn end(&self) -> Result<(), Reject> {
+        if self.done && self.buf.iter().all(|b| *b == b'\n') {
+            Ok(())
+        } else {
+            Err("upstream stream ended before data: [DONE]")
+        }
+    }
+
+    fn event(&mut self, ev: &[u8], out: &mut Vec<u8>) -> Result<(), Reject> {
+        if self.done {
+            return Err("event after [DONE]");
+        }
+        let payload = ev.strip_prefix(b"data: ").ok_or("not a data: line")?;
+        if payload.contains(&b'\n') || payload.contains(&b'\r') {
+            return Err("multi-line event");
+        }
+        if payload == b"[DONE]" {
+            if !self.finished {
+                return Err("[DONE] before finish_reason");
+            }
+            if self.spec.include_usage && !self.usage_seen {
+                return Err("usage chunk missing");
+            }
+            self.done = true;
+            out.extend_from_slice(b"data: [DONE]\n\n");
+            return Ok(());
+        }
+        let v: Value = serde_json::from_slice(payload).map_err(|_| "not JSON")?;
+        let o = v.as_object().ok_or("not an object")?;
+        self.check_envelope(o)?;
+        let usage = o.get("usage").filter(|u| !u.is_null());
+        let choices = o["choices"].as_array().ok_or("choices")?;
+        if let Some(u) = usage {
+            return self.usage_chunk(u, choices, out);
+        }
+        if self.finished || choices.len() != 1 {
+            return Err("choices after finish or not one choice");
+        }
+        let c = choices[0].as_object().ok_or("choice")?;
+        for k in c.keys() {
+            if !matches!(k.as_str(), "index" | "delta" | "finish_reason" | "logprobs") {
+                return Err("unknown choice key");
+            }
+        }
+        if c.get("index").and_then(Value::as_u64) != Some(0) || !c.get("logprobs").map_or(true, Value::is_null) {
+            return Err("index/logprobs");
+        }
+        let finish = match c.get("finish_reason") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s == "stop" || s == "length" => Some(s.as_str()),
+            _ => return Err("finish_reason"),
+        };
+        let delta = c.get("delta").and_then(Value::as_object).ok_or("delta")?;
+        let mut role = false;
+        let mut content: Option<&str> = None;
+        for (k, val) in delta {
+            match (k.as_str(), val) {
+                ("role", Value::String(r)) if r == "assistant" => role = true,
+                ("content", Value::String(s)) => content = Some(s),
+                ("refusal", Value::Null) if !self.emitted_first => {}
+                _ => return Err("delta field outside the envelope"),
+            }
+        }
+        if !self.emitted_first {
+            let text = match (role, content) {
+                (true, Some(s)) => s,
+                (false, Some(s)) if !s.is_empty() => s,
+                _ => return Err("first chunk shape"),
+            };
+            self.emitted_first = true;
+            let choices = format!(r#"[{{"index":0,"delta":{{"content":{},"role":"assistant"}}}}]"#, js(text));
+            self.emit(out, &choices, "");
+        } else if role {
+            return Err("role after the first chunk");
+        } else {
+            match content {
+                Some(s) if !s.is_empty() => {
+                    let choices = format!(r#"[{{"index":0,"delta":{{"content":{}}}}}]"#, js(s));
+                    self.emit(out, &choices, "");
+                }
+                Some(_) => {}
+                None if finish.is_none() => return Err("empty delta without finish_reason"),
+                None => {}
+            }
+        }
+        if let Some(f) = finish {
+            self.finished = true;
+            let choices = format!(r#"[{{"finish_reason":{},"index":0,"delta":{{}}}}]"#, js(f));
+            // 1.83.14 builds a fresh chunk (no service_tier) for a finish_reason that
+            // came with content; 1.110.2 keeps it.
+            let split = content.map_or(false, |s| !s.is_empty());
+            self.emit_with(out, &choices, "", !(split && self.spec.format == Format::V1_83));
+        }
+        Ok(())
+    }
+
+    /// id/object/created/model/system_fingerprint/service_tier: constant over the stream.
+    fn check_envelope(&mut self, o: &Map<String, Value>) -> Result<(), Reject> {
+        for k in o.keys() {
+            if !matches!(
+                k.as_str(),
+                "id" | "object" | "created" | "model" | "choices" | "system_fingerprint" | "service_tier" | "usage"
+            ) {
+                return Err("unknown chunk key");
+            }
+        }
+        if o.get("object").and_then(Value::as_str) != Some("chat.completion.chunk") {
+            return Err("object");
+        }
+        if !o.get("created").map_or(false, Value::is_u64) {
+            return Err("created");
+        }
+        if o.get("model").and_then(Value::as_str) != Some(self.deployment.upstream_model.as_str()) {
+            return Err("model");
+        }
+        let id = o.get("id").and_then(Value::as_str).ok_or("id")?;
+        match &self.id {
+            None => self.id = Some(id.to_string()),
+            Some(prev) if prev == id => {}
+            Some(_) => return Err("id changed"),
+        }
+        let fp = match o.get("system_fingerprint") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err("system_fingerprint"),
+        };
+        match &self.fingerprint {
+            None => self.fingerprint = Some(fp),
+            Some(prev) if *prev == fp => {}
+            Some(_) => return Err("system_fingerprint changed"),
+        }
+        let tier = match o.get("service_tier") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err("service_tier"),
+        };
+        match &self.tier {
+            None => self.tier = Some(tier),
+            Some(prev) if *prev == tier => {}
+            Some(_) => return Err("service_tier changed"),
+        }
+        Ok(())
+    }
+
+    fn usage_chunk(&mut self, u: &Value, choices: &[Value], out: &mut Vec<u8>) -> Result<(), Reject> {
+        if !self.finished || self.usage_seen || !choices.is_empty() {
+            return Err("usage chunk out of place");
+        }
+        self.usage_seen = true;
+        let u = u.as_object().ok_or("usage")?;
+        if u.len() != 3 {
+            return Err("usage keys");
+        }
+        let get = |k: &str| u.get(k).and_then(Value::as_u64).filter(|n| *n < TOKEN_LIMIT);
+        let (p, k, t) = (
+            get("prompt_tokens").ok_or("prompt_tokens")?,
+            get("completion_tokens").ok_or("completion_tokens")?,
+            get("total_tokens").ok_or("total_tokens")?,
+        );
+        if t != p + k {
+            return Err("total_tokens");
+        }
+        match self.spec.format {
+            Format::V1_110 => {
+                // 1.110.2 always asks the upstream for usage; it shows it only when the client asked.
+                if !self.spec.include_usage {
+                    return Ok(());
+                }
+                let (pc, kc) = cost_of(&self.deployment, p, k);
+                let total = pc + kc;
+                let cost = if total != 0.0 { format!(r#","cost":{}"#, json_float(total)) } else { String::new() };
+                let tail = format!(
+                    r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},"completion_tokens_details":{{"reasoning_tokens":0,"text_tokens":{k}}}{cost}}}"#
+                );
+                self.emit(out, "[]", &tail);
+            }
+            Format::V1_83 => {
+                // 1.83.14 recounts the tokens itself when the upstream reports zeros: not replicated.
+                if !self.spec.include_usage || p == 0 || k == 0 {
+                    return Err("usage outside the 1.83 envelope");
+                }
+                let tail = format!(
+                    r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},"completion_tokens_details":{{"reasoning_tokens":0}}}}"#
+                );
+                // 1.83.14's usage chunk carries no service_tier.
+                self.emit_with(out, r#"[{"index":0,"delta":{}}]"#, &tail, false);
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&self, out: &mut Vec<u8>, choices: &str, tail: &str) {
+        self.emit_with(out, choices, tail, true)
+    }
+
+    fn emit_with(&self, out: &mut Vec<u8>, choices: &str, tail: &str, tier: bool) {
+        out.extend_from_slice(b"data: {\"id\":");
+        out.extend_from_slice(js(self.id.as_deref().unwrap_or("")).as_bytes());
+        out.extend_from_slice(format!(",\"created\":{},\"model\":", unix_now()).as_bytes());
+        out.extend_from_slice(js(&self.spec.requested_model).as_bytes());
+        out.extend_from_slice(b",\"object\":\"chat.completion.chunk\"");
+        if let Some(Some(fp)) = &self.fingerprint {
+            out.extend_from_slice(b",\"system_fingerprint\":");
+            out.extend_from_slice(js(fp).as_bytes());
+        }
+        out.extend_from_slice(b",\"choices\":");
+        out.extend_from_slice(choices.as_bytes());
+        out.extend_from_slice(tail.as_bytes());
+        if let (true, Some(Some(t))) = (tier, &self.tier) {
+            out.extend_from_slice(b",\"service_tier\":");
+            out.extend_from_slice(js(t).as_bytes());
+        }
+        out.extend_from_slice(b"}\n\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dep() -> Deployment {
+        Deployment {
+            id: "x".into(),
+            model: "openai/m".into(),
+            upstream_model: "m".into(),
+            api_base: "http://h/v1".into(),
+            api_key: "k".into(),
+            input_cost_per_token: 1.5e-7,
+            output_cost_per_token: 6e-7,
+        }
+    }
+
+    fn state(format: Format, include_usage: bool) -> StreamState {
+        StreamState::new(StreamSpec { format, requested_model: "g".into(), include_usage }, dep())
+    }
+
+    const C: &str = r#""id":"c1","object":"chat.completion.chunk","created":1,"model":"m""#;
+
+    #[test]
+    fn json_float_like_pydantic() {
+        assert_eq!(json_float(7.8e-6), "7.8e-6");
+        assert_eq!(json_float(2.1e-5), "0.000021");
+        assert_eq!(json_float(1e16), "1e+16");
+        assert_eq!(json_float(123.0), "123.0");
+    }
+
+    #[test]
+    fn split_events_and_reshape() {
+        let mut s = state(Format::V1_110, true);
+        let events = format!(
+            "data: {{{C},\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}},\"finish_reason\":null}}]}}\n\n\
+             data: {{{C},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"\"}},\"finish_reason\":null}}]}}\n\n\
+             data: {{{C},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"hi\"}},\"finish_reason\":\"stop\"}}]}}\n\n\
+             data: {{{C},\"choices\":[],\"usage\":{{\"prompt_tokens\":12,\"completion_tokens\":10,\"total_tokens\":22}}}}\n\n\
+             data: [DONE]\n\n"
+        );
+        let mut out = Vec::new();
+        for piece in events.as_bytes().chunks(7) {
+            out.extend(s.feed(piece).unwrap());
+        }
+        s.end().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("data: ").count(), 5, "{text}");
+        assert!(text.contains(r#""delta":{"content":"","role":"assistant"}"#));
+        assert!(text.contains(r#"[{"finish_reason":"stop","index":0,"delta":{}}]"#));
+        assert!(text.contains(r#""completion_tokens_details":{"reasoning_tokens":0,"text_tokens":10},"cost":7.8e-6}"#));
+        assert!(text.ends_with("data: [DONE]\n\n"));
+    }
+
+    #[test]
+    fn rejects_out_of_shape() {
+        let mut s = state(Format::V1_83, false);
+        let first = format!("data: {{{C},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"a\",\"tool_calls\":[]}}}}]}}\n\n");
+        assert!(s.feed(first.as_bytes()).is_err());
+        let s = state(Format::V1_83, false);
+        assert!(s.end().is_err());
+    }
+}
