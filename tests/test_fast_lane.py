@@ -93,7 +93,7 @@ def rig(tmp_path_factory):
     cfg.write_text(CONFIG)
     # PYTHONPATH is inherited: the source tree in the dev loop, the installed wheel in CI.
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", MOCK_KEY="sk-mock-env",
-               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""), FAST_LITELLM_FAST_LANE_STREAMS="1")
     for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE"):
         env.pop(var, None)
     mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
@@ -457,3 +457,13 @@ def test_deployment_envelope(params, ok):
     from fast_litellm.fastlane import _deployment_reason
 
     assert (_deployment_reason({"model_name": "g", "litellm_params": params}, {}) is None) is ok
+
+
+def test_streams_are_opt_in():
+    """Streams are served in Rust only with FAST_LITELLM_FAST_LANE_STREAMS=1 (a stream that
+    leaves the verified shape mid-way can only be cut); by default they go to LiteLLM."""
+    from fast_litellm.fastlane import streams_enabled
+
+    assert streams_enabled({}) is False
+    assert streams_enabled({"FAST_LITELLM_FAST_LANE_STREAMS": "0"}) is False
+    assert streams_enabled({"FAST_LITELLM_FAST_LANE_STREAMS": "1"}) is True

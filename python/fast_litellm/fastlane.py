@@ -12,7 +12,8 @@ an envelope verified byte for byte against the stock proxy (see
   content-length/``x-stainless-*``;
 * a JSON body with exactly ``model`` and ``messages`` (system/user/assistant
   messages with string content), optionally ``"stream": false|null``, or
-  ``"stream": true`` with optionally ``"stream_options": {"include_usage": <bool>}``;
+  ``"stream": true`` with optionally ``"stream_options": {"include_usage": <bool>}``
+  when ``FAST_LITELLM_FAST_LANE_STREAMS=1`` (streams are opt-in: see ``streams_enabled``);
 * a model group whose deployments are all ``openai/<model>`` with an ``http://``
   ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
   with plain per-token rates;
@@ -66,6 +67,19 @@ _ENV_DECLINE = (
     "LITELLM_DETAILED_TIMING", "LITELLM_LICENSE", "LITELLM_SALT_KEY", "DISABLE_ADMIN_UI_HEADERS",
     "LITELLM_DROP_PARAMS", "LITELLM_REQUEST_TIMEOUT", "OPENAI_BASE_URL", "OPENAI_API_BASE",
 )
+
+
+def streams_enabled(env: Dict[str, str]) -> bool:
+    """Streaming requests are served in Rust only when asked for.
+
+    A non-streaming answer outside the verified shape is replayed through LiteLLM, so
+    the client always gets LiteLLM's answer. A stream cannot be replayed once its first
+    events went out: if the upstream leaves the shape mid-way (for instance it ignores
+    ``stream_options.include_usage``), the front can only cut the response, where
+    LiteLLM would have finished it. Operators whose upstreams are known to stream in
+    the verified shape opt in with ``FAST_LITELLM_FAST_LANE_STREAMS=1``.
+    """
+    return env.get("FAST_LITELLM_FAST_LANE_STREAMS", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _free_port() -> int:
@@ -328,9 +342,11 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "master_key": key if groups else None,
         "groups": groups,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
+        "streams": streams_enabled(env),
     }
     if groups:
-        msg = f"serving {sorted(groups)} in Rust for master-key chat completions (streaming or not); everything else via LiteLLM"
+        kinds = "streaming or not" if cfg["streams"] else "non-streaming; FAST_LITELLM_FAST_LANE_STREAMS=1 adds streams"
+        msg = f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds}); everything else via LiteLLM"
     else:
         msg = f"pass-through only ({reason or 'no eligible model group'})"
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)

@@ -86,6 +86,10 @@ pub struct Config {
     pub groups: HashMap<String, Vec<Deployment>>,
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Serve streaming requests too (opt-in: a stream that leaves the verified shape
+    /// after its first bytes went out can only be cut, not replayed).
+    #[serde(default)]
+    pub streams: bool,
 }
 
 /// Request counters, readable while the front runs.
@@ -429,6 +433,9 @@ impl Front {
 
     fn plan(&self, body: &[u8]) -> Option<wire::Plan> {
         let req = wire::parse_request(body)?;
+        if req.streaming() && !self.cfg.streams {
+            return None;
+        }
         let deployments = self.cfg.groups.get(&req.model)?;
         if deployments.is_empty() {
             return None;
