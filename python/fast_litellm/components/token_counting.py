@@ -122,7 +122,14 @@ class _Planner:
 
     def _signature(self) -> Any:
         lm = self.litellm
-        return (len(lm.model_cost), len(lm.open_ai_chat_completion_models), len(lm.azure_llms))
+        return (
+            len(lm.model_cost),
+            len(lm.open_ai_chat_completion_models),
+            len(lm.azure_llms),
+            len(lm.anthropic_models),
+            len(lm.cohere_models),
+            lm.disable_hf_tokenizer_download,
+        )
 
     def plan(self, model: Any) -> Any:
         sig = self._signature()
@@ -149,14 +156,12 @@ class _Planner:
         lm, tc = self.litellm, self.tc
         if self.flavor == 1:
             low = model.lower()
-            if (
-                (model in lm.cohere_models and "command-r" in model)
-                or (model in lm.anthropic_models and "claude-3" not in model)
-                or "llama-2" in low
-                or "replicate" in low
-                or "llama-3" in low
-            ):
-                return None  # a HuggingFace tokenizer
+            if model in lm.cohere_models and "command-r" in model:
+                return None  # a downloaded HuggingFace tokenizer
+            if model in lm.anthropic_models and "claude-3" not in model:
+                return self._hf_plan(model, "anthropic")
+            if "llama-2" in low or "replicate" in low or "llama-3" in low:
+                return None  # a downloaded HuggingFace tokenizer
             import tiktoken.model
 
             fixed = tc._fix_model_name(model)
@@ -173,8 +178,11 @@ class _Planner:
             from litellm.litellm_core_utils.prompt_templates.chat_template_tools import chat_template_tool_section
             from litellm.utils import huggingface_tokenizer_kind
 
-            if huggingface_tokenizer_kind(model) is not None:
-                return None
+            kind = huggingface_tokenizer_kind(model)
+            if kind is not None:
+                if kind in ("anthropic", "deepseek"):
+                    return self._hf_plan(model, kind)
+                return None  # a downloaded HuggingFace tokenizer
             enc = tc.openai_tokenizer_encoding_name(model)
             legacy = bool(tc.uses_legacy_message_accounting(model))
             self.tool_sections[model] = chat_template_tool_section(model) is not None
@@ -183,6 +191,51 @@ class _Planner:
         per_message, per_name = (4, -1) if legacy else (3, 1)
         return self.native.TokenPlan(
             enc, self.flavor, per_message, per_name, self.chunk, self.max_exact, self.default_image, self.image_config
+        )
+
+    # -- HuggingFace tokenizers LiteLLM bundles ----------------------------------
+
+    def _hf_plan(self, model: str, kind: str) -> Any:
+        """A plan on LiteLLM's bundled tokenizer ``kind``, if LiteLLM selects it for
+        ``model`` right now (asked through its own selection function: it is
+        cached on 1.83, and honours ``disable_hf_tokenizer_download``)."""
+        lm, tc = self.litellm, self.tc
+        if lm.disable_hf_tokenizer_download is True:
+            return None  # LiteLLM counts with tiktoken then; left to it
+        try:
+            from tokenizers import Tokenizer as PyTokenizer
+        except ImportError:
+            return None
+        import litellm.utils as lu
+
+        if self.flavor == 1:
+            selected = lu._select_tokenizer(model)
+        else:
+            from litellm.rust_bridge import catalog
+            from litellm.rust_bridge import tokenizer as dispatch
+            from litellm.rust_bridge.configuration import Rollout
+
+            if catalog.rollout(dispatch.HUGGINGFACE_CONTEXT) is not Rollout.PYTHON_ONLY:
+                return None  # the backend could change per call
+            selected = lu.select_tokenizer(model)
+        if selected.get("type") != "huggingface_tokenizer" or type(selected.get("tokenizer")) is not PyTokenizer:
+            return None
+        native = _hf_tokenizer(kind)
+        if native is None:
+            return None
+        if self.flavor == 1:
+            fixed = tc._fix_model_name(model)
+            legacy = fixed == "gpt-3.5-turbo-0301"
+            self.tool_sections[model] = False
+        else:
+            from litellm.litellm_core_utils.prompt_templates.chat_template_tools import chat_template_tool_section
+
+            legacy = bool(tc.uses_legacy_message_accounting(model))
+            self.tool_sections[model] = chat_template_tool_section(model) is not None
+        per_message, per_name = (4, -1) if legacy else (3, 1)
+        # HuggingFace strings are counted whole on both lines (1.110 chunks only tiktoken).
+        return self.native.TokenPlan(
+            native, self.flavor, per_message, per_name, 0, self.max_exact, self.default_image, self.image_config
         )
 
     # -- tool_choice ---------------------------------------------------------
@@ -229,6 +282,45 @@ def _plus(a: int, b: Optional[int]) -> Optional[int]:
 
 
 _planners: Dict[int, _Planner] = {}
+_hf_loaded: Dict[str, Any] = {}
+
+
+def _bundled_tokenizer_json(kind: str) -> Optional[str]:
+    """The text LiteLLM builds its tokenizer from, read from the installed LiteLLM."""
+    if kind == "anthropic":
+        import litellm.utils as lu
+
+        text = getattr(lu, "claude_json_str", None)
+        return text if type(text) is str else None
+    if kind == "deepseek":
+        from importlib import resources
+
+        return (
+            resources.files("litellm.litellm_core_utils.tokenizers")
+            .joinpath("deepseek_tokenizer.json")
+            .read_text(encoding="utf-8")
+        )
+    return None
+
+
+def _hf_tokenizer(kind: str) -> Any:
+    """The native tokenizer for a bundled JSON, parsed once per process (``None``
+    if it cannot be loaded)."""
+    try:
+        return _hf_loaded[kind]
+    except KeyError:
+        pass
+    native = None
+    try:
+        from .. import _native
+
+        text = _bundled_tokenizer_json(kind)
+        if text is not None:
+            native = _native.HfTokenizer.from_json(text)
+    except Exception:
+        native = None
+    _hf_loaded[kind] = native
+    return native
 
 
 def _planner(flavor: int) -> _Planner:
