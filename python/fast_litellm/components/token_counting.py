@@ -4,7 +4,18 @@ Covered (counted natively, same int as the installed LiteLLM):
 
 * models whose tokenizer LiteLLM resolves to tiktoken ``cl100k_base`` or
   ``o200k_base`` (OpenAI/Azure names, prefixed names such as ``openai/gpt-4o``,
-  unknown models, ``""``). The tokenizer, the per-message/per-name constants
+  unknown models, ``""``);
+* models LiteLLM counts with a HuggingFace tokenizer it bundles, loaded natively
+  (``tokenizers`` crate) from the very JSON the installed LiteLLM loads: the
+  Anthropic tokenizer (names in ``litellm.anthropic_models`` without
+  ``claude-3``: on 1.83 ``claude-sonnet-4-*``, ``claude-opus-4-*``,
+  ``claude-haiku-4-5``...; on 1.110 ``claude-sonnet-4-5``, ``claude-opus-4-5+``,
+  ``claude-*-latest``...) and, on 1.110, DeepSeek's (``deepseek-chat``,
+  ``deepseek/deepseek-chat``, ``deepseek-v3``, ``deepseek-reasoner``...), counted
+  as ``len(Tokenizer.encode(text).ids)``, only while LiteLLM's own selection
+  returns that Python ``tokenizers.Tokenizer`` (asked once per model;
+  ``disable_hf_tokenizer_download`` re-resolves). Prefixed names
+  (``anthropic/...``, ``bedrock/...``) and ``claude-3*`` are tiktoken there. The tokenizer, the per-message/per-name constants
   (including the legacy ``gpt-3.5-turbo-0301`` ones) and, on 1.110, the
   chat-template tool section are resolved once per model with LiteLLM's own
   functions and cached;
@@ -29,8 +40,9 @@ Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer`` (a
 user-held HuggingFace ``Tokenizer`` that is already Rust-backed, mutable at
 any time and versioned by the user's ``tokenizers`` wheel: a native copy could
 not be kept in step with it exactly, see docs/benchmarks.md); models on a
-HuggingFace tokenizer (Anthropic non-claude-3, Cohere command-r, Llama,
-DeepSeek on 1.110) or on p50k/r50k; images LiteLLM downloads (detail ``high``
+HuggingFace tokenizer LiteLLM downloads from the Hub (Cohere command-r, Llama 2/3),
+bundled-tokenizer models while ``disable_hf_tokenizer_download`` is set or on a
+non-Python tokenizer backend (1.110 rollout), models on p50k/r50k; images LiteLLM downloads (detail ``high``
 on an http(s) URL), inline images whose decoding or header LiteLLM rejects
 with an exception, and 1.110 ``auto`` data URLs with non-canonical ``=``
 padding (accepted or not depending on the Python version); Anthropic ``tool_use``/``tool_result``,
@@ -387,11 +399,13 @@ def _build(flavor: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 _SUMMARY = (
-    "litellm.token_counter in Rust (bpe-openai BPE for cl100k_base/o200k_base; LiteLLM's accounting of "
+    "litellm.token_counter in Rust (bpe-openai BPE for cl100k_base/o200k_base; the HuggingFace tokenizer JSON "
+    "LiteLLM bundles, loaded from it with the tokenizers crate: Anthropic (claude-sonnet-4*/opus-4*/haiku-4-5... "
+    "without claude-3) and DeepSeek on 1.110; LiteLLM's accounting of "
     "messages, names, tool_calls, function_call, content parts, tools, tool_choice, default/low image tokens, "
     "count_response_tokens; inline images measured from their PNG/GIF/JPEG/WebP header (detail high; auto on "
     "1.110); per-version rules). Not covered, left to LiteLLM: custom_tokenizer, HuggingFace "
-    "tokenizer models (Anthropic/Cohere/Llama/DeepSeek), p50k/r50k models, downloaded (http) images, "
+    "tokenizers LiteLLM downloads (Cohere/Llama), p50k/r50k models, downloaded (http) images, "
     "Anthropic tool_use/tool_result/document/file blocks, pydantic Message objects, 1.110 chat-template tools, "
     "1.110 extrapolated (>TOKEN_COUNTER_MAX_EXACT_CHARS) strings, invalid inputs (LiteLLM raises)."
 )
@@ -553,6 +567,27 @@ def _benchmarks() -> List[Any]:
                 patch=patch,
                 setup=_bench_messages("gpt-4o", [{"role": "user", "content": _text(n)}]),
                 tags=["curve"],
+            )
+        )
+    # Models on a HuggingFace tokenizer LiteLLM bundles (the Anthropic JSON; DeepSeek's on 1.110).
+    hf = "claude-sonnet-4-20250514" if flavor == 1 else "claude-sonnet-4-5"
+    out.append(Benchmark(name=f"token_counter short message {hf}", patch=patch, setup=_bench_messages(hf, short)))
+    for n in (10, 100, 1000, 10000, 20000, 100000):
+        out.append(
+            Benchmark(
+                name=f"token_counter {n} chars {hf}",
+                patch=patch,
+                setup=_bench_messages(hf, [{"role": "user", "content": _text(n)}]),
+                tags=["curve-hf"],
+            )
+        )
+    if flavor == 2:
+        out.append(Benchmark(name="token_counter short message deepseek-chat", patch=patch, setup=_bench_messages("deepseek-chat", short)))
+        out.append(
+            Benchmark(
+                name="token_counter 20000 chars deepseek-chat",
+                patch=patch,
+                setup=_bench_messages("deepseek-chat", [{"role": "user", "content": _text(20000)}]),
             )
         )
     tools = [

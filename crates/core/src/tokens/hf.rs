@@ -13,6 +13,11 @@
 //! the BPE model's `tokenize` for every piece — and only replaces the glue:
 //! pieces are plain `&str` slices, the byte-level alphabet is applied into a
 //! reused buffer and pieces already seen are answered from a count cache.
+//! ASCII text on a plain `ByteLevel` pre-tokenizer takes a shorter road still:
+//! NFKC leaves ASCII unchanged, so when no added token occurs in the text the
+//! normalizer and the added-vocabulary split are skipped, and the GPT-2 pattern is
+//! matched by [`ascii_piece_end`], a scanner equal to the regex on ASCII input
+//! (checked against the crate's `SysRegex` in the tests).
 //! Pipelines it does not know (other pre-tokenizers, post-processors adding
 //! tokens) count with `encode_fast`, and at load the fast path is checked against
 //! `encode_fast` on a probe set (any disagreement: `encode_fast` everywhere).
@@ -42,6 +47,9 @@ enum Stage {
 /// One loaded tokenizer.
 pub struct HfTokenizer {
     tok: tokenizers::Tokenizer,
+    /// Added tokens' contents, when the ASCII road applies (plain ByteLevel
+    /// pre-tokenizer, added tokens without strip/word options).
+    ascii_road: Option<Vec<String>>,
     /// `None`: count with `encode_fast` (pipeline not reproduced).
     stages: Option<Vec<Stage>>,
     byte_char: [char; 256],
@@ -85,6 +93,7 @@ impl HfTokenizer {
     pub fn from_json(json: &str) -> Result<HfTokenizer, String> {
         let tok: tokenizers::Tokenizer = json.parse().map_err(|e| format!("{e}"))?;
         let mut t = HfTokenizer {
+            ascii_road: None,
             stages: None,
             tok,
             byte_char: byte_alphabet(),
@@ -94,6 +103,24 @@ impl HfTokenizer {
             return Err("the tokenizer adds tokens to an empty text".into());
         }
         if let Some(stages) = t.plan_stages() {
+            let plain_byte_level = matches!(
+                t.tok.get_pre_tokenizer(),
+                Some(PreTokenizerWrapper::ByteLevel(bl)) if bl.use_regex && !bl.add_prefix_space
+            );
+            let added = t.tok.get_added_tokens_decoder();
+            // Normalizers that leave ASCII as it is.
+            let ascii_identity = matches!(
+                t.tok.get_normalizer(),
+                None | Some(
+                    tokenizers::NormalizerWrapper::NFKC(_)
+                        | tokenizers::NormalizerWrapper::NFC(_)
+                        | tokenizers::NormalizerWrapper::NFD(_)
+                        | tokenizers::NormalizerWrapper::NFKD(_)
+                )
+            );
+            if plain_byte_level && ascii_identity && added.values().all(|a| !a.lstrip && !a.rstrip && !a.single_word && !a.content.is_empty()) {
+                t.ascii_road = Some(added.values().map(|a| a.content.clone()).collect());
+            }
             t.stages = Some(stages);
             let agree = PROBES.iter().all(|p| t.count(p) == t.count_reference(p));
             if !agree {
@@ -179,6 +206,14 @@ impl HfTokenizer {
         if text.is_empty() {
             return 0;
         }
+        if let Some(added) = &self.ascii_road {
+            if text.is_ascii() && !added.iter().any(|a| text.contains(a.as_str())) {
+                return match self.count_ascii(text) {
+                    Some(n) => n,
+                    None => self.count_reference(text),
+                };
+            }
+        }
         let normalized = self
             .tok
             .get_added_vocabulary()
@@ -220,6 +255,24 @@ impl HfTokenizer {
         total
     }
 
+    /// ASCII text without added tokens on the plain ByteLevel pipeline.
+    fn count_ascii(&self, text: &str) -> Option<usize> {
+        let mut total = 0usize;
+        let mut buf = String::with_capacity(32);
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = ascii_piece_end(bytes, at);
+            buf.clear();
+            for &byte in &bytes[at..end] {
+                buf.push(self.byte_char[byte as usize]);
+            }
+            total += self.piece_count(&buf)?;
+            at = end;
+        }
+        Some(total)
+    }
+
     fn piece_count(&self, word: &str) -> Option<usize> {
         let cacheable = word.len() <= CACHE_MAX_PIECE;
         if cacheable {
@@ -238,6 +291,60 @@ impl HfTokenizer {
     }
 }
 
+/// `\s` of the pattern on ASCII (Unicode White_Space: TAB, LF, VT, FF, CR, space).
+#[inline]
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// `[^\s\p{L}\p{N}]` on ASCII.
+#[inline]
+fn ascii_other(b: u8) -> bool {
+    !ascii_space(b) && !b.is_ascii_alphanumeric()
+}
+
+/// End of the GPT-2 pattern's match starting at `i` (leftmost-first alternation,
+/// as the regex engine takes it) on ASCII input:
+/// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
+/// On ASCII every position starts a match, so the pieces tile the text.
+fn ascii_piece_end(b: &[u8], i: usize) -> usize {
+    let n = b.len();
+    let run = |mut j: usize, f: fn(u8) -> bool| {
+        while j < n && f(b[j]) {
+            j += 1;
+        }
+        j
+    };
+    let c = b[i];
+    if c == b'\'' && i + 1 < n {
+        match b[i + 1] {
+            b's' | b't' | b'm' | b'd' => return i + 2,
+            b'r' | b'v' if i + 2 < n && b[i + 2] == b'e' => return i + 3,
+            b'l' if i + 2 < n && b[i + 2] == b'l' => return i + 3,
+            _ => {}
+        }
+    }
+    // ` ?X+` for the three classes: the optional space first, then the class run.
+    let start = if c == b' ' && i + 1 < n && !ascii_space(b[i + 1]) { i + 1 } else { i };
+    let d = b[start];
+    if d.is_ascii_alphabetic() {
+        return run(start, |x| x.is_ascii_alphabetic());
+    }
+    if d.is_ascii_digit() {
+        return run(start, |x| x.is_ascii_digit());
+    }
+    if ascii_other(d) {
+        return run(start, ascii_other);
+    }
+    // Whitespace: `\s+(?!\S)` backs off one before a non-space, else `\s+`.
+    let j = run(i, ascii_space);
+    if j == n || j - i == 1 {
+        j
+    } else {
+        j - 1
+    }
+}
+
 static LOADED: Mutex<Option<HashMap<u64, Arc<HfTokenizer>>>> = Mutex::new(None);
 
 /// The tokenizer for this JSON document, parsed on first use.
@@ -251,4 +358,43 @@ pub fn load(json: &str) -> Result<Arc<HfTokenizer>, String> {
     let t = Arc::new(HfTokenizer::from_json(json)?);
     LOADED.lock().unwrap().get_or_insert_with(HashMap::new).entry(key).or_insert(t.clone());
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ASCII scanner against the crate's regex engine on the same pattern.
+    #[test]
+    fn ascii_scanner_matches_regex() {
+        let re = SysRegex::new(BYTE_LEVEL_PATTERN).unwrap();
+        let alphabet: &[u8] = b"ab Z9 0'srtvemld'\t\n\r\x0b\x0c\x00\x1f\x7f!?.,-_<>|'  ";
+        let mut seed = 12345u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        for _ in 0..50000 {
+            let len = next() % 24 + 1;
+            let s: String = (0..len).map(|_| alphabet[next() % alphabet.len()] as char).collect();
+            let want: Vec<(usize, usize)> = (&re).find_matches(&s).unwrap().into_iter().map(|(o, _)| o).collect();
+            let mut got = Vec::new();
+            let mut at = 0;
+            while at < s.len() {
+                let e = ascii_piece_end(s.as_bytes(), at);
+                got.push((at, e));
+                at = e;
+            }
+            assert_eq!(got, want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn byte_alphabet_is_a_bijection() {
+        let a = byte_alphabet();
+        let set: std::collections::HashSet<char> = a.iter().copied().collect();
+        assert_eq!(set.len(), 256);
+        assert_eq!(a[b'a' as usize], 'a');
+        assert_eq!(a[b' ' as usize], '\u{120}');
+    }
 }
