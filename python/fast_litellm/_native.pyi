@@ -21,25 +21,41 @@ def audit_base(base: str, targets: list[str], scan_pth: bool = True) -> dict:
 
 # -- tokens (token_counting component) ------------------------------------------
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple, Union
+
+class HfTokenizer:
+    """A HuggingFace ``tokenizer.json`` loaded natively (parsed once per document per
+    process); counts as ``len(tokenizers.Tokenizer.encode(text).ids)``."""
+
+    @staticmethod
+    def from_json(json: str) -> HfTokenizer: ...
+    def count(self, text: str) -> int: ...
+    def count_reference(self, text: str) -> int:
+        """The same count through the crate's ``Tokenizer.encode_fast`` (tests)."""
+    @property
+    def fast(self) -> bool:
+        """Whether counts take the fast path (else every count is ``encode_fast``)."""
 
 class TokenPlan:
-    """Native ``litellm.token_counter`` for one model: its encoding, LiteLLM's
-    accounting flavor (1: 1.83.x, 2: 1.110.x) and per-message constants.
+    """Native ``litellm.token_counter`` for one model: its encoding (a tiktoken
+    encoding name or an ``HfTokenizer``), LiteLLM's accounting flavor (1: 1.83.x,
+    2: 1.110.x) and per-message constants.
     Every method answers ``None`` for inputs it does not cover."""
 
     def __init__(
         self,
-        encoding: str,
+        encoding: Union[str, HfTokenizer],
         flavor: int,
         tokens_per_message: int,
         tokens_per_name: int,
         chunk_chars: int,
         max_exact_chars: int,
         default_image_tokens: int,
+        image_config: Optional[Tuple[int, int, int, int, int, int, int]] = None,
     ) -> None: ...
     @property
-    def encoding(self) -> str: ...
+    def encoding(self) -> str:
+        """The tiktoken encoding name, or ``"huggingface"``."""
     def count_messages(
         self, messages: Any, extra: bool = True, use_default_image: bool = False, tools_text: Optional[str] = None
     ) -> Optional[int]: ...

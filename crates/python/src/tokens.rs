@@ -10,7 +10,9 @@
 //! and the Python side hands the call to LiteLLM unchanged.
 
 use fast_litellm_core::tokens::image::{self, ImageConfig};
-use fast_litellm_core::tokens::{self, CountMode, Encoding, Piece};
+use fast_litellm_core::tokens::hf;
+use fast_litellm_core::tokens::{self, CountMode, Counter, Encoding, Piece};
+use std::sync::Arc;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -38,7 +40,7 @@ const RELEASE_GIL_BYTES: usize = 2048;
 
 #[pyclass(frozen, module = "fast_litellm._native")]
 pub struct TokenPlan {
-    enc: Encoding,
+    counter: Counter,
     mode: CountMode,
     flavor: Flavor,
     per_message: i64,
@@ -274,7 +276,7 @@ impl TokenPlan {
     }
 
     fn finish(&self, py: Python<'_>, w: Walk, extra: bool, tools_text: Option<String>) -> Option<i64> {
-        let (enc, mode) = (self.enc, self.mode);
+        let (enc, mode) = (&self.counter, self.mode);
         let run = move || -> Option<i64> {
             let mut total = tokens::count_pieces(enc, mode, &w.pieces)?;
             if extra {
@@ -302,7 +304,7 @@ impl TokenPlan {
     #[pyo3(signature = (encoding, flavor, tokens_per_message, tokens_per_name, chunk_chars, max_exact_chars, default_image_tokens, image_config=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        encoding: &str,
+        encoding: &Bound<'_, PyAny>,
         flavor: u8,
         tokens_per_message: i64,
         tokens_per_name: i64,
@@ -311,15 +313,20 @@ impl TokenPlan {
         default_image_tokens: i64,
         image_config: Option<(i64, i64, i64, i64, i64, i64, i64)>,
     ) -> PyResult<Self> {
-        let enc = Encoding::from_name(encoding).ok_or_else(|| PyValueError::new_err(format!("unsupported encoding {encoding}")))?;
+        let counter = if let Ok(t) = encoding.downcast::<HfTokenizer>() {
+            Counter::Hf(t.get().inner.clone())
+        } else {
+            let name: String = encoding.extract()?;
+            Counter::Bpe(Encoding::from_name(&name).ok_or_else(|| PyValueError::new_err(format!("unsupported encoding {name}")))?)
+        };
         let flavor = match flavor {
             1 => Flavor::V1,
             2 => Flavor::V2,
             _ => return Err(PyValueError::new_err("flavor must be 1 or 2")),
         };
-        tokens::warm_up(enc);
+        counter.warm_up();
         Ok(TokenPlan {
-            enc,
+            counter,
             mode: CountMode { chunk_chars, max_exact_chars },
             flavor,
             per_message: tokens_per_message,
@@ -337,9 +344,13 @@ impl TokenPlan {
         })
     }
 
+    /// The tiktoken encoding name, or `"huggingface"`.
     #[getter]
     fn encoding(&self) -> &'static str {
-        self.enc.name()
+        match &self.counter {
+            Counter::Bpe(e) => e.name(),
+            Counter::Hf(_) => "huggingface",
+        }
     }
 
     /// `token_counter(messages=...)`: the count, or `None` if not covered.
@@ -395,12 +406,50 @@ impl TokenPlan {
                 all.push(None);
             }
         }
-        let (enc, mode) = (self.enc, self.mode);
+        let (enc, mode) = (&self.counter, self.mode);
         Ok(py.allow_threads(move || tokens::count_batch(enc, mode, &all)))
+    }
+}
+
+/// A HuggingFace `tokenizer.json` loaded natively (once per document per
+/// process), to count the way `len(tokenizers.Tokenizer.encode(text).ids)` does.
+#[pyclass(frozen, module = "fast_litellm._native")]
+pub struct HfTokenizer {
+    inner: Arc<hf::HfTokenizer>,
+}
+
+#[pymethods]
+impl HfTokenizer {
+    /// Parse `json` (the text of a tokenizer.json), with the GIL released.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, json: &str) -> PyResult<Self> {
+        let inner = py.allow_threads(|| hf::load(json)).map_err(PyValueError::new_err)?;
+        Ok(HfTokenizer { inner })
+    }
+
+    /// Tokens of one string (`len(encode(text).ids)`).
+    fn count(&self, py: Python<'_>, text: &str) -> usize {
+        if text.len() >= RELEASE_GIL_BYTES {
+            py.allow_threads(|| self.inner.count(text))
+        } else {
+            self.inner.count(text)
+        }
+    }
+
+    /// The same count through the `tokenizers` crate's `encode_fast` (for tests).
+    fn count_reference(&self, py: Python<'_>, text: &str) -> usize {
+        py.allow_threads(|| self.inner.count_reference(text))
+    }
+
+    /// Whether counts take the fast path (else every count is `encode_fast`).
+    #[getter]
+    fn fast(&self) -> bool {
+        self.inner.is_fast()
     }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TokenPlan>()?;
+    m.add_class::<HfTokenizer>()?;
     Ok(())
 }

@@ -4,7 +4,18 @@ Covered (counted natively, same int as the installed LiteLLM):
 
 * models whose tokenizer LiteLLM resolves to tiktoken ``cl100k_base`` or
   ``o200k_base`` (OpenAI/Azure names, prefixed names such as ``openai/gpt-4o``,
-  unknown models, ``""``). The tokenizer, the per-message/per-name constants
+  unknown models, ``""``);
+* models LiteLLM counts with a HuggingFace tokenizer it bundles, loaded natively
+  (``tokenizers`` crate) from the very JSON the installed LiteLLM loads: the
+  Anthropic tokenizer (names in ``litellm.anthropic_models`` without
+  ``claude-3``: on 1.83 ``claude-sonnet-4-*``, ``claude-opus-4-*``,
+  ``claude-haiku-4-5``...; on 1.110 ``claude-sonnet-4-5``, ``claude-opus-4-5+``,
+  ``claude-*-latest``...) and, on 1.110, DeepSeek's (``deepseek-chat``,
+  ``deepseek/deepseek-chat``, ``deepseek-v3``, ``deepseek-reasoner``...), counted
+  as ``len(Tokenizer.encode(text).ids)``, only while LiteLLM's own selection
+  returns that Python ``tokenizers.Tokenizer`` (asked once per model;
+  ``disable_hf_tokenizer_download`` re-resolves). Prefixed names
+  (``anthropic/...``, ``bedrock/...``) and ``claude-3*`` are tiktoken there. The tokenizer, the per-message/per-name constants
   (including the legacy ``gpt-3.5-turbo-0301`` ones) and, on 1.110, the
   chat-template tool section are resolved once per model with LiteLLM's own
   functions and cached;
@@ -29,8 +40,9 @@ Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer`` (a
 user-held HuggingFace ``Tokenizer`` that is already Rust-backed, mutable at
 any time and versioned by the user's ``tokenizers`` wheel: a native copy could
 not be kept in step with it exactly, see docs/benchmarks.md); models on a
-HuggingFace tokenizer (Anthropic non-claude-3, Cohere command-r, Llama,
-DeepSeek on 1.110) or on p50k/r50k; images LiteLLM downloads (detail ``high``
+HuggingFace tokenizer LiteLLM downloads from the Hub (Cohere command-r, Llama 2/3),
+bundled-tokenizer models while ``disable_hf_tokenizer_download`` is set or on a
+non-Python tokenizer backend (1.110 rollout), models on p50k/r50k; images LiteLLM downloads (detail ``high``
 on an http(s) URL), inline images whose decoding or header LiteLLM rejects
 with an exception, and 1.110 ``auto`` data URLs with non-canonical ``=``
 padding (accepted or not depending on the Python version); Anthropic ``tool_use``/``tool_result``,
@@ -122,7 +134,14 @@ class _Planner:
 
     def _signature(self) -> Any:
         lm = self.litellm
-        return (len(lm.model_cost), len(lm.open_ai_chat_completion_models), len(lm.azure_llms))
+        return (
+            len(lm.model_cost),
+            len(lm.open_ai_chat_completion_models),
+            len(lm.azure_llms),
+            len(lm.anthropic_models),
+            len(lm.cohere_models),
+            lm.disable_hf_tokenizer_download,
+        )
 
     def plan(self, model: Any) -> Any:
         sig = self._signature()
@@ -149,14 +168,12 @@ class _Planner:
         lm, tc = self.litellm, self.tc
         if self.flavor == 1:
             low = model.lower()
-            if (
-                (model in lm.cohere_models and "command-r" in model)
-                or (model in lm.anthropic_models and "claude-3" not in model)
-                or "llama-2" in low
-                or "replicate" in low
-                or "llama-3" in low
-            ):
-                return None  # a HuggingFace tokenizer
+            if model in lm.cohere_models and "command-r" in model:
+                return None  # a downloaded HuggingFace tokenizer
+            if model in lm.anthropic_models and "claude-3" not in model:
+                return self._hf_plan(model, "anthropic")
+            if "llama-2" in low or "replicate" in low or "llama-3" in low:
+                return None  # a downloaded HuggingFace tokenizer
             import tiktoken.model
 
             fixed = tc._fix_model_name(model)
@@ -173,8 +190,11 @@ class _Planner:
             from litellm.litellm_core_utils.prompt_templates.chat_template_tools import chat_template_tool_section
             from litellm.utils import huggingface_tokenizer_kind
 
-            if huggingface_tokenizer_kind(model) is not None:
-                return None
+            kind = huggingface_tokenizer_kind(model)
+            if kind is not None:
+                if kind in ("anthropic", "deepseek"):
+                    return self._hf_plan(model, kind)
+                return None  # a downloaded HuggingFace tokenizer
             enc = tc.openai_tokenizer_encoding_name(model)
             legacy = bool(tc.uses_legacy_message_accounting(model))
             self.tool_sections[model] = chat_template_tool_section(model) is not None
@@ -183,6 +203,51 @@ class _Planner:
         per_message, per_name = (4, -1) if legacy else (3, 1)
         return self.native.TokenPlan(
             enc, self.flavor, per_message, per_name, self.chunk, self.max_exact, self.default_image, self.image_config
+        )
+
+    # -- HuggingFace tokenizers LiteLLM bundles ----------------------------------
+
+    def _hf_plan(self, model: str, kind: str) -> Any:
+        """A plan on LiteLLM's bundled tokenizer ``kind``, if LiteLLM selects it for
+        ``model`` right now (asked through its own selection function: it is
+        cached on 1.83, and honours ``disable_hf_tokenizer_download``)."""
+        lm, tc = self.litellm, self.tc
+        if lm.disable_hf_tokenizer_download is True:
+            return None  # LiteLLM counts with tiktoken then; left to it
+        try:
+            from tokenizers import Tokenizer as PyTokenizer
+        except ImportError:
+            return None
+        import litellm.utils as lu
+
+        if self.flavor == 1:
+            selected = lu._select_tokenizer(model)
+        else:
+            from litellm.rust_bridge import catalog
+            from litellm.rust_bridge import tokenizer as dispatch
+            from litellm.rust_bridge.configuration import Rollout
+
+            if catalog.rollout(dispatch.HUGGINGFACE_CONTEXT) is not Rollout.PYTHON_ONLY:
+                return None  # the backend could change per call
+            selected = lu.select_tokenizer(model)
+        if selected.get("type") != "huggingface_tokenizer" or type(selected.get("tokenizer")) is not PyTokenizer:
+            return None
+        native = _hf_tokenizer(kind)
+        if native is None:
+            return None
+        if self.flavor == 1:
+            fixed = tc._fix_model_name(model)
+            legacy = fixed == "gpt-3.5-turbo-0301"
+            self.tool_sections[model] = False
+        else:
+            from litellm.litellm_core_utils.prompt_templates.chat_template_tools import chat_template_tool_section
+
+            legacy = bool(tc.uses_legacy_message_accounting(model))
+            self.tool_sections[model] = chat_template_tool_section(model) is not None
+        per_message, per_name = (4, -1) if legacy else (3, 1)
+        # HuggingFace strings are counted whole on both lines (1.110 chunks only tiktoken).
+        return self.native.TokenPlan(
+            native, self.flavor, per_message, per_name, 0, self.max_exact, self.default_image, self.image_config
         )
 
     # -- tool_choice ---------------------------------------------------------
@@ -229,6 +294,45 @@ def _plus(a: int, b: Optional[int]) -> Optional[int]:
 
 
 _planners: Dict[int, _Planner] = {}
+_hf_loaded: Dict[str, Any] = {}
+
+
+def _bundled_tokenizer_json(kind: str) -> Optional[str]:
+    """The text LiteLLM builds its tokenizer from, read from the installed LiteLLM."""
+    if kind == "anthropic":
+        import litellm.utils as lu
+
+        text = getattr(lu, "claude_json_str", None)
+        return text if type(text) is str else None
+    if kind == "deepseek":
+        from importlib import resources
+
+        return (
+            resources.files("litellm.litellm_core_utils.tokenizers")
+            .joinpath("deepseek_tokenizer.json")
+            .read_text(encoding="utf-8")
+        )
+    return None
+
+
+def _hf_tokenizer(kind: str) -> Any:
+    """The native tokenizer for a bundled JSON, parsed once per process (``None``
+    if it cannot be loaded)."""
+    try:
+        return _hf_loaded[kind]
+    except KeyError:
+        pass
+    native = None
+    try:
+        from .. import _native
+
+        text = _bundled_tokenizer_json(kind)
+        if text is not None:
+            native = _native.HfTokenizer.from_json(text)
+    except Exception:
+        native = None
+    _hf_loaded[kind] = native
+    return native
 
 
 def _planner(flavor: int) -> _Planner:
@@ -295,11 +399,13 @@ def _build(flavor: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 _SUMMARY = (
-    "litellm.token_counter in Rust (bpe-openai BPE for cl100k_base/o200k_base; LiteLLM's accounting of "
+    "litellm.token_counter in Rust (bpe-openai BPE for cl100k_base/o200k_base; the HuggingFace tokenizer JSON "
+    "LiteLLM bundles, loaded from it with the tokenizers crate: Anthropic (claude-sonnet-4*/opus-4*/haiku-4-5... "
+    "without claude-3) and DeepSeek on 1.110; LiteLLM's accounting of "
     "messages, names, tool_calls, function_call, content parts, tools, tool_choice, default/low image tokens, "
     "count_response_tokens; inline images measured from their PNG/GIF/JPEG/WebP header (detail high; auto on "
     "1.110); per-version rules). Not covered, left to LiteLLM: custom_tokenizer, HuggingFace "
-    "tokenizer models (Anthropic/Cohere/Llama/DeepSeek), p50k/r50k models, downloaded (http) images, "
+    "tokenizers LiteLLM downloads (Cohere/Llama), p50k/r50k models, downloaded (http) images, "
     "Anthropic tool_use/tool_result/document/file blocks, pydantic Message objects, 1.110 chat-template tools, "
     "1.110 extrapolated (>TOKEN_COUNTER_MAX_EXACT_CHARS) strings, invalid inputs (LiteLLM raises)."
 )
@@ -461,6 +567,27 @@ def _benchmarks() -> List[Any]:
                 patch=patch,
                 setup=_bench_messages("gpt-4o", [{"role": "user", "content": _text(n)}]),
                 tags=["curve"],
+            )
+        )
+    # Models on a HuggingFace tokenizer LiteLLM bundles (the Anthropic JSON; DeepSeek's on 1.110).
+    hf = "claude-sonnet-4-20250514" if flavor == 1 else "claude-sonnet-4-5"
+    out.append(Benchmark(name=f"token_counter short message {hf}", patch=patch, setup=_bench_messages(hf, short)))
+    for n in (10, 100, 1000, 10000, 20000, 100000):
+        out.append(
+            Benchmark(
+                name=f"token_counter {n} chars {hf}",
+                patch=patch,
+                setup=_bench_messages(hf, [{"role": "user", "content": _text(n)}]),
+                tags=["curve-hf"],
+            )
+        )
+    if flavor == 2:
+        out.append(Benchmark(name="token_counter short message deepseek-chat", patch=patch, setup=_bench_messages("deepseek-chat", short)))
+        out.append(
+            Benchmark(
+                name="token_counter 20000 chars deepseek-chat",
+                patch=patch,
+                setup=_bench_messages("deepseek-chat", [{"role": "user", "content": _text(20000)}]),
             )
         )
     tools = [

@@ -15,13 +15,18 @@
 //! `TIKTOKEN_ENCODE_CHUNK_SIZE_CHARS` code points and sums the chunks, and
 //! extrapolates from samples above `TOKEN_COUNTER_MAX_EXACT_CHARS` (that last
 //! case is reported as not covered, so the caller hands it to LiteLLM).
+//!
+//! Models LiteLLM counts with a HuggingFace tokenizer it bundles (the Anthropic
+//! tokenizer JSON; DeepSeek's on 1.110) are counted by [`hf`]; [`Counter`] is
+//! either kind, and the accounting functions below take one.
 
+pub mod hf;
 pub mod image;
 
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// The tiktoken encodings counted natively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +49,49 @@ impl Encoding {
             Encoding::Cl100kBase => "cl100k_base",
             Encoding::O200kBase => "o200k_base",
         }
+    }
+}
+
+/// What counts a string: a tiktoken encoding or a loaded HuggingFace tokenizer.
+#[derive(Clone)]
+pub enum Counter {
+    Bpe(Encoding),
+    Hf(Arc<hf::HfTokenizer>),
+}
+
+impl From<Encoding> for Counter {
+    fn from(e: Encoding) -> Counter {
+        Counter::Bpe(e)
+    }
+}
+
+impl Counter {
+    /// Tokens of one whole string.
+    pub fn count_exact(&self, text: &str) -> usize {
+        match self {
+            Counter::Bpe(e) => count_exact(*e, text),
+            Counter::Hf(t) => {
+                if text.is_empty() {
+                    0
+                } else {
+                    t.count(text)
+                }
+            }
+        }
+    }
+
+    /// Tokens of one whole string, long ones on several threads when the
+    /// split is known to be exact (tiktoken encodings only).
+    fn count_whole(&self, text: &str) -> usize {
+        match self {
+            Counter::Bpe(e) => count_whole(*e, text),
+            Counter::Hf(_) => self.count_exact(text),
+        }
+    }
+
+    /// Loads what is lazily loaded now rather than on the first count.
+    pub fn warm_up(&self) {
+        self.count_exact("warm up");
     }
 }
 
@@ -206,16 +254,16 @@ fn count_whole(enc: Encoding, text: &str) -> usize {
 
 /// Count one string as LiteLLM's counting function would; `None` when the
 /// string is past the exact-count limit (LiteLLM would extrapolate).
-pub fn count_str(enc: Encoding, mode: CountMode, text: &str) -> Option<usize> {
+pub fn count_str(enc: &Counter, mode: CountMode, text: &str) -> Option<usize> {
     if mode.chunk_chars == 0 {
         if mode.max_exact_chars != 0 && text.len() > mode.max_exact_chars && text.chars().count() > mode.max_exact_chars {
             return None;
         }
-        return Some(count_whole(enc, text));
+        return Some(enc.count_whole(text));
     }
     if text.len() <= mode.chunk_chars {
         // bytes >= code points, so this is one chunk
-        return Some(count_exact(enc, text));
+        return Some(enc.count_exact(text));
     }
     let mut bounds: Vec<usize> = Vec::with_capacity(text.len() / mode.chunk_chars + 2);
     bounds.push(0);
@@ -232,9 +280,9 @@ pub fn count_str(enc: Encoding, mode: CountMode, text: &str) -> Option<usize> {
     bounds.push(text.len());
     let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
     if text.len() >= PARALLEL_BYTES && rayon::current_num_threads() > 1 {
-        Some(chunks.par_iter().map(|c| count_exact(enc, c)).sum())
+        Some(chunks.par_iter().map(|c| enc.count_exact(c)).sum())
     } else {
-        Some(chunks.iter().map(|c| count_exact(enc, c)).sum())
+        Some(chunks.iter().map(|c| enc.count_exact(c)).sum())
     }
 }
 
@@ -246,7 +294,7 @@ pub enum Piece<S> {
 }
 
 /// Sum a request's pieces; `None` if any text is not counted exactly.
-pub fn count_pieces<S: AsRef<str>>(enc: Encoding, mode: CountMode, pieces: &[Piece<S>]) -> Option<i64> {
+pub fn count_pieces<S: AsRef<str>>(enc: &Counter, mode: CountMode, pieces: &[Piece<S>]) -> Option<i64> {
     let mut total = 0i64;
     for p in pieces {
         match p {
@@ -259,7 +307,7 @@ pub fn count_pieces<S: AsRef<str>>(enc: Encoding, mode: CountMode, pieces: &[Pie
 
 /// Count many requests on every core.
 pub fn count_batch<S: AsRef<str> + Sync>(
-    enc: Encoding,
+    enc: &Counter,
     mode: CountMode,
     requests: &[Option<Vec<Piece<S>>>],
 ) -> Vec<Option<i64>> {
@@ -320,8 +368,9 @@ mod tests {
             .chunks(1024)
             .map(|c| count_exact(Encoding::Cl100kBase, &c.iter().collect::<String>()))
             .sum();
-        assert_eq!(count_str(Encoding::Cl100kBase, mode, &long), Some(expected));
+        let c = Counter::from(Encoding::Cl100kBase);
+        assert_eq!(count_str(&c, mode, &long), Some(expected));
         let limited = CountMode { chunk_chars: 1024, max_exact_chars: 100 };
-        assert_eq!(count_str(Encoding::Cl100kBase, limited, &long), None);
+        assert_eq!(count_str(&c, limited, &long), None);
     }
 }
