@@ -26,6 +26,8 @@ from .._patching import NOT_COVERED, Patch
 
 _transports: Dict[Tuple[Any, ...], Any] = {}
 _DEFAULT_MAX_CONNECTIONS = 1000
+_PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
+               "no_proxy", "SSL_CERT_FILE")
 
 
 def _cafile_for(ssl_context: ssl.SSLContext) -> Optional[str]:
@@ -56,7 +58,10 @@ def _transport(verify: Any, limits: Any) -> Any:
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
         )
-    key = (verify, limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry, os.getpid())
+    # The transport reads the proxy variables when it is built, as httpx does.
+    proxies = tuple(os.environ.get(name) for name in _PROXY_VARS)
+    key = (verify, limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry, os.getpid(),
+           proxies)
     transport = _transports.get(key)
     if transport is None:
         transport = _transports[key] = AsyncHTTPTransport(verify=verify, http2=True, limits=limits)
