@@ -44,6 +44,7 @@ __all__ = ["AsyncHTTPTransport", "HTTPTransport"]
 
 _ids = itertools.count(1)
 _CREDIT = 8  # body chunks read ahead of the consumer
+_GRANT_BATCH = _CREDIT // 2
 
 _HEAD, _CHUNK, _ERROR = 0, 1, 2
 
@@ -224,6 +225,7 @@ class _AsyncStream(httpx.AsyncByteStream):
         if first:
             self._chunks.append(first)
         self._granted_first = not first  # the head's bytes cost no credit
+        self._owed = 0  # chunks consumed but not yet given back as credit
         self._done = False
         self._error: Optional[Tuple[str, str]] = None
         self._waiter: Optional[asyncio.Future] = None
@@ -255,7 +257,12 @@ class _AsyncStream(httpx.AsyncByteStream):
             if chunks:
                 data = chunks.popleft()
                 if self._granted_first:
-                    self._reactor.native.grant(self._id, 1)
+                    # Credit goes back in batches of half the window: one
+                    # native call per few chunks, read-ahead still bounded.
+                    self._owed += 1
+                    if self._owed >= _GRANT_BATCH:
+                        self._reactor.native.grant(self._id, self._owed)
+                        self._owed = 0
                 else:
                     self._granted_first = True
                 yield data
