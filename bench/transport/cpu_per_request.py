@@ -73,14 +73,20 @@ def litellm_default_transport():
             fast_litellm.activate()
 
 
-def make_transports(only):
-    from fast_litellm import AsyncHTTPTransport
+def fast_litellm_transport():
+    """``fast_litellm.AsyncHTTPTransport`` configured as the LiteLLM patch installs it
+    (up to 1000 connections, every idle one kept alive, like LiteLLM's aiohttp connector)."""
+    from fast_litellm.components.transport import _transport
 
+    return _transport(True, None)
+
+
+def make_transports(only):
     makers = {
         "litellm_default": litellm_default_transport,
         "httpx_default": lambda: None,
         "canned_floor": CannedTransport,
-        "fast_litellm": AsyncHTTPTransport,
+        "fast_litellm": fast_litellm_transport,
     }
     return {k: v for k, v in makers.items() if not only or k in only}
 

@@ -17,7 +17,14 @@ Behaviour that matters to LiteLLM:
   ``RemoteProtocolError``...);
 * ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` are honoured when
   ``trust_env`` is true (the default);
-* bodies arrive as sent: httpx decodes ``Content-Encoding`` as usual.
+* bodies arrive as sent: httpx decodes ``Content-Encoding`` as usual;
+* a small response that arrived whole with its head, framed by
+  ``Content-Length`` and not content-encoded, is handed to httpx as ready
+  content (``httpx.Response(content=...)``, the headers untouched): httpx skips
+  its asynchronous body iteration, the response is read and closed when
+  returned and ``elapsed`` is set as httpx sets it. Only ``aiter_raw()`` after
+  ``send(stream=True)`` differs for such a response (``StreamConsumed``, as
+  after ``aread()``); ``aiter_bytes``/``aiter_text``/``aiter_lines`` work.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import itertools
 import os
 import ssl
 from collections import deque
+from datetime import timedelta
+from time import perf_counter
 from typing import Any, Deque, Dict, Iterator, Optional, Tuple, Union
 
 import httpx
@@ -35,6 +44,7 @@ __all__ = ["AsyncHTTPTransport", "HTTPTransport"]
 
 _ids = itertools.count(1)
 _CREDIT = 8  # body chunks read ahead of the consumer
+_GRANT_BATCH = _CREDIT // 2
 
 _HEAD, _CHUNK, _ERROR = 0, 1, 2
 
@@ -215,6 +225,7 @@ class _AsyncStream(httpx.AsyncByteStream):
         if first:
             self._chunks.append(first)
         self._granted_first = not first  # the head's bytes cost no credit
+        self._owed = 0  # chunks consumed but not yet given back as credit
         self._done = False
         self._error: Optional[Tuple[str, str]] = None
         self._waiter: Optional[asyncio.Future] = None
@@ -246,7 +257,12 @@ class _AsyncStream(httpx.AsyncByteStream):
             if chunks:
                 data = chunks.popleft()
                 if self._granted_first:
-                    self._reactor.native.grant(self._id, 1)
+                    # Credit goes back in batches of half the window: one
+                    # native call per few chunks, read-ahead still bounded.
+                    self._owed += 1
+                    if self._owed >= _GRANT_BATCH:
+                        self._reactor.native.grant(self._id, self._owed)
+                        self._owed = 0
                 else:
                     self._granted_first = True
                 yield data
@@ -285,6 +301,20 @@ class _Complete(httpx.AsyncByteStream, httpx.SyncByteStream):
             yield self._body
 
 
+def _ready(event: tuple, start: float) -> httpx.Response:
+    # A whole, Content-Length framed, identity-encoded body: httpx's own
+    # ``Response(content=...)`` reads it at once (it adds no header: the
+    # Content-Length is there, or the body is empty).
+    response = httpx.Response(
+        event[2],
+        headers=event[3],
+        content=event[5],
+        extensions={"http_version": event[4].encode("ascii")},
+    )
+    response.elapsed = timedelta(seconds=perf_counter() - start)
+    return response
+
+
 class AsyncHTTPTransport(httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport`` running requests on Fast LiteLLM's Rust client.
 
@@ -313,6 +343,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
             body = request.content
         except httpx.RequestNotRead:
             body = await request.aread()
+        start = perf_counter()
         call_id = next(_ids)
         future = loop.create_future()
         reactor.calls[call_id] = future
@@ -331,6 +362,8 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         if event[1] == _ERROR:
             raise _exception(event[2], event[3], request)
         if stream is None:
+            if event[7]:
+                return _ready(event, start)
             stream = _Complete(event[5])
         else:
             stream.request = request
@@ -396,11 +429,14 @@ class HTTPTransport(httpx.BaseTransport):
         timeouts = _timeouts(request)
         client = self._pools.clients.get(timeouts[0]) or self._pools.get(timeouts[0])
         body = request.read()
+        start = perf_counter()
         call = client.submit_blocking(request.method, str(request.url), request.headers.raw, body, timeouts, _CREDIT)
         event = call.next_event()
         if event[1] == _ERROR:
             raise _exception(event[2], event[3], request)
         stream: httpx.SyncByteStream
+        if event[7]:
+            return _ready(event, start)
         if event[6]:
             stream = _Complete(event[5])
         else:

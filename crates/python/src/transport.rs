@@ -256,7 +256,8 @@ impl AsyncReactor {
     }
 
     /// Every event queued since the last call, as tuples:
-    /// `(id, 0, status, [(name, value)], http_version, body, eof)` for a head,
+    /// `(id, 0, status, [(name, value)], http_version, body, eof, plain)` for a head
+    /// (`plain`: complete, framed by Content-Length or empty, not content-encoded),
     /// `(id, 1, data, eof)` for a body chunk, `(id, 2, kind, message)` for an error.
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let events = self.inner.drain();
@@ -291,7 +292,7 @@ fn event_tuple<'py>(py: Python<'py>, id: u64, event: Event) -> PyResult<Bound<'p
                 headers.append((PyBytes::new(py, name), PyBytes::new(py, value)))?;
             }
             let body = join_bytes(py, &h.body)?;
-            (id, 0u8, h.status, headers, h.version, body, h.eof).into_pyobject(py)
+            (id, 0u8, h.status, headers, h.version, body, h.eof, h.plain).into_pyobject(py)
         }
         Event::Chunk(data, eof) => (id, 1u8, PyBytes::new(py, &data), eof).into_pyobject(py),
         Event::Error(kind, msg) => (id, 2u8, kind.name(), msg).into_pyobject(py),

@@ -78,6 +78,9 @@ pub struct Head {
     pub body: Vec<Bytes>,
     /// The body is complete (no [`Event::Chunk`] follows).
     pub eof: bool,
+    /// Complete, framed by a `Content-Length` header (or empty) and not
+    /// content-encoded: the Python side may hand it to httpx as ready content.
+    pub plain: bool,
 }
 
 #[derive(Debug)]
@@ -395,6 +398,8 @@ async fn run_request(
         None => return sink.deliver(id, Event::Error(ErrorKind::ReadTimeout, "timed out".into())),
     };
     let mut headers = Vec::with_capacity(response.headers().len());
+    let has_length = response.headers().contains_key(reqwest::header::CONTENT_LENGTH);
+    let encoded = response.headers().contains_key(reqwest::header::CONTENT_ENCODING);
     for (name, value) in response.headers() {
         headers.push((Bytes::copy_from_slice(name.as_str().as_bytes()), Bytes::copy_from_slice(value.as_bytes())));
     }
@@ -429,7 +434,8 @@ async fn run_request(
             None => break,
         }
     }
-    sink.deliver(id, Event::Head(Head { status, version, headers, body, eof }));
+    let plain = eof && !encoded && (has_length || body.is_empty());
+    sink.deliver(id, Event::Head(Head { status, version, headers, body, eof, plain }));
     if eof {
         return;
     }
@@ -612,6 +618,9 @@ pub fn shared_client(config: ClientConfig) -> Result<Client, String> {
         config.connect_timeout,
         config.trust_env
     );
+    // reqwest reads the proxy variables when a client is built: a client built
+    // under other HTTP(S)_PROXY / NO_PROXY values is not the same pool.
+    let key = if config.trust_env { format!("{key}|{}", proxy_env()) } else { key };
     let map = CLIENTS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(c) = map.get(&key) {
@@ -622,6 +631,24 @@ pub fn shared_client(config: ClientConfig) -> Result<Client, String> {
     let c = Client::new(config)?;
     map.insert(key, c.clone());
     Ok(c)
+}
+
+/// The proxy settings reqwest would read from the environment now.
+fn proxy_env() -> String {
+    const NAMES: [&str; 9] = [
+        "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy",
+        "REQUEST_METHOD",
+    ];
+    let mut out = String::new();
+    for name in NAMES {
+        if let Some(v) = std::env::var_os(name) {
+            out.push_str(name);
+            out.push('=');
+            out.push_str(&v.to_string_lossy());
+            out.push(';');
+        }
+    }
+    out
 }
 
 fn fnv(data: &[u8]) -> u64 {
