@@ -4,7 +4,7 @@ use fast_litellm_core::cost::{PriceTable, Rates, Tier, TokenUsage};
 use pyo3::exceptions::PyIndexError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 const MAX_TOKENS: i64 = 1 << 52;
 
@@ -303,12 +303,16 @@ impl CostTable {
     /// in `plans` (key -> `None` or `(idx, cached, reasoning, entry_key, entry, entry_len, fields,
     /// snapshot)`), re-checks the plan's price-map entry in `model_cost`, and returns the float;
     /// `None` when not covered; the plan key (a tuple) when no plan exists for it yet.
+    /// With `parts`, a covered call returns the list
+    /// `[prompt_cost, completion_cost, cached, cache_creation, reasoning, plan]` instead of the float.
+    #[pyo3(signature = (r, usage_cls, plans, model_cost, parts=false))]
     fn completion_total<'py>(
         &self,
         r: &Bound<'py, PyAny>,
         usage_cls: &Bound<'py, PyAny>,
         plans: &Bound<'py, PyDict>,
         model_cost: &Bound<'py, PyDict>,
+        parts: bool,
     ) -> PyResult<PyObject> {
         let py = r.py();
         let none = || Ok(py.None());
@@ -389,6 +393,20 @@ impl CostTable {
             completion_text: c[6],
         };
         let (p, q) = self.inner.cost(idx, &u).ok_or_else(|| PyIndexError::new_err("no such price record"))?;
+        if parts {
+            let out = PyList::new(
+                py,
+                [
+                    p.into_pyobject(py)?.into_any(),
+                    q.into_pyobject(py)?.into_any(),
+                    c[2].into_pyobject(py)?.into_any(),
+                    c[3].into_pyobject(py)?.into_any(),
+                    c[5].into_pyobject(py)?.into_any(),
+                    plan.clone().into_any(),
+                ],
+            )?;
+            return Ok(out.into_any().unbind());
+        }
         Ok((p + q).into_pyobject(py)?.into_any().unbind())
     }
 }
