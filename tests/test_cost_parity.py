@@ -240,5 +240,7 @@ def test_uncovered_arguments_delegate():
     assert fast(model="chatgpt/gpt-5", prompt_tokens=1, completion_tokens=5) is fast_litellm.NOT_COVERED
     ccfast = next(p for p in C.PATCHES if p.name == "cost.completion_cost").fast
     r = C._typical_response()
-    assert ccfast(completion_response=r, model="gpt-4o") is fast_litellm.NOT_COVERED
+    assert ccfast(completion_response=r, model="gpt-4o", custom_cost_per_second=0.1) is fast_litellm.NOT_COVERED
+    assert ccfast(completion_response=r, model="gpt-4o", total_time=2.0) is fast_litellm.NOT_COVERED
+    assert ccfast(r, "gpt-4o") is fast_litellm.NOT_COVERED
     assert ccfast(completion_response={"model": "gpt-4o"}) is fast_litellm.NOT_COVERED

@@ -157,6 +157,7 @@ def _rates_from_info(info: dict, provider: Optional[str], new: bool) -> Optional
         apply_default = getattr(u, "apply_provider_cache_read_default", None)
         if apply_default is not None:
             info = apply_default(info, provider)
+        return _rates_new(info, provider, u)
     gcu = _cost_unit_fn()
     prompt = gcu(info, "input_cost_per_token")
     completion = gcu(info, "output_cost_per_token")
@@ -196,6 +197,68 @@ def _rates_from_info(info: dict, provider: Optional[str], new: bool) -> Optional
             if any(type(v) is not float for v in tier):
                 return None
             tiers.append(tier)
+    return prompt, completion, creation, read, reasoning, tiers
+
+
+def _rates_new(info: dict, provider: Optional[str], u: Any) -> Optional[tuple]:
+    """1.110's ``_get_token_base_cost`` rates: an absent cache read/creation rate is the (tier's)
+    input rate; tiers apply in ascending threshold order, each one defaulting to the rates the
+    lower tiers left, the highest threshold crossed wins (inclusive for some providers)."""
+    prefixes = getattr(u, "_BATCH_RATE_PREFIXES", None)
+    suffixes = getattr(u, "_NON_STANDARD_THRESHOLD_SUFFIXES", None)
+    parse = getattr(u, "_parse_above_token_threshold", None)
+    inclusive_fn = getattr(u, "_uses_inclusive_token_thresholds", None)
+    gcu = getattr(u, "get_cost_per_unit", None)
+    if prefixes is None or suffixes is None or parse is None or inclusive_fn is None or gcu is None:
+        return None
+    prompt = gcu(info, "input_cost_per_token")
+    completion = gcu(info, "output_cost_per_token")
+    if completion == 0.0:
+        image = gcu(info, "output_cost_per_image_token", None)
+        if image is not None:
+            completion = image
+    creation = gcu(info, "cache_creation_input_token_cost", None)
+    read = gcu(info, "cache_read_input_token_cost", None)
+    reasoning = gcu(info, "output_cost_per_reasoning_token", None)
+    if type(prompt) is not float or type(completion) is not float or (reasoning is not None and type(reasoning) is not float):
+        return None
+    starts = tuple(f"{p}_above_" for p in prefixes)
+    keys = [k for k in info if k.startswith(starts) and "_tokens" in k and not k.endswith(suffixes)]
+    inclusive = bool(inclusive_fn(provider))
+    state = [prompt, completion, creation, read]
+    by_threshold: Dict[float, tuple] = {}
+    try:
+        ordered = sorted(keys, key=parse)
+    except Exception:
+        return None
+    for key in ordered:
+        if info.get(key) is None:
+            continue
+        try:
+            ts = key.rsplit("_above_", 1)[1].split("_tokens")[0]
+            threshold = parse(key)
+        except (IndexError, ValueError):
+            continue
+        state = [gcu(info, f"input_cost_per_token_above_{ts}_tokens", state[0]),
+                 gcu(info, f"output_cost_per_token_above_{ts}_tokens", state[1]),
+                 gcu(info, f"cache_creation_input_token_cost_above_{ts}_tokens", state[2]),
+                 gcu(info, f"cache_read_input_token_cost_above_{ts}_tokens", state[3])]
+        if type(threshold) is not float or not threshold.is_integer():
+            return None
+        by_threshold[threshold] = tuple(state)
+    tiers: List[tuple] = []
+    for threshold in sorted(by_threshold, reverse=True):
+        t_in, t_out, t_cc, t_cr = by_threshold[threshold]
+        t_cc = t_in if t_cc is None else t_cc
+        t_cr = t_in if t_cr is None else t_cr
+        tier = (threshold - 1.0 if inclusive else threshold, t_in, t_out, t_cc, t_cr)
+        if any(type(v) is not float for v in tier):
+            return None
+        tiers.append(tier)
+    creation = prompt if creation is None else creation
+    read = prompt if read is None else read
+    if type(creation) is not float or type(read) is not float:
+        return None
     return prompt, completion, creation, read, reasoning, tiers
 
 
@@ -285,7 +348,7 @@ def _tier_probes(tiers: List[tuple]) -> List[Tuple[int, int]]:
     out = []
     for t in tiers:
         n = int(t[0])
-        out += [(n, 10), (n + 1, 10), (n + 2, 77)]
+        out += [(n - 1, 10), (n, 10), (n + 1, 10), (n + 2, 77)]
     return out
 
 
