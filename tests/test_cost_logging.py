@@ -192,28 +192,33 @@ def test_acompletion_mock_served_natively_with_same_outputs():
             await asyncio.sleep(0.05)
         return out
 
+    cap = Capture()  # one instance: LiteLLM registers a callback object once
+
     def run(label):
-        cap = Capture()
-        litellm.callbacks = [cap]
-        try:
-            out = asyncio.run(run_all(cap))
-        finally:
-            litellm.callbacks = []
+        cap.seen = []
+        out = asyncio.run(run_all(cap))
         return out, sorted(cap.seen, key=repr)
 
-    fast_litellm.deactivate()
+    saved_callbacks = litellm.callbacks
+    litellm.callbacks = [cap]
+
     try:
-        stock = run("stock")
+        fast_litellm.deactivate()
+        try:
+            stock = run("stock")
+        finally:
+            fast_litellm.activate()
+        patch = _patch("cost.completion_cost")
+        run("warm")  # builds the plans
+        calls0, delegated0 = patch.calls, patch.delegated
+        fast = run("fast")
     finally:
-        fast_litellm.activate()
-    patch = _patch("cost.completion_cost")
-    run("warm")  # builds the plans
-    calls0, delegated0 = patch.calls, patch.delegated
-    fast = run("fast")
+        litellm.callbacks = saved_callbacks
     calls, delegated = patch.calls - calls0, patch.delegated - delegated0
     print(f"\nacompletion mock: {len(models)} models, completion_cost calls {calls}, delegated {delegated}")
     assert _deq(_plain(stock[0]), _plain(fast[0])), (stock[0], fast[0])
     assert _deq(_plain(stock[1]), _plain(fast[1])), (stock[1], fast[1])
+    assert len(fast[1]) == len(models)  # the success callback saw every call
     assert calls >= len(models)
     assert delegated <= calls - len(models) // 2, (calls, delegated)
 
@@ -229,3 +234,45 @@ def test_uncovered_logging_arguments_delegate(kw):
     fast = _patch("cost.completion_cost").fast
     r = _response("gpt-4o", "openai", (10, 5, 0, 0, 0))
     assert fast(completion_response=r, model="gpt-4o", **kw) is fast_litellm.NOT_COVERED
+
+
+def test_network_login_models_stay_with_litellm_on_logging_path():
+    fast = _patch("cost.completion_cost").fast
+    for model, provider in (("github_copilot/gpt-4o", "github_copilot"), ("chatgpt/gpt-5", "chatgpt")):
+        lo = _logging(model, provider)
+        r = _response(model, provider, (10, 5, 0, 0, 0))
+        assert fast(completion_response=r, model=model, custom_llm_provider=provider, call_type="acompletion",
+                    litellm_logging_obj=lo) is fast_litellm.NOT_COVERED
+
+
+def test_logging_path_follows_register_model_and_edits():
+    name = "fast-litellm-test/logging-model"
+    entry = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "litellm_provider": "openai",
+             "mode": "chat"}
+    patch = _patch("cost.completion_cost")
+
+    def both(shape):
+        fast_litellm.deactivate()
+        try:
+            stock = _cost_step(name, "openai", shape)
+        finally:
+            fast_litellm.activate()
+        d0 = patch.delegated
+        _cost_step(name, "openai", shape)  # builds the plan when needed
+        c0, d0 = patch.calls, patch.delegated
+        got = _cost_step(name, "openai", shape)
+        return stock, got, patch.delegated - d0
+
+    try:
+        litellm.register_model({name: dict(entry)})
+        stock, got, delegated = both((1000, 10, 0, 0, 0))
+        assert _deq(stock, got) and delegated == 0
+        litellm.register_model({name: dict(entry, input_cost_per_token=3e-6)})
+        stock, got, delegated = both((1000, 10, 0, 0, 0))
+        assert _deq(stock, got) and delegated == 0
+        assert stock[0][1] == 1000 * 3e-6 + 10 * 2e-6
+        litellm.model_cost[name]["output_cost_per_token"] = 7e-6  # in-place edit
+        stock, got, _ = both((1000, 10, 0, 0, 0))
+        assert _deq(stock, got)
+    finally:
+        litellm.model_cost.pop(name, None)

@@ -22,9 +22,19 @@ price-map entry it was built from is the same object with the same prices. Model
 whose cost path may log in over the network (``github_copilot/``, ``chatgpt/``)
 are never planned, so the accelerated path adds no network call.
 
-Anything else (custom prices, per-call service tiers, images, audio, speech,
-rerank, batch, built-in tool costs, discount/margin configs, a logging object...)
-returns ``NOT_COVERED`` and LiteLLM computes it unchanged.
+The proxy costs responses through the logging object (``response_cost_calculator``
+calls ``completion_cost`` with ``model``, ``call_type``, ``optional_params``,
+``litellm_logging_obj``...). Those calls are planned per *call key* (the keyword
+values the path depends on, see ``_call_key``). While such a plan is verified the
+original runs with a sandbox in place of the logging object: it forwards the few
+reads the covered path makes, records the ``set_cost_breakdown`` arguments and
+flags anything else. The recorded arguments are fitted to a recipe (prompt cost,
+completion cost, their sum, a constant, or tokens times one of the plan's rates);
+the accelerated call replays that recipe on the real logging object.
+
+Anything else (custom/per-deployment prices, per-call service tiers, images, audio,
+speech, rerank, batch, built-in tool costs, discount/margin configs...) returns
+``NOT_COVERED`` and LiteLLM computes it unchanged.
 """
 
 from __future__ import annotations
@@ -631,7 +641,8 @@ def _fit_breakdown(rows: List[Tuple[dict, tuple, tuple]]) -> Optional[tuple]:
 
     ``rows``: (recorded kwargs, (p, q, cached, creation, reasoning), rates). Each argument must be,
     on every row, one of: the prompt cost, the completion cost, their sum, one constant, or
-    ``None``-when-zero-else ``float(tokens) * rate`` for one token count and one of the plan's rates.
+    ``float(tokens) * rate`` (or ``None`` when the count is 0) for one token count and one of the
+    plan's rates.
     Returns ``((name, how), ...)`` or ``None``."""
     if not rows:
         return None
@@ -653,9 +664,12 @@ def _fit_breakdown(rows: List[Tuple[dict, tuple, tuple]]) -> Optional[tuple]:
         if how is None:
             for slot in (2, 3, 4):
                 for rate in rate_candidates:
-                    cand = ("mul", slot, rate)
-                    if all(_deq(g, _derive(cand, r[1])) for g, r in zip(got, rows)):
-                        how = cand
+                    for none_when_zero in (True, False):
+                        cand = ("mul", slot, rate, none_when_zero)
+                        if all(_deq(g, _derive(cand, r[1])) for g, r in zip(got, rows)):
+                            how = cand
+                            break
+                    if how is not None:
                         break
                 if how is not None:
                     break
@@ -676,7 +690,7 @@ def _derive(how: Any, parts: tuple) -> Any:
         value = how[1]
         return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
     n = parts[how[1]]
-    return None if not n else float(n) * how[2]
+    return None if (not n and how[3]) else float(n) * how[2]
 
 
 def _build_cc_plan(original: Callable[..., Any], template: Any, kwargs: Optional[Dict[str, Any]] = None) -> Optional[_Plan]:
@@ -966,10 +980,13 @@ PATCHES: List[Patch] = [
         target="litellm.cost_calculator:completion_cost",
         supports=">=1.83.7,<1.111",
         build=build_completion_cost,
-        summary="completion_cost(completion_response=ModelResponse) for plain chat usage (cached and reasoning "
-        "tokens included) in Rust, the response read in one native call; responses with tools, annotations, "
-        "custom pricing or extra args (the proxy's logging-object path included) go to LiteLLM.",
-        callers="litellm.completion_cost, response_cost_calculator",
+        summary="completion_cost(completion_response=ModelResponse) for chat usage (cached, cache-write and "
+        "reasoning tokens, input-token tiers) in Rust, the response read in one native call. The proxy's "
+        "logging-object path (response_cost_calculator's keyword arguments) is served too: the cost breakdown "
+        "LiteLLM stores on the logging object is replayed from a recipe verified against LiteLLM per plan. "
+        "Responses with tools, annotations, custom/per-deployment pricing, discount/margin configs or "
+        "non-chat call types go to LiteLLM.",
+        callers="litellm.completion_cost, response_cost_calculator (Logging's cost step: every proxy response)",
         compare=_same,
     ),
     Patch(
