@@ -796,7 +796,7 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list, kwa
                 break
         if fitted is None:
             return None
-        plan.breakdown = fitted
+        plan.breakdown = _compile_recipe(fitted)
     return plan
 
 
@@ -868,15 +868,44 @@ def _completion_cost_kw(original: Callable[..., Any], r: Any, kwargs: Dict[str, 
     return _plan_then_cost(original, r, usage_cls, mc, plans, kwargs)
 
 
+def _compile_recipe(fitted: tuple) -> tuple:
+    """``(names, immutable constants, mutable constants, derived)`` for ``_finish_with_breakdown``."""
+    consts, mutable, derived = {}, [], []
+    for name, how in fitted:
+        if type(how) is tuple and how[0] == "const":
+            if isinstance(how[1], (dict, list)):
+                mutable.append((name, how[1]))
+            else:
+                consts[name] = how[1]
+        elif type(how) is str:
+            derived.append((name, how, 0, 0.0, False))
+        else:
+            derived.append((name, "mul", how[1], how[2], how[3]))
+    return tuple(name for name, _ in fitted), consts, tuple(mutable), tuple(derived)
+
+
 def _finish_with_breakdown(out: list, log: Any) -> Any:
     p, q, cached, creation, reasoning, plan = out
     recipe = plan[8]
     if recipe is None:
         return NOT_COVERED
+    _, consts, mutable, derived = recipe
     parts = (p, q, cached, creation, reasoning)
-    fields = {name: _derive(how, parts) for name, how in recipe}
+    values = dict(consts)
+    for name, value in mutable:
+        values[name] = copy.deepcopy(value)
+    for name, kind, slot, rate, none_when_zero in derived:
+        if kind == "p":
+            values[name] = p
+        elif kind == "q":
+            values[name] = q
+        elif kind == "t":
+            values[name] = p + q
+        else:
+            n = parts[slot]
+            values[name] = None if (not n and none_when_zero) else float(n) * rate
     try:  # LiteLLM's own store swallows any error here too
-        log.set_cost_breakdown(**fields)
+        log.set_cost_breakdown(**values)
     except Exception:
         pass
     return p + q
@@ -1032,8 +1061,32 @@ def _bench_cpt_cached() -> Callable[[], Any]:
                                           cache_read_input_tokens=3000)
 
 
+def _bench_logging_step() -> Callable[[], Any]:
+    """The proxy's cost step: a real logging object costs a chat response (``response_cost`` not yet
+    stamped), through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
+    import datetime
+
+    import litellm
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    lo = Logging(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=False,
+                 call_type="acompletion", start_time=datetime.datetime.now(), litellm_call_id="bench",
+                 function_id="bench", litellm_trace_id="bench")
+    lo.update_environment_variables(litellm_params={"custom_llm_provider": "openai"}, optional_params={},
+                                    model="gpt-4o", custom_llm_provider="openai")
+    r = _typical_response()
+    r._hidden_params.pop("litellm_model_name", None)
+    kw = dict(response_object=r, model="gpt-4o", custom_llm_provider="openai", call_type="acompletion",
+              optional_params={}, cache_hit=None, custom_pricing=False, base_model=None, prompt="",
+              standard_built_in_tools_params={"web_search_options": None, "file_search": None},
+              router_model_id=None, litellm_logging_obj=lo)
+    return lambda: litellm.response_cost_calculator(**kw)
+
+
 BENCHMARKS: List[Benchmark] = [
     Benchmark(name="cost.completion_cost chat response (gpt-4o)", patch="cost.completion_cost", setup=_bench_cc),
     Benchmark(name="cost.cost_per_token gpt-4o", patch="cost.cost_per_token", setup=_bench_cpt),
     Benchmark(name="cost.cost_per_token gpt-4o cached", patch="cost.cost_per_token", setup=_bench_cpt_cached),
+    Benchmark(name="cost.response_cost_calculator logging object (proxy cost step, gpt-4o)",
+              patch="cost.completion_cost", setup=_bench_logging_step),
 ]
