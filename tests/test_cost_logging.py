@@ -229,6 +229,8 @@ def test_acompletion_mock_served_natively_with_same_outputs():
     dict(call_type="embedding"),
     dict(standard_built_in_tools_params={"web_search_options": {"search_context_size": "high"}}),
     dict(optional_params={"service_tier": 5}),
+    dict(prompt="a per-request prompt text"),
+    dict(total_time=3.5),
 ])
 def test_uncovered_logging_arguments_delegate(kw):
     fast = _patch("cost.completion_cost").fast

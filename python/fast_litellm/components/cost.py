@@ -545,13 +545,15 @@ def _probe_response(template: Any, counts: Tuple[int, ...], response_ms: Any) ->
 _CC_SCALAR_KW = frozenset({
     "model", "call_type", "custom_llm_provider", "custom_pricing", "base_model", "litellm_model_name",
     "router_model_id", "service_tier", "region_name", "pricing_provider", "data_residency", "vertex_location",
-    "prompt",
 })
 # Keyword arguments covered only at their "unset" value.
 _CC_UNSET_KW = {
     "custom_cost_per_token": None, "custom_cost_per_second": None, "requested_model_info_override": None,
     "size": None, "quality": None, "n": None, "messages": [], "completion": "", "total_time": 0.0,
+    "prompt": "",  # a per-request prompt text would make one call key per request
 }
+# Distinct call keys kept (deployments x tiers x ...); past this, new keys go to LiteLLM.
+_MAX_CALL_KEYS = 4096
 _CHAT_CALL_TYPES = (None, "completion", "acompletion")
 # Attributes of the logging object completion_cost may read on the covered path (the values that
 # matter are in the call key); any other access makes a plan stay with LiteLLM.
@@ -852,6 +854,8 @@ def _completion_cost_kw(original: Callable[..., Any], r: Any, kwargs: Dict[str, 
     state = _STATE
     plans = state.cc_kw_plans.get(key)
     if plans is None:
+        if len(state.cc_kw_plans) >= _MAX_CALL_KEYS:
+            return NOT_COVERED
         with state.lock:
             plans = state.cc_kw_plans.setdefault(key, {})
     table = state.table
