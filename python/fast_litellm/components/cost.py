@@ -599,8 +599,7 @@ def _call_key(kwargs: Dict[str, Any]) -> Any:
         if not ((model is None or type(model) is str) and (model_id is None or type(model_id) is str)):
             return None
         items.append(("logging", model, model_id))
-    items.sort(key=lambda kv: kv[0])
-    return tuple(items)
+    return tuple(items)  # in the caller's keyword order (a fixed order per call site)
 
 
 class _LoggingSandbox:
