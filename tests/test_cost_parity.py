@@ -162,11 +162,21 @@ def _response(model: str, provider, usage_kw: dict):
 
 
 _CC_USAGES = [
+    dict(prompt_tokens=0, completion_tokens=0, total_tokens=0),
     dict(prompt_tokens=12, completion_tokens=7, total_tokens=19),
     dict(prompt_tokens=1500, completion_tokens=400, total_tokens=1900),
+    dict(prompt_tokens=250_000, completion_tokens=1200, total_tokens=251_200),  # above the usual 128k/200k tiers
     dict(prompt_tokens=3000, completion_tokens=200, total_tokens=3200, prompt_tokens_details={"cached_tokens": 1024}),
+    dict(prompt_tokens=3000, completion_tokens=200, total_tokens=3200,
+         prompt_tokens_details={"cache_creation_tokens": 512}),
+    dict(prompt_tokens=5000, completion_tokens=300, total_tokens=5300,
+         prompt_tokens_details={"cached_tokens": 2048, "cache_creation_tokens": 1024}),
     dict(prompt_tokens=3000, completion_tokens=900, total_tokens=3900,
          completion_tokens_details={"reasoning_tokens": 600}),
+    dict(prompt_tokens=4000, completion_tokens=1000, total_tokens=5000, prompt_tokens_details={"cached_tokens": 1000},
+         completion_tokens_details={"reasoning_tokens": 700}),
+    dict(prompt_tokens=210_000, completion_tokens=5000, total_tokens=215_000,
+         prompt_tokens_details={"cached_tokens": 20_000}, completion_tokens_details={"reasoning_tokens": 3000}),
 ]
 
 
@@ -191,6 +201,7 @@ def test_completion_cost_parity_chat_models():
           f"{runner.public_calls}, mismatches {len(bad)}")
     assert not bad, bad[:5]
     assert runner.native > cases // 3
+    assert cases >= 10 * len(keys)
 
 
 def test_network_models_never_planned():
@@ -240,5 +251,7 @@ def test_uncovered_arguments_delegate():
     assert fast(model="chatgpt/gpt-5", prompt_tokens=1, completion_tokens=5) is fast_litellm.NOT_COVERED
     ccfast = next(p for p in C.PATCHES if p.name == "cost.completion_cost").fast
     r = C._typical_response()
-    assert ccfast(completion_response=r, model="gpt-4o") is fast_litellm.NOT_COVERED
+    assert ccfast(completion_response=r, model="gpt-4o", custom_cost_per_second=0.1) is fast_litellm.NOT_COVERED
+    assert ccfast(completion_response=r, model="gpt-4o", total_time=2.0) is fast_litellm.NOT_COVERED
+    assert ccfast(r, "gpt-4o") is fast_litellm.NOT_COVERED
     assert ccfast(completion_response={"model": "gpt-4o"}) is fast_litellm.NOT_COVERED

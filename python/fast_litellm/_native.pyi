@@ -103,10 +103,12 @@ class CostTable:
         completion_text: int = 0,
     ) -> float: ...
     def completion_total(
-        self, r: Any, usage_cls: Any, plans: dict, model_cost: dict
-    ) -> float | tuple | None:
+        self, r: Any, usage_cls: Any, plans: dict, model_cost: dict, parts: bool = False
+    ) -> float | list | tuple | None:
         """``completion_cost(completion_response=r)`` in one call: the float when ``r``'s plan
-        (in ``plans``) covers it, ``None`` when not covered, the plan key when it has no plan yet."""
+        (in ``plans``) covers it, ``None`` when not covered, the plan key when it has no plan yet.
+        With ``parts``, a covered call gives
+        ``[prompt_cost, completion_cost, cached, cache_creation, reasoning, plan]`` instead."""
         ...
 
 # -- rate_limit -------------------------------------------------------------

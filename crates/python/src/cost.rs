@@ -4,7 +4,7 @@ use fast_litellm_core::cost::{PriceTable, Rates, Tier, TokenUsage};
 use pyo3::exceptions::PyIndexError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 const MAX_TOKENS: i64 = 1 << 52;
 
@@ -36,7 +36,15 @@ fn attr<'py>(obj: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<O
 
 /// A details block's counts (`None` when it carries anything not replayed).
 /// `slots` names the accepted keys; those from index `zero_from` on must be 0/None.
-fn details(obj: Option<Bound<'_, PyAny>>, slots: &[&Bound<'_, PyString>], zero_from: usize, out: &mut [i64]) -> PyResult<bool> {
+/// `aliases` are keys accepted when they carry the same count as the slot they name
+/// (1.110's `cache_write_tokens` mirrors `cache_creation_tokens`).
+fn details(
+    obj: Option<Bound<'_, PyAny>>,
+    slots: &[&Bound<'_, PyString>],
+    zero_from: usize,
+    aliases: &[(&Bound<'_, PyString>, usize)],
+    out: &mut [i64],
+) -> PyResult<bool> {
     let obj = match obj {
         None => return Ok(true),
         Some(o) if o.is_none() => return Ok(true),
@@ -75,6 +83,19 @@ fn details(obj: Option<Bound<'_, PyAny>>, slots: &[&Bound<'_, PyString>], zero_f
         if i < out.len() {
             out[i] = v.extract::<i64>()?;
         }
+    }
+    for (name, slot) in aliases {
+        let v = match d.get_item(*name)? {
+            Some(v) => v,
+            None => continue,
+        };
+        if v.is_none() || (v.is_exact_instance_of::<PyInt>() && v.extract::<i64>().ok() == Some(0)) {
+            continue;
+        }
+        if !v.is_exact_instance_of::<PyInt>() || *slot >= out.len() || v.extract::<i64>().ok() != Some(out[*slot]) {
+            return Ok(false);
+        }
+        seen += 1;
     }
     if seen != nontrivial {
         return Ok(false);
@@ -161,11 +182,11 @@ fn usage_counts(usage: &Bound<'_, PyAny>) -> PyResult<Option<[i64; 7]>> {
     let ptd = d.get_item(intern!(py, "prompt_tokens_details"))?;
     let ctd = d.get_item(intern!(py, "completion_tokens_details"))?;
     let mut p = [0i64; 3];
-    if !details(ptd, &ptd_slots(py), 3, &mut p)? {
+    if !details(ptd, &ptd_slots(py), 3, &[(intern!(py, "cache_write_tokens"), 1)], &mut p)? {
         return Ok(None);
     }
     let mut q = [0i64; 2];
-    if !details(ctd, &ctd_slots(py), 2, &mut q)? {
+    if !details(ctd, &ctd_slots(py), 2, &[], &mut q)? {
         return Ok(None);
     }
     c[2] = p[0];
@@ -303,12 +324,16 @@ impl CostTable {
     /// in `plans` (key -> `None` or `(idx, cached, reasoning, entry_key, entry, entry_len, fields,
     /// snapshot)`), re-checks the plan's price-map entry in `model_cost`, and returns the float;
     /// `None` when not covered; the plan key (a tuple) when no plan exists for it yet.
+    /// With `parts`, a covered call returns the list
+    /// `[prompt_cost, completion_cost, cached, cache_creation, reasoning, plan]` instead of the float.
+    #[pyo3(signature = (r, usage_cls, plans, model_cost, parts=false))]
     fn completion_total<'py>(
         &self,
         r: &Bound<'py, PyAny>,
         usage_cls: &Bound<'py, PyAny>,
         plans: &Bound<'py, PyDict>,
         model_cost: &Bound<'py, PyDict>,
+        parts: bool,
     ) -> PyResult<PyObject> {
         let py = r.py();
         let none = || Ok(py.None());
@@ -389,6 +414,20 @@ impl CostTable {
             completion_text: c[6],
         };
         let (p, q) = self.inner.cost(idx, &u).ok_or_else(|| PyIndexError::new_err("no such price record"))?;
+        if parts {
+            let out = PyList::new(
+                py,
+                [
+                    p.into_pyobject(py)?.into_any(),
+                    q.into_pyobject(py)?.into_any(),
+                    c[2].into_pyobject(py)?.into_any(),
+                    c[3].into_pyobject(py)?.into_any(),
+                    c[5].into_pyobject(py)?.into_any(),
+                    plan.clone().into_any(),
+                ],
+            )?;
+            return Ok(out.into_any().unbind());
+        }
         Ok((p + q).into_pyobject(py)?.into_any().unbind())
     }
 }

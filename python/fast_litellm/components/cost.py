@@ -22,13 +22,24 @@ price-map entry it was built from is the same object with the same prices. Model
 whose cost path may log in over the network (``github_copilot/``, ``chatgpt/``)
 are never planned, so the accelerated path adds no network call.
 
-Anything else (custom prices, per-call service tiers, images, audio, speech,
-rerank, batch, built-in tool costs, discount/margin configs, a logging object...)
-returns ``NOT_COVERED`` and LiteLLM computes it unchanged.
+The proxy costs responses through the logging object (``response_cost_calculator``
+calls ``completion_cost`` with ``model``, ``call_type``, ``optional_params``,
+``litellm_logging_obj``...). Those calls are planned per *call key* (the keyword
+values the path depends on, see ``_call_key``). While such a plan is verified the
+original runs with a sandbox in place of the logging object: it forwards the few
+reads the covered path makes, records the ``set_cost_breakdown`` arguments and
+flags anything else. The recorded arguments are fitted to a recipe (prompt cost,
+completion cost, their sum, a constant, or tokens times one of the plan's rates);
+the accelerated call replays that recipe on the real logging object.
+
+Anything else (custom/per-deployment prices, per-call service tiers, images, audio,
+speech, rerank, batch, built-in tool costs, discount/margin configs...) returns
+``NOT_COVERED`` and LiteLLM computes it unchanged.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 from operator import itemgetter
@@ -61,7 +72,8 @@ _UNSUPPORTED_INFO_MARKERS = ("off_peak", "tiered_pricing", "_per_second")
 
 
 class _Plan:
-    __slots__ = ("generic", "idx", "entry", "entry_key", "getter", "fields", "snapshot", "entry_len", "plain", "cached", "reasoning", "timeless")
+    __slots__ = ("generic", "idx", "entry", "entry_key", "getter", "fields", "snapshot", "entry_len", "plain", "cached",
+                 "reasoning", "timeless", "rates", "breakdown")
 
     def __init__(self) -> None:
         self.idx = -1
@@ -72,6 +84,9 @@ class _Plan:
         self.snapshot: Any = None
         self.entry_len = 0
         self.plain = self.cached = self.reasoning = self.timeless = self.generic = False
+        self.rates: Optional[tuple] = None
+        # How completion_cost fills logging_obj.set_cost_breakdown(**kw) (None: no logging object).
+        self.breakdown: Optional[tuple] = None
 
     def fresh(self, model_cost: dict) -> bool:
         entry = self.entry
@@ -91,6 +106,9 @@ class _State:
         self.generation = 0
         self.cpt_plans: Dict[Any, Optional[_Plan]] = {}
         self.cc_plans: Dict[Any, Optional[_Plan]] = {}
+        # completion_cost called with keyword arguments (the logging object's path): one plans
+        # dict per distinct call key (see ``_call_key``).
+        self.cc_kw_plans: Dict[Any, Dict[Any, Any]] = {}
         self.probing = threading.local()  # .on: building a plan; .capture: completion_cost probes
 
     def reset(self) -> None:
@@ -99,6 +117,7 @@ class _State:
                 self.table.clear()
             self.cpt_plans = {}
             self.cc_plans = {}
+            self.cc_kw_plans = {}
 
 
 _STATE = _State()
@@ -148,6 +167,7 @@ def _rates_from_info(info: dict, provider: Optional[str], new: bool) -> Optional
         apply_default = getattr(u, "apply_provider_cache_read_default", None)
         if apply_default is not None:
             info = apply_default(info, provider)
+        return _rates_new(info, provider, u)
     gcu = _cost_unit_fn()
     prompt = gcu(info, "input_cost_per_token")
     completion = gcu(info, "output_cost_per_token")
@@ -187,6 +207,68 @@ def _rates_from_info(info: dict, provider: Optional[str], new: bool) -> Optional
             if any(type(v) is not float for v in tier):
                 return None
             tiers.append(tier)
+    return prompt, completion, creation, read, reasoning, tiers
+
+
+def _rates_new(info: dict, provider: Optional[str], u: Any) -> Optional[tuple]:
+    """1.110's ``_get_token_base_cost`` rates: an absent cache read/creation rate is the (tier's)
+    input rate; tiers apply in ascending threshold order, each one defaulting to the rates the
+    lower tiers left, the highest threshold crossed wins (inclusive for some providers)."""
+    prefixes = getattr(u, "_BATCH_RATE_PREFIXES", None)
+    suffixes = getattr(u, "_NON_STANDARD_THRESHOLD_SUFFIXES", None)
+    parse = getattr(u, "_parse_above_token_threshold", None)
+    inclusive_fn = getattr(u, "_uses_inclusive_token_thresholds", None)
+    gcu = getattr(u, "get_cost_per_unit", None)
+    if prefixes is None or suffixes is None or parse is None or inclusive_fn is None or gcu is None:
+        return None
+    prompt = gcu(info, "input_cost_per_token")
+    completion = gcu(info, "output_cost_per_token")
+    if completion == 0.0:
+        image = gcu(info, "output_cost_per_image_token", None)
+        if image is not None:
+            completion = image
+    creation = gcu(info, "cache_creation_input_token_cost", None)
+    read = gcu(info, "cache_read_input_token_cost", None)
+    reasoning = gcu(info, "output_cost_per_reasoning_token", None)
+    if type(prompt) is not float or type(completion) is not float or (reasoning is not None and type(reasoning) is not float):
+        return None
+    starts = tuple(f"{p}_above_" for p in prefixes)
+    keys = [k for k in info if k.startswith(starts) and "_tokens" in k and not k.endswith(suffixes)]
+    inclusive = bool(inclusive_fn(provider))
+    state = [prompt, completion, creation, read]
+    by_threshold: Dict[float, tuple] = {}
+    try:
+        ordered = sorted(keys, key=parse)
+    except Exception:
+        return None
+    for key in ordered:
+        if info.get(key) is None:
+            continue
+        try:
+            ts = key.rsplit("_above_", 1)[1].split("_tokens")[0]
+            threshold = parse(key)
+        except (IndexError, ValueError):
+            continue
+        state = [gcu(info, f"input_cost_per_token_above_{ts}_tokens", state[0]),
+                 gcu(info, f"output_cost_per_token_above_{ts}_tokens", state[1]),
+                 gcu(info, f"cache_creation_input_token_cost_above_{ts}_tokens", state[2]),
+                 gcu(info, f"cache_read_input_token_cost_above_{ts}_tokens", state[3])]
+        if type(threshold) is not float or not threshold.is_integer():
+            return None
+        by_threshold[threshold] = tuple(state)
+    tiers: List[tuple] = []
+    for threshold in sorted(by_threshold, reverse=True):
+        t_in, t_out, t_cc, t_cr = by_threshold[threshold]
+        t_cc = t_in if t_cc is None else t_cc
+        t_cr = t_in if t_cr is None else t_cr
+        tier = (threshold - 1.0 if inclusive else threshold, t_in, t_out, t_cc, t_cr)
+        if any(type(v) is not float for v in tier):
+            return None
+        tiers.append(tier)
+    creation = prompt if creation is None else creation
+    read = prompt if read is None else read
+    if type(creation) is not float or type(read) is not float:
+        return None
     return prompt, completion, creation, read, reasoning, tiers
 
 
@@ -276,7 +358,7 @@ def _tier_probes(tiers: List[tuple]) -> List[Tuple[int, int]]:
     out = []
     for t in tiers:
         n = int(t[0])
-        out += [(n, 10), (n + 1, 10), (n + 2, 77)]
+        out += [(n - 1, 10), (n, 10), (n + 1, 10), (n + 2, 77)]
     return out
 
 
@@ -333,6 +415,7 @@ def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool) -> Optional[_Pla
             _STATE.table = _native.CostTable()
         plan.idx = _STATE.table.add(rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], new)
     plan.entry, plan.entry_key, plan.entry_len = entry, key, len(entry)
+    plan.rates = rates
     present = [k for k in _PRICE_FIELDS if k in entry] + [k for k in entry if "_above_" in k]
     if present:
         plan.fields = tuple(present)
@@ -447,6 +530,8 @@ def _probe_response(template: Any, counts: Tuple[int, ...], response_ms: Any) ->
     if getattr(template, "service_tier", None) is not None:
         r.service_tier = template.service_tier
     hp = dict(template._hidden_params)
+    if response_ms is None:
+        response_ms = getattr(template, "_response_ms", None)
     if response_ms is not None:
         hp["_response_ms"] = response_ms
         r._response_ms = response_ms
@@ -454,30 +539,217 @@ def _probe_response(template: Any, counts: Tuple[int, ...], response_ms: Any) ->
     return r
 
 
-def _build_cc_plan(original: Callable[..., Any], template: Any) -> Optional[_Plan]:
-    """Plan for responses shaped like ``template``: learn which (model, provider, region)
-    LiteLLM prices them as, then verify totals against the original on probes."""
+# -- the logging object's path: completion_cost(completion_response=..., model=..., ...) -------
+
+# Keyword arguments whose value (None, str or bool) goes into the call key as it is.
+_CC_SCALAR_KW = frozenset({
+    "model", "call_type", "custom_llm_provider", "custom_pricing", "base_model", "litellm_model_name",
+    "router_model_id", "service_tier", "region_name", "pricing_provider", "data_residency", "vertex_location",
+})
+# Keyword arguments covered only at their "unset" value.
+_CC_UNSET_KW = {
+    "custom_cost_per_token": None, "custom_cost_per_second": None, "requested_model_info_override": None,
+    "size": None, "quality": None, "n": None, "messages": [], "completion": "", "total_time": 0.0,
+    "prompt": "",  # a per-request prompt text would make one call key per request
+}
+# Distinct call keys kept (deployments x tiers x ...); past this, new keys go to LiteLLM.
+_MAX_CALL_KEYS = 4096
+_CHAT_CALL_TYPES = (None, "completion", "acompletion")
+# Attributes of the logging object completion_cost may read on the covered path (the values that
+# matter are in the call key); any other access makes a plan stay with LiteLLM.
+_LOG_READS = frozenset({"model", "model_call_details"})
+
+
+def _call_key(kwargs: Dict[str, Any]) -> Any:
+    """A hashable key for everything in ``kwargs`` the covered path depends on, or ``None``."""
+    items = []
+    for k, v in kwargs.items():
+        if k in _CC_SCALAR_KW:
+            if v is None or type(v) is str or type(v) is bool:
+                items.append((k, v))
+                continue
+            return None
+        if k == "litellm_logging_obj" or k == "optional_params" or k == "standard_built_in_tools_params":
+            continue
+        if k in _CC_UNSET_KW:
+            d = _CC_UNSET_KW[k]
+            if v is d or (type(v) is type(d) and v == d):
+                continue
+        return None
+    if kwargs.get("custom_pricing") is True or kwargs.get("call_type") not in _CHAT_CALL_TYPES:
+        return None  # per-deployment custom prices (proxy model_info) stay with LiteLLM
+    op = kwargs.get("optional_params")
+    if op is not None:
+        if type(op) is not dict:
+            return None
+        tier, model_id = op.get("service_tier"), op.get("model_id")
+        if not ((tier is None or type(tier) is str) and (model_id is None or type(model_id) is str)):
+            return None
+        items.append(("optional_params", tier, model_id))
+    tools = kwargs.get("standard_built_in_tools_params")
+    if tools is not None:
+        if type(tools) is not dict or any(tools.values()):
+            return None
+        items.append(("tools", True))
+    lo = kwargs.get("litellm_logging_obj")
+    if lo is not None:
+        model = getattr(lo, "model", None)
+        details = getattr(lo, "model_call_details", None)
+        model_id = details.get("model_id") if type(details) is dict else None
+        if not ((model is None or type(model) is str) and (model_id is None or type(model_id) is str)):
+            return None
+        items.append(("logging", model, model_id))
+    return tuple(items)  # in the caller's keyword order (a fixed order per call site)
+
+
+class _LoggingSandbox:
+    """Stands in for the logging object while a plan is verified: forwards the reads the covered
+    path makes, records ``set_cost_breakdown`` and flags any other access."""
+
+    def __init__(self, real: Any) -> None:
+        self.__dict__.update(_real=real, breakdown=None, bad=[])
+
+    def set_cost_breakdown(self, **kwargs: Any) -> None:
+        if self.breakdown is not None:
+            self.bad.append("set_cost_breakdown twice")
+        self.__dict__["breakdown"] = kwargs
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _LOG_READS:
+            value = getattr(self.__dict__["_real"], name, None)
+            return dict(value) if type(value) is dict else value
+        self.__dict__["bad"].append("read " + name)
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.bad.append("set " + name)
+
+
+def _deq(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a.hex() == b.hex()
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_deq(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_deq(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _fit_breakdown(rows: List[Tuple[dict, tuple, tuple]]) -> Optional[tuple]:
+    """How each ``set_cost_breakdown`` argument follows from ``(p, q, cached, creation, reasoning)``.
+
+    ``rows``: (recorded kwargs, (p, q, cached, creation, reasoning), rates). Each argument must be,
+    on every row, one of: the prompt cost, the completion cost, their sum, one constant, or
+    ``float(tokens) * rate`` (or ``None`` when the count is 0) for one token count and one of the
+    plan's rates.
+    Returns ``((name, how), ...)`` or ``None``."""
+    if not rows:
+        return None
+    names = list(rows[0][0])
+    if any(list(r[0]) != names for r in rows):
+        return None
+    rates = rows[0][2]
+    rate_candidates = [x for x in (rates[3], rates[2], rates[4], rates[1], rates[0]) if type(x) is float]
+    out = []
+    for name in names:
+        got = [r[0][name] for r in rows]
+        how: Any = None
+        for cand in ("p", "q", "t"):
+            if all(_deq(g, _derive(cand, r[1])) for g, r in zip(got, rows)):
+                how = cand
+                break
+        if how is None and all(_deq(g, got[0]) for g in got):
+            how = ("const", got[0])
+        if how is None:
+            for slot in (2, 3, 4):
+                for rate in rate_candidates:
+                    for none_when_zero in (True, False):
+                        cand = ("mul", slot, rate, none_when_zero)
+                        if all(_deq(g, _derive(cand, r[1])) for g, r in zip(got, rows)):
+                            how = cand
+                            break
+                    if how is not None:
+                        break
+                if how is not None:
+                    break
+        if how is None:
+            return None
+        out.append((name, how))
+    return tuple(out)
+
+
+def _derive(how: Any, parts: tuple) -> Any:
+    if how == "p":
+        return parts[0]
+    if how == "q":
+        return parts[1]
+    if how == "t":
+        return parts[0] + parts[1]
+    if how[0] == "const":
+        value = how[1]
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+    n = parts[how[1]]
+    return None if (not n and how[3]) else float(n) * how[2]
+
+
+def _build_cc_plan(original: Callable[..., Any], template: Any, kwargs: Optional[Dict[str, Any]] = None) -> Optional[_Plan]:
+    """Plan for responses shaped like ``template`` (and called with ``kwargs``): learn which
+    (model, provider, region) LiteLLM prices them as, then verify totals (and the cost breakdown
+    it stores on a logging object) against the original on probes."""
     litellm = _litellm()
     cpt_patch = next((p for p in PATCHES if p.name == "cost.cost_per_token"), None)
     if cpt_patch is None or cpt_patch.state != "applied":
         return None
     hp = template._hidden_params
-    for name in (template.model, hp.get("model"), hp.get("litellm_model_name")):
-        if isinstance(name, str) and _is_network_model(litellm, name, hp.get("custom_llm_provider")):
-            return None
-    if hp.get("custom_llm_provider") in NETWORK_PROVIDERS:
+    names = [template.model, hp.get("model"), hp.get("litellm_model_name")]
+    providers = [hp.get("custom_llm_provider")]
+    if kwargs:
+        names += [kwargs.get("model"), kwargs.get("base_model"), kwargs.get("litellm_model_name")]
+        providers += [kwargs.get("custom_llm_provider"), kwargs.get("pricing_provider")]
+        lo = kwargs.get("litellm_logging_obj")
+        if lo is not None:
+            names.append(getattr(lo, "model", None))
+    for name in names:
+        for prov in providers:
+            if isinstance(name, str) and _is_network_model(litellm, name, prov):
+                return None
+    if any(p in NETWORK_PROVIDERS for p in providers):
         return None
     seen: list = []
     _STATE.probing.capture = seen
     try:
-        return _verify_cc_plan(original, template, seen)
+        return _verify_cc_plan(original, template, seen, kwargs or {})
     finally:
         _STATE.probing.capture = None
 
 
-def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> Optional[_Plan]:
+def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list, kwargs: Dict[str, Any]) -> Optional[_Plan]:
+    real_log = kwargs.get("litellm_logging_obj")
+    rows: Dict[str, List[tuple]] = {"plain": [], "cached": [], "reasoning": []}
+
+    def run(counts: Tuple[int, ...], ms: Any = None, cls: str = "plain") -> Any:
+        """The original on one probe; with a logging object, also records its breakdown."""
+        probe = _probe_response(template, counts, ms)
+        hp_before = dict(probe._hidden_params)
+        kw = dict(kwargs)
+        box = None
+        if real_log is not None:
+            box = kw["litellm_logging_obj"] = _LoggingSandbox(real_log)
+        out = original(completion_response=probe, **kw)
+        if probe._hidden_params != hp_before:
+            raise ValueError("completion_cost changed the response's hidden params")
+        if box is not None and base is not None:
+            if box.bad or box.breakdown is None:
+                raise ValueError(f"logging object use not replayed: {box.bad}")
+            p, q = _STATE.table.cost(base.idx, *counts)
+            rows[cls].append((box.breakdown, (p, q, counts[2], counts[3], counts[5]), base.rates))
+        return out
+
+    base: Any = None
     try:
-        first = original(completion_response=_probe_response(template, (10, 5, 0, 0, 0, 0, 0), None))
+        first = run((10, 5, 0, 0, 0, 0, 0))  # learns the model LiteLLM prices (base is not known yet)
     except Exception:
         return None
     if len(seen) != 1:
@@ -485,15 +757,18 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> 
     kw = seen[0]
     if kw.get("custom_cost_per_token") is not None or kw.get("custom_cost_per_second") is not None:
         return None
+    if kw.get("requested_model_info_override") is not None or kw.get("custom_model_info") is not None:
+        return None
     cpt_patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
     base = _build_cpt_plan(cpt_patch.original, kw["model"], kw.get("custom_llm_provider"), kw.get("region_name"))
     if base is None:
         return None
+    if real_log is not None and not base.timeless:
+        return None
     table = _STATE.table
 
-    def check(counts: Tuple[int, ...], ms: Any = None) -> bool:
-        stock = original(completion_response=_probe_response(template, counts, ms))
-        return _same(stock, table.total(base.idx, *counts))
+    def check(counts: Tuple[int, ...], ms: Any = None, cls: str = "plain") -> bool:
+        return _same(run(counts, ms, cls), table.total(base.idx, *counts))
 
     plan = base
     try:
@@ -503,33 +778,52 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list) -> 
         # plain probe; here a subset checks that completion_cost adds nothing around it.
         shapes = [(pt, ct, 0, 0, 0, 0, 0) for pt, ct in _CC_PLAIN_PROBES]
         plan.plain = all(check(s) for s in shapes) and check((100, 10, 0, 0, 0, 0, 0), 2500.0)
-        plan.cached = plan.plain and plan.cached and all(check((pt, ct, cr, cc, 0, 0, 0)) for pt, ct, cr, cc in _CACHE_PROBES)
-        plan.reasoning = plan.plain and plan.generic and all(check((pt, ct, 0, 0, 0, r, 0)) for pt, ct, r in _REASONING_PROBES)
+        plan.cached = plan.plain and plan.cached and all(
+            check((pt, ct, cr, cc, 0, 0, 0), None, "cached") for pt, ct, cr, cc in _CACHE_PROBES)
+        plan.reasoning = plan.plain and plan.generic and all(
+            check((pt, ct, 0, 0, 0, r, 0), None, "reasoning") for pt, ct, r in _REASONING_PROBES)
     except Exception:
         return None
-    return plan if plan.plain else None
+    if not plan.plain:
+        return None
+    if real_log is not None:
+        fitted = None
+        for cached, reasoning in ((plan.cached, plan.reasoning), (plan.cached, False), (False, plan.reasoning),
+                                  (False, False)):
+            chosen = rows["plain"] + (rows["cached"] if cached else []) + (rows["reasoning"] if reasoning else [])
+            fitted = _fit_breakdown(chosen)
+            if fitted is not None:
+                plan.cached, plan.reasoning = cached, reasoning
+                break
+        if fitted is None:
+            return None
+        plan.breakdown = _compile_recipe(fitted)
+    return plan
 
 
 def _native_record(plan: Optional[_Plan]) -> Optional[tuple]:
-    """A plan as the tuple ``CostTable.completion_total`` reads (``None``: no native plan)."""
+    """A plan as the tuple ``CostTable.completion_total`` reads (``None``: no native plan);
+    the 9th item (not read by Rust) is how to fill the logging object's cost breakdown."""
     if plan is None:
         return None
     fields = plan.fields
     snapshot = () if not fields else (plan.snapshot if len(fields) > 1 else (plan.snapshot,))
     return (plan.idx, bool(plan.cached), bool(plan.reasoning), plan.entry_key, plan.entry, plan.entry_len,
-            fields, snapshot)
+            fields, snapshot, plan.breakdown)
 
 
 def build_completion_cost(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``completion_cost(completion_response=ModelResponse)``: one native call reads the response
-    (usage, details, hidden params, annotations), finds the plan and re-checks its price-map entry."""
+    """``completion_cost(completion_response=ModelResponse, ...)``: one native call reads the response
+    (usage, details, hidden params, annotations), finds the plan and re-checks its price-map entry.
+    With the logging object's keyword arguments, the plan also says how to fill the cost breakdown
+    LiteLLM stores on the logging object, and that is done here too."""
     from litellm.types.utils import ModelResponse, Usage
 
     modules = sys.modules
     state = _STATE
 
     def completion_cost(completion_response: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs or type(completion_response) is not ModelResponse:
+        if args or type(completion_response) is not ModelResponse:
             return NOT_COVERED
         litellm = modules["litellm"]
         if litellm.cost_discount_config or litellm.cost_margin_config:
@@ -537,20 +831,91 @@ def build_completion_cost(original: Callable[..., Any]) -> Callable[..., Any]:
         mc = litellm.model_cost
         if (id(mc), len(mc), state.generation) != state.fingerprint:
             _check_fingerprint(litellm)
+        if kwargs:
+            return _completion_cost_kw(original, completion_response, kwargs, Usage, mc)
         table = state.table
         if table is None:
-            return _plan_then_cost(original, completion_response, Usage, mc)
+            return _plan_then_cost(original, completion_response, Usage, mc, state.cc_plans, None)
         out = table.completion_total(completion_response, Usage, state.cc_plans, mc)
         if type(out) is float:
             return out
         if out is None:
             return NOT_COVERED
-        return _plan_then_cost(original, completion_response, Usage, mc)
+        return _plan_then_cost(original, completion_response, Usage, mc, state.cc_plans, None)
 
     return completion_cost
 
 
-def _plan_then_cost(original: Callable[..., Any], r: Any, usage_cls: Any, mc: dict) -> Any:
+def _completion_cost_kw(original: Callable[..., Any], r: Any, kwargs: Dict[str, Any], usage_cls: Any, mc: dict) -> Any:
+    key = _call_key(kwargs)
+    if key is None:
+        return NOT_COVERED
+    state = _STATE
+    plans = state.cc_kw_plans.get(key)
+    if plans is None:
+        if len(state.cc_kw_plans) >= _MAX_CALL_KEYS:
+            return NOT_COVERED
+        with state.lock:
+            plans = state.cc_kw_plans.setdefault(key, {})
+    table = state.table
+    log = kwargs.get("litellm_logging_obj")
+    if table is None:
+        return _plan_then_cost(original, r, usage_cls, mc, plans, kwargs)
+    out = table.completion_total(r, usage_cls, plans, mc, log is not None)
+    if type(out) is float:
+        return out
+    if type(out) is list:
+        return _finish_with_breakdown(out, log)
+    if out is None:
+        return NOT_COVERED
+    return _plan_then_cost(original, r, usage_cls, mc, plans, kwargs)
+
+
+def _compile_recipe(fitted: tuple) -> tuple:
+    """``(names, immutable constants, mutable constants, derived)`` for ``_finish_with_breakdown``."""
+    consts, mutable, derived = {}, [], []
+    for name, how in fitted:
+        if type(how) is tuple and how[0] == "const":
+            if isinstance(how[1], (dict, list)):
+                mutable.append((name, how[1]))
+            else:
+                consts[name] = how[1]
+        elif type(how) is str:
+            derived.append((name, how, 0, 0.0, False))
+        else:
+            derived.append((name, "mul", how[1], how[2], how[3]))
+    return tuple(name for name, _ in fitted), consts, tuple(mutable), tuple(derived)
+
+
+def _finish_with_breakdown(out: list, log: Any) -> Any:
+    p, q, cached, creation, reasoning, plan = out
+    recipe = plan[8]
+    if recipe is None:
+        return NOT_COVERED
+    _, consts, mutable, derived = recipe
+    parts = (p, q, cached, creation, reasoning)
+    values = dict(consts)
+    for name, value in mutable:
+        values[name] = copy.deepcopy(value)
+    for name, kind, slot, rate, none_when_zero in derived:
+        if kind == "p":
+            values[name] = p
+        elif kind == "q":
+            values[name] = q
+        elif kind == "t":
+            values[name] = p + q
+        else:
+            n = parts[slot]
+            values[name] = None if (not n and none_when_zero) else float(n) * rate
+    try:  # LiteLLM's own store swallows any error here too
+        log.set_cost_breakdown(**values)
+    except Exception:
+        pass
+    return p + q
+
+
+def _plan_then_cost(original: Callable[..., Any], r: Any, usage_cls: Any, mc: dict, plans: Dict[Any, Any],
+                    kwargs: Optional[Dict[str, Any]]) -> Any:
     """First call for a response shape: build (and verify) its plan, then cost it natively."""
     if getattr(_STATE.probing, "on", False):
         return NOT_COVERED
@@ -560,19 +925,26 @@ def _plan_then_cost(original: Callable[..., Any], r: Any, usage_cls: Any, mc: di
         with _STATE.lock:
             if _STATE.table is None:
                 _STATE.table = _native.CostTable()
-    plans = _STATE.cc_plans
-    key = _STATE.table.completion_total(r, usage_cls, plans, mc)
+    log = kwargs.get("litellm_logging_obj") if kwargs else None
+    key = _STATE.table.completion_total(r, usage_cls, plans, mc, log is not None)
+    if type(key) is list:
+        return _finish_with_breakdown(key, log)
     if type(key) is not tuple:
         return NOT_COVERED if key is None else key
     _STATE.probing.on = True
     try:
-        plan = _build_cc_plan(original, r)
+        plan = _build_cc_plan(original, r, kwargs)
     finally:
         _STATE.probing.on = False
     with _STATE.lock:
-        if _STATE.cc_plans is plans:
+        if kwargs:
+            if _STATE.cc_kw_plans.get(_call_key(kwargs)) is plans:
+                plans[key] = _native_record(plan)
+        elif _STATE.cc_plans is plans:
             plans[key] = _native_record(plan)
-    out = _STATE.table.completion_total(r, usage_cls, plans, mc)
+    out = _STATE.table.completion_total(r, usage_cls, plans, mc, log is not None)
+    if type(out) is list:
+        return _finish_with_breakdown(out, log)
     return out if type(out) is float else NOT_COVERED
 
 
@@ -640,10 +1012,13 @@ PATCHES: List[Patch] = [
         target="litellm.cost_calculator:completion_cost",
         supports=">=1.83.7,<1.111",
         build=build_completion_cost,
-        summary="completion_cost(completion_response=ModelResponse) for plain chat usage (cached and reasoning "
-        "tokens included) in Rust, the response read in one native call; responses with tools, annotations, "
-        "custom pricing or extra args (the proxy's logging-object path included) go to LiteLLM.",
-        callers="litellm.completion_cost, response_cost_calculator",
+        summary="completion_cost(completion_response=ModelResponse) for chat usage (cached, cache-write and "
+        "reasoning tokens, input-token tiers) in Rust, the response read in one native call. The proxy's "
+        "logging-object path (response_cost_calculator's keyword arguments) is served too: the cost breakdown "
+        "LiteLLM stores on the logging object is replayed from a recipe verified against LiteLLM per plan. "
+        "Responses with tools, annotations, custom/per-deployment pricing, discount/margin configs or "
+        "non-chat call types go to LiteLLM.",
+        callers="litellm.completion_cost, response_cost_calculator (Logging's cost step: every proxy response)",
         compare=_same,
     ),
     Patch(
@@ -689,8 +1064,32 @@ def _bench_cpt_cached() -> Callable[[], Any]:
                                           cache_read_input_tokens=3000)
 
 
+def _bench_logging_step() -> Callable[[], Any]:
+    """The proxy's cost step: a real logging object costs a chat response (``response_cost`` not yet
+    stamped), through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
+    import datetime
+
+    import litellm
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    lo = Logging(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=False,
+                 call_type="acompletion", start_time=datetime.datetime.now(), litellm_call_id="bench",
+                 function_id="bench", litellm_trace_id="bench")
+    lo.update_environment_variables(litellm_params={"custom_llm_provider": "openai"}, optional_params={},
+                                    model="gpt-4o", custom_llm_provider="openai")
+    r = _typical_response()
+    r._hidden_params.pop("litellm_model_name", None)
+    kw = dict(response_object=r, model="gpt-4o", custom_llm_provider="openai", call_type="acompletion",
+              optional_params={}, cache_hit=None, custom_pricing=False, base_model=None, prompt="",
+              standard_built_in_tools_params={"web_search_options": None, "file_search": None},
+              router_model_id=None, litellm_logging_obj=lo)
+    return lambda: litellm.response_cost_calculator(**kw)
+
+
 BENCHMARKS: List[Benchmark] = [
     Benchmark(name="cost.completion_cost chat response (gpt-4o)", patch="cost.completion_cost", setup=_bench_cc),
     Benchmark(name="cost.cost_per_token gpt-4o", patch="cost.cost_per_token", setup=_bench_cpt),
     Benchmark(name="cost.cost_per_token gpt-4o cached", patch="cost.cost_per_token", setup=_bench_cpt_cached),
+    Benchmark(name="cost.response_cost_calculator logging object (proxy cost step, gpt-4o)",
+              patch="cost.completion_cost", setup=_bench_logging_step),
 ]
