@@ -253,7 +253,357 @@ def _build_init(original: Callable[..., Any]) -> Callable[..., Any]:
     return __init__
 
 
+# -- the v1 limiter's hooks on a Rust window table ---------------------------------
+
+_MAXSIZE = sys.maxsize
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_SHARED_TABLES: dict = {}
+_SHARED_LOCK = threading.Lock()
+SHM_ENV = "FAST_LITELLM_RATE_LIMIT_SHM"
+SHM_SLOTS_ENV = "FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"
+
+
+class _Delegate(Exception):
+    """A call this implementation leaves to LiteLLM's own hook."""
+
+
+def _lim(x: Any) -> int:
+    # Counters are < 2**40, so any limit beyond int64 decides like int64's max.
+    if x.__class__ is not int:
+        raise _Delegate
+    return _I64_MAX if x > _I64_MAX else (_I64_MIN if x < _I64_MIN else x)
+
+
+def windows_for(limiter: Any) -> Any:
+    """The table a limiter counts in: one shared, memory-mapped table per process
+    when ``FAST_LITELLM_RATE_LIMIT_SHM`` names a file (the launcher sets it), else
+    one heap table per limiter (stock: one cache per limiter)."""
+    import os
+
+    from .. import _native
+
+    table = limiter.__dict__.get("_fast_litellm_windows")
+    if table is not None:
+        return table
+    path = os.environ.get(SHM_ENV)
+    if path:
+        with _SHARED_LOCK:
+            table = _SHARED_TABLES.get(path)
+            if table is None:
+                slots = int(os.environ.get(SHM_SLOTS_ENV) or 4_194_304)
+                table = _SHARED_TABLES[path] = _native.RateLimitWindows(path, slots)
+    else:
+        table = _native.RateLimitWindows()
+    limiter.__dict__["_fast_litellm_windows"] = table
+    return table
+
+
+def _window(now: Any) -> int:
+    # The identity of LiteLLM's "%Y-%m-%d-%H-%M" key part.
+    return now.toordinal() * 1440 + now.hour * 60 + now.minute
+
+
+def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mirrors LiteLLM's hooks
+    import litellm.proxy.hooks.parallel_request_limiter as prl
+    from litellm import ModelResponse
+    from litellm.proxy._types import CommonProxyErrors, UserAPIKeyAuth
+    from pydantic import BaseModel
+
+    v110 = _flavor() == "1.110"
+    table = windows_for(lim)
+    iuc = lim.internal_usage_cache
+    stock_pre = cls.async_pre_call_hook.__get__(lim)
+    stock_success = cls.async_log_success_event.__get__(lim)
+    stock_failure = cls.async_log_failure_event.__get__(lim)
+    stock_post = cls.async_post_call_success_hook.__get__(lim)
+    limit_reached = CommonProxyErrors.max_parallel_request_limit_reached.value
+    if v110:
+        from litellm.proxy.litellm_pre_call_utils import LiteLLMProxyRequestSetup
+
+        logged_key = LiteLLMProxyRequestSetup.get_logged_api_key
+        clock = lim._clock
+    else:
+        logged_key = None
+
+        def clock() -> Any:
+            return prl.datetime.now()
+
+    def redis() -> bool:
+        return getattr(getattr(iuc, "dual_cache", None), "redis_cache", None) is not None
+
+    async def global_incr(value: int, span: Any) -> None:
+        await iuc.async_increment_cache(
+            key="global_max_parallel_requests", value=value, local_only=True, litellm_parent_otel_span=span
+        )
+
+    async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> None:
+        if redis():
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        u = user_api_key_dict
+        api_key = logged_key(u) if v110 else u.api_key
+        max_parallel = u.max_parallel_requests
+        if max_parallel is None:
+            max_parallel = _MAXSIZE
+        if data is None:
+            data = {}
+        global_max = data.get("metadata", {}).get("global_max_parallel_requests", None)
+        if v110:
+            pct = getattr(u, "budget_throttle_pct", None)
+            tpm_limit = prl.throttled_limit(getattr(u, "tpm_limit", _MAXSIZE), pct)
+            rpm_limit = prl.throttled_limit(getattr(u, "rpm_limit", _MAXSIZE), pct)
+        else:
+            tpm_limit = getattr(u, "tpm_limit", _MAXSIZE)
+            rpm_limit = getattr(u, "rpm_limit", _MAXSIZE)
+        if tpm_limit is None:
+            tpm_limit = _MAXSIZE
+        if rpm_limit is None:
+            rpm_limit = _MAXSIZE
+        try:
+            scopes = []  # (scope string, max_parallel, tpm, rpm, rate_limit_type), LiteLLM's order
+            model = data.get("model", None)
+            if api_key is not None:
+                scopes.append((f"{api_key}", max_parallel, tpm_limit, rpm_limit, "key"))
+            m_tpm = prl.get_key_model_tpm_limit(u, model_name=model)
+            m_rpm = prl.get_key_model_rpm_limit(u, model_name=model)
+            want = -1
+            if m_tpm is not None or m_rpm is not None:
+                tpm_m = rpm_m = None
+                if model is not None:
+                    if m_tpm:
+                        tpm_m = m_tpm.get(model)
+                    if m_rpm:
+                        rpm_m = m_rpm.get(model)
+                want = len(scopes)
+                scopes.append((f"{api_key}::{model}", _MAXSIZE, tpm_m or _MAXSIZE, rpm_m or _MAXSIZE, "model_per_key"))
+            if u.user_id is not None:
+                t, r = u.user_tpm_limit, u.user_rpm_limit
+                scopes.append((f"{u.user_id}", _MAXSIZE, _MAXSIZE if t is None else t, _MAXSIZE if r is None else r, "user"))
+            if u.team_id is not None:
+                t, r = u.team_tpm_limit, u.team_rpm_limit
+                scopes.append((f"{u.team_id}", _MAXSIZE, _MAXSIZE if t is None else t, _MAXSIZE if r is None else r, "team"))
+            if u.end_user_id:
+                t = getattr(u, "end_user_tpm_limit", _MAXSIZE)
+                r = getattr(u, "end_user_rpm_limit", _MAXSIZE)
+                scopes.append((f"{u.end_user_id}", _MAXSIZE, _MAXSIZE if t is None else t, _MAXSIZE if r is None else r, "customer"))
+            limits = [(_lim(s[1]), _lim(s[2]), _lim(s[3])) for s in scopes]
+        except _Delegate:
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        if global_max is not None:
+            span = u.parent_otel_span
+            current_global = await iuc.async_get_cache(
+                key="global_max_parallel_requests", local_only=True, litellm_parent_otel_span=span
+            )
+            if current_global is None:
+                current_global = 1
+            if current_global >= global_max:
+                details = f"Hit Global Limit: Limit={global_max}, current: {current_global}"
+                if v110:
+                    lim.raise_rate_limit_error(additional_details=details, requested_model=data.get("model") if data else None)
+                return lim.raise_rate_limit_error(additional_details=details)
+            await global_incr(1, span)
+        now = clock()
+        refused, current, model_val = table.admit(_window(now), [s[0] for s in scopes], limits, want)
+        if want >= 0 and model_val is not None:
+            remaining_tokens = remaining_requests = None
+            if tpm_m is not None:
+                remaining_tokens = tpm_m - model_val[1]
+            if rpm_m is not None:
+                remaining_requests = rpm_m - model_val[2]
+            if "metadata" not in data:
+                data["metadata"] = {}
+            data["metadata"].update(
+                {
+                    f"litellm-key-remaining-tokens-{model}": remaining_tokens,
+                    f"litellm-key-remaining-requests-{model}": remaining_requests,
+                }
+            )
+        if refused >= 0:
+            s = scopes[refused]
+            cur = (
+                None
+                if current is None
+                else {"current_requests": current[0], "current_tpm": current[1], "current_rpm": current[2]}
+            )
+            # LiteLLM's own check raises its own 429 (class, detail, retry-after).
+            await lim.check_key_in_limits(
+                user_api_key_dict=u,
+                cache=cache,
+                data=data,
+                call_type=call_type,
+                max_parallel_requests=s[1],
+                tpm_limit=s[2],
+                rpm_limit=s[3],
+                current=cur,
+                request_count_api_key=f"{s[0]}::request_count",
+                rate_limit_type=s[4],
+                values_to_update_in_cache=[],
+            )
+            raise RuntimeError("fast_litellm: rate-limit decision differs from LiteLLM's")  # pragma: no cover
+        return None
+
+    def tokens_of(kwargs: Any, response_obj: Any) -> Any:
+        if v110:
+            return prl._response_total_tokens(kwargs, response_obj)
+        return response_obj.usage.total_tokens if isinstance(response_obj, ModelResponse) else 0
+
+    async def async_log_success_event(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if redis():
+            return await stock_success(kwargs, response_obj, start_time, end_time)
+        from litellm.proxy.common_utils.callback_utils import get_model_group_from_litellm_kwargs
+
+        try:
+            span = prl.get_parent_otel_span_from_kwargs(kwargs=kwargs) if v110 else prl._get_parent_otel_span_from_kwargs(kwargs=kwargs)
+            released = prl._slots_released(kwargs) if v110 else 1
+            meta = kwargs["litellm_params"]["metadata"]
+            global_max = meta.get("global_max_parallel_requests", None)
+            user_api_key = meta["user_api_key"]
+            user_id = meta.get("user_api_key_user_id", None)
+            team_id = meta.get("user_api_key_team_id", None)
+            model_max_budget = meta.get("user_api_key_model_max_budget", None)
+            end_user_id = kwargs.get("user")
+            key_metadata = meta.get("user_api_key_metadata", {}) or {}
+            team_metadata = meta.get("user_api_key_team_metadata", None)
+            u = UserAPIKeyAuth(
+                api_key=user_api_key, metadata=key_metadata, model_max_budget=model_max_budget, team_metadata=team_metadata
+            )
+            if global_max is not None:
+                await global_incr(-released, span)
+            window = _window(clock())
+            total = tokens_of(kwargs, response_obj)
+            ops = []
+            if user_api_key is not None:
+                ops.append((f"{user_api_key}", released, total, (1, 0, 0)))
+            model_group = get_model_group_from_litellm_kwargs(kwargs)
+            s_tpm = prl.get_key_model_tpm_limit(u, model_name=model_group) if model_group is not None else None
+            s_rpm = prl.get_key_model_rpm_limit(u, model_name=model_group) if model_group is not None else None
+            if (
+                user_api_key is not None
+                and model_group is not None
+                and (
+                    "model_rpm_limit" in key_metadata
+                    or "model_tpm_limit" in key_metadata
+                    or model_max_budget is not None
+                    or s_tpm is not None
+                    or s_rpm is not None
+                )
+            ):
+                ops.append((f"{user_api_key}::{model_group}", released, total, (1, 0, 0)))
+            for scope in (user_id, team_id, end_user_id):
+                if scope is not None:
+                    if not v110:
+                        total = tokens_of(kwargs, response_obj)
+                    ops.append((f"{scope}", released, total, (1, 0 if v110 else total, 1)))
+            table.release(window, ops)
+        except Exception as e:
+            lim.print_verbose(e)
+        return None
+
+    async def async_log_failure_event(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if redis():
+            return await stock_failure(kwargs, response_obj, start_time, end_time)
+        try:
+            span = prl.get_parent_otel_span_from_kwargs(kwargs=kwargs) if v110 else prl._get_parent_otel_span_from_kwargs(kwargs=kwargs)
+            meta = kwargs["litellm_params"].get("metadata", {}) or {}
+            released = prl._slots_released(kwargs) if v110 else 1
+            global_max = meta.get("global_max_parallel_requests", None)
+            user_api_key = meta.get("user_api_key", None)
+            if user_api_key is None:
+                return None
+            if limit_reached in str(kwargs["exception"]):
+                return None
+            if global_max is not None:
+                await iuc.async_get_cache(key="global_max_parallel_requests", local_only=True, litellm_parent_otel_span=span)
+                await global_incr(-released, span)
+            table.release(_window(clock()), [(f"{user_api_key}", released, 0, (1, 0, 0))])
+        except Exception as e:
+            prl.verbose_proxy_logger.exception("Inside Parallel Request Limiter: An exception occurred - %s", e)
+        return None
+
+    async def async_post_call_success_hook(data: dict, user_api_key_dict: Any, response: Any) -> Any:
+        if redis():
+            return await stock_post(data, user_api_key_dict, response)
+        u = user_api_key_dict
+        api_key = logged_key(u) if v110 else u.api_key
+        current = table.get(_window(clock()), f"{api_key}")
+        rem_rpm = rpm = rem_tpm = tpm = None
+        if current is not None:
+            if u.rpm_limit is not None:
+                rem_rpm = u.rpm_limit - current[2]
+                rpm = u.rpm_limit
+            if u.tpm_limit is not None:
+                rem_tpm = u.tpm_limit - current[1]
+                tpm = u.tpm_limit
+        hidden = getattr(response, "_hidden_params", None) if v110 else (
+            getattr(response, "_hidden_params") if hasattr(response, "_hidden_params") else None
+        )
+        if hidden is not None and isinstance(hidden, (BaseModel, dict)):
+            if isinstance(hidden, BaseModel):
+                hidden = hidden.model_dump()
+            headers = hidden.get("additional_headers", {}) or {}
+            if rem_rpm is not None:
+                headers["x-ratelimit-remaining-requests"] = rem_rpm
+            if rpm is not None:
+                headers["x-ratelimit-limit-requests"] = rpm
+            if rem_tpm is not None:
+                headers["x-ratelimit-remaining-tokens"] = rem_tpm
+            if tpm is not None:
+                headers["x-ratelimit-limit-tokens"] = tpm
+            setattr(response, "_hidden_params", {**hidden, "additional_headers": headers})
+            result = await super(cls, lim).async_post_call_success_hook(data, u, response)
+            return None if v110 else result
+        return None
+
+    lim.async_pre_call_hook = async_pre_call_hook
+    lim.async_log_success_event = async_log_success_event
+    lim.async_log_failure_event = async_log_failure_event
+    lim.async_post_call_success_hook = async_post_call_success_hook
+
+
+def accelerate_limiter(lim: Any) -> bool:
+    """Give a stock v1 limiter our hooks (counters in a Rust window table). True if done."""
+    from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler as cls
+
+    if type(lim) is not cls or "_fast_litellm_windows" in lim.__dict__:
+        return False
+    _install_v1_hooks(lim, cls)
+    return True
+
+
+def _build_v1_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    from .. import _native
+
+    _native.RateLimitWindows  # noqa: B018 - fail at build time, not per request
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        try:
+            accelerate_limiter(self)
+        except Exception as exc:  # keep the stock limiter
+            import logging
+
+            logging.getLogger("fast_litellm").warning("rate_limit: v1 limiter not accelerated: %r", exc)
+
+    return __init__
+
+
 PATCHES = [
+    Patch(
+        name="rate_limit.v1_limiter",
+        component=COMPONENT,
+        target="litellm.proxy.hooks.parallel_request_limiter:_PROXY_MaxParallelRequestsHandler.__init__",
+        supports=">=1.83.14,<1.111",
+        build=_build_v1_init,
+        summary=(
+            "The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
+            "parallel_request_limiter hook with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true): its "
+            "pre-call/success/failure/post-call hooks count in a Rust per-minute table (24-byte "
+            "slots, lock-free CAS) with one native call per check; 429s are raised by LiteLLM's "
+            "own check_key_in_limits. Shared across workers through a memory-mapped file when "
+            "FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). Redis configured: LiteLLM's hooks run."
+        ),
+        callers="ProxyLogging.pre_call_hook / logging callbacks / post_call_success_hook on every proxy request",
+        compare=lambda a, b: a is None and b is None,
+    ),
     Patch(
         name="rate_limit.internal_usage_cache",
         component=COMPONENT,
@@ -293,14 +643,14 @@ def _bench_pre_call_hook() -> Callable[[], Any]:
     limiters: dict = {}
 
     def limiter() -> Any:
+        import litellm.proxy.hooks.parallel_request_limiter as prl
         import litellm.proxy.utils as pu
-        from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler
 
-        init = pu.InternalUsageCache.__init__
+        init = prl._PROXY_MaxParallelRequestsHandler.__init__
         lim = limiters.get(init)
         if lim is None:
             iuc = pu.InternalUsageCache(dual_cache=DualCache(default_in_memory_ttl=1))
-            lim = limiters[init] = _PROXY_MaxParallelRequestsHandler(iuc)
+            lim = limiters[init] = prl._PROXY_MaxParallelRequestsHandler(iuc)
         return lim
 
     cache = DualCache()
@@ -319,7 +669,7 @@ def _bench_pre_call_hook() -> Callable[[], Any]:
 BENCHMARKS = [
     Benchmark(
         name="rate_limit.pre_call_hook",
-        patch="rate_limit.internal_usage_cache",
+        patch="rate_limit.v1_limiter",
         setup=_bench_pre_call_hook,
         notes="v1 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
     ),

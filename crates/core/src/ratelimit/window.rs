@@ -81,7 +81,7 @@ pub enum Admit {
     Ok(Vec<Counts>),
     /// Scope `index` refused with its current counts (`None`: no entry this
     /// minute). Scopes before it were admitted and written, as in LiteLLM.
-    Refused { index: usize, current: Option<Counts> },
+    Refused { index: usize, current: Option<Counts>, written: Vec<Counts> },
 }
 
 /// One scope of a release (success/failure callback): `requests -= released`
@@ -217,7 +217,7 @@ impl Slots {
                         written.push(new);
                         continue;
                     }
-                    None => return Ok(Admit::Refused { index: i, current: snap }),
+                    None => return Ok(Admit::Refused { index: i, current: snap, written }),
                 }
             }
             let s = self.find(ck.hash, true)?.unwrap();
@@ -226,7 +226,7 @@ impl Slots {
                 let cur = self.read_from(s, a, w);
                 let new = match decide(ck, cur) {
                     Some(n) => n,
-                    None => return Ok(Admit::Refused { index: i, current: cur }),
+                    None => return Ok(Admit::Refused { index: i, current: cur, written }),
                 };
                 check_fits(&new)?;
                 // tpm is unchanged by an admission: word 2 stays as it is (an
@@ -409,7 +409,7 @@ impl Drop for Backing {
 
 struct Inner {
     slots: Slots,
-    backing: Backing,
+    _backing: Backing,
 }
 
 fn heap_inner(cap: usize, seed: (u64, u64)) -> Inner {
@@ -423,7 +423,7 @@ fn heap_inner(cap: usize, seed: (u64, u64)) -> Inner {
     slots.header(1).store(cap as u64, Ordering::Relaxed);
     slots.header(2).store(seed.0, Ordering::Relaxed);
     slots.header(3).store(seed.1, Ordering::Relaxed);
-    Inner { slots, backing: Backing::Heap(boxed) }
+    Inner { slots, _backing: Backing::Heap(boxed) }
 }
 
 /// The limiter's counter table. `new` keeps it in this process's heap (it
@@ -485,7 +485,7 @@ impl WindowTable {
                 return Err(Error::Io(format!("mmap: {}", std::io::Error::last_os_error())));
             }
             let slots = Slots { ptr: ptr as *const AtomicU64, cap };
-            Ok(WindowTable { inner: RwLock::new(Inner { slots, backing: Backing::Mmap { ptr, len } }), shared: true })
+            Ok(WindowTable { inner: RwLock::new(Inner { slots, _backing: Backing::Mmap { ptr, len } }), shared: true })
         }
     }
 
@@ -607,13 +607,13 @@ mod tests {
     #[test]
     fn zero_limit_without_entry_refuses_with_none() {
         let t = WindowTable::new();
-        assert_eq!(t.admit(1, &[ck(&t, "k", 0)]).unwrap(), Admit::Refused { index: 0, current: None });
+        assert_eq!(t.admit(1, &[ck(&t, "k", 0)]).unwrap(), Admit::Refused { index: 0, current: None, written: vec![] });
         let r = Release { hash: t.hash("k"), released: 1, tokens: 5, default: Counts { requests: 1, tpm: 0, rpm: 0 } };
         t.release(1, &[r]).unwrap();
         assert_eq!(t.get(1, t.hash("k")), Some(Counts { requests: 0, tpm: 5, rpm: 0 }));
         assert_eq!(
             t.admit(1, &[ck(&t, "k", 0)]).unwrap(),
-            Admit::Refused { index: 0, current: Some(Counts { requests: 0, tpm: 5, rpm: 0 }) }
+            Admit::Refused { index: 0, current: Some(Counts { requests: 0, tpm: 5, rpm: 0 }), written: vec![] }
         );
     }
 
