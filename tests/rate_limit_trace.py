@@ -110,7 +110,7 @@ def gen_trace(n: int, seed: int, n_keys: int = 25) -> List[Tuple]:
             trace.append(("failure", spec, model, rng.random() < 0.3))
         else:
             trace.append(("post", spec, model, None))
-        trace.append(("tick", rng.choices([0.0, 0.001, 0.7, 9.0, 31.0, 61.0], [40, 30, 15, 10, 4, 1])[0]))
+        trace.append(("tick", rng.choices([0.0, 0.001, 0.7, 9.0, 31.0, 61.0], [55, 30, 12, 2, 0.7, 0.3])[0]))
     return trace
 
 

@@ -1,59 +1,89 @@
-"""Rate limiting: the proxy limiter's counter store in Rust.
+"""Rate limiting: the proxy's v1 limiter on a Rust per-minute table.
 
-Call path (both pinned versions, no Redis)
-------------------------------------------
+Call paths (both pinned versions, no Redis)
+-------------------------------------------
 ``ProxyLogging.__init__`` (``litellm/proxy/utils.py``) builds
-``internal_usage_cache = InternalUsageCache(DualCache(default_in_memory_ttl=1))``
-and ``max_parallel_request_limiter = _PROXY_MaxParallelRequestsHandler(internal_usage_cache)``
-(``litellm/proxy/hooks/parallel_request_limiter.py``, "v1"). ``_add_proxy_hooks``
-also registers ``PROXY_HOOKS["parallel_request_limiter"]`` with the same
-``internal_usage_cache``: that is ``_PROXY_MaxParallelRequestsHandler_v3`` on both
-versions unless ``LEGACY_MULTI_INSTANCE_RATE_LIMITING=true`` (then v1).
+``internal_usage_cache = InternalUsageCache(DualCache(default_in_memory_ttl=1))`` and
+``max_parallel_request_limiter = _PROXY_MaxParallelRequestsHandler(internal_usage_cache)``
+("v1", ``litellm/proxy/hooks/parallel_request_limiter.py``). ``_add_proxy_hooks``
+registers ``PROXY_HOOKS["parallel_request_limiter"]`` with the same cache: that is
+``_PROXY_MaxParallelRequestsHandler_v3`` on both versions unless
+``LEGACY_MULTI_INSTANCE_RATE_LIMITING=true`` (then v1). So the proxy runs v3 by
+default; v1 is what ``ProxyLogging.max_parallel_request_limiter`` is, what the
+legacy switch selects, and what issue 5's harness drives. **Only v1 is
+accelerated here; v3 runs LiteLLM's own code** (see "Missing" below).
 
-The v1 limiter's ``async_pre_call_hook`` reads, with one
-``async_batch_get_cache``, the keys ``global_max_parallel_requests``,
-``{api_key}::{YYYY-MM-DD-HH-MM}::request_count``,
-``{api_key}::{model}::{minute}::request_count`` and
-``{user_id|team_id|end_user_id}::{minute}::request_count``. Each value is
-``{"current_requests", "current_tpm", "current_rpm"}`` (in-flight gauge and the
-minute's token/request counts; the window is the local wall-clock minute in the
-key). Per scope (key, model_per_key, user, team, customer) it admits when
-``current_requests < max_parallel_requests and current_tpm < tpm_limit and
-current_rpm < rpm_limit`` (missing limits are ``sys.maxsize``; a limit of 0 with
-no counter yet is a 429), writes the new values (``local_only``, ``ttl=60``)
-after each scope, and schedules the same batch write with ``asyncio.create_task``.
-A refusal is an ``HTTPException(429)`` (``ProxyRateLimitError`` on 1.110.2) whose
-detail names the scope, current counts and limits, with a ``retry-after`` header
-(seconds to the next minute). Success/failure callbacks decrement
-``current_requests`` and add the response's tokens; ``async_post_call_success_hook``
-sets ``x-ratelimit-{remaining,limit}-{requests,tokens}``.
+v1 semantics (read from both versions' source)
+----------------------------------------------
+Per scope string ``S`` -- ``{api_key}``, ``{api_key}::{model}``, ``{user_id}``,
+``{team_id}``, ``{end_user_id}`` (one namespace: equal strings share a counter,
+as in LiteLLM) -- and local wall-clock minute, a triple
+``current_requests`` (in-flight, per minute), ``current_tpm``, ``current_rpm``.
+The pre-call hook reads every scope once, then checks them in order
+(key, model_per_key, user, team, customer): admit when
+``current_requests < max_parallel and current_tpm < tpm and current_rpm < rpm``
+(missing limits are ``sys.maxsize``; model limits of 0 also mean maxsize; with no
+counter yet, any limit of 0 refuses), writing ``requests+1, rpm+1`` after each
+admitted scope; the first refusal raises and earlier scopes stay counted. Success
+callbacks release in-flight and add the response's tokens (defaults and
+``released`` differ per version: 1.110.2 adds ``_slots_released`` for websockets
+and does not double-count tokens for user/team/end user); failure callbacks
+release the key's in-flight unless the error is the limiter's own;
+``async_post_call_success_hook`` sets ``x-ratelimit-{remaining,limit}-{requests,tokens}``.
+``global_max_parallel_requests`` (request metadata) is one process-wide integer.
 
-Every counter sits in ``DualCache.in_memory_cache``: an ``InMemoryCache``
-(``litellm/caching/in_memory_cache.py``) of at most 200 items (default), whose
-``set_cache`` first evicts expired entries and then, while full, the entries
-with the earliest expiry (ties: smallest key). So with more than ~200 live
-counters stock LiteLLM *forgets* counters and admits again; we keep that
-behaviour, because the decisions must not change.
+What the patch does (``rate_limit.v1_limiter``, on by default)
+-------------------------------------------------------------
+It wraps ``_PROXY_MaxParallelRequestsHandler.__init__``: after LiteLLM's own
+``__init__`` the instance gets our four hooks (instance attributes), which keep
+the counters in ``_native.RateLimitWindows``
+(``fast_litellm_core::ratelimit::window``): one 24-byte slot per scope string --
+a 64-bit keyed SipHash of ``S``, then ``window|requests|rpm`` and ``window|tpm``
+words updated by compare-and-swap -- so a check is one native call with no
+Python object per key or counter. The string is never stored: the limiter only
+looks counters up by the string it already holds (the one reader of key lists in
+LiteLLM is a debug endpoint, which no longer sees these counters). 64-bit hash:
+two distinct live scopes collide with probability ~n^2/2^65 (~3e-8 at a million
+keys); the per-table random seed keeps collisions from being crafted. Refusals
+are raised by LiteLLM's own ``check_key_in_limits`` (same class --
+``HTTPException``/``ProxyRateLimitError`` --, status, detail, ``retry-after``).
+The global in-flight integer stays in LiteLLM's cache, handled by LiteLLM's
+calls. Redis configured on the cache: every hook runs LiteLLM's code.
+Limits that are not ``int``: LiteLLM's hook runs.
 
-What this patch does
---------------------
-It wraps ``InternalUsageCache.__init__``: after LiteLLM's own ``__init__``, a
-stock, empty ``InMemoryCache`` in its ``DualCache`` is replaced by
-:class:`FastInMemoryCache`, which has the same methods and the same algorithm
-(``fast_litellm_core::ratelimit::TtlStore``: same expiry comparisons, same heap,
-same cap eviction, per-version details) but keeps counter dicts and integers as
-fixed-size Rust values: no Python object per key or counter. Other values are
-kept as the Python objects they are. The limiter's code runs unchanged, so its
-admits, 429s, error text and headers are LiteLLM's own.
+Across workers: when ``FAST_LITELLM_RATE_LIMIT_SHM`` names a file, every limiter
+in every process opening it counts in one memory-mapped table (fixed capacity,
+``FAST_LITELLM_RATE_LIMIT_SHM_SLOTS``, default 4,194,304 slots = 96 MiB of
+sparse file; RAM only for touched pages). The first opener sizes it under an
+``flock`` held only for initialisation; updates are lock-free CAS on fixed
+slots, so a worker dying mid-update leaves nothing locked. ``fast-litellm
+run``/``proxy`` set the variable to a fresh file per launched instance, so
+``--num_workers 4`` / ``gunicorn -w 4`` enforce one limit, not four.
 
-Known differences (documented, not decision-relevant):
-* ``get_cache`` returns a fresh dict for a counter triple, where stock returns the
-  stored object; LiteLLM's limiters never mutate what they read.
-* One clock reading per cache operation (stock reads the clock up to three
-  times within one ``set_cache``); the same value under a frozen clock.
-* ``cache_dict``, ``ttl_dict`` and ``expiration_heap`` are read-only snapshots
-  (LiteLLM reads them only in the debug endpoint, for ``len``).
-* Keys that are not ``str`` are stored under ``repr`` (LiteLLM's limiters use str keys).
+Deliberate differences (documented, tested)
+-------------------------------------------
+* Stock keeps counters in an ``InMemoryCache`` capped at 200 items: with more
+  live counters it evicts some and re-admits (a limiter that does not limit). We
+  keep every counter (``test_above_stock_cap_we_keep_limiting``). Parity traces
+  stay under the cap (checked).
+* Stock re-writes the pre-call values later from an ``asyncio.create_task``; if a
+  success/failure callback ran in between, that write undoes it (lost update).
+  We do not re-write. Traces yield to the loop after each call, as a server does,
+  so stock's deferred write lands first there.
+* Counters are capped at 1,048,575 requests (and in-flight) per scope per minute
+  and 2^40-1 tokens; beyond, the native call errors and LiteLLM's hook runs.
+  Negative or non-int token counts: the callback writes nothing (stock adds them).
+* A scope with no traffic for exactly the repeated hour of a DST fall-back would
+  see its counts from an hour earlier (stock: expired by the 60 s TTL).
+* Limiters built while the patch was active keep our hooks after ``deactivate()``.
+
+The older patch ``rate_limit.internal_usage_cache`` (off by default) swaps only
+the limiters' ``InMemoryCache`` for an exact Rust model of it; it is exact but not
+a win (the hook's Python code dominates), and it keeps stock's cap behaviour.
+
+Missing: the v3 limiter (``parallel_request_limiter_v3.py``, what the proxy
+runs by default; 1,859 / 5,348 lines on 1.83.14 / 1.110.2) is not accelerated,
+and Redis (across hosts) is delegated to LiteLLM's own code.
 """
 
 from __future__ import annotations
