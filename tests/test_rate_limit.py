@@ -179,7 +179,7 @@ def test_window_table_exact_under_threads():
     def work():
         for i in range(4000):
             k = f"k{i % 10}"
-            r, _, _ = t.admit(5, [k], [(big, big, 10**6)])
+            r, _, _ = t.admit(5, [k], [big, big, 10**6])
             if r < 0:
                 t.release(5, [(k, 1, 2, (1, 0, 0))])
 

@@ -44,7 +44,7 @@ big = 2**63 - 1
 ok = 0
 for i in range(int(sys.argv[2])):
     k = "k%d" % (i % 7)
-    r, _, _ = t.admit(9, [k], [(big, big, 10**6)])
+    r, _, _ = t.admit(9, [k], [big, big, 10**6])
     if r < 0:
         ok += 1
         t.release(9, [(k, 1, 3, (1, 0, 0))])

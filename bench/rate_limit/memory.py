@@ -7,8 +7,8 @@ stock's per-check asyncio.create_task batch writes pile up until the loop is
 free) and "yield" (an await asyncio.sleep(0) after each check, as a server
 does). Modes: stock, fast (our hooks, heap table), fast-shm (our hooks, the
 memory-mapped table the launcher shares between workers). Each measurement runs in a fresh subprocess; memory is the RSS delta
-(/proc/self/statm) across the N checks divided by N (the UserAPIKeyAuth objects
-are built before the first reading and are not counted). Also reported: the
+(/proc/self/statm) across the N checks divided by N (the N key strings are
+built before the first reading and are not counted). Also reported: the
 items the limiter's cache actually holds and, for the Rust store, its own byte
 count. Never tracemalloc (it cannot see Rust allocations).
 
@@ -36,13 +36,18 @@ from litellm.proxy.utils import ProxyLogging
 logging.disable(logging.CRITICAL)
 pl = ProxyLogging(user_api_key_cache=DualCache())
 lim = pl.max_parallel_request_limiter
-auths = [UserAPIKeyAuth(api_key=f"sk-{i:08d}", rpm_limit=100, tpm_limit=100000) for i in range(n)]
+# One auth object, its api_key set per check: no per-key Python object of the
+# harness's own (LiteLLM keeps only the strings it derives from it).
+auth = UserAPIKeyAuth(api_key="sk-warm", rpm_limit=100, tpm_limit=100000)
+names = [f"sk-{i:08d}" for i in range(n)]
 data = {"model": "gpt-4o"}
 def rss():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 async def main():
-    for a in auths:
+    a = auth
+    for name in names:
+        a.api_key = name
         await lim.async_pre_call_hook(user_api_key_dict=a, cache=None, data=data, call_type="completion")
         if style == "yield":
             await asyncio.sleep(0)

@@ -261,6 +261,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 // -- the v1 limiter's per-minute table ------------------------------------------
 
+use pyo3::pybacked::PyBackedStr;
 use fast_litellm_core::ratelimit::window::{self as win, Admit, Check, Counts, Release, WindowTable};
 
 fn win_err(e: win::Error) -> PyErr {
@@ -268,6 +269,18 @@ fn win_err(e: win::Error) -> PyErr {
         win::Error::Overflow => PyValueError::new_err("rate-limit counter overflow"),
         win::Error::Full => pyo3::exceptions::PyMemoryError::new_err("shared rate-limit table is full"),
         win::Error::Io(s) => pyo3::exceptions::PyOSError::new_err(s),
+    }
+}
+
+/// An exact `int` limit as i64, clamped (counts are < 2**40, so any limit past
+/// int64 decides like its bound). Anything else is a TypeError.
+fn limit_i64(o: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if !o.get_type().is(&o.py().get_type::<pyo3::types::PyInt>()) {
+        return Err(pyo3::exceptions::PyTypeError::new_err("limit is not an int"));
+    }
+    match o.extract::<i64>() {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(if o.gt(0)? { i64::MAX } else { i64::MIN }),
     }
 }
 
@@ -304,25 +317,30 @@ impl RateLimitWindows {
     }
 
     /// Admission for scopes `keys[i]` with `limits[i] = (max_parallel, tpm, rpm)`,
-    /// in order. Returns `(-1, None, new value of keys[want] or None)` when all
+    /// in order (`limits` is flat: 3 exact ints per key; beyond int64 they
+    /// decide like int64's bounds since counts stay below 2**40). Returns `(-1, None, new value of keys[want] or None)` when all
     /// are admitted, else `(index, current counts or None, new value of
     /// keys[want] if it was admitted before the refusal)`.
     #[pyo3(signature = (window, keys, limits, want=-1))]
     fn admit(
         &self,
         window: u64,
-        keys: Vec<String>,
-        limits: Vec<(i64, i64, i64)>,
+        keys: Vec<PyBackedStr>,
+        limits: &Bound<'_, PyList>,
         want: isize,
     ) -> PyResult<(isize, Option<(u64, u64, u64)>, Option<(u64, u64, u64)>)> {
-        if keys.len() != limits.len() {
-            return Err(PyValueError::new_err("keys and limits differ in length"));
+        if limits.len() != 3 * keys.len() {
+            return Err(PyValueError::new_err("limits must hold 3 ints per key"));
         }
-        let checks: Vec<Check> = keys
-            .iter()
-            .zip(limits.iter())
-            .map(|(k, &(mp, tpm, rpm))| Check { hash: self.table.hash(k), max_parallel: mp, tpm_limit: tpm, rpm_limit: rpm })
-            .collect();
+        let mut checks: Vec<Check> = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            checks.push(Check {
+                hash: self.table.hash(k),
+                max_parallel: limit_i64(&limits.get_item(3 * i)?)?,
+                tpm_limit: limit_i64(&limits.get_item(3 * i + 1)?)?,
+                rpm_limit: limit_i64(&limits.get_item(3 * i + 2)?)?,
+            });
+        }
         match self.table.admit(window, &checks).map_err(win_err)? {
             Admit::Ok(v) => Ok((-1, None, pick(&v, want))),
             Admit::Refused { index, current, written } => Ok((index as isize, current.map(counts_tuple), pick(&written, want))),
