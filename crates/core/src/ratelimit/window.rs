@@ -390,7 +390,6 @@ fn random_seed() -> (u64, u64) {
 }
 
 enum Backing {
-    Heap(#[allow(dead_code)] Box<[AtomicU64]>),
     Mmap { ptr: *mut libc::c_void, len: usize },
 }
 
@@ -399,10 +398,9 @@ unsafe impl Sync for Backing {}
 
 impl Drop for Backing {
     fn drop(&mut self) {
-        if let Backing::Mmap { ptr, len } = *self {
-            unsafe {
-                libc::munmap(ptr, len);
-            }
+        let Backing::Mmap { ptr, len } = *self;
+        unsafe {
+            libc::munmap(ptr, len);
         }
     }
 }
@@ -413,17 +411,27 @@ struct Inner {
 }
 
 fn heap_inner(cap: usize, seed: (u64, u64)) -> Inner {
-    let n = HEADER_WORDS + cap * SLOT_WORDS;
-    // vec![0; n] is one zeroed allocation: the OS maps pages on first touch.
-    let v: Vec<u64> = vec![0u64; n];
-    let boxed: Box<[u64]> = v.into_boxed_slice();
-    let boxed: Box<[AtomicU64]> = unsafe { Box::from_raw(Box::into_raw(boxed) as *mut [AtomicU64]) };
-    let slots = Slots { ptr: boxed.as_ptr(), cap };
+    let len = (HEADER_WORDS + cap * SLOT_WORDS) * 8;
+    // An anonymous private mapping, not the allocator: zero pages are mapped on
+    // first touch and a replaced table goes back to the OS at once, so the
+    // process's RSS follows the table's own byte count.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert!(ptr != libc::MAP_FAILED, "rate-limit table: mmap failed");
+    let slots = Slots { ptr: ptr as *const AtomicU64, cap };
     slots.header(0).store(MAGIC, Ordering::Relaxed);
     slots.header(1).store(cap as u64, Ordering::Relaxed);
     slots.header(2).store(seed.0, Ordering::Relaxed);
     slots.header(3).store(seed.1, Ordering::Relaxed);
-    Inner { slots, _backing: Backing::Heap(boxed) }
+    Inner { slots, _backing: Backing::Mmap { ptr, len } }
 }
 
 /// The limiter's counter table. `new` keeps it in this process's heap (it
