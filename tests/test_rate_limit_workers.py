@@ -7,12 +7,14 @@ processes hammering one memory-mapped table lose no increment.
 """
 
 import concurrent.futures
+import glob
 import http.client
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,7 +87,9 @@ def test_launcher_four_workers_share_one_limit(tmp_path):
         "-b", f"127.0.0.1:{port}", "--chdir", str(TESTS / "apps"), "--timeout", "120", "rl_asgi_app:app",
     ]
     n = 10
-    with server(argv, f"http://127.0.0.1:{port}/?key=sk-warmup&rpm=1000000", env=env):
+    with server(argv, f"http://127.0.0.1:{port}/?key=sk-warmup&rpm=1000000", env=env) as proc:
+        # `fast-litellm run` execs the command in place: the file is named after this pid.
+        shm_files = glob.glob(os.path.join(tempfile.gettempdir(), f"fast-litellm-rl-{proc.pid}-*.shm"))
 
         def hit(key):
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -109,6 +113,9 @@ def test_launcher_four_workers_share_one_limit(tmp_path):
         key = f"sk-burst-{os.getpid()}-{time.time_ns()}"
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
             results = list(pool.map(hit, [key] * (3 * n)))
+    assert len(shm_files) == 1, shm_files  # the launcher's one table for this instance
+    for f in shm_files:
+        os.unlink(f)
     statuses = [st for st, _ in results]
     served_by = {b["pid"] for _, b in results}
     assert statuses.count(200) == n, statuses
