@@ -46,7 +46,9 @@ def install_clock(clock: Clock) -> Any:
     return undo
 
 
-def make_limiter(clock: Clock, fast: bool) -> Any:
+def make_limiter(clock: Clock, fast: Any) -> Any:
+    """fast: False (stock), "store" (stock hooks over the Rust InMemoryCache, the
+    off-by-default patch) or True (our hooks over the Rust window table)."""
     from litellm.caching.dual_cache import DualCache
     from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler
     from litellm.proxy.utils import InternalUsageCache
@@ -56,15 +58,22 @@ def make_limiter(clock: Clock, fast: bool) -> Any:
     init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
     iuc = InternalUsageCache.__new__(InternalUsageCache)
     init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
-    if fast:
+    if fast == "store":
         assert rate_limit.accelerate_usage_cache(iuc)
     kwargs = {}
-    if "clock" in inspect.signature(_PROXY_MaxParallelRequestsHandler.__init__).parameters:
+    cls_init = getattr(_PROXY_MaxParallelRequestsHandler.__init__, "__wrapped__", _PROXY_MaxParallelRequestsHandler.__init__)
+    if "clock" in inspect.signature(cls_init).parameters:
         kwargs["clock"] = clock.now
-    return _PROXY_MaxParallelRequestsHandler(iuc, **kwargs)
+    lim = _PROXY_MaxParallelRequestsHandler.__new__(_PROXY_MaxParallelRequestsHandler)
+    cls_init(lim, iuc, **kwargs)
+    if fast is True:
+        assert rate_limit.accelerate_limiter(lim)
+    return lim
 
 
-def gen_trace(n: int, seed: int, n_keys: int = 400) -> List[Tuple]:
+def gen_trace(n: int, seed: int, n_keys: int = 25) -> List[Tuple]:
+    """Scopes are few enough that stock's 200-item cache never evicts a live
+    counter (checked by ``compare``): under the cap, decisions must be equal."""
     rng = random.Random(seed)
     models = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20240620"]
     keys = []
@@ -75,13 +84,13 @@ def gen_trace(n: int, seed: int, n_keys: int = 400) -> List[Tuple]:
                 rpm_limit=rng.choice([None, 0, 1, 3, 10, 50]),
                 tpm_limit=rng.choice([None, 0, 100, 1000, 100000]),
                 max_parallel_requests=rng.choice([None, None, 0, 1, 2, 5]),
-                user_id=rng.choice([None, f"user-{i % 37}"]),
+                user_id=rng.choice([None, f"user-{i % 7}"]),
                 user_rpm_limit=rng.choice([None, 5, 40]),
                 user_tpm_limit=rng.choice([None, 2000]),
-                team_id=rng.choice([None, f"team-{i % 11}"]),
+                team_id=rng.choice([None, f"team-{i % 3}"]),
                 team_rpm_limit=rng.choice([None, 20, 100]),
                 team_tpm_limit=rng.choice([None, 5000]),
-                end_user_id=rng.choice([None, None, f"cust-{i % 23}"]),
+                end_user_id=rng.choice([None, None, f"cust-{i % 5}"]),
                 end_user_rpm_limit=rng.choice([None, 4]),
                 end_user_tpm_limit=rng.choice([None, 800]),
                 metadata=rng.choice([{}, {}, {"model_rpm_limit": {"gpt-4o": 2}}, {"model_tpm_limit": {"gpt-4o-mini": 300}}]),
@@ -101,7 +110,7 @@ def gen_trace(n: int, seed: int, n_keys: int = 400) -> List[Tuple]:
             trace.append(("failure", spec, model, rng.random() < 0.3))
         else:
             trace.append(("post", spec, model, None))
-        trace.append(("tick", rng.choices([0.0, 0.001, 0.7, 9.0, 31.0, 61.0], [40, 30, 15, 10, 4, 1])[0]))
+        trace.append(("tick", rng.choices([0.0, 0.001, 0.7, 9.0, 31.0, 61.0], [55, 30, 12, 2, 0.7, 0.3])[0]))
     return trace
 
 
@@ -114,7 +123,7 @@ def _outcome(exc: BaseException) -> Tuple:
     )
 
 
-async def run_trace(limiter: Any, clock: Clock, trace: List[Tuple]) -> List[Any]:
+async def run_trace(limiter: Any, clock: Clock, trace: List[Tuple], sizes: Any = None) -> List[Any]:
     import litellm
     from litellm.caching.dual_cache import DualCache
     from litellm.proxy._types import UserAPIKeyAuth
@@ -161,29 +170,64 @@ async def run_trace(limiter: Any, clock: Clock, trace: List[Tuple]) -> List[Any]
             out.append(("post", sorted((resp._hidden_params.get("additional_headers") or {}).items())))
         await asyncio.sleep(0)
         await asyncio.sleep(0)
+        if sizes is not None:
+            sizes.append(len(limiter.internal_usage_cache.dual_cache.in_memory_cache.cache_dict))
     return out
 
 
-def snapshot(limiter: Any) -> List[Tuple]:
-    imc = limiter.internal_usage_cache.dual_cache.in_memory_cache
-    return sorted((k, repr(v), imc.ttl_dict.get(k)) for k, v in imc.cache_dict.items())
+def snapshot(limiter: Any, clock: Clock, scopes: List[str]) -> List[Tuple]:
+    """The current minute's counters of every scope string, as (scope, triple)."""
+    now = clock.now()
+    minute = now.strftime("%Y-%m-%d-%H-%M")
+    table = limiter.__dict__.get("_fast_litellm_windows")
+    out = []
+    for sc in scopes:
+        if table is not None:
+            from fast_litellm.components.rate_limit import _window
+
+            got = table.get(_window(now), sc)
+            v = None if got is None else {"current_requests": got[0], "current_tpm": got[1], "current_rpm": got[2]}
+        else:
+            v = limiter.internal_usage_cache.dual_cache.in_memory_cache.get_cache(f"{sc}::{minute}::request_count")
+        out.append((sc, v))
+    return out
 
 
-def compare(n: int, seed: int) -> Tuple[int, int, List[Any]]:
+def scopes_of(trace: List[Tuple]) -> List[str]:
+    out = set()
+    models = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20240620"]
+    for ev in trace:
+        if ev[0] == "tick":
+            continue
+        spec = ev[1]
+        if spec["api_key"] is not None:
+            out.add(spec["api_key"])
+            out.update(f"{spec['api_key']}::{m}" for m in models)
+        for k in ("user_id", "team_id", "end_user_id"):
+            if spec[k] is not None:
+                out.add(spec[k])
+    return sorted(out)
+
+
+def compare(n: int, seed: int, fast: Any = True, max_stock_size: List[int] = None) -> Tuple[int, int, List[Any]]:
     """Run stock and accelerated over the same trace: (events, mismatches, first mismatches)."""
     trace = gen_trace(n, seed)
+    scopes = scopes_of(trace)
     results = []
-    for fast in (False, True):
+    for mode in (False, fast):
         clock = Clock()
         undo = install_clock(clock)
         try:
-            limiter = make_limiter(clock, fast)
+            limiter = make_limiter(clock, mode)
             loop = asyncio.new_event_loop()
+            sizes: List[int] = [] if mode is False else None  # type: ignore[assignment]
             try:
-                outs = loop.run_until_complete(run_trace(limiter, clock, trace))
+                outs = loop.run_until_complete(run_trace(limiter, clock, trace, sizes))
             finally:
                 loop.close()
-            results.append((outs, snapshot(limiter)))
+            if sizes is not None and max_stock_size is not None:
+                max_stock_size.append(max(sizes))
+            results.append((outs, snapshot(limiter, clock, scopes)))
         finally:
             undo()
     (a, sa), (b, sb) = results

@@ -123,9 +123,72 @@ def test_cache_semantics_match_stock_directly():
 
 
 def test_trace_parity_with_stock_limiter():
-    n, nbad, first = rlt.compare(TRACE_CALLS, seed=20261124)
+    """Our v1 hooks on the Rust window table vs LiteLLM's hooks on its cache."""
+    sizes: list = []
+    n, nbad, first = rlt.compare(TRACE_CALLS, seed=20261124, fast=True, max_stock_size=sizes)
     assert n == TRACE_CALLS
     assert nbad == 0, first
+    assert sizes[0] < 200  # stock never hit its cap: no counter was forgotten
+
+
+def test_trace_parity_store_swap():
+    """The off-by-default store swap (stock hooks on the Rust InMemoryCache)."""
+    n, nbad, first = rlt.compare(TRACE_CALLS // 10, seed=7, fast="store")
+    assert nbad == 0, first
+
+
+def test_above_stock_cap_we_keep_limiting():
+    """The one deliberate difference: with more live counters than stock's 200-item
+    cache, stock forgets counters and admits again; ours keeps every counter."""
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    clock = rlt.Clock()
+    undo = rlt.install_clock(clock)
+    try:
+        admitted = {}
+        for fast in (False, True):
+            lim = rlt.make_limiter(clock, fast)
+
+            async def go():
+                ok = 0
+                for rnd in range(2):
+                    for i in range(300):
+                        auth = UserAPIKeyAuth(api_key=f"sk-cap-{i}", rpm_limit=1)
+                        try:
+                            await lim.async_pre_call_hook(user_api_key_dict=auth, cache=None, data={}, call_type="completion")
+                            ok += 1
+                        except Exception as exc:
+                            assert getattr(exc, "status_code", None) == 429
+                        await asyncio.sleep(0)
+                return ok
+
+            admitted[fast] = asyncio.new_event_loop().run_until_complete(go())
+        assert admitted[True] == 300  # exactly one per key per minute
+        assert admitted[False] > 300  # stock: evicted counters re-admit
+    finally:
+        undo()
+
+
+def test_window_table_exact_under_threads():
+    """8 threads admitting and releasing through the native table: exact counts."""
+    from fast_litellm import _native
+
+    t = _native.RateLimitWindows()
+    big = 2**63 - 1
+
+    def work():
+        for i in range(4000):
+            k = f"k{i % 10}"
+            r, _, _ = t.admit(5, [k], [big, big, 10**6])
+            if r < 0:
+                t.release(5, [(k, 1, 2, (1, 0, 0))])
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert [t.get(5, f"k{i}") for i in range(10)] == [(0, 2 * 3200, 3200)] * 10
 
 
 def test_counters_exact_under_threads():

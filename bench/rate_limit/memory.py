@@ -2,9 +2,13 @@
 
 The issue's harness: ProxyLogging(...).max_parallel_request_limiter driven through
 async_pre_call_hook with N distinct keys (rpm_limit/tpm_limit set), in memory,
-no Redis. Each measurement runs in a fresh subprocess; memory is the RSS delta
-(/proc/self/statm) across the N checks divided by N (the UserAPIKeyAuth objects
-are built before the first reading and are not counted). Also reported: the
+no Redis. Two styles: "noyield" (the issue's: the checks run back to back, so
+stock's per-check asyncio.create_task batch writes pile up until the loop is
+free) and "yield" (an await asyncio.sleep(0) after each check, as a server
+does). Modes: stock, fast (our hooks, heap table), fast-shm (our hooks, the
+memory-mapped table the launcher shares between workers). Each measurement runs in a fresh subprocess; memory is the RSS delta
+(/proc/self/statm) across the N checks divided by N (the N key strings are
+built before the first reading and are not counted). Also reported: the
 items the limiter's cache actually holds and, for the Rust store, its own byte
 count. Never tracemalloc (it cannot see Rust allocations).
 
@@ -21,8 +25,8 @@ import sys
 
 CHILD = r"""
 import asyncio, gc, json, logging, os, sys, time
-mode, n = sys.argv[1], int(sys.argv[2])
-if mode == "fast":
+mode, n, style = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if mode.startswith("fast"):
     import fast_litellm
     fast_litellm.activate()
 import litellm.proxy.proxy_server  # the proxy's full import, as in production
@@ -32,15 +36,21 @@ from litellm.proxy.utils import ProxyLogging
 logging.disable(logging.CRITICAL)
 pl = ProxyLogging(user_api_key_cache=DualCache())
 lim = pl.max_parallel_request_limiter
-auths = [UserAPIKeyAuth(api_key=f"sk-{i:08d}", rpm_limit=100, tpm_limit=100000) for i in range(n)]
+# One auth object, its api_key set per check: no per-key Python object of the
+# harness's own (LiteLLM keeps only the strings it derives from it).
+auth = UserAPIKeyAuth(api_key="sk-warm", rpm_limit=100, tpm_limit=100000)
+names = [f"sk-{i:08d}" for i in range(n)]
 data = {"model": "gpt-4o"}
 def rss():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 async def main():
-    for a in auths:
+    a = auth
+    for name in names:
+        a.api_key = name
         await lim.async_pre_call_hook(user_api_key_dict=a, cache=None, data=data, call_type="completion")
-        await asyncio.sleep(0)
+        if style == "yield":
+            await asyncio.sleep(0)
 loop = asyncio.new_event_loop()
 gc.collect(); r0 = rss(); t0 = time.perf_counter()
 loop.run_until_complete(main())
@@ -48,27 +58,42 @@ dt = time.perf_counter() - t0
 loop.run_until_complete(asyncio.sleep(0.05))
 gc.collect(); r1 = rss()
 imc = lim.internal_usage_cache.dual_cache.in_memory_cache
-store = getattr(imc, "_store", None)
-print(json.dumps({"mode": mode, "keys": n, "rss_delta_bytes": r1 - r0, "bytes_per_key": (r1 - r0) / n,
+table = lim.__dict__.get("_fast_litellm_windows")
+print(json.dumps({"mode": mode, "style": style, "keys": n, "rss_delta_bytes": r1 - r0, "bytes_per_key": (r1 - r0) / n,
                   "us_per_check": dt / n * 1e6, "cache_items": len(imc.cache_dict),
-                  "cache_class": type(imc).__name__, "cap": imc.max_size_in_memory,
-                  "store_bytes": store.approx_bytes() if store is not None else None}))
+                  "cap": imc.max_size_in_memory,
+                  "table_bytes": table.nbytes if table is not None else None,
+                  "table_bytes_per_key": table.nbytes / n if table is not None else None,
+                  "table_slots": table.capacity if table is not None else None,
+                  "table_shared": table.shared if table is not None else None}))
 """
 
 
-def run(mode: str, n: int) -> dict:
+def run(mode: str, n: int, style: str) -> dict:
+    import tempfile
+
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(n)], env=env, capture_output=True, text=True, check=True)
+    env.pop("FAST_LITELLM_RATE_LIMIT_SHM", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        if mode == "fast-shm":
+            env["FAST_LITELLM_RATE_LIMIT_SHM"] = os.path.join(tmp, "rl.shm")
+            env["FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"] = str(int(n / 0.8))
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, mode, str(n), style], env=env, capture_output=True, text=True, check=True
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keys", type=int, action="append")
+    ap.add_argument("--style", action="append", choices=["noyield", "yield"])
+    ap.add_argument("--mode", action="append", choices=["stock", "fast", "fast-shm"])
     args = ap.parse_args()
     for n in args.keys or [100_000]:
-        for mode in ("stock", "fast"):
-            print(json.dumps(run(mode, n)), flush=True)
+        for style in args.style or ["noyield", "yield"]:
+            for mode in args.mode or ["stock", "fast", "fast-shm"]:
+                print(json.dumps(run(mode, n, style)), flush=True)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,33 @@ class RateLimitStore:
     def items(self) -> List[Tuple[str, Any, Optional[float]]]: ...
     def heap_items(self) -> List[Tuple[float, str]]: ...
     def approx_bytes(self) -> int: ...
+class RateLimitWindows:
+    """Per-minute counters of LiteLLM's v1 proxy limiter: one 24-byte slot per scope
+    string (64-bit keyed hash; the string is not kept), lock-free CAS updates. In
+    this process's heap (``path=None``; grows, reclaims old minutes) or in the
+    memory-mapped file ``path`` shared by every process opening it (``slots`` is
+    used by the creator only). Counts are ``(current_requests, current_tpm, current_rpm)``."""
+
+    def __init__(self, path: Optional[str] = None, slots: int = 4194304) -> None: ...
+    def admit(
+        self, window: int, keys: List[str], limits: List[Tuple[int, int, int]], want: int = -1
+    ) -> Tuple[int, Optional[Tuple[int, int, int]], Optional[Tuple[int, int, int]]]:
+        """Check scopes in order, limits ``(max_parallel, tpm, rpm)``: ``(-1, None, new[want])``
+        when all are admitted, else ``(index, current or None, new[want] if admitted before)``."""
+    def release(self, window: int, ops: List[Tuple[str, int, int, Tuple[int, int, int]]]) -> None:
+        """``(key, released, tokens, default counts)``: in-flight down, tokens added."""
+    def get(self, window: int, key: str) -> Optional[Tuple[int, int, int]]: ...
+    def live(self, window: int) -> int: ...
+    @property
+    def shared(self) -> bool: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def used(self) -> int: ...
+    @property
+    def nbytes(self) -> int:
+        """Exact bytes of the table (header + slots)."""
+
 # -- transport (fast_litellm.transport) ------------------------------------------
 
 _Timeouts = tuple[float | None, float | None, float | None, float | None]  # connect, read, write, pool

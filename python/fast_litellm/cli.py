@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import List, Optional
 
@@ -92,6 +93,8 @@ def launcher_env(base: Optional[dict] = None) -> dict:
     paths = [str(LAUNCHER_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["FAST_LITELLM_LAUNCHER"] = "1"
+    # One rate-limit table per launched instance, shared by its worker processes (components/rate_limit.py).
+    env.setdefault("FAST_LITELLM_RATE_LIMIT_SHM", os.path.join(tempfile.gettempdir(), f"fast-litellm-rl-{os.getpid()}-{secrets.token_hex(4)}.shm"))
     return env
 
 

@@ -1,59 +1,89 @@
-"""Rate limiting: the proxy limiter's counter store in Rust.
+"""Rate limiting: the proxy's v1 limiter on a Rust per-minute table.
 
-Call path (both pinned versions, no Redis)
-------------------------------------------
+Call paths (both pinned versions, no Redis)
+-------------------------------------------
 ``ProxyLogging.__init__`` (``litellm/proxy/utils.py``) builds
-``internal_usage_cache = InternalUsageCache(DualCache(default_in_memory_ttl=1))``
-and ``max_parallel_request_limiter = _PROXY_MaxParallelRequestsHandler(internal_usage_cache)``
-(``litellm/proxy/hooks/parallel_request_limiter.py``, "v1"). ``_add_proxy_hooks``
-also registers ``PROXY_HOOKS["parallel_request_limiter"]`` with the same
-``internal_usage_cache``: that is ``_PROXY_MaxParallelRequestsHandler_v3`` on both
-versions unless ``LEGACY_MULTI_INSTANCE_RATE_LIMITING=true`` (then v1).
+``internal_usage_cache = InternalUsageCache(DualCache(default_in_memory_ttl=1))`` and
+``max_parallel_request_limiter = _PROXY_MaxParallelRequestsHandler(internal_usage_cache)``
+("v1", ``litellm/proxy/hooks/parallel_request_limiter.py``). ``_add_proxy_hooks``
+registers ``PROXY_HOOKS["parallel_request_limiter"]`` with the same cache: that is
+``_PROXY_MaxParallelRequestsHandler_v3`` on both versions unless
+``LEGACY_MULTI_INSTANCE_RATE_LIMITING=true`` (then v1). So the proxy runs v3 by
+default; v1 is what ``ProxyLogging.max_parallel_request_limiter`` is, what the
+legacy switch selects, and what issue 5's harness drives. **Only v1 is
+accelerated here; v3 runs LiteLLM's own code** (see "Missing" below).
 
-The v1 limiter's ``async_pre_call_hook`` reads, with one
-``async_batch_get_cache``, the keys ``global_max_parallel_requests``,
-``{api_key}::{YYYY-MM-DD-HH-MM}::request_count``,
-``{api_key}::{model}::{minute}::request_count`` and
-``{user_id|team_id|end_user_id}::{minute}::request_count``. Each value is
-``{"current_requests", "current_tpm", "current_rpm"}`` (in-flight gauge and the
-minute's token/request counts; the window is the local wall-clock minute in the
-key). Per scope (key, model_per_key, user, team, customer) it admits when
-``current_requests < max_parallel_requests and current_tpm < tpm_limit and
-current_rpm < rpm_limit`` (missing limits are ``sys.maxsize``; a limit of 0 with
-no counter yet is a 429), writes the new values (``local_only``, ``ttl=60``)
-after each scope, and schedules the same batch write with ``asyncio.create_task``.
-A refusal is an ``HTTPException(429)`` (``ProxyRateLimitError`` on 1.110.2) whose
-detail names the scope, current counts and limits, with a ``retry-after`` header
-(seconds to the next minute). Success/failure callbacks decrement
-``current_requests`` and add the response's tokens; ``async_post_call_success_hook``
-sets ``x-ratelimit-{remaining,limit}-{requests,tokens}``.
+v1 semantics (read from both versions' source)
+----------------------------------------------
+Per scope string ``S`` -- ``{api_key}``, ``{api_key}::{model}``, ``{user_id}``,
+``{team_id}``, ``{end_user_id}`` (one namespace: equal strings share a counter,
+as in LiteLLM) -- and local wall-clock minute, a triple
+``current_requests`` (in-flight, per minute), ``current_tpm``, ``current_rpm``.
+The pre-call hook reads every scope once, then checks them in order
+(key, model_per_key, user, team, customer): admit when
+``current_requests < max_parallel and current_tpm < tpm and current_rpm < rpm``
+(missing limits are ``sys.maxsize``; model limits of 0 also mean maxsize; with no
+counter yet, any limit of 0 refuses), writing ``requests+1, rpm+1`` after each
+admitted scope; the first refusal raises and earlier scopes stay counted. Success
+callbacks release in-flight and add the response's tokens (defaults and
+``released`` differ per version: 1.110.2 adds ``_slots_released`` for websockets
+and does not double-count tokens for user/team/end user); failure callbacks
+release the key's in-flight unless the error is the limiter's own;
+``async_post_call_success_hook`` sets ``x-ratelimit-{remaining,limit}-{requests,tokens}``.
+``global_max_parallel_requests`` (request metadata) is one process-wide integer.
 
-Every counter sits in ``DualCache.in_memory_cache``: an ``InMemoryCache``
-(``litellm/caching/in_memory_cache.py``) of at most 200 items (default), whose
-``set_cache`` first evicts expired entries and then, while full, the entries
-with the earliest expiry (ties: smallest key). So with more than ~200 live
-counters stock LiteLLM *forgets* counters and admits again; we keep that
-behaviour, because the decisions must not change.
+What the patch does (``rate_limit.v1_limiter``, on by default)
+-------------------------------------------------------------
+It wraps ``_PROXY_MaxParallelRequestsHandler.__init__``: after LiteLLM's own
+``__init__`` the instance gets our four hooks (instance attributes), which keep
+the counters in ``_native.RateLimitWindows``
+(``fast_litellm_core::ratelimit::window``): one 24-byte slot per scope string --
+a 64-bit keyed SipHash of ``S``, then ``window|requests|rpm`` and ``window|tpm``
+words updated by compare-and-swap -- so a check is one native call with no
+Python object per key or counter. The string is never stored: the limiter only
+looks counters up by the string it already holds (the one reader of key lists in
+LiteLLM is a debug endpoint, which no longer sees these counters). 64-bit hash:
+two distinct live scopes collide with probability ~n^2/2^65 (~3e-8 at a million
+keys); the per-table random seed keeps collisions from being crafted. Refusals
+are raised by LiteLLM's own ``check_key_in_limits`` (same class --
+``HTTPException``/``ProxyRateLimitError`` --, status, detail, ``retry-after``).
+The global in-flight integer stays in LiteLLM's cache, handled by LiteLLM's
+calls. Redis configured on the cache: every hook runs LiteLLM's code.
+Limits that are not ``int``: LiteLLM's hook runs.
 
-What this patch does
---------------------
-It wraps ``InternalUsageCache.__init__``: after LiteLLM's own ``__init__``, a
-stock, empty ``InMemoryCache`` in its ``DualCache`` is replaced by
-:class:`FastInMemoryCache`, which has the same methods and the same algorithm
-(``fast_litellm_core::ratelimit::TtlStore``: same expiry comparisons, same heap,
-same cap eviction, per-version details) but keeps counter dicts and integers as
-fixed-size Rust values: no Python object per key or counter. Other values are
-kept as the Python objects they are. The limiter's code runs unchanged, so its
-admits, 429s, error text and headers are LiteLLM's own.
+Across workers: when ``FAST_LITELLM_RATE_LIMIT_SHM`` names a file, every limiter
+in every process opening it counts in one memory-mapped table (fixed capacity,
+``FAST_LITELLM_RATE_LIMIT_SHM_SLOTS``, default 4,194,304 slots = 96 MiB of
+sparse file; RAM only for touched pages). The first opener sizes it under an
+``flock`` held only for initialisation; updates are lock-free CAS on fixed
+slots, so a worker dying mid-update leaves nothing locked. ``fast-litellm
+run``/``proxy`` set the variable to a fresh file per launched instance, so
+``--num_workers 4`` / ``gunicorn -w 4`` enforce one limit, not four.
 
-Known differences (documented, not decision-relevant):
-* ``get_cache`` returns a fresh dict for a counter triple, where stock returns the
-  stored object; LiteLLM's limiters never mutate what they read.
-* One clock reading per cache operation (stock reads the clock up to three
-  times within one ``set_cache``); the same value under a frozen clock.
-* ``cache_dict``, ``ttl_dict`` and ``expiration_heap`` are read-only snapshots
-  (LiteLLM reads them only in the debug endpoint, for ``len``).
-* Keys that are not ``str`` are stored under ``repr`` (LiteLLM's limiters use str keys).
+Deliberate differences (documented, tested)
+-------------------------------------------
+* Stock keeps counters in an ``InMemoryCache`` capped at 200 items: with more
+  live counters it evicts some and re-admits (a limiter that does not limit). We
+  keep every counter (``test_above_stock_cap_we_keep_limiting``). Parity traces
+  stay under the cap (checked).
+* Stock re-writes the pre-call values later from an ``asyncio.create_task``; if a
+  success/failure callback ran in between, that write undoes it (lost update).
+  We do not re-write. Traces yield to the loop after each call, as a server does,
+  so stock's deferred write lands first there.
+* Counters are capped at 1,048,575 requests (and in-flight) per scope per minute
+  and 2^40-1 tokens; beyond, the native call errors and LiteLLM's hook runs.
+  Negative or non-int token counts: the callback writes nothing (stock adds them).
+* A scope with no traffic for exactly the repeated hour of a DST fall-back would
+  see its counts from an hour earlier (stock: expired by the 60 s TTL).
+* Limiters built while the patch was active keep our hooks after ``deactivate()``.
+
+The older patch ``rate_limit.internal_usage_cache`` (off by default) swaps only
+the limiters' ``InMemoryCache`` for an exact Rust model of it; it is exact but not
+a win (the hook's Python code dominates), and it keeps stock's cap behaviour.
+
+Missing: the v3 limiter (``parallel_request_limiter_v3.py``, what the proxy
+runs by default; 1,859 / 5,348 lines on 1.83.14 / 1.110.2) is not accelerated,
+and Redis (across hosts) is delegated to LiteLLM's own code.
 """
 
 from __future__ import annotations
@@ -253,7 +283,363 @@ def _build_init(original: Callable[..., Any]) -> Callable[..., Any]:
     return __init__
 
 
+# -- the v1 limiter's hooks on a Rust window table ---------------------------------
+
+_MAXSIZE = sys.maxsize
+_SHARED_TABLES: dict = {}
+_SHARED_LOCK = threading.Lock()
+SHM_ENV = "FAST_LITELLM_RATE_LIMIT_SHM"
+SHM_SLOTS_ENV = "FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"
+
+
+def windows_for(limiter: Any) -> Any:
+    """The table a limiter counts in: one shared, memory-mapped table per process
+    when ``FAST_LITELLM_RATE_LIMIT_SHM`` names a file (the launcher sets it), else
+    one heap table per ``InternalUsageCache`` (stock: limiters given the same
+    cache share its counters)."""
+    import os
+
+    from .. import _native
+
+    table = limiter.__dict__.get("_fast_litellm_windows")
+    if table is not None:
+        return table
+    path = os.environ.get(SHM_ENV)
+    if path:
+        with _SHARED_LOCK:
+            table = _SHARED_TABLES.get(path)
+            if table is None:
+                slots = int(os.environ.get(SHM_SLOTS_ENV) or 4_194_304)
+                table = _SHARED_TABLES[path] = _native.RateLimitWindows(path, slots)
+    else:
+        owner = getattr(limiter, "internal_usage_cache", None)
+        owner_dict = getattr(owner, "__dict__", None)
+        table = owner_dict.get("_fast_litellm_windows") if owner_dict is not None else None
+        if table is None:
+            table = _native.RateLimitWindows()
+            if owner_dict is not None:
+                owner_dict["_fast_litellm_windows"] = table
+    limiter.__dict__["_fast_litellm_windows"] = table
+    return table
+
+
+def _window(now: Any) -> int:
+    # The identity of LiteLLM's "%Y-%m-%d-%H-%M" key part.
+    return now.toordinal() * 1440 + now.hour * 60 + now.minute
+
+
+def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mirrors LiteLLM's hooks
+    import litellm.proxy.hooks.parallel_request_limiter as prl
+    from litellm import ModelResponse
+    from litellm.proxy._types import CommonProxyErrors, UserAPIKeyAuth
+    from pydantic import BaseModel
+
+    v110 = _flavor() == "1.110"
+    table = windows_for(lim)
+    iuc = lim.internal_usage_cache
+    stock_pre = cls.async_pre_call_hook.__get__(lim)
+    stock_success = cls.async_log_success_event.__get__(lim)
+    stock_failure = cls.async_log_failure_event.__get__(lim)
+    stock_post = cls.async_post_call_success_hook.__get__(lim)
+    limit_reached = CommonProxyErrors.max_parallel_request_limit_reached.value
+    if v110:
+        from litellm.proxy.litellm_pre_call_utils import LiteLLMProxyRequestSetup
+
+        logged_key = LiteLLMProxyRequestSetup.get_logged_api_key
+        clock = lim._clock
+    else:
+        logged_key = None
+
+        def clock() -> Any:
+            return prl.datetime.now()
+
+    def redis() -> bool:
+        return getattr(getattr(iuc, "dual_cache", None), "redis_cache", None) is not None
+
+    async def global_incr(value: int, span: Any) -> None:
+        await iuc.async_increment_cache(
+            key="global_max_parallel_requests", value=value, local_only=True, litellm_parent_otel_span=span
+        )
+
+    async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> None:
+        if redis():
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        u = user_api_key_dict
+        api_key = logged_key(u) if v110 else u.api_key
+        max_parallel = u.max_parallel_requests
+        if max_parallel is None:
+            max_parallel = _MAXSIZE
+        if data is None:
+            data = {}
+        global_max = data.get("metadata", {}).get("global_max_parallel_requests", None)
+        if v110:
+            pct = getattr(u, "budget_throttle_pct", None)
+            tpm_limit = prl.throttled_limit(getattr(u, "tpm_limit", _MAXSIZE), pct)
+            rpm_limit = prl.throttled_limit(getattr(u, "rpm_limit", _MAXSIZE), pct)
+        else:
+            tpm_limit = getattr(u, "tpm_limit", _MAXSIZE)
+            rpm_limit = getattr(u, "rpm_limit", _MAXSIZE)
+        if tpm_limit is None:
+            tpm_limit = _MAXSIZE
+        if rpm_limit is None:
+            rpm_limit = _MAXSIZE
+        scopes = []  # (scope string, max_parallel, tpm, rpm, rate_limit_type), LiteLLM's order
+        model = data.get("model", None)
+        if api_key is not None:
+            scopes.append((api_key if api_key.__class__ is str else f"{api_key}", max_parallel, tpm_limit, rpm_limit, "key"))
+        m_tpm = prl.get_key_model_tpm_limit(u, model_name=model)
+        m_rpm = prl.get_key_model_rpm_limit(u, model_name=model)
+        want = -1
+        if m_tpm is not None or m_rpm is not None:
+            tpm_m = rpm_m = None
+            if model is not None:
+                if m_tpm:
+                    tpm_m = m_tpm.get(model)
+                if m_rpm:
+                    rpm_m = m_rpm.get(model)
+            want = len(scopes)
+            scopes.append((f"{api_key}::{model}", _MAXSIZE, tpm_m or _MAXSIZE, rpm_m or _MAXSIZE, "model_per_key"))
+        scope = u.user_id
+        if scope is not None:
+            t, r = u.user_tpm_limit, u.user_rpm_limit
+            scopes.append((f"{scope}", _MAXSIZE, _MAXSIZE if t is None else t, _MAXSIZE if r is None else r, "user"))
+        scope = u.team_id
+        if scope is not None:
+            t, r = u.team_tpm_limit, u.team_rpm_limit
+            scopes.append((f"{scope}", _MAXSIZE, _MAXSIZE if t is None else t, _MAXSIZE if r is None else r, "team"))
+        scope = u.end_user_id
+        if scope:
+            t = getattr(u, "end_user_tpm_limit", _MAXSIZE)
+            r = getattr(u, "end_user_rpm_limit", _MAXSIZE)
+            scopes.append((f"{scope}", _MAXSIZE, _MAXSIZE if t is None else t, _MAXSIZE if r is None else r, "customer"))
+        keys = []
+        limits = []
+        for sc in scopes:
+            keys.append(sc[0])
+            limits += sc[1:4]
+        if not all(x.__class__ is int for x in limits):
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        if global_max is not None:
+            span = u.parent_otel_span
+            current_global = await iuc.async_get_cache(
+                key="global_max_parallel_requests", local_only=True, litellm_parent_otel_span=span
+            )
+            if current_global is None:
+                current_global = 1
+            if current_global >= global_max:
+                details = f"Hit Global Limit: Limit={global_max}, current: {current_global}"
+                if v110:
+                    lim.raise_rate_limit_error(additional_details=details, requested_model=data.get("model") if data else None)
+                return lim.raise_rate_limit_error(additional_details=details)
+            await global_incr(1, span)
+        now = clock()
+        try:
+            refused, current, model_val = table.admit(_window(now), keys, limits, want)
+        except (TypeError, ValueError, MemoryError):  # odd limits, counter overflow, full shared table
+            if global_max is not None:
+                await global_incr(-1, u.parent_otel_span)  # LiteLLM's hook counts it again
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        if want >= 0 and model_val is not None:
+            remaining_tokens = remaining_requests = None
+            if tpm_m is not None:
+                remaining_tokens = tpm_m - model_val[1]
+            if rpm_m is not None:
+                remaining_requests = rpm_m - model_val[2]
+            if "metadata" not in data:
+                data["metadata"] = {}
+            data["metadata"].update(
+                {
+                    f"litellm-key-remaining-tokens-{model}": remaining_tokens,
+                    f"litellm-key-remaining-requests-{model}": remaining_requests,
+                }
+            )
+        if refused >= 0:
+            s = scopes[refused]
+            cur = (
+                None
+                if current is None
+                else {"current_requests": current[0], "current_tpm": current[1], "current_rpm": current[2]}
+            )
+            # LiteLLM's own check raises its own 429 (class, detail, retry-after).
+            await lim.check_key_in_limits(
+                user_api_key_dict=u,
+                cache=cache,
+                data=data,
+                call_type=call_type,
+                max_parallel_requests=s[1],
+                tpm_limit=s[2],
+                rpm_limit=s[3],
+                current=cur,
+                request_count_api_key=f"{s[0]}::request_count",
+                rate_limit_type=s[4],
+                values_to_update_in_cache=[],
+            )
+            raise RuntimeError("fast_litellm: rate-limit decision differs from LiteLLM's")  # pragma: no cover
+        return None
+
+    def tokens_of(kwargs: Any, response_obj: Any) -> Any:
+        if v110:
+            return prl._response_total_tokens(kwargs, response_obj)
+        return response_obj.usage.total_tokens if isinstance(response_obj, ModelResponse) else 0
+
+    async def async_log_success_event(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if redis():
+            return await stock_success(kwargs, response_obj, start_time, end_time)
+        from litellm.proxy.common_utils.callback_utils import get_model_group_from_litellm_kwargs
+
+        try:
+            span = prl.get_parent_otel_span_from_kwargs(kwargs=kwargs) if v110 else prl._get_parent_otel_span_from_kwargs(kwargs=kwargs)
+            released = prl._slots_released(kwargs) if v110 else 1
+            meta = kwargs["litellm_params"]["metadata"]
+            global_max = meta.get("global_max_parallel_requests", None)
+            user_api_key = meta["user_api_key"]
+            user_id = meta.get("user_api_key_user_id", None)
+            team_id = meta.get("user_api_key_team_id", None)
+            model_max_budget = meta.get("user_api_key_model_max_budget", None)
+            end_user_id = kwargs.get("user")
+            key_metadata = meta.get("user_api_key_metadata", {}) or {}
+            team_metadata = meta.get("user_api_key_team_metadata", None)
+            u = UserAPIKeyAuth(
+                api_key=user_api_key, metadata=key_metadata, model_max_budget=model_max_budget, team_metadata=team_metadata
+            )
+            if global_max is not None:
+                await global_incr(-released, span)
+            window = _window(clock())
+            total = tokens_of(kwargs, response_obj)
+            ops = []
+            if user_api_key is not None:
+                ops.append((f"{user_api_key}", released, total, (1, 0, 0)))
+            model_group = get_model_group_from_litellm_kwargs(kwargs)
+            s_tpm = prl.get_key_model_tpm_limit(u, model_name=model_group) if model_group is not None else None
+            s_rpm = prl.get_key_model_rpm_limit(u, model_name=model_group) if model_group is not None else None
+            if (
+                user_api_key is not None
+                and model_group is not None
+                and (
+                    "model_rpm_limit" in key_metadata
+                    or "model_tpm_limit" in key_metadata
+                    or model_max_budget is not None
+                    or s_tpm is not None
+                    or s_rpm is not None
+                )
+            ):
+                ops.append((f"{user_api_key}::{model_group}", released, total, (1, 0, 0)))
+            for scope in (user_id, team_id, end_user_id):
+                if scope is not None:
+                    if not v110:
+                        total = tokens_of(kwargs, response_obj)
+                    ops.append((f"{scope}", released, total, (1, 0 if v110 else total, 1)))
+            table.release(window, ops)
+        except Exception as e:
+            lim.print_verbose(e)
+        return None
+
+    async def async_log_failure_event(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if redis():
+            return await stock_failure(kwargs, response_obj, start_time, end_time)
+        try:
+            span = prl.get_parent_otel_span_from_kwargs(kwargs=kwargs) if v110 else prl._get_parent_otel_span_from_kwargs(kwargs=kwargs)
+            meta = kwargs["litellm_params"].get("metadata", {}) or {}
+            released = prl._slots_released(kwargs) if v110 else 1
+            global_max = meta.get("global_max_parallel_requests", None)
+            user_api_key = meta.get("user_api_key", None)
+            if user_api_key is None:
+                return None
+            if limit_reached in str(kwargs["exception"]):
+                return None
+            if global_max is not None:
+                await iuc.async_get_cache(key="global_max_parallel_requests", local_only=True, litellm_parent_otel_span=span)
+                await global_incr(-released, span)
+            table.release(_window(clock()), [(f"{user_api_key}", released, 0, (1, 0, 0))])
+        except Exception as e:
+            prl.verbose_proxy_logger.exception("Inside Parallel Request Limiter: An exception occurred - %s", e)
+        return None
+
+    async def async_post_call_success_hook(data: dict, user_api_key_dict: Any, response: Any) -> Any:
+        if redis():
+            return await stock_post(data, user_api_key_dict, response)
+        u = user_api_key_dict
+        api_key = logged_key(u) if v110 else u.api_key
+        current = table.get(_window(clock()), f"{api_key}")
+        rem_rpm = rpm = rem_tpm = tpm = None
+        if current is not None:
+            if u.rpm_limit is not None:
+                rem_rpm = u.rpm_limit - current[2]
+                rpm = u.rpm_limit
+            if u.tpm_limit is not None:
+                rem_tpm = u.tpm_limit - current[1]
+                tpm = u.tpm_limit
+        hidden = getattr(response, "_hidden_params", None) if v110 else (
+            getattr(response, "_hidden_params") if hasattr(response, "_hidden_params") else None
+        )
+        if hidden is not None and isinstance(hidden, (BaseModel, dict)):
+            if isinstance(hidden, BaseModel):
+                hidden = hidden.model_dump()
+            headers = hidden.get("additional_headers", {}) or {}
+            if rem_rpm is not None:
+                headers["x-ratelimit-remaining-requests"] = rem_rpm
+            if rpm is not None:
+                headers["x-ratelimit-limit-requests"] = rpm
+            if rem_tpm is not None:
+                headers["x-ratelimit-remaining-tokens"] = rem_tpm
+            if tpm is not None:
+                headers["x-ratelimit-limit-tokens"] = tpm
+            setattr(response, "_hidden_params", {**hidden, "additional_headers": headers})
+            result = await super(cls, lim).async_post_call_success_hook(data, u, response)
+            return None if v110 else result
+        return None
+
+    lim.async_pre_call_hook = async_pre_call_hook
+    lim.async_log_success_event = async_log_success_event
+    lim.async_log_failure_event = async_log_failure_event
+    lim.async_post_call_success_hook = async_post_call_success_hook
+
+
+def accelerate_limiter(lim: Any) -> bool:
+    """Give a stock v1 limiter our hooks (counters in a Rust window table). True if done."""
+    from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler as cls
+
+    if type(lim) is not cls or "_fast_litellm_windows" in lim.__dict__:
+        return False
+    _install_v1_hooks(lim, cls)
+    return True
+
+
+def _build_v1_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    from .. import _native
+
+    _native.RateLimitWindows  # noqa: B018 - fail at build time, not per request
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        try:
+            accelerate_limiter(self)
+        except Exception as exc:  # keep the stock limiter
+            import logging
+
+            logging.getLogger("fast_litellm").warning("rate_limit: v1 limiter not accelerated: %r", exc)
+
+    return __init__
+
+
 PATCHES = [
+    Patch(
+        name="rate_limit.v1_limiter",
+        component=COMPONENT,
+        target="litellm.proxy.hooks.parallel_request_limiter:_PROXY_MaxParallelRequestsHandler.__init__",
+        supports=">=1.83.14,<1.111",
+        build=_build_v1_init,
+        summary=(
+            "The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
+            "parallel_request_limiter hook with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true): its "
+            "pre-call/success/failure/post-call hooks count in a Rust per-minute table (24-byte "
+            "slots, lock-free CAS) with one native call per check; 429s are raised by LiteLLM's "
+            "own check_key_in_limits. Shared across workers through a memory-mapped file when "
+            "FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). Redis configured: LiteLLM's hooks run."
+        ),
+        callers="ProxyLogging.pre_call_hook / logging callbacks / post_call_success_hook on every proxy request",
+        compare=lambda a, b: a is None and b is None,
+    ),
     Patch(
         name="rate_limit.internal_usage_cache",
         component=COMPONENT,
@@ -279,9 +665,14 @@ PATCHES = [
 ]
 
 
+BENCH_BATCH = 100
+
+
 def _bench_pre_call_hook() -> Callable[[], Any]:
-    """One pre-call check of a fresh key through ProxyLogging's limiter; a new
-    ProxyLogging per activation state, looked up through litellm.proxy.utils."""
+    """BENCH_BATCH pre-call checks (5,000 rotating keys with rpm/tpm limits) through
+    the v1 limiter's async_pre_call_hook inside one run_until_complete, so the
+    event loop's per-run cost does not swamp a check. One limiter per activation
+    state, built through LiteLLM's class (so the patched __init__ when active)."""
     import asyncio
     import itertools
 
@@ -291,27 +682,28 @@ def _bench_pre_call_hook() -> Callable[[], Any]:
     loop = asyncio.new_event_loop()
     counter = itertools.count()
     limiters: dict = {}
+    auths = [UserAPIKeyAuth(api_key=f"sk-bench-{i}", rpm_limit=10**9, tpm_limit=10**9) for i in range(5000)]
+    data = {"model": "gpt-4o"}
+    cache = DualCache()
 
     def limiter() -> Any:
+        import litellm.proxy.hooks.parallel_request_limiter as prl
         import litellm.proxy.utils as pu
-        from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler
 
-        init = pu.InternalUsageCache.__init__
+        init = prl._PROXY_MaxParallelRequestsHandler.__init__
         lim = limiters.get(init)
         if lim is None:
             iuc = pu.InternalUsageCache(dual_cache=DualCache(default_in_memory_ttl=1))
-            lim = limiters[init] = _PROXY_MaxParallelRequestsHandler(iuc)
+            lim = limiters[init] = prl._PROXY_MaxParallelRequestsHandler(iuc)
         return lim
 
-    cache = DualCache()
-
-    async def check(n: int) -> None:
-        lim = limiter()
-        auth = UserAPIKeyAuth(api_key=f"sk-bench-{n % 5000}", rpm_limit=10**9, tpm_limit=10**9)
-        await lim.async_pre_call_hook(user_api_key_dict=auth, cache=cache, data={"model": "gpt-4o"}, call_type="completion")
+    async def batch(start: int) -> None:
+        hook = limiter().async_pre_call_hook
+        for i in range(start, start + BENCH_BATCH):
+            await hook(user_api_key_dict=auths[i % 5000], cache=cache, data=data, call_type="completion")
 
     def run() -> None:
-        loop.run_until_complete(check(next(counter)))
+        loop.run_until_complete(batch(next(counter) * BENCH_BATCH))
 
     return run
 
@@ -319,8 +711,8 @@ def _bench_pre_call_hook() -> Callable[[], Any]:
 BENCHMARKS = [
     Benchmark(
         name="rate_limit.pre_call_hook",
-        patch="rate_limit.internal_usage_cache",
+        patch="rate_limit.v1_limiter",
         setup=_bench_pre_call_hook,
-        notes="v1 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
+        notes="100 checks per call (divide by 100 for one check): v1 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
     ),
 ]

@@ -24,6 +24,8 @@
 //! 1.110.2 compacts the heap when it grows past twice the cap and stops
 //! cap-eviction when the heap is empty.
 
+pub mod window;
+
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
