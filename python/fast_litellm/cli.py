@@ -94,8 +94,19 @@ def launcher_env(base: Optional[dict] = None) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["FAST_LITELLM_LAUNCHER"] = "1"
     # One rate-limit table per launched instance, shared by its worker processes (components/rate_limit.py).
-    env.setdefault("FAST_LITELLM_RATE_LIMIT_SHM", os.path.join(tempfile.gettempdir(), f"fast-litellm-rl-{os.getpid()}-{secrets.token_hex(4)}.shm"))
+    env.setdefault("FAST_LITELLM_RATE_LIMIT_SHM", os.path.join(tempfile.gettempdir(), f"{_SHM_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.shm"))
     return env
+
+
+_SHM_PREFIX = "fast-litellm-rl-"
+
+
+def _launch_files(env: dict) -> List[str]:
+    """Per-launch files the launcher created (removed when the launched command exits)."""
+    shm = env.get("FAST_LITELLM_RATE_LIMIT_SHM", "")
+    if shm and shm != os.environ.get("FAST_LITELLM_RATE_LIMIT_SHM") and os.path.basename(shm).startswith(_SHM_PREFIX):
+        return [shm]
+    return []
 
 
 def _exec(argv: List[str], env: dict) -> int:
@@ -116,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         print("usage: fast-litellm run -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
     env = launcher_env()
-    _metrics.prepare_launch(env)  # one Prometheus multiprocess dir for every worker
+    _metrics.prepare_launch(env, cleanup=_launch_files(env))  # one Prometheus multiprocess dir for every worker
     return _exec(command, env)
 
 
@@ -140,7 +151,7 @@ def _proxy(args: argparse.Namespace) -> int:
     if any(a in ("--help", "-h", "--version", "-v", "--test", "--health") for a in proxy_args):
         fast_lane = False  # one-shot commands of the litellm CLI: no server to front
     env = launcher_env()
-    _metrics.prepare_launch(env)  # one Prometheus multiprocess dir for every worker
+    _metrics.prepare_launch(env, cleanup=_launch_files(env))  # one Prometheus multiprocess dir for every worker
     if not any(a == "--config" or a.startswith("--config=") or a == "-c" for a in proxy_args):
         # The built-in config answers with mock responses: no network, no provider keys.
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

@@ -67,7 +67,7 @@ import re
 import shutil
 import signal
 import tempfile
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 from .._patching import NOT_COVERED, Patch, env_flag
 
@@ -89,30 +89,35 @@ def multiproc_dir(env: Optional[dict] = None) -> Optional[str]:
 # -- launcher ---------------------------------------------------------------------
 
 
-def prepare_launch(env: dict) -> Optional[str]:
+def prepare_launch(env: dict, cleanup: Sequence[str] = ()) -> Optional[str]:
     """Give the command about to be launched with ``env`` one metrics directory.
 
     Returns the directory in use (``None`` when switched off). A directory the
     user set is kept as it is; otherwise a fresh one is created, exported in
-    ``env`` and removed once the launched command has exited.
+    ``env`` and removed once the launched command has exited. ``cleanup`` names
+    other per-launch files (the shared rate-limit table) removed at the same time.
     """
-    if env_flag("FAST_LITELLM_METRICS") is False or env_flag("FAST_LITELLM_DISABLE"):
-        return None
-    existing = multiproc_dir(env)
-    if existing:
-        os.makedirs(existing, exist_ok=True)
-        return existing
-    path = tempfile.mkdtemp(prefix="fast-litellm-prometheus-")
-    env[ENV] = path
-    try:
-        _remove_when_done(path)
-    except OSError:
-        pass  # no watcher: the directory stays in $TMPDIR, nothing else changes
+    paths = list(cleanup)
+    path: Optional[str] = None
+    if not (env_flag("FAST_LITELLM_METRICS") is False or env_flag("FAST_LITELLM_DISABLE")):
+        existing = multiproc_dir(env)
+        if existing:
+            os.makedirs(existing, exist_ok=True)
+            path = existing
+        else:
+            path = tempfile.mkdtemp(prefix="fast-litellm-prometheus-")
+            env[ENV] = path
+            paths.append(path)
+    if paths:
+        try:
+            _remove_when_done(paths)
+        except OSError:
+            pass  # no watcher: the files stay in $TMPDIR, nothing else changes
     return path
 
 
-def _remove_when_done(path: str) -> None:
-    """Remove ``path`` once every holder of a pipe's write end has exited.
+def _remove_when_done(paths: Sequence[str]) -> None:
+    """Remove ``paths`` (directories or files) once every holder of a pipe's write end has exited.
 
     The write end stays open, inheritable, in this process: across ``exec`` and in
     every forked child. A detached watcher (its own session, so a Ctrl-C or a
@@ -146,7 +151,14 @@ def _remove_when_done(path: str) -> None:
                         break
                 except InterruptedError:
                     continue
-            shutil.rmtree(path, ignore_errors=True)
+            for path in paths:
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    try:
+                        os.remove(path)
+                    except OSError:
+                        pass
         except BaseException:
             code = 1
         finally:
