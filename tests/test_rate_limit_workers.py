@@ -114,8 +114,11 @@ def test_launcher_four_workers_share_one_limit(tmp_path):
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
             results = list(pool.map(hit, [key] * (3 * n)))
     assert len(shm_files) == 1, shm_files  # the launcher's one table for this instance
-    for f in shm_files:
-        os.unlink(f)
+    # The launcher's watcher removes the table once the launched command has exited.
+    deadline = time.time() + 60
+    while any(os.path.exists(f) for f in shm_files) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(os.path.exists(f) for f in shm_files), shm_files
     statuses = [st for st, _ in results]
     served_by = {b["pid"] for _, b in results}
     assert statuses.count(200) == n, statuses
