@@ -74,12 +74,12 @@ def _supported(patch: Patch, version: Optional[str]) -> Optional[str]:
     switch = env_flag(patch.env_var)
     if switch is False:
         return f"disabled by {patch.env_var}=0"
-    if patch.off_by_default and switch is not True:
-        return f"off by default ({patch.off_by_default}); {patch.env_var}=1 turns it on"
     if version is None:
         return "litellm is not installed"
     if Version(version) not in SpecifierSet(patch.supports):
         return f"litellm {version} is outside the supported range {patch.supports}"
+    if patch.off_by_default and switch is not True:
+        return f"off by default ({patch.off_by_default}); {patch.env_var}=1 turns it on"
     return None
 
 
