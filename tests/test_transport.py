@@ -175,13 +175,29 @@ def test_sync_transport_identical_to_httpx(upstream):
 def test_soak_no_unclosed_warnings_and_bounded_sockets(upstream):
     """A CI-sized soak (the 100,000-request run is bench/transport/soak.py)."""
 
+    port = int(upstream.url.rsplit(":", 1)[1].split("/")[0])
+
     def sockets() -> int:
-        n = 0
+        """This process's sockets connected to the upstream (other tests' leftovers and
+        the event loop's own socketpair are not counted)."""
+        mine = set()
         for fd in os.listdir("/proc/self/fd"):
             try:
-                n += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+                link = os.readlink(f"/proc/self/fd/{fd}")
             except OSError:
-                pass
+                continue
+            if link.startswith("socket:["):
+                mine.add(link[8:-1])
+        n = 0
+        for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+            try:
+                lines = open(table).read().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                cols = line.split()
+                if int(cols[2].rsplit(":", 1)[1], 16) == port and cols[9] in mine:
+                    n += 1
         return n
 
     limit = 16
@@ -212,6 +228,7 @@ def test_soak_no_unclosed_warnings_and_bounded_sockets(upstream):
         peak = run(go())
         gc.collect()
     # Sockets are held by the native pools only (Python opens none per request).
+    assert peak > before, "the socket count saw no connection to the upstream"
     assert peak - before <= limit
 
 
