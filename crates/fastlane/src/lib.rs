@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -272,6 +272,30 @@ fn boxed_incoming(b: Incoming) -> Body {
     b.map_err(|e| -> BoxError { Box::new(e) }).boxed()
 }
 
+/// The chat-completions POST LiteLLM would send `plan`'s deployment.
+fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> {
+    let d = &plan.deployment;
+    let uri: Uri = format!("{}/chat/completions", d.api_base).parse().ok()?;
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header("authorization", format!("Bearer {}", d.api_key))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(full(wire::upstream_body(format, &plan.req, &d.upstream_model)))
+        .ok()
+}
+
+/// Append LiteLLM's headers; `None` if one is not a valid header (then the request is replayed).
+fn append_headers(h: &mut HeaderMap, headers: impl IntoIterator<Item = (String, String)>) -> Option<()> {
+    for (name, value) in headers {
+        let n = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        let v = HeaderValue::from_str(&value).ok()?;
+        h.append(n, v);
+    }
+    Some(())
+}
+
 fn lane(resp: &mut Response<Body>, which: &'static str) {
     resp.headers_mut().insert(LANE_HEADER, HeaderValue::from_static(which));
 }
@@ -449,17 +473,7 @@ impl Front {
         let format = self.cfg.format?;
         let started = Instant::now();
         let d = &plan.deployment;
-        let uri: Uri = format!("{}/chat/completions", d.api_base).parse().ok()?;
-        let upstream_body = wire::upstream_body(format, &plan.req, &d.upstream_model);
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header("authorization", format!("Bearer {}", d.api_key))
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .body(full(upstream_body))
-            .ok()?;
-        let resp = self.client.request(req).await.ok()?;
+        let resp = self.client.request(upstream_request(format, plan)?).await.ok()?;
         if resp.status() != StatusCode::OK {
             return None;
         }
@@ -472,22 +486,19 @@ impl Front {
         let mut resp = Response::new(full(out));
         let h = resp.headers_mut();
         h.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (name, value) in wire::litellm_headers(
-            format,
-            &self.cfg.version,
-            d,
-            &plan.req.model,
-            Some(&answer),
-            &parts.headers,
-            total_ms,
-            (total_ms - upstream_ms).max(0.0),
-        ) {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
-                h.append(n, v);
-            } else {
-                return None;
-            }
-        }
+        append_headers(
+            h,
+            wire::litellm_headers(
+                format,
+                &self.cfg.version,
+                d,
+                &plan.req.model,
+                Some(&answer),
+                &parts.headers,
+                total_ms,
+                (total_ms - upstream_ms).max(0.0),
+            ),
+        )?;
         lane(&mut resp, "rust");
         Some(resp)
     }
@@ -498,16 +509,7 @@ impl Front {
         let format = self.cfg.format?;
         let started = Instant::now();
         let d = &plan.deployment;
-        let uri: Uri = format!("{}/chat/completions", d.api_base).parse().ok()?;
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header("authorization", format!("Bearer {}", d.api_key))
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .body(full(wire::upstream_body(format, &plan.req, &d.upstream_model)))
-            .ok()?;
-        let resp = self.client.request(req).await.ok()?;
+        let resp = self.client.request(upstream_request(format, plan)?).await.ok()?;
         if resp.status() != StatusCode::OK || !wire::stream_head_ok(resp.headers()) {
             return None;
         }
@@ -546,24 +548,19 @@ impl Front {
             deployment: d.id.clone(),
         };
         let mut out = Response::new(BodyExt::boxed(sse));
-        let h = out.headers_mut();
-        for (name, value) in wire::litellm_headers(
-            format,
-            &self.cfg.version,
-            d,
-            &plan.req.model,
-            None,
-            &parts.headers,
-            total_ms,
-            (total_ms - upstream_ms).max(0.0),
-        ) {
-            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
-                (Ok(n), Ok(v)) => {
-                    h.append(n, v);
-                }
-                _ => return None,
-            }
-        }
+        append_headers(
+            out.headers_mut(),
+            wire::litellm_headers(
+                format,
+                &self.cfg.version,
+                d,
+                &plan.req.model,
+                None,
+                &parts.headers,
+                total_ms,
+                (total_ms - upstream_ms).max(0.0),
+            ),
+        )?;
         lane(&mut out, "rust");
         Some(out)
     }

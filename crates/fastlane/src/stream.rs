@@ -218,26 +218,8 @@ impl StreamState {
             Some(prev) if prev == id => {}
             Some(_) => return Err("id changed"),
         }
-        let fp = match o.get("system_fingerprint") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err("system_fingerprint"),
-        };
-        match &self.fingerprint {
-            None => self.fingerprint = Some(fp),
-            Some(prev) if *prev == fp => {}
-            Some(_) => return Err("system_fingerprint changed"),
-        }
-        let tier = match o.get("service_tier") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err("service_tier"),
-        };
-        match &self.tier {
-            None => self.tier = Some(tier),
-            Some(prev) if *prev == tier => {}
-            Some(_) => return Err("service_tier changed"),
-        }
+        same_over_stream(&mut self.fingerprint, o.get("system_fingerprint"), "system_fingerprint", "system_fingerprint changed")?;
+        same_over_stream(&mut self.tier, o.get("service_tier"), "service_tier", "service_tier changed")?;
         Ok(())
     }
 
@@ -311,6 +293,26 @@ impl StreamState {
         }
         out.extend_from_slice(b"}\n\n");
     }
+}
+
+/// An optional string field that must keep its first chunk's value (or absence) over the stream.
+fn same_over_stream(
+    seen: &mut Option<Option<String>>,
+    value: Option<&Value>,
+    not_a_string: &'static str,
+    changed: &'static str,
+) -> Result<(), &'static str> {
+    let now = match value {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(not_a_string),
+    };
+    match seen {
+        None => *seen = Some(now),
+        Some(prev) if *prev == now => {}
+        Some(_) => return Err(changed),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

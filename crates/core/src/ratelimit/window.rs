@@ -181,16 +181,7 @@ impl Slots {
     }
 
     fn read(&self, s: usize, w: u64) -> Option<Counts> {
-        let a = self.slot(s, 1).load(Ordering::Acquire);
-        if a >> WIN_SHIFT != w {
-            return None;
-        }
-        let b = self.slot(s, 2).load(Ordering::Acquire);
-        Some(Counts {
-            requests: (a >> FIELD_BITS) & FIELD_MAX,
-            rpm: a & FIELD_MAX,
-            tpm: if b >> WIN_SHIFT == w { b & TPM_MAX } else { 0 },
-        })
+        self.read_from(s, self.slot(s, 1).load(Ordering::Acquire), w)
     }
 
     /// Store absolute counts (both words).
@@ -245,6 +236,7 @@ impl Slots {
         Ok(Admit::Ok(written))
     }
 
+    /// The counts of slot `s` in window `w`, given its first word `a` as already loaded.
     #[inline]
     fn read_from(&self, s: usize, a: u64, w: u64) -> Option<Counts> {
         if a >> WIN_SHIFT != w {
