@@ -22,7 +22,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 logger = logging.getLogger("fast_litellm")
 
@@ -44,9 +44,10 @@ APPLIED, SKIPPED, FAILED = "applied", "skipped", "failed"
 PENDING = "pending"  # supported, waiting for its module to be imported
 
 
-def env_flag(name: str) -> Optional[bool]:
-    """``True``/``False`` for a set boolean environment variable, else ``None``."""
-    raw = os.environ.get(name)
+def env_flag(name: str, env: Optional[Mapping[str, str]] = None) -> Optional[bool]:
+    """``True``/``False`` for a set boolean environment variable (in ``env``, default
+    ``os.environ``), else ``None``."""
+    raw = (os.environ if env is None else env).get(name)
     if raw is None or raw.strip() == "":
         return None
     return raw.strip().lower() not in ("0", "false", "no", "off")

@@ -54,6 +54,8 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
+from ._patching import env_flag
+
 # LiteLLM versions whose proxy output the front reproduces (see wire.rs `Format`).
 VERIFIED_FORMATS = {"1.110.2": "litellm-1.110", "1.83.14": "litellm-1.83"}
 
@@ -79,7 +81,7 @@ def streams_enabled(env: Dict[str, str]) -> bool:
     LiteLLM would have finished it. Operators whose upstreams are known to stream in
     the verified shape opt in with ``FAST_LITELLM_FAST_LANE_STREAMS=1``.
     """
-    return env.get("FAST_LITELLM_FAST_LANE_STREAMS", "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag("FAST_LITELLM_FAST_LANE_STREAMS", env) is True
 
 
 def _free_port() -> int:
