@@ -11,15 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from util_proc import free_port, server
+from util_proc import fast_litellm_cmd, free_port, server
 
 TESTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-
-
-def _fast_litellm_cmd():
-    exe = BIN / "fast-litellm"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "fast_litellm.cli"]
 
 
 def _env(**extra):
@@ -32,7 +27,7 @@ def _env(**extra):
 def test_proxy_default_config_serves_a_chat_completion(tmp_path):
     port = free_port()
     key = "sk-test-" + "0123456789abcdef" * 3
-    argv = _fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1"]
+    argv = fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1"]
     env = _env(LITELLM_MASTER_KEY=key, FAST_LITELLM_REPORT_DIR=str(tmp_path))
     with server(argv, f"http://127.0.0.1:{port}/health/liveliness", env=env) as proc:
         req = urllib.request.Request(
@@ -57,7 +52,7 @@ def test_proxy_default_config_serves_a_chat_completion(tmp_path):
 def test_proxy_prints_url_key_and_curl_line():
     # The banner is printed before the proxy starts; stop it right after.
     port = free_port()
-    argv = _fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1"]
+    argv = fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1"]
     with server(argv, f"http://127.0.0.1:{port}/health/liveliness",
                 env=_env(LITELLM_MASTER_KEY="sk-banner-" + "ab" * 20)) as proc:
         pass
@@ -70,7 +65,7 @@ def test_proxy_prints_url_key_and_curl_line():
 @pytest.mark.parametrize("preload", [False, True], ids=["fork-then-import", "preload"])
 def test_run_gunicorn_two_workers_are_both_accelerated(preload):
     port = free_port()
-    argv = _fast_litellm_cmd() + [
+    argv = fast_litellm_cmd() + [
         "run", "--", str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
         "--chdir", str(TESTS / "apps"), "--timeout", "120",
     ] + (["--preload"] if preload else []) + ["wsgi_app:app"]
@@ -107,12 +102,12 @@ def test_run_gunicorn_two_workers_are_both_accelerated(preload):
 
 
 def test_run_without_command_is_a_usage_error():
-    out = subprocess.run(_fast_litellm_cmd() + ["run"], capture_output=True, text=True, env=_env())
+    out = subprocess.run(fast_litellm_cmd() + ["run"], capture_output=True, text=True, env=_env())
     assert out.returncode == 2 and "usage" in out.stderr
 
 
 def test_doctor_json_on_this_litellm():
-    out = subprocess.run(_fast_litellm_cmd() + ["doctor", "--json"], capture_output=True, text=True,
+    out = subprocess.run(fast_litellm_cmd() + ["doctor", "--json"], capture_output=True, text=True,
                          env=_env(), timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout)
@@ -127,7 +122,7 @@ def test_doctor_json_on_this_litellm():
 
 
 def test_doctor_json_disabled_applies_nothing():
-    out = subprocess.run(_fast_litellm_cmd() + ["doctor", "--json"], capture_output=True, text=True,
+    out = subprocess.run(fast_litellm_cmd() + ["doctor", "--json"], capture_output=True, text=True,
                          env=_env(FAST_LITELLM_DISABLE="1"), timeout=300)
     report = json.loads(out.stdout)
     assert [p for p in report["patches"] if p["state"] == "applied"] == []
@@ -135,7 +130,7 @@ def test_doctor_json_disabled_applies_nothing():
 
 def test_proxy_num_workers_every_worker_is_accelerated(tmp_path):
     port = free_port()
-    argv = _fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1", "--num_workers", "2"]
+    argv = fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1", "--num_workers", "2"]
     env = _env(LITELLM_MASTER_KEY="sk-workers-" + "cd" * 20, FAST_LITELLM_REPORT_DIR=str(tmp_path))
     # Each worker imports LiteLLM on its own: allow for a slow, shared machine.
     with server(argv, f"http://127.0.0.1:{port}/health/liveliness", env=env, timeout=400):

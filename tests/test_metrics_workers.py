@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from util_proc import free_port, stop_group, wait_http
+from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http
 
 pytest.importorskip("prometheus_client", reason="prometheus_client (LiteLLM's proxy extra) is not installed")
 
@@ -65,11 +65,6 @@ general_settings:
 litellm_settings:
   callbacks: ["prometheus"]
 """
-
-
-def _fast_litellm_cmd():
-    exe = BIN / "fast-litellm"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "fast_litellm.cli"]
 
 
 def _env(**extra):
@@ -204,7 +199,7 @@ def test_fast_litellm_proxy_four_workers_one_consistent_view(tmp_path):
     port = free_port()
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    argv = _fast_litellm_cmd() + ["proxy", "--config", str(_config(tmp_path)), "--num_workers", "4",
+    argv = fast_litellm_cmd() + ["proxy", "--config", str(_config(tmp_path)), "--num_workers", "4",
                                   "--host", "127.0.0.1", "--port", str(port)]
     env = _env(TMPDIR=str(tmpdir))
     with _Server(argv, port, env, tmp_path / "proxy.log") as srv:
@@ -235,7 +230,7 @@ def test_user_multiproc_dir_is_respected_and_kept(tmp_path):
     """A directory the user chose is used as is (and not removed); quick, no server."""
     mine = tmp_path / "mine"
     out = subprocess.run(
-        _fast_litellm_cmd() + ["run", "--", sys.executable, "-c",
+        fast_litellm_cmd() + ["run", "--", sys.executable, "-c",
                                "import os; print(os.environ['PROMETHEUS_MULTIPROC_DIR'])"],
         env=_env(PROMETHEUS_MULTIPROC_DIR=str(mine)), capture_output=True, text=True, timeout=120,
     )
@@ -244,7 +239,7 @@ def test_user_multiproc_dir_is_respected_and_kept(tmp_path):
     time.sleep(1)
     assert mine.is_dir()
     out = subprocess.run(
-        _fast_litellm_cmd() + ["run", "--", sys.executable, "-c",
+        fast_litellm_cmd() + ["run", "--", sys.executable, "-c",
                                "import os; print(os.environ.get('PROMETHEUS_MULTIPROC_DIR'))"],
         env=_env(FAST_LITELLM_METRICS="0"), capture_output=True, text=True, timeout=120,
     )
@@ -254,7 +249,7 @@ def test_user_multiproc_dir_is_respected_and_kept(tmp_path):
 def _gunicorn_argv(port, launcher):
     argv = [str(BIN / "gunicorn"), "-w", "4", "-k", "uvicorn.workers.UvicornWorker", "--preload",
             "-b", f"127.0.0.1:{port}", "--timeout", "300", "litellm.proxy.proxy_server:app"]
-    return (_fast_litellm_cmd() + ["run", "--"] + argv) if launcher else argv
+    return (fast_litellm_cmd() + ["run", "--"] + argv) if launcher else argv
 
 
 needs_gunicorn = pytest.mark.skipif(shutil.which("gunicorn", path=str(BIN)) is None, reason="gunicorn not installed")

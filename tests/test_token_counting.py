@@ -329,6 +329,39 @@ def _native_calls() -> int:
     return sum(p.calls - p.delegated - p.fallbacks for p in tc_component.PATCHES if p.name.startswith("utils."))
 
 
+def _fallbacks() -> int:
+    return sum(p.fallbacks for p in tc_component.PATCHES)
+
+
+def _fast_then_stock(cases: list):
+    """Every case accelerated, then every case on stock LiteLLM: ``(diffs, native, fallbacks)``."""
+    registry.activate()
+    native_before, fallbacks_before = _native_calls(), _fallbacks()
+    fast = [_run(kw) for kw in cases]
+    native, fallbacks = _native_calls() - native_before, _fallbacks() - fallbacks_before
+    registry.deactivate()
+    try:
+        stock = [_run(kw) for kw in cases]
+    finally:
+        registry.activate()
+    return [(kw, s, f) for kw, s, f in zip(cases, stock, fast) if s != f], native, fallbacks
+
+
+def _stock_batch_counts(model: str, lists: list) -> list:
+    """Stock ``token_counter`` per message list: the count, or the exception type it raised."""
+    registry.deactivate()
+    try:
+        want = []
+        for m in lists:
+            try:
+                want.append(litellm.token_counter(model=model, messages=m))
+            except Exception as exc:
+                want.append(type(exc))
+    finally:
+        registry.activate()
+    return want
+
+
 @pytest.fixture(scope="module")
 def active():
     registry.activate()
@@ -344,18 +377,7 @@ def test_parity_generated_corpus(active):
     rng = random.Random(20261124)
     cases = [_case(rng, i) for i in range(N_CASES)]
     assert len(cases) >= 10_000
-    registry.activate()
-    before = _native_calls()
-    fallbacks_before = sum(p.fallbacks for p in tc_component.PATCHES)
-    fast = [_run(kw) for kw in cases]
-    native = _native_calls() - before
-    fallbacks = sum(p.fallbacks for p in tc_component.PATCHES) - fallbacks_before
-    registry.deactivate()
-    try:
-        stock = [_run(kw) for kw in cases]
-    finally:
-        registry.activate()
-    diffs = [(kw, s, f) for kw, s, f in zip(cases, stock, fast) if s != f]
+    diffs, native, fallbacks = _fast_then_stock(cases)
     print(f"\n{len(cases)} cases, {native} counted natively, {fallbacks} fallbacks, {len(diffs)} differences")
     assert not diffs, f"{len(diffs)} differences, first: {diffs[0]!r:.2000}"
     assert fallbacks == 0
@@ -390,16 +412,7 @@ def test_batch_matches_loop(active):
     rng = random.Random(5)
     lists = [[_message(rng) for _ in range(rng.randint(0, 4))] for _ in range(300)]
     for model in ("gpt-4o", "gpt-3.5-turbo", "claude-sonnet-4-20250514"):
-        registry.deactivate()
-        try:
-            want = []
-            for m in lists:
-                try:
-                    want.append(litellm.token_counter(model=model, messages=m))
-                except Exception as exc:
-                    want.append(type(exc))
-        finally:
-            registry.activate()
+        want = _stock_batch_counts(model, lists)
         ok = [w for w in want if not isinstance(w, type)]
         assert len(ok) > 100
         # Lists LiteLLM rejects raise from the batch call too; compare the valid ones.
@@ -433,16 +446,7 @@ def test_parity_images(active):
             parts.append({"type": "image_url", "image_url": image if rng.random() < 0.9 else url})
         parts.append({"type": "text", "text": _rand_text(rng, 40)})
         cases.append({"model": rng.choice(["gpt-4o", "gpt-4.1", "unknown-model-xyz"]), "messages": [{"role": "user", "content": parts}]})
-    registry.activate()
-    before = _native_calls()
-    fast = [_run(kw) for kw in cases]
-    native = _native_calls() - before
-    registry.deactivate()
-    try:
-        stock = [_run(kw) for kw in cases]
-    finally:
-        registry.activate()
-    diffs = [(kw, s, f) for kw, s, f in zip(cases, stock, fast) if s != f]
+    diffs, native, _ = _fast_then_stock(cases)
     print(f"\n{len(cases)} image cases, {native} counted natively, {len(diffs)} differences")
     assert not diffs, f"{len(diffs)} differences, first: {diffs[0]!r:.2000}"
     assert native >= len(cases) // 2

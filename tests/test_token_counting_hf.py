@@ -99,15 +99,7 @@ def _hf_models() -> list:
     return [m for m in CANDIDATES if (p := planner.plan(m)) is not None and p.encoding == "huggingface"]
 
 
-@pytest.fixture(scope="module")
-def active():
-    registry.activate()
-    st = fast_litellm.status()
-    applied = [p for p in st["patches"] if p["component"] == "token_counting" and p["state"] == "applied"]
-    if not applied:
-        pytest.skip("token_counting patches not applied on this LiteLLM")
-    yield
-    registry.activate()
+active = base.active  # the same fixture: the component is applied on this LiteLLM
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +143,6 @@ def _case(rng: random.Random, i: int, models: list) -> dict:
     return kw
 
 
-def _native_calls() -> int:
-    return sum(p.calls - p.delegated - p.fallbacks for p in tc_component.PATCHES if p.name.startswith("utils."))
-
-
 def test_routes(hf_models):
     """The names LiteLLM sends to a bundled tokenizer are covered; their neighbours are not routed there."""
     flavor = tc_component._installed_flavor()
@@ -174,18 +162,7 @@ def test_parity_generated_corpus_hf(hf_models):
     with _hf_text():
         cases = [_case(rng, i, hf_models) for i in range(N_CASES)]
     assert len(cases) >= 10_000
-    registry.activate()
-    before = _native_calls()
-    fallbacks_before = sum(p.fallbacks for p in tc_component.PATCHES)
-    fast = [base._run(kw) for kw in cases]
-    native = _native_calls() - before
-    fallbacks = sum(p.fallbacks for p in tc_component.PATCHES) - fallbacks_before
-    registry.deactivate()
-    try:
-        stock = [base._run(kw) for kw in cases]
-    finally:
-        registry.activate()
-    diffs = [(kw, s, f) for kw, s, f in zip(cases, stock, fast) if s != f]
+    diffs, native, fallbacks = base._fast_then_stock(cases)
     print(f"\n{len(cases)} HF cases on {hf_models}: {native} counted natively, {fallbacks} fallbacks, {len(diffs)} differences")
     assert not diffs, f"{len(diffs)} differences, first: {diffs[0]!r:.2000}"
     assert fallbacks == 0
@@ -222,16 +199,7 @@ def test_batch_matches_loop_hf(hf_models):
     with _hf_text():
         lists = [[base._message(rng) for _ in range(rng.randint(0, 4))] for _ in range(200)]
     for model in hf_models[:3]:
-        registry.deactivate()
-        try:
-            want = []
-            for m in lists:
-                try:
-                    want.append(litellm.token_counter(model=model, messages=m))
-                except Exception as exc:
-                    want.append(type(exc))
-        finally:
-            registry.activate()
+        want = base._stock_batch_counts(model, lists)
         valid = [m for m, w in zip(lists, want) if not isinstance(w, type)]
         ok = [w for w in want if not isinstance(w, type)]
         assert len(ok) > 50

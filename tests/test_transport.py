@@ -262,18 +262,6 @@ def _transport_calls() -> int:
     return sum(p["calls"] for p in fast_litellm.status()["patches"] if p["component"] == "transport")
 
 
-@pytest.fixture
-def transport_on(monkeypatch):
-    """The transport patch is off by default: opt in for one test, then restore."""
-    fast_litellm.deactivate()
-    monkeypatch.setenv("FAST_LITELLM_TRANSPORT", "1")
-    fast_litellm.activate()
-    yield
-    fast_litellm.deactivate()
-    monkeypatch.delenv("FAST_LITELLM_TRANSPORT")
-    fast_litellm.activate()
-
-
 @pytest.mark.parametrize("case", ["ok", "stream", "400", "401", "404", "429", "500", "503", "timeout", "refused"])
 def test_litellm_same_results_and_exception_classes(upstream, transport_on, case):
     import litellm  # noqa: F401

@@ -341,19 +341,6 @@ def test_requests_work_in_forked_child(plain, clean_proxy_env):
 # ---------------------------------------------------------------- LiteLLM over TLS
 
 
-@pytest.fixture
-def transport_on(monkeypatch):
-    import fast_litellm
-
-    fast_litellm.deactivate()
-    monkeypatch.setenv("FAST_LITELLM_TRANSPORT", "1")
-    fast_litellm.activate()
-    yield
-    fast_litellm.deactivate()
-    monkeypatch.delenv("FAST_LITELLM_TRANSPORT")
-    fast_litellm.activate()
-
-
 def _litellm_tls_outcome(url: str, ssl_verify):
     import litellm
     from litellm.llms.custom_httpx import http_handler

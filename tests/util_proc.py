@@ -3,10 +3,17 @@
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
+
+
+def fast_litellm_cmd() -> list:
+    """The `fast-litellm` command of the venv running the tests (or `python -m fast_litellm.cli`)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "fast-litellm")
+    return [exe] if os.path.exists(exe) else [sys.executable, "-m", "fast_litellm.cli"]
 
 
 def free_port() -> int:
