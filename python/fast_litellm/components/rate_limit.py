@@ -637,7 +637,11 @@ PATCHES = [
             "own check_key_in_limits. Shared across workers through a memory-mapped file when "
             "FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). Redis configured: LiteLLM's hooks run."
         ),
-        callers="ProxyLogging.pre_call_hook / logging callbacks / post_call_success_hook on every proxy request",
+        callers=(
+            "ProxyLogging.pre_call_hook / logging callbacks / post_call_success_hook, on every proxy "
+            "request only when LEGACY_MULTI_INSTANCE_RATE_LIMITING=true; by default the proxy registers "
+            "the v3 limiter (PROXY_HOOKS['parallel_request_limiter']), which this patch does not change"
+        ),
         compare=lambda a, b: a is None and b is None,
     ),
     Patch(
