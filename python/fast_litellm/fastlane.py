@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -136,9 +137,23 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
         return f"config not readable: {exc!r}", None, {}, {}
     if not isinstance(cfg, dict):
         return "config is not a mapping", None, {}, {}
-    extra = sorted(set(cfg) - {"model_list", "general_settings"})
+    extra = sorted(set(cfg) - {"model_list", "general_settings", "litellm_settings"})
     if extra:
         return f"config sections the front does not replicate: {extra}", None, {}, {}
+    ls = cfg.get("litellm_settings") or {}
+    if not isinstance(ls, dict):
+        return "litellm_settings is not a mapping", None, {}, {}
+    if set(ls) - _NEUTRAL_SETTINGS:
+        return f"litellm_settings the front does not replicate: {sorted(set(ls) - _NEUTRAL_SETTINGS)}", None, {}, {}
+    callbacks = ls.get("callbacks")
+    if callbacks is not None:
+        if isinstance(callbacks, str):
+            callbacks = [callbacks]
+        if not isinstance(callbacks, list) or not all(isinstance(c, str) and c for c in callbacks):
+            return "litellm_settings.callbacks is not a list of names", None, {}, {}
+        why = callbacks_reason(callbacks, os.path.dirname(os.path.abspath(path)), env)
+        if why is not None:
+            return why, None, {}, {}
     gs = cfg.get("general_settings") or {}
     if not isinstance(gs, dict) or set(gs) - {"master_key"}:
         return f"general_settings beyond master_key: {sorted(set(gs) - {'master_key'}) if isinstance(gs, dict) else gs}", None, {}, {}
@@ -173,6 +188,82 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
             declined[name] = "wildcard/router model group"
             groups.pop(name)
     return None, key, groups, declined
+
+
+# litellm_settings keys allowed next to a served path: `callbacks` (checked by
+# `callbacks_reason`; their events come through the logging queue) and the /metrics
+# auth switch (that route is passed through).
+_NEUTRAL_SETTINGS = {"callbacks", "require_auth_for_metrics_endpoint"}
+
+# Callback names run by the logging queue's replay, verified by tests/test_fast_lane_logging.py.
+_KNOWN_CALLBACKS = {"prometheus"}
+
+# CustomLogger methods that only observe (the replay runs them); a callback class that
+# overrides any other public method (proxy hooks that can reject or rewrite a request
+# or response, routing hooks...) must run on the request path: pass-through only.
+_LOGGING_METHODS = {
+    "log_pre_api_call", "log_post_api_call", "log_success_event", "log_failure_event", "log_stream_event",
+    "async_log_pre_api_call", "async_log_success_event", "async_log_failure_event", "async_log_stream_event",
+}
+
+_CALLBACK_SCRIPT = """
+import importlib.util, inspect, json, os, sys
+cfg_dir, names, methods = json.load(sys.stdin)
+from litellm.integrations.custom_logger import CustomLogger
+out = {}
+for name in names:
+    module_name, _, attr = name.rpartition(".")
+    try:
+        # LiteLLM loads `module.instance` from the config's directory (get_instance_fn).
+        file = os.path.join(cfg_dir, *module_name.split(".")) + ".py"
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        obj = getattr(mod, attr)
+    except Exception as exc:
+        out[name] = "callback not importable: %r" % (exc,)
+        continue
+    if not isinstance(obj, CustomLogger):
+        out[name] = "callback is not a CustomLogger instance"
+        continue
+    cls = type(obj)
+    bad = sorted(m for m, v in inspect.getmembers(cls) if not m.startswith("_") and callable(v)
+                 and m not in methods and getattr(CustomLogger, m, None) is not v)
+    out[name] = ("callback overrides %s (not a pure logger)" % bad) if bad else None
+print(json.dumps(out))
+"""
+
+
+def callbacks_reason(callbacks: List[str], cfg_dir: str, env: dict) -> Optional[str]:
+    """None when every callback only logs (so the logging queue can run it), else why not."""
+    custom = [c for c in callbacks if c not in _KNOWN_CALLBACKS]
+    for c in custom:
+        if "." not in c:
+            return f"callback {c!r} is not one the front's logging queue was verified with"
+    if not custom:
+        return None
+    try:
+        out = subprocess.run([sys.executable, "-c", _CALLBACK_SCRIPT], input=json.dumps([cfg_dir, custom, sorted(_LOGGING_METHODS)]),
+                             env=env, capture_output=True, text=True, timeout=120)
+        verdicts = json.loads(out.stdout.strip().splitlines()[-1])
+    except Exception as exc:
+        return f"callbacks could not be checked: {exc!r}"
+    for c in custom:
+        if verdicts.get(c) is not None:
+            return f"callback {c!r}: {verdicts[c]}"
+    return None
+
+
+def logging_needed(path: Optional[str]) -> bool:
+    """The config has callbacks: requests served in Rust go through the logging queue."""
+    try:
+        import yaml
+
+        with open(path or "") as fh:
+            cfg = yaml.safe_load(fh) or {}
+        return bool((cfg.get("litellm_settings") or {}).get("callbacks"))
+    except Exception:
+        return False
 
 
 def _deployment_reason(dep: dict, env: dict) -> Optional[str]:
@@ -303,8 +394,13 @@ def _wait_backend(port: int, proc: subprocess.Popen, stopping: threading.Event) 
 def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     from . import _native  # the front lives in the extension module
 
+    from . import fastlane_logging
+
     host, port, rest, config, arg_reason = split_args(proxy_args)
     internal = _free_port()
+    # The proxy process adds its logging route only with this per-launch secret (fastlane_logging.arm).
+    secret = secrets.token_hex(24)
+    env = dict(env, **{fastlane_logging.SECRET_ENV: secret})
     proc = subprocess.Popen([litellm_exe] + rest + ["--host", "127.0.0.1", "--port", str(internal)], env=env)
     stopping = threading.Event()
 
@@ -345,9 +441,12 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "groups": groups,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
         "streams": streams_enabled(env),
+        "log_queue": _log_queue_size(env) if groups and logging_needed(config) else None,
     }
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; FAST_LITELLM_FAST_LANE_STREAMS=1 adds streams"
+        if cfg["log_queue"]:
+            kinds = "non-streaming; callbacks through a logging queue of " + str(cfg["log_queue"])
         msg = f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds}); everything else via LiteLLM"
     else:
         msg = f"pass-through only ({reason or 'no eligible model group'})"
@@ -366,6 +465,11 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
 
     front = threading.Thread(target=serve, name="fast-lane", daemon=True)
     front.start()
+    drainer = None
+    if cfg["log_queue"]:
+        workers = int(_arg(rest, "--num_workers") or 1)
+        drainer = fastlane_logging.Drainer(internal, secret, threads=min(4, max(2, workers)))
+        drainer.start()
     while not stopping.is_set() and proc.poll() is None and front.is_alive():
         try:
             proc.wait(timeout=0.5)
@@ -373,11 +477,31 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
             pass
     _native.fastlane_stop()
     front.join(10)
+    if drainer is not None:
+        drainer.stop()
+        drainer.join(10)
+        print(f"fast-litellm: fast lane logging queue: {drainer.summary()}", file=sys.stderr, flush=True)
     code = _finish(proc)
     if errors:
         print(f"fast-litellm: fast lane failed: {errors[0]}", file=sys.stderr)
         return code or 1
     return code
+
+
+def _log_queue_size(env: dict) -> int:
+    try:
+        return max(1, int(env.get("FAST_LITELLM_FAST_LANE_LOG_QUEUE", "") or 10000))
+    except ValueError:
+        return 10000
+
+
+def _arg(args: List[str], name: str) -> Optional[str]:
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
 
 
 def _finish(proc: subprocess.Popen) -> int:

@@ -12,6 +12,7 @@
 //! proxy so the client gets exactly LiteLLM's answer; that costs one more upstream
 //! call and is counted in `Stats::replayed`.
 
+pub mod logq;
 pub mod pyfmt;
 mod stream;
 mod wire;
@@ -90,7 +91,18 @@ pub struct Config {
     /// after its first bytes went out can only be cut, not replayed).
     #[serde(default)]
     pub streams: bool,
+    /// Capacity of the logging queue; `Some`: every request served in Rust leaves a
+    /// record for LiteLLM's success logging (then streams go to Python: their records
+    /// are not built yet).
+    #[serde(default)]
+    pub log_queue: Option<usize>,
 }
+
+/// Path prefix of the Python proxy's internal routes (the logging route): never
+/// forwarded from the public port.
+pub const INTERNAL_PREFIX: &str = "/_fast_litellm/";
+/// The front's own counters (master key only): `GET /_fast_litellm/stats`.
+pub const STATS_PATH: &str = "/_fast_litellm/stats";
 
 /// Request counters, readable while the front runs.
 #[derive(Default, Debug)]
@@ -145,6 +157,7 @@ struct Front {
     client: Client<HttpConnector, Body>,
     stats: Arc<Stats>,
     rng: Mutex<u64>,
+    log: Option<logq::LogQueue>,
 }
 
 /// A running front: `stop()` ends it; `stats` stays readable.
@@ -225,7 +238,9 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
         .flatten()
         .map(|d| (d.id.clone(), Guard { strikes: AtomicU64::new(0), disabled_until_ms: AtomicU64::new(0) }))
         .collect();
+    let log = cfg.log_queue.map(logq::LogQueue::install);
     let front = Arc::new(Front {
+        log,
         guards,
         backend_authority: cfg.backend.clone(),
         cfg,
@@ -237,7 +252,7 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => {
-                let (stream, _peer): (_, SocketAddr) = match accepted {
+                let (stream, peer): (_, SocketAddr) = match accepted {
                     Ok(x) => x,
                     Err(_) => continue,
                 };
@@ -247,7 +262,7 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
                         let front = front.clone();
-                        async move { Ok::<_, Infallible>(front.handle(req).await) }
+                        async move { Ok::<_, Infallible>(front.handle(req, peer).await) }
                     });
                     let conn = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
@@ -319,7 +334,33 @@ fn allowed_request_header(name: &str) -> bool {
 }
 
 impl Front {
-    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        if req.uri().path().starts_with(INTERNAL_PREFIX) {
+            if req.method() == Method::GET && req.uri().path() == STATS_PATH && self.is_master(req.headers()) {
+                let (queued, dropped, drained) = logq::stats();
+                let s = &self.stats;
+                let body = serde_json::json!({
+                    "served": s.served.load(Ordering::Relaxed),
+                    "passed": s.passed.load(Ordering::Relaxed),
+                    "replayed": s.replayed.load(Ordering::Relaxed),
+                    "backend_errors": s.backend_errors.load(Ordering::Relaxed),
+                    "aborted": s.aborted.load(Ordering::Relaxed),
+                    "log_queue": self.cfg.log_queue,
+                    "log_queued": queued,
+                    "log_dropped": dropped,
+                    "log_drained": drained,
+                });
+                let mut r = Response::new(full(body.to_string()));
+                r.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                lane(&mut r, "rust");
+                return r;
+            }
+            let mut r = Response::new(full(Bytes::from_static(b"{\"detail\":\"Not Found\"}")));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            lane(&mut r, "rust");
+            return r;
+        }
         if self.cfg.format.is_some() && self.candidate(&req) {
             let (parts, body) = req.into_parts();
             let bytes = match Limited::new(body, MAX_DECIDE_BODY as usize).collect().await {
@@ -338,7 +379,7 @@ impl Front {
                     let served = if plan.req.streaming() {
                         self.clone().serve_stream(&plan).await
                     } else {
-                        self.serve(&plan).await
+                        self.serve(&plan, &parts, &bytes, peer).await
                     };
                     if let Some(resp) = served {
                         self.stats.served.fetch_add(1, Ordering::Relaxed);
@@ -397,6 +438,19 @@ impl Front {
         r
     }
 
+    /// `Authorization: Bearer <master key>`, exactly once.
+    fn is_master(&self, h: &HeaderMap) -> bool {
+        let Some(key) = self.cfg.master_key.as_deref() else { return false };
+        let mut auth = h.get_all(hyper::header::AUTHORIZATION).iter();
+        match (auth.next(), auth.next()) {
+            (Some(v), None) => {
+                let v = v.as_bytes();
+                v.len() == key.len() + 7 && &v[..7] == b"Bearer " && &v[7..] == key.as_bytes()
+            }
+            _ => false,
+        }
+    }
+
     /// Cheap checks on the head of the request.
     fn candidate(&self, req: &Request<Incoming>) -> bool {
         if req.method() != Method::POST {
@@ -415,16 +469,8 @@ impl Front {
                 return false;
             }
         }
-        let Some(key) = self.cfg.master_key.as_deref() else { return false };
-        let mut auth = h.get_all(hyper::header::AUTHORIZATION).iter();
-        match (auth.next(), auth.next()) {
-            (Some(v), None) => {
-                let v = v.as_bytes();
-                if v.len() != key.len() + 7 || &v[..7] != b"Bearer " || &v[7..] != key.as_bytes() {
-                    return false;
-                }
-            }
-            _ => return false,
+        if !self.is_master(h) {
+            return false;
         }
         let mut ct = h.get_all(hyper::header::CONTENT_TYPE).iter();
         match (ct.next(), ct.next()) {
@@ -457,7 +503,7 @@ impl Front {
 
     fn plan(&self, body: &[u8]) -> Option<wire::Plan> {
         let req = wire::parse_request(body)?;
-        if req.streaming() && !self.cfg.streams {
+        if req.streaming() && (!self.cfg.streams || self.log.is_some()) {
             return None;
         }
         let deployments = self.cfg.groups.get(&req.model)?;
@@ -469,9 +515,16 @@ impl Front {
     }
 
     /// Call the upstream and build LiteLLM's answer; `None`: replay through Python.
-    async fn serve(&self, plan: &wire::Plan) -> Option<Response<Body>> {
+    async fn serve(
+        &self,
+        plan: &wire::Plan,
+        head: &hyper::http::request::Parts,
+        request_body: &[u8],
+        peer: SocketAddr,
+    ) -> Option<Response<Body>> {
         let format = self.cfg.format?;
         let started = Instant::now();
+        let started_unix = unix_now_f64();
         let d = &plan.deployment;
         let resp = self.client.request(upstream_request(format, plan)?).await.ok()?;
         if resp.status() != StatusCode::OK {
@@ -481,25 +534,41 @@ impl Front {
         let bytes = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.ok()?.to_bytes();
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let answer = wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)?;
+        let upstream_done_unix = unix_now_f64();
         let out = wire::render_body(format, &answer, &plan.req.model);
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut resp = Response::new(full(out));
         let h = resp.headers_mut();
         h.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        append_headers(
-            h,
-            wire::litellm_headers(
-                format,
-                &self.cfg.version,
-                d,
-                &plan.req.model,
-                Some(&answer),
-                &parts.headers,
-                total_ms,
-                (total_ms - upstream_ms).max(0.0),
-            ),
-        )?;
+        let headers = wire::litellm_headers(
+            format,
+            &self.cfg.version,
+            d,
+            &plan.req.model,
+            Some(&answer),
+            &parts.headers,
+            total_ms,
+            (total_ms - upstream_ms).max(0.0),
+        );
+        let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
+        append_headers(h, headers)?;
         lane(&mut resp, "rust");
+        if let Some(q) = &self.log {
+            q.push(log_record(LogInput {
+                head,
+                request_body,
+                peer,
+                plan,
+                call_id: &call_id,
+                upstream_status: parts.status.as_u16(),
+                upstream_headers: &parts.headers,
+                upstream_body: &bytes,
+                pin: self.cfg.groups.get(&plan.req.model).map_or(false, |g| g.len() > 1),
+                start: started_unix,
+                upstream_done: upstream_done_unix,
+                end: unix_now_f64(),
+            }));
+        }
         Some(resp)
     }
 
@@ -593,6 +662,65 @@ impl Front {
             }
         }
     }
+}
+
+fn unix_now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+struct LogInput<'a> {
+    head: &'a hyper::http::request::Parts,
+    request_body: &'a [u8],
+    peer: SocketAddr,
+    plan: &'a wire::Plan,
+    call_id: &'a str,
+    upstream_status: u16,
+    upstream_headers: &'a HeaderMap,
+    upstream_body: &'a [u8],
+    /// The group has several deployments: the replay must pick the one the front picked.
+    pin: bool,
+    start: f64,
+    upstream_done: f64,
+    end: f64,
+}
+
+fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
+}
+
+/// One queue record: what the Python side needs to run the request's success logging
+/// (the client's request as received, the upstream's answer as received, times).
+fn log_record(x: LogInput<'_>) -> String {
+    let d = &x.plan.deployment;
+    serde_json::json!({
+        "v": 1,
+        "lane": "rust",
+        "method": x.head.method.as_str(),
+        "path": x.head.uri.path(),
+        "headers": header_pairs(&x.head.headers),
+        "peer": [x.peer.ip().to_string(), x.peer.port()],
+        "request": String::from_utf8_lossy(x.request_body),
+        "call_id": x.call_id,
+        "model_group": x.plan.req.model,
+        "model_id": d.id,
+        "pin": x.pin,
+        "model": d.model,
+        "api_base": d.api_base,
+        "upstream_url": format!("{}/chat/completions", d.api_base),
+        "status": x.upstream_status,
+        "response_headers": header_pairs(x.upstream_headers),
+        "response": String::from_utf8_lossy(x.upstream_body),
+        "start": x.start,
+        "upstream_done": x.upstream_done,
+        "end": x.end,
+        "stream": false,
+    })
+    .to_string()
 }
 
 fn bad_gateway() -> Response<Body> {

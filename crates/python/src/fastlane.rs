@@ -23,6 +23,20 @@ fn fastlane_stats() -> Option<(u64, u64, u64, u64)> {
     fast_litellm_fastlane::current_stats()
 }
 
+/// Up to `max` logging records (JSON strings) of requests served in Rust, waiting at
+/// most `timeout_ms` for the first (GIL released); None once the front stopped and the
+/// queue is empty.
+#[pyfunction]
+fn fastlane_drain(py: Python<'_>, max: usize, timeout_ms: u64) -> Option<Vec<String>> {
+    py.allow_threads(move || fast_litellm_fastlane::logq::drain(max, timeout_ms))
+}
+
+/// `(queued, dropped, drained)` logging records since the process started.
+#[pyfunction]
+fn fastlane_log_stats() -> (u64, u64, u64) {
+    fast_litellm_fastlane::logq::stats()
+}
+
 /// Python's `str(float)` as the front formats cost headers (tests compare it to Python).
 #[pyfunction]
 fn fastlane_float_repr(x: f64) -> String {
@@ -34,5 +48,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fastlane_stop, m)?)?;
     m.add_function(wrap_pyfunction!(fastlane_stats, m)?)?;
     m.add_function(wrap_pyfunction!(fastlane_float_repr, m)?)?;
+    m.add_function(wrap_pyfunction!(fastlane_drain, m)?)?;
+    m.add_function(wrap_pyfunction!(fastlane_log_stats, m)?)?;
     Ok(())
 }

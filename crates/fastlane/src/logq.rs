@@ -1,0 +1,74 @@
+//! The logging queue: one compact JSON record per request the front served, for
+//! LiteLLM's success logging (callbacks, spend, Prometheus) in the Python proxy.
+//!
+//! The request path only ever calls `push`, which never blocks: when the queue is
+//! full the record is dropped and counted. A Python drainer takes batches with
+//! `drain` (blocking with a timeout, GIL released by the binding) and delivers them to
+//! the LiteLLM proxy process (see `python/fast_litellm/fastlane_logging.py`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Default, Debug)]
+pub struct LogStats {
+    pub queued: AtomicU64,
+    pub dropped: AtomicU64,
+    pub drained: AtomicU64,
+}
+
+pub struct LogQueue {
+    tx: SyncSender<String>,
+    pub stats: &'static LogStats,
+}
+
+static STATS: LogStats = LogStats { queued: AtomicU64::new(0), dropped: AtomicU64::new(0), drained: AtomicU64::new(0) };
+static RX: Mutex<Option<Receiver<String>>> = Mutex::new(None);
+
+impl LogQueue {
+    /// A queue of `capacity` records; its receiving end becomes the one `drain` reads.
+    pub fn install(capacity: usize) -> LogQueue {
+        let (tx, rx) = sync_channel(capacity.max(1));
+        *RX.lock().unwrap() = Some(rx);
+        LogQueue { tx, stats: &STATS }
+    }
+
+    /// Never blocks: a full (or closed) queue drops the record and counts it.
+    pub fn push(&self, record: String) {
+        match self.tx.try_send(record) {
+            Ok(()) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Up to `max` records, waiting at most `timeout_ms` for the first one.
+/// `None` once the front has stopped and the queue is empty (or no queue exists).
+pub fn drain(max: usize, timeout_ms: u64) -> Option<Vec<String>> {
+    let guard = RX.lock().unwrap();
+    let rx = guard.as_ref()?;
+    let mut out = Vec::new();
+    match rx.recv_timeout(Duration::from_millis(timeout_ms)) {
+        Ok(r) => out.push(r),
+        Err(RecvTimeoutError::Timeout) => return Some(out),
+        Err(RecvTimeoutError::Disconnected) => return None,
+    }
+    while out.len() < max.max(1) {
+        match rx.try_recv() {
+            Ok(r) => out.push(r),
+            Err(_) => break,
+        }
+    }
+    STATS.drained.fetch_add(out.len() as u64, Ordering::Relaxed);
+    Some(out)
+}
+
+/// `(queued, dropped, drained)` since the process started.
+pub fn stats() -> (u64, u64, u64) {
+    (STATS.queued.load(Ordering::Relaxed), STATS.dropped.load(Ordering::Relaxed), STATS.drained.load(Ordering::Relaxed))
+}

@@ -1,0 +1,356 @@
+"""LiteLLM's success logging for requests the fast lane served in Rust.
+
+The Rust front answers some chat completions without LiteLLM's Python proxy, so
+LiteLLM never sees them: no ``CustomLogger`` events, no Prometheus counters, no spend.
+This module closes that gap off the request path:
+
+1. The front (``crates/fastlane/src/logq.rs``) leaves one compact JSON record per
+   request it served in a bounded in-memory queue: the client's request as received
+   (path, headers, body, peer address), the upstream's answer as received (status,
+   headers, body), the call id the response header carried, model group, deployment
+   id, api_base, start/upstream/end times. ``push`` never blocks; a full queue drops
+   the record and counts the drop (``_native.fastlane_log_stats()``, the front's
+   ``GET /_fast_litellm/stats``).
+2. In the launcher process, :class:`Drainer` threads take batches from the queue
+   (``_native.fastlane_drain``, GIL released while waiting) and POST them to an
+   internal route of the LiteLLM proxy process on its private 127.0.0.1 port,
+   guarded by a random per-launch secret passed in the child's environment
+   (``FAST_LITELLM_LANE_LOG_SECRET``). The front never forwards ``/_fast_litellm/...``
+   from the public port. A batch is answered only once its records were logged, so a
+   slow LiteLLM makes the queue fill up and drop (counted) instead of growing without
+   bound anywhere.
+3. In the proxy process, :func:`arm` (run at start-up by the launcher's
+   ``sitecustomize``) adds that route to LiteLLM's FastAPI app. Each record is
+   replayed through LiteLLM's own app in-process: an ASGI request built from the
+   client's request (plus ``x-litellm-call-id`` set to the id the client saw), whose
+   single upstream call (``POST <api_base>/chat/completions`` of that deployment) is
+   answered by the recorded upstream answer instead of the network (one-shot, inside
+   this replay's context only). LiteLLM's proxy therefore builds the Logging object,
+   the metadata it attaches for the master key (user_api_key_hash, model group,
+   deployment model_id, api_base...), the ModelResponse, ``response_cost`` and the
+   standard logging payload itself and runs its success handlers (``litellm.callbacks``,
+   ``CustomLogger.async_log_success_event``/``log_success_event``, Prometheus) exactly as
+   for a request it served, on both verified versions, with no copy of that logic here.
+
+What differs from the stock proxy (the replay happens after the fact):
+* timestamps: start/end times are those of the replay, not of the original request;
+  the replay's upstream step waits as long as the real upstream call took, so
+  durations (and Prometheus latency histograms) include the real upstream latency
+  plus the replay's own processing, not the front's (much smaller) overhead;
+* the logged request headers include ``x-litellm-call-id`` (so logs join the response
+  header the client saw);
+* the CPU cost: a replay costs the Python proxy about what serving the request would
+  have cost it (minus the network), so under sustained load above what the Python
+  proxy could serve, records are dropped and counted rather than delivered late;
+* streams are not recorded yet: with a logging queue, streaming requests go to LiteLLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import http.client
+import importlib.abc
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+SECRET_ENV = "FAST_LITELLM_LANE_LOG_SECRET"
+ROUTE = "/_fast_litellm/lane-log"
+SECRET_HEADER = "x-fast-litellm-secret"
+_PROXY_MODULE = "litellm.proxy.proxy_server"
+
+
+# -- proxy process side ------------------------------------------------------------
+
+
+class _Canned:
+    __slots__ = ("url", "status", "headers", "body", "delay", "used")
+
+    def __init__(self, rec: dict) -> None:
+        self.url = rec["upstream_url"]
+        self.status = int(rec["status"])
+        self.headers = [(k, v) for k, v in rec["response_headers"] if k.lower() not in ("content-length", "transfer-encoding")]
+        self.body = rec["response"].encode("utf-8")
+        self.delay = min(max(float(rec.get("upstream_done", 0)) - float(rec.get("start", 0)), 0.0), 30.0)
+        self.used = False
+
+
+_CANNED: contextvars.ContextVar[Optional[_Canned]] = contextvars.ContextVar("fast_litellm_lane_canned", default=None)
+# The deployment the front chose, for groups with several: LiteLLM's router must pick it again.
+_PIN: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("fast_litellm_lane_pin", default=None)
+_pinner: Any = None
+
+
+def _ensure_pinner() -> None:
+    """Register (once) a routing filter that keeps only the pinned deployment during a replay.
+
+    ``CustomLogger.async_filter_deployments`` is the router's public filter hook on both
+    verified versions (the Python router's ``async_callback_filter_deployments``, 1.110.2's
+    Rust core's ``callback_filters`` stage); outside a replay it returns the list as given.
+    Only registered once a record needs it (a served group with several deployments).
+    """
+    global _pinner
+    if _pinner is not None:
+        return
+    import litellm
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class _LanePin(CustomLogger):
+        async def async_filter_deployments(self, model, healthy_deployments, messages, request_kwargs=None,
+                                           parent_otel_span=None):
+            pin = _PIN.get()
+            if pin is None or not isinstance(healthy_deployments, list):
+                return healthy_deployments
+            kept = [d for d in healthy_deployments if isinstance(d, dict) and (d.get("model_info") or {}).get("id") == pin]
+            return kept or healthy_deployments
+
+    _pinner = _LanePin()
+    litellm.callbacks.append(_pinner)
+_stats = {"replayed": 0, "failed": 0, "not_canned": 0}
+_httpx_patched = False
+
+
+def _patch_httpx() -> None:
+    """Answer the replay's one upstream call from the record (only inside a replay)."""
+    global _httpx_patched
+    if _httpx_patched:
+        return
+    import httpx
+
+    original = httpx.AsyncClient.send
+
+    async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        canned = _CANNED.get()
+        if canned is not None and not canned.used and request.method == "POST" and str(request.url) == canned.url:
+            canned.used = True
+            if canned.delay:
+                await asyncio.sleep(canned.delay)
+            return httpx.Response(canned.status, headers=canned.headers, content=canned.body, request=request)
+        return await original(self, request, *args, **kwargs)
+
+    send.__wrapped__ = original  # type: ignore[attr-defined]
+    httpx.AsyncClient.send = send  # type: ignore[method-assign]
+    _httpx_patched = True
+
+
+async def _replay(app: Any, rec: dict) -> bool:
+    body = rec["request"].encode("utf-8")
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in rec["headers"] if k.lower() != "x-litellm-call-id"]
+    if rec.get("call_id"):
+        headers.append((b"x-litellm-call-id", rec["call_id"].encode("latin-1")))
+    peer = rec.get("peer") or ["127.0.0.1", 0]
+    path = rec["path"]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+        "method": rec.get("method", "POST"), "scheme": "http", "path": path, "raw_path": path.encode(),
+        "root_path": "", "query_string": b"", "headers": headers, "client": (peer[0], int(peer[1])),
+        "server": ("127.0.0.1", 0), "state": {},
+    }
+    finished = asyncio.Event()
+    sent_body = False
+    status: List[int] = []
+
+    async def receive() -> dict:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            finished.set()
+
+    canned = _Canned(rec)
+    token = _CANNED.set(canned)
+    pin = None
+    if rec.get("pin"):
+        _ensure_pinner()
+        pin = _PIN.set(rec["model_id"])
+    try:
+        await app(scope, receive, send)
+    finally:
+        _CANNED.reset(token)
+        if pin is not None:
+            _PIN.reset(pin)
+        finished.set()
+    if not canned.used:
+        _stats["not_canned"] += 1
+    return bool(status) and status[0] == 200 and canned.used
+
+
+def _make_route(app: Any, secret: str):
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    limit = asyncio.Semaphore(int(os.environ.get("FAST_LITELLM_LANE_LOG_CONCURRENCY", "32") or 32))
+
+    async def one(rec: dict) -> bool:
+        async with limit:
+            try:
+                return await _replay(app, rec)
+            except Exception:
+                return False
+
+    async def lane_log(request: Request) -> Any:
+        if request.headers.get(SECRET_HEADER) != secret:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        if request.method == "GET":
+            return JSONResponse(dict(_stats, pid=os.getpid()))
+        records = json.loads(await request.body())
+        results = await asyncio.gather(*(one(r) for r in records))
+        ok = sum(1 for r in results if r)
+        _stats["replayed"] += ok
+        _stats["failed"] += len(results) - ok
+        return JSONResponse({"delivered": ok, "failed": len(results) - ok})
+
+    return lane_log
+
+
+def install_route(app: Any, secret: str) -> None:
+    from starlette.routing import Route
+
+    _patch_httpx()
+    route = Route(ROUTE, _make_route(app, secret), methods=["GET", "POST"], include_in_schema=False)
+    app.router.routes.insert(0, route)
+
+
+class _ProxyModuleWatcher(importlib.abc.MetaPathFinder):
+    """Adds the route once ``litellm.proxy.proxy_server`` has executed (its ``app`` exists)."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self._local = threading.local()
+
+    def find_spec(self, fullname, path, target=None):  # type: ignore[override]
+        if fullname != _PROXY_MODULE or getattr(self._local, "searching", False):
+            return None
+        self._local.searching = True
+        try:
+            spec = None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        finally:
+            self._local.searching = False
+        loader = getattr(spec, "loader", None)
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+        secret = self.secret
+
+        def exec_and_install(module: Any) -> None:
+            exec_module(module)
+            try:
+                install_route(module.app, secret)
+            except Exception as exc:  # never break the proxy's start
+                sys.stderr.write(f"fast_litellm: fast-lane logging route not installed: {exc!r}\n")
+
+        try:
+            loader.exec_module = exec_and_install  # type: ignore[union-attr]
+        except (AttributeError, TypeError):
+            pass
+        return spec
+
+
+def arm(env: Optional[Dict[str, str]] = None) -> bool:
+    """In a process the fast lane launched: add the logging route to LiteLLM's proxy app."""
+    env = os.environ if env is None else env
+    secret = env.get(SECRET_ENV)
+    if not secret:
+        return False
+    mod = sys.modules.get(_PROXY_MODULE)
+    if mod is not None and hasattr(mod, "app"):
+        install_route(mod.app, secret)
+    else:
+        sys.meta_path.insert(0, _ProxyModuleWatcher(secret))
+    return True
+
+
+# -- launcher side -----------------------------------------------------------------
+
+
+class Drainer:
+    """Threads moving records from the front's queue to the proxy's logging route."""
+
+    def __init__(self, port: int, secret: str, threads: int = 2, batch: int = 64) -> None:
+        self.port, self.secret, self.batch = port, secret, batch
+        self.delivered = self.failed = self.undelivered = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, name=f"fast-lane-log-{i}", daemon=True) for i in range(max(1, threads))]
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        """The front stopped: deliver what is left in the queue, then end."""
+        self._stopping.set()
+
+    def join(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, end - time.monotonic()))
+
+    def _post(self, conn: Optional[http.client.HTTPConnection], records: List[str]) -> http.client.HTTPConnection:
+        payload = ("[" + ",".join(records) + "]").encode("utf-8")
+        for attempt in range(2):
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
+            try:
+                conn.request("POST", ROUTE, body=payload, headers={SECRET_HEADER: self.secret, "content-type": "application/json"})
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"logging route answered {resp.status}")
+                out = json.loads(data)
+                with self._lock:
+                    self.delivered += int(out.get("delivered", 0))
+                    self.failed += int(out.get("failed", 0))
+                return conn
+            except Exception:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+                conn = None
+                if attempt == 0:
+                    time.sleep(0.2)
+        with self._lock:
+            self.undelivered += len(records)
+        return conn  # type: ignore[return-value]
+
+    def _loop(self) -> None:
+        from . import _native
+
+        conn: Optional[http.client.HTTPConnection] = None
+        while True:
+            try:
+                records = _native.fastlane_drain(self.batch, 500)
+            except Exception:
+                return
+            if records is None:  # no queue yet (the front is starting) or the front stopped and it is empty
+                if self._stopping.is_set():
+                    return
+                time.sleep(0.1)
+                continue
+            if records:
+                conn = self._post(conn, records)
+
+    def summary(self) -> dict:
+        from . import _native
+
+        queued, dropped, drained = _native.fastlane_log_stats()
+        return {"queued": queued, "dropped": dropped, "drained": drained, "delivered": self.delivered,
+                "failed": self.failed, "undelivered": self.undelivered}

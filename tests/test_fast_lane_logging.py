@@ -1,0 +1,281 @@
+"""LiteLLM's callbacks for requests the fast lane served (the logging queue).
+
+One config with ``litellm_settings.callbacks: [lane_logger.recorder, prometheus]``
+(``tests/apps/lane_logger.py``: a CustomLogger that appends what LiteLLM hands it to
+a JSONL file). The same generated requests go to the stock proxy and to
+``fast-litellm proxy``; through the front they are served in Rust (lane header), and
+LiteLLM's callbacks must then receive the same events with the same key fields as on
+stock (ids and timings aside), within a bounded time, and ``/metrics`` must count them
+as stock does. Upstream errors (replayed through LiteLLM) are logged once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from util_proc import free_port, stop_group, wait_http
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-test-fast-lane-logging"
+BIN = Path(sys.executable).parent
+
+pytest.importorskip("aiohttp")
+pytest.importorskip("prometheus_client")
+native = pytest.importorskip("fast_litellm._native")
+if not hasattr(native, "fastlane_drain"):
+    pytest.skip("native module built without the fast lane's logging queue", allow_module_level=True)
+
+CONFIG = """
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: os.environ/MOCK_API_BASE
+      api_key: sk-mock-upstream
+  - model_name: balanced
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: os.environ/MOCK_API_BASE
+      api_key: sk-mock-a
+  - model_name: balanced
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: os.environ/MOCK_API_BASE
+      api_key: sk-mock-b
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: os.environ/MOCK_API_BASE
+      api_key: sk-mock-upstream
+
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+
+litellm_settings:
+  callbacks: ["lane_logger.recorder", "prometheus"]
+  require_auth_for_metrics_endpoint: false
+"""
+GROUPS = ("gpt-4o-mini", "balanced", "gpt-4o")
+N = 40
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fastlane_logging")
+    cfg = tmp / "config.yaml"
+    cfg.write_text(CONFIG)
+    shutil.copy(ROOT / "tests/apps/lane_logger.py", tmp / "lane_logger.py")
+    env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True",
+               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
+                "PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+        env.pop(var, None)
+    mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
+    env["MOCK_API_BASE"] = f"http://127.0.0.1:{mock_port}/v1"
+    logs = {n: open(tmp / f"{n}.log", "w") for n in ("mock", "stock", "fast")}
+    out = {"stock": tmp / "stock.jsonl", "fast": tmp / "fast.jsonl"}
+
+    def start(argv, name, extra=None):
+        e = dict(env, **(extra or {}))
+        return subprocess.Popen(argv, env=e, stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
+
+    mock = start([sys.executable, str(ROOT / "bench/proxy/mock_upstream.py"), "--port", str(mock_port)], "mock")
+    common = ["--config", str(cfg), "--host", "127.0.0.1"]
+    stock = start([str(BIN / "litellm")] + common + ["--port", str(stock_port)], "stock", {"LANE_LOGGER_OUT": str(out["stock"])})
+    fast = start([sys.executable, "-m", "fast_litellm.cli", "proxy"] + common + ["--port", str(fast_port)], "fast",
+                 {"LANE_LOGGER_OUT": str(out["fast"])})
+    procs = [mock, stock, fast]
+    try:
+        wait_http(f"http://127.0.0.1:{mock_port}/v1/models", mock, 60)
+        wait_http(f"http://127.0.0.1:{stock_port}/health/liveliness", stock, 240)
+        wait_http(f"http://127.0.0.1:{fast_port}/health/liveliness", fast, 240)
+        _wait_served(fast_port, tmp / "fast.log")
+        yield {"stock": stock_port, "fast": fast_port, "out": out, "fast_log": tmp / "fast.log"}
+    finally:
+        for p in procs:
+            stop_group(p)
+        for fh in logs.values():
+            fh.close()
+
+
+def _wait_served(port, log, timeout=120):
+    """The front binds its groups once LiteLLM answered /model/info: wait for the lane line."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = log.read_text(errors="replace")
+        if "fast-litellm: fast lane on" in text:
+            assert "logging queue" in text, text[-2000:]
+            return
+        time.sleep(0.3)
+    raise TimeoutError(log.read_text(errors="replace")[-2000:])
+
+
+def _call(port, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    h.update(headers or {})
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    conn.request(method, path, body=data, headers=h)
+    resp = conn.getresponse()
+    raw = resp.read()
+    hdrs = {k.lower(): v for k, v in resp.getheaders()}
+    conn.close()
+    return resp.status, hdrs, raw
+
+
+def _corpus(seed, n):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        group = GROUPS[i % len(GROUPS)]
+        upstream = "gpt-4o" if group == "gpt-4o" else "gpt-4o-mini"
+        usage = rng.choice([(0, 0), (1, 1)] + [(rng.randint(0, 10 ** rng.randint(1, 6)), rng.randint(0, 10 ** rng.randint(1, 5)))
+                                              for _ in range(4)])
+        d = f"mock:model={upstream};usage={usage[0]},{usage[1]}"
+        if rng.random() < 0.3:
+            d += ";finish=length"
+        if rng.random() < 0.5:
+            d += ";content=" + "".join(rng.choice("ab é中😀\"\\") for _ in range(rng.randint(0, 12)))
+        msgs = [{"role": rng.choice(["system", "user", "assistant"]), "content": f"nonce {seed}-{i} " + "é" * rng.randint(0, 3)}]
+        msgs.append({"role": "user", "content": d})
+        out.append({"model": group, "messages": msgs})
+    return out
+
+
+def _events(path, n, timeout):
+    deadline = time.time() + timeout
+    rows = []
+    while time.time() < deadline:
+        rows = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        if len([r for r in rows if r["kind"] == "async_success"]) >= n:
+            time.sleep(1.0)  # let any duplicate show up
+            return [json.loads(x) for x in path.read_text().splitlines()]
+        time.sleep(0.2)
+    return rows
+
+
+def _nonce(event):
+    msgs = (event.get("slo") or {}).get("messages") or []
+    for m in msgs if isinstance(msgs, list) else []:
+        c = m.get("content") if isinstance(m, dict) else None
+        if isinstance(c, str) and c.startswith("nonce "):
+            return c.split()[1]
+    return None
+
+
+_VOLATILE_SLO = {"id", "trace_id", "response", "requester_ip_address"}
+
+
+def _key(event):
+    slo = {k: v for k, v in (event["slo"] or {}).items() if k not in _VOLATILE_SLO}
+    if slo.get("model_group") == "balanced":  # LiteLLM and the front each pick one of two at random
+        assert slo["model_id"] == slo["hidden_model_id"]
+        slo["model_id"] = slo["hidden_model_id"] = "<one of the group>"
+    return {"kind": event["kind"], "model": event["model"], "call_type": event["call_type"], "stream": event["stream"],
+            "response_cost": event["response_cost"], "usage": event["usage"], "response_model": event["response_model"],
+            "slo": slo}
+
+
+def _metrics(port):
+    status, _h, raw = _call(port, "GET", "/metrics/")
+    assert status == 200, raw[:300]
+    out = {}
+    for line in raw.decode().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$", line)
+        if m and m.group(1).startswith("litellm_") and m.group(1).endswith("_total"):
+            # The two-deployment group: stock and the front pick at random, so sum over deployments.
+            labels = re.sub(r'(model_id)="[^"]*",?', "", m.group(2) or "")
+            out[(m.group(1), labels)] = out.get((m.group(1), labels), 0.0) + float(m.group(3))
+    return out
+
+
+# Counters about requests/tokens/spend (latency histograms and gauges aside).
+_COUNTERS = re.compile(r"^litellm_.*(request|token|spend|success|deployment_success).*_total$")
+
+
+def test_callbacks_get_the_same_events_as_stock(rig):
+    corpus = _corpus(4321, N)
+    before = {p: _metrics(rig[p]) for p in ("stock", "fast")}
+    served = {}
+    for body in corpus:
+        s_status, _sh, s_raw = _call(rig["stock"], "POST", "/v1/chat/completions", body)
+        f_status, fh, f_raw = _call(rig["fast"], "POST", "/v1/chat/completions", body)
+        assert s_status == f_status == 200, (s_raw[:300], f_raw[:300])
+        assert fh.get("x-fast-litellm-lane") == "rust", fh
+        nonce = body["messages"][0]["content"].split()[1]
+        served[nonce] = (fh["x-litellm-call-id"], json.loads(f_raw)["id"], fh)
+    t0 = time.time()
+    stock = _events(rig["out"]["stock"], N, 60)
+    fast = _events(rig["out"]["fast"], N, 60)
+    delivered_in = time.time() - t0
+    assert delivered_in < 60
+    by = {"stock": {}, "fast": {}}
+    for name, rows in (("stock", stock), ("fast", fast)):
+        for r in rows:
+            by[name].setdefault(_nonce(r), []).append(r)
+    assert set(by["fast"]) == set(by["stock"]) == set(served), (sorted(by["fast"])[:5], sorted(by["stock"])[:5])
+    for nonce, (call_id, resp_id, fh) in served.items():
+        s_rows = sorted((_key(r) for r in by["stock"][nonce]), key=lambda k: k["kind"])
+        f_rows = sorted((_key(r) for r in by["fast"][nonce]), key=lambda k: k["kind"])
+        assert f_rows == s_rows, (nonce, s_rows, f_rows)
+        for r in by["fast"][nonce]:
+            assert r["litellm_call_id"] == call_id  # joins the response header the client saw
+            assert r["response_id"] == resp_id
+            assert r["slo"]["model_id"] == fh["x-litellm-model-id"]
+        assert len([r for r in by["fast"][nonce] if r["kind"] == "async_success"]) == 1
+    # Prometheus: the counters grew by the same amounts as stock's (same labels).
+    after = {p: _metrics(rig[p]) for p in ("stock", "fast")}
+    deltas = {}
+    for p in ("stock", "fast"):
+        deltas[p] = {k: v - before[p].get(k, 0.0) for k, v in after[p].items() if _COUNTERS.match(k[0])}
+        deltas[p] = {k: round(v, 9) for k, v in deltas[p].items() if v}
+    assert deltas["fast"] == deltas["stock"]
+    req = [v for (name, _l), v in deltas["fast"].items() if name == "litellm_requests_metric_total"]
+    assert sum(req) == N
+    # The front's counters: every record queued and drained, none dropped.
+    status, _h, raw = _call(rig["fast"], "GET", "/_fast_litellm/stats")
+    stats = json.loads(raw)
+    assert stats["log_dropped"] == 0 and stats["log_queued"] == stats["log_drained"] >= N, stats
+
+
+def test_internal_route_is_not_reachable_from_the_public_port(rig):
+    for method in ("GET", "POST"):
+        status, h, raw = _call(rig["fast"], method, "/_fast_litellm/lane-log", [] if method == "POST" else None,
+                               {"x-fast-litellm-secret": "guess"})
+        assert status == 404 and h.get("x-fast-litellm-lane") == "rust"
+    status, _h, _raw = _call(rig["fast"], "GET", "/_fast_litellm/stats", headers={"Authorization": "Bearer nope"})
+    assert status == 404
+
+
+def test_replayed_upstream_errors_are_logged_once(rig):
+    """An upstream error is replayed through LiteLLM, which logs it itself: one failure event, no success."""
+    path = rig["out"]["fast"]
+    start = len(path.read_text().splitlines()) if path.exists() else 0
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "nonce err-1"},
+                                                 {"role": "user", "content": "mock:status=400"}]}
+    status, h, raw = _call(rig["fast"], "POST", "/v1/chat/completions", body)
+    assert status >= 400 and h.get("x-fast-litellm-lane") == "python", (status, raw[:200])
+    deadline = time.time() + 30
+    rows = []
+    while time.time() < deadline:
+        rows = [json.loads(x) for x in path.read_text().splitlines()[start:]]
+        if any(r["kind"] == "async_failure" for r in rows):
+            break
+        time.sleep(0.2)
+    time.sleep(1.5)
+    rows = [json.loads(x) for x in path.read_text().splitlines()[start:]]
+    assert [r["kind"] for r in rows if r["kind"] == "async_failure"] == ["async_failure"], rows
+    assert not [r for r in rows if r["kind"].endswith("success")], rows
