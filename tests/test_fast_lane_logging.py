@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from test_fast_lane import _norm_body, _norm_headers
 from util_proc import free_port, stop_group, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +102,8 @@ def rig(tmp_path_factory):
         wait_http(f"http://127.0.0.1:{stock_port}/health/liveliness", stock, 240)
         wait_http(f"http://127.0.0.1:{fast_port}/health/liveliness", fast, 240)
         _wait_served(fast_port, tmp / "fast.log")
-        yield {"stock": stock_port, "fast": fast_port, "out": out, "fast_log": tmp / "fast.log"}
+        yield {"stock": stock_port, "fast": fast_port, "out": out, "fast_log": tmp / "fast.log",
+               "ids": _model_ids(stock_port)}
     finally:
         for p in procs:
             stop_group(p)
@@ -121,6 +123,14 @@ def _wait_served(port, log, timeout=120):
     raise TimeoutError(log.read_text(errors="replace")[-2000:])
 
 
+def _model_ids(port):
+    _s, _h, raw = _call(port, "GET", "/v1/model/info")
+    ids = {}
+    for d in json.loads(raw)["data"]:
+        ids.setdefault(d["model_name"], set()).add(d["model_info"]["id"])
+    return ids
+
+
 def _call(port, method, path, body=None, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -129,7 +139,7 @@ def _call(port, method, path, body=None, headers=None):
     conn.request(method, path, body=data, headers=h)
     resp = conn.getresponse()
     raw = resp.read()
-    hdrs = {k.lower(): v for k, v in resp.getheaders()}
+    hdrs = [(k.lower(), v) for k, v in resp.getheaders()]
     conn.close()
     return resp.status, hdrs, raw
 
@@ -211,9 +221,14 @@ def test_callbacks_get_the_same_events_as_stock(rig):
     before = {p: _metrics(rig[p]) for p in ("stock", "fast")}
     served = {}
     for body in corpus:
-        s_status, _sh, s_raw = _call(rig["stock"], "POST", "/v1/chat/completions", body)
+        s_status, sh, s_raw = _call(rig["stock"], "POST", "/v1/chat/completions", body)
         f_status, fh, f_raw = _call(rig["fast"], "POST", "/v1/chat/completions", body)
         assert s_status == f_status == 200, (s_raw[:300], f_raw[:300])
+        # The answer itself is stock's (the callbacks change nothing on the request path).
+        assert _norm_body(f_raw) == _norm_body(s_raw)
+        ids = rig["ids"].get(body["model"]) if body["model"] == "balanced" else None
+        assert _norm_headers(fh, ids) == _norm_headers(sh, ids)
+        fh = dict(fh)
         assert fh.get("x-fast-litellm-lane") == "rust", fh
         nonce = body["messages"][0]["content"].split()[1]
         served[nonce] = (fh["x-litellm-call-id"], json.loads(f_raw)["id"], fh)
@@ -255,6 +270,7 @@ def test_internal_route_is_not_reachable_from_the_public_port(rig):
     for method in ("GET", "POST"):
         status, h, raw = _call(rig["fast"], method, "/_fast_litellm/lane-log", [] if method == "POST" else None,
                                {"x-fast-litellm-secret": "guess"})
+        h = dict(h)
         assert status == 404 and h.get("x-fast-litellm-lane") == "rust"
     status, _h, _raw = _call(rig["fast"], "GET", "/_fast_litellm/stats", headers={"Authorization": "Bearer nope"})
     assert status == 404
@@ -267,6 +283,7 @@ def test_replayed_upstream_errors_are_logged_once(rig):
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "nonce err-1"},
                                                  {"role": "user", "content": "mock:status=400"}]}
     status, h, raw = _call(rig["fast"], "POST", "/v1/chat/completions", body)
+    h = dict(h)
     assert status >= 400 and h.get("x-fast-litellm-lane") == "python", (status, raw[:200])
     deadline = time.time() + 30
     rows = []
