@@ -156,8 +156,30 @@ def overhead_ms(url: str, body: dict, n: int = 15):
     return round(statistics.median(vals), 2) if vals else None
 
 
+CONFIG = HERE / "config.yaml"
+
+
+def lane_stats(port: int) -> dict:
+    """The front's counters (served, passed, logging queue) and the proxy's request counter, if any."""
+    out: dict = {}
+    try:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/_fast_litellm/stats", headers={"Authorization": f"Bearer {KEY}"})
+        out.update(json.load(urllib.request.urlopen(req, timeout=10)))
+    except Exception:
+        pass
+    try:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics/", headers={"Authorization": f"Bearer {KEY}"})
+        text = urllib.request.urlopen(req, timeout=30).read().decode()
+        total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                    if line.startswith("litellm_requests_metric_total"))
+        out["metrics_requests"] = total
+    except Exception:
+        pass
+    return out
+
+
 def start_proxy(variant: str, bindir: Path, port: int, workers: int, env: dict) -> subprocess.Popen:
-    args = ["--config", str(HERE / "config.yaml"), "--host", "127.0.0.1", "--port", str(port),
+    args = ["--config", str(CONFIG), "--host", "127.0.0.1", "--port", str(port),
             "--num_workers", str(workers)]
     if variant == "stock":
         argv = [str(bindir / "litellm")] + args
@@ -183,9 +205,13 @@ def main() -> int:
     ap.add_argument("--stream", default="false,true")
     ap.add_argument("--quick", action="store_true",
                     help="1 worker, 16 connections, non-streaming chat (served by the fast lane, and one it declines)")
+    ap.add_argument("--config", help="proxy config (default bench/proxy/config.yaml; config_callbacks.yaml adds Prometheus)")
     ap.add_argument("--no-fast-lane-too", action="store_true",
                     help="also run `fast-litellm proxy --no-fast-lane` (Python patches only) as a third variant")
     args = ap.parse_args()
+    global CONFIG
+    if args.config:
+        CONFIG = Path(args.config).resolve()
     if args.quick:
         args.workers, args.conns, args.stream, args.rounds = "1", "16", "false", 2
         args.endpoints = "/v1/chat/completions,/v1/chat/completions#declined"
@@ -233,6 +259,9 @@ def main() -> int:
                                     r = wrk_once(wrk, url, body_for(endpoint, stream), c, args.seconds)
                                     r.update(variant=variant, workers=workers, endpoint=endpoint, stream=stream,
                                              conns=c, round=rnd, overhead_ms=oh, rss_mb=tree_rss(proc.pid))
+                                    if CONFIG.name != "config.yaml":  # callbacks: how many requests reached them
+                                        time.sleep(2)
+                                        r["after"] = lane_stats(port)
                                     results["runs"].append(r)
                                     print(json.dumps(r), file=sys.stderr)
                     finally:
@@ -242,7 +271,8 @@ def main() -> int:
 
     out_dir = ROOT / "bench/out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"proxy-{args.litellm}.json").write_text(json.dumps(results, indent=2))
+    suffix = "" if CONFIG.name == "config.yaml" else "-" + CONFIG.stem
+    (out_dir / f"proxy-{args.litellm}{suffix}.json").write_text(json.dumps(results, indent=2))
     print(render(results))
     return 0
 

@@ -222,3 +222,11 @@ def fastlane_stats() -> Optional[Tuple[int, int, int, int]]:
 
 def fastlane_float_repr(x: float) -> str:
     """Python's ``str(float)`` as the front formats cost headers."""
+
+def fastlane_drain(max: int, timeout_ms: int) -> Optional[List[str]]:
+    """Up to ``max`` logging records (JSON strings) of requests served in Rust, waiting at most
+    ``timeout_ms`` for the first (GIL released); None when no queue exists or the front stopped
+    and the queue is empty (see ``fast_litellm.fastlane_logging``)."""
+
+def fastlane_log_stats() -> Tuple[int, int, int]:
+    """``(queued, dropped, drained)`` logging records since the process started."""

@@ -78,6 +78,8 @@ def _doctor(args: argparse.Namespace) -> int:
             fl = report["fast_lane"]
             print(f"  proxy fast lane for {args.proxy_config}: "
                   + (f"Rust serves {fl['rust_groups']}" if fl["rust_groups"] else f"pass-through only ({fl['reason']})"))
+            if fl.get("logging"):
+                print(f"    {fl['logging']}")
             for name, why in sorted(fl["python_groups"].items()):
                 print(f"    {name}: LiteLLM ({why})")
             print("  (each proxy response says which lane served it: x-fast-litellm-lane: rust|python)")

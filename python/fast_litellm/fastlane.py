@@ -17,9 +17,12 @@ an envelope verified byte for byte against the stock proxy (see
 * a model group whose deployments are all ``openai/<model>`` with an ``http://``
   ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
   with plain per-token rates;
-* a config with nothing but ``model_list`` and ``general_settings.master_key``
-  (no callbacks, guardrails, caching, database, router or litellm settings), on a
-  LiteLLM version whose output was verified (1.110.2, 1.83.14);
+* a config with nothing but ``model_list``, ``general_settings.master_key`` and
+  optionally ``litellm_settings`` with only ``callbacks`` (``"prometheus"`` and/or
+  ``module.instance`` CustomLoggers that override nothing but the ``log_*``/
+  ``async_log_*`` event methods, checked at start) and
+  ``require_auth_for_metrics_endpoint`` (no guardrails, caching, database, router or
+  other settings), on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
   usage, the model it was asked for, known headers); for streams, SSE ``data:``
   events of one text choice (role on the first, ``finish_reason`` stop/length, an
@@ -37,8 +40,18 @@ deployment goes straight to LiteLLM for a minute. A stream is only committed onc
 head and first event are verified (until then a surprise still means a replay); an
 event out of shape after that ends the response without ``data: [DONE]`` (a truncated
 chunked body the client can detect) and counts as a strike, since bytes were sent. Every response carries
-``x-fast-litellm-lane: rust`` or ``python``. Requests the front serves do not run
-LiteLLM's callbacks, which is why any config with callbacks declines.
+``x-fast-litellm-lane: rust`` or ``python``.
+
+Callbacks: with ``litellm_settings.callbacks``, every request the front served leaves a
+record in a bounded queue (never blocking the request; a full queue drops and counts,
+``GET /_fast_litellm/stats`` with the master key); launcher threads deliver batches to
+an internal route of the LiteLLM proxy process, which replays each one through its own
+app with the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
+events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
+``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost).
+Streams are not recorded yet: with callbacks, streaming requests go to LiteLLM. Upstream
+errors are replayed through LiteLLM (which logs them itself) and never queued, so no
+request is logged twice.
 """
 
 from __future__ import annotations
@@ -523,5 +536,9 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
     version = _litellm_version()
     if reason is None and version not in VERIFIED_FORMATS:
         reason = f"LiteLLM {version} not verified"
+    logging = None
+    if reason is None and groups and logging_needed(config):
+        logging = (f"callbacks of requests served in Rust run through a logging queue of {_log_queue_size(env)} "
+                   "records (streams go to LiteLLM); queued/dropped counts: GET /_fast_litellm/stats with the master key")
     return {"litellm": version, "reason": reason, "rust_groups": sorted(groups) if reason is None else [],
-            "python_groups": declined}
+            "python_groups": declined, "logging": logging}

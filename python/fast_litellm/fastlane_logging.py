@@ -68,10 +68,11 @@ _PROXY_MODULE = "litellm.proxy.proxy_server"
 
 
 class _Canned:
-    __slots__ = ("url", "status", "headers", "body", "delay", "used")
+    __slots__ = ("url", "base", "status", "headers", "body", "delay", "used")
 
     def __init__(self, rec: dict) -> None:
         self.url = rec["upstream_url"]
+        self.base = rec["api_base"]
         self.status = int(rec["status"])
         self.headers = [(k, v) for k, v in rec["response_headers"] if k.lower() not in ("content-length", "transfer-encoding")]
         self.body = rec["response"].encode("utf-8")
@@ -125,11 +126,16 @@ def _patch_httpx() -> None:
 
     async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         canned = _CANNED.get()
-        if canned is not None and not canned.used and request.method == "POST" and str(request.url) == canned.url:
-            canned.used = True
-            if canned.delay:
-                await asyncio.sleep(canned.delay)
-            return httpx.Response(canned.status, headers=canned.headers, content=canned.body, request=request)
+        if canned is not None:
+            url = str(request.url)
+            if not canned.used and request.method == "POST" and url == canned.url:
+                canned.used = True
+                if canned.delay:
+                    await asyncio.sleep(canned.delay)
+                return httpx.Response(canned.status, headers=canned.headers, content=canned.body, request=request)
+            if url.startswith(canned.base):
+                # A replay never calls the upstream itself (that would be a second, paid call).
+                raise httpx.ConnectError("fast-litellm: a logging replay does not call the upstream", request=request)
         return await original(self, request, *args, **kwargs)
 
     send.__wrapped__ = original  # type: ignore[attr-defined]

@@ -72,3 +72,24 @@ pub fn drain(max: usize, timeout_ms: u64) -> Option<Vec<String>> {
 pub fn stats() -> (u64, u64, u64) {
     (STATS.queued.load(Ordering::Relaxed), STATS.dropped.load(Ordering::Relaxed), STATS.drained.load(Ordering::Relaxed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_queue_drops_and_counts_and_drain_ends_when_the_front_is_gone() {
+        let q = LogQueue::install(2);
+        let (q0, d0, r0) = stats();
+        for i in 0..3 {
+            q.push(format!("{{\"n\":{i}}}"));
+        }
+        let (q1, d1, _) = stats();
+        assert_eq!((q1 - q0, d1 - d0), (2, 1));
+        assert_eq!(drain(10, 10), Some(vec!["{\"n\":0}".to_string(), "{\"n\":1}".to_string()]));
+        assert_eq!(drain(10, 10), Some(vec![]));
+        drop(q);
+        assert_eq!(drain(10, 10), None);
+        assert_eq!(stats().2 - r0, 2);
+    }
+}
