@@ -296,3 +296,59 @@ def test_replayed_upstream_errors_are_logged_once(rig):
     rows = [json.loads(x) for x in path.read_text().splitlines()[start:]]
     assert [r["kind"] for r in rows if r["kind"] == "async_failure"] == ["async_failure"], rows
     assert not [r for r in rows if r["kind"].endswith("success")], rows
+
+
+def test_full_queue_sends_requests_to_litellm_when_asked(tmp_path):
+    """FAST_LITELLM_FAST_LANE_LOG_FULL=python with a one-record queue: a burst is served partly in Rust,
+    partly by LiteLLM, and every request reaches the callback exactly once (nothing dropped)."""
+    import threading
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(CONFIG.replace('"lane_logger.recorder", "prometheus"', '"lane_logger.recorder"'))
+    shutil.copy(ROOT / "tests/apps/lane_logger.py", tmp_path / "lane_logger.py")
+    out = tmp_path / "events.jsonl"
+    mock_port, fast_port = free_port(), free_port()
+    env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", LANE_LOGGER_OUT=str(out),
+               MOCK_API_BASE=f"http://127.0.0.1:{mock_port}/v1", FAST_LITELLM_FAST_LANE_LOG_QUEUE="1",
+               FAST_LITELLM_FAST_LANE_LOG_FULL="python", PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE"):
+        env.pop(var, None)
+    log = open(tmp_path / "fast.log", "w")
+    mock = subprocess.Popen([sys.executable, str(ROOT / "bench/proxy/mock_upstream.py"), "--port", str(mock_port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    fast = subprocess.Popen([sys.executable, "-m", "fast_litellm.cli", "proxy", "--config", str(cfg), "--host", "127.0.0.1",
+                             "--port", str(fast_port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, cwd=tmp_path)
+    try:
+        wait_http(f"http://127.0.0.1:{mock_port}/v1/models", mock, 60)
+        wait_http(f"http://127.0.0.1:{fast_port}/health/liveliness", fast, 240)
+        _wait_served(fast_port, tmp_path / "fast.log")
+        corpus = _corpus(99, 24)
+        lanes, errors = [], []
+
+        def worker(bodies):
+            for b in bodies:
+                try:
+                    status, h, raw = _call(fast_port, "POST", "/v1/chat/completions", b)
+                    assert status == 200, raw[:200]
+                    lanes.append(dict(h)["x-fast-litellm-lane"])
+                except Exception as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(corpus[i::6],)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        rows = _events(out, len(corpus), 60)
+        nonces = sorted(_nonce(r) for r in rows if r["kind"] == "async_success")
+        assert nonces == sorted(b["messages"][0]["content"].split()[1] for b in corpus), (lanes, nonces)
+        _s, _h, raw = _call(fast_port, "GET", "/_fast_litellm/stats")
+        stats = json.loads(raw)
+        assert stats["log_dropped"] == 0, stats
+        assert lanes.count("rust") == stats["log_queued"] >= 1, (lanes, stats)
+    finally:
+        stop_group(fast)
+        stop_group(mock)
+        log.close()

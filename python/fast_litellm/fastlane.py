@@ -455,11 +455,14 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
         "streams": streams_enabled(env),
         "log_queue": _log_queue_size(env) if groups and logging_needed(config) else None,
+        # FAST_LITELLM_FAST_LANE_LOG_FULL=python: a full queue sends requests to LiteLLM instead of dropping records.
+        "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "drop").strip().lower() == "python",
     }
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; FAST_LITELLM_FAST_LANE_STREAMS=1 adds streams"
         if cfg["log_queue"]:
-            kinds = "non-streaming; callbacks through a logging queue of " + str(cfg["log_queue"])
+            kinds = (f"non-streaming; callbacks through a logging queue of {cfg['log_queue']}, when full: "
+                     + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
         msg = f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds}); everything else via LiteLLM"
     else:
         msg = f"pass-through only ({reason or 'no eligible model group'})"

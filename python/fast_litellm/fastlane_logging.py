@@ -294,6 +294,8 @@ class Drainer:
         self.delivered = self.failed = self.undelivered = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._last_warn = 0.0
+        self._warned = 0
         self._threads = [threading.Thread(target=self._loop, name=f"fast-lane-log-{i}", daemon=True) for i in range(max(1, threads))]
 
     def start(self) -> None:
@@ -337,11 +339,29 @@ class Drainer:
             self.undelivered += len(records)
         return conn  # type: ignore[return-value]
 
+    def _warn_drops(self) -> None:
+        """At most every 10 s: say on stderr how many records a full queue dropped since the last warning."""
+        from . import _native
+
+        now = time.monotonic()
+        if now - self._last_warn < 10:
+            return
+        self._last_warn = now
+        dropped = _native.fastlane_log_stats()[1]
+        if dropped > self._warned:
+            sys.stderr.write(f"fast-litellm: fast lane logging queue full: {dropped - self._warned} record(s) dropped "
+                             f"({dropped} in all); FAST_LITELLM_FAST_LANE_LOG_FULL=python sends such requests to LiteLLM\n")
+            sys.stderr.flush()
+            self._warned = dropped
+
     def _loop(self) -> None:
         from . import _native
 
         conn: Optional[http.client.HTTPConnection] = None
+        first = threading.current_thread() is self._threads[0]
         while True:
+            if first:
+                self._warn_drops()
             try:
                 records = _native.fastlane_drain(self.batch, 500)
             except Exception:

@@ -96,6 +96,11 @@ pub struct Config {
     /// are not built yet).
     #[serde(default)]
     pub log_queue: Option<usize>,
+    /// When the logging queue is full: `false` serve anyway and drop the record (counted),
+    /// `true` send the request to LiteLLM (which logs it itself): nothing is lost, at
+    /// LiteLLM's speed for that request.
+    #[serde(default)]
+    pub log_full_to_python: bool,
 }
 
 /// Path prefix of the Python proxy's internal routes (the logging route): never
@@ -238,7 +243,10 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
         .flatten()
         .map(|d| (d.id.clone(), Guard { strikes: AtomicU64::new(0), disabled_until_ms: AtomicU64::new(0) }))
         .collect();
-    let log = cfg.log_queue.map(logq::LogQueue::install);
+    // In lossless mode requests stop being served at `full()`; the slack absorbs the
+    // records of requests already past that check.
+    let slack = if cfg.log_full_to_python { 1024 } else { 0 };
+    let log = cfg.log_queue.map(|n| logq::LogQueue::install(n, slack));
     let front = Arc::new(Front {
         log,
         guards,
@@ -373,7 +381,8 @@ impl Front {
                     return r;
                 }
             };
-            if let Some(plan) = self.plan(&bytes) {
+            let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
+            if let Some(plan) = if log_full { None } else { self.plan(&bytes) } {
                 let guard = self.guards.get(&plan.deployment.id);
                 if guard.map_or(true, |g| g.open()) {
                     let served = if plan.req.streaming() {

@@ -20,6 +20,7 @@ pub struct LogStats {
 
 pub struct LogQueue {
     tx: SyncSender<String>,
+    capacity: u64,
     pub stats: &'static LogStats,
 }
 
@@ -27,11 +28,19 @@ static STATS: LogStats = LogStats { queued: AtomicU64::new(0), dropped: AtomicU6
 static RX: Mutex<Option<Receiver<String>>> = Mutex::new(None);
 
 impl LogQueue {
-    /// A queue of `capacity` records; its receiving end becomes the one `drain` reads.
-    pub fn install(capacity: usize) -> LogQueue {
-        let (tx, rx) = sync_channel(capacity.max(1));
+    /// A queue of `capacity` records (plus `slack` places for pushes racing past `full()`);
+    /// its receiving end becomes the one `drain` reads.
+    pub fn install(capacity: usize, slack: usize) -> LogQueue {
+        let (tx, rx) = sync_channel(capacity.max(1) + slack);
         *RX.lock().unwrap() = Some(rx);
-        LogQueue { tx, stats: &STATS }
+        LogQueue { tx, capacity: capacity.max(1) as u64, stats: &STATS }
+    }
+
+    /// No room left (approximately: other threads may push or drain meanwhile).
+    pub fn full(&self) -> bool {
+        let queued = self.stats.queued.load(Ordering::Relaxed);
+        let drained = self.stats.drained.load(Ordering::Relaxed);
+        queued.saturating_sub(drained) >= self.capacity
     }
 
     /// Never blocks: a full (or closed) queue drops the record and counts it.
@@ -79,7 +88,7 @@ mod tests {
 
     #[test]
     fn full_queue_drops_and_counts_and_drain_ends_when_the_front_is_gone() {
-        let q = LogQueue::install(2);
+        let q = LogQueue::install(2, 0);
         let (q0, d0, r0) = stats();
         for i in 0..3 {
             q.push(format!("{{\"n\":{i}}}"));
