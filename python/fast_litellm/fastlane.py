@@ -43,8 +43,10 @@ chunked body the client can detect) and counts as a strike, since bytes were sen
 ``x-fast-litellm-lane: rust`` or ``python``.
 
 Callbacks: with ``litellm_settings.callbacks``, every request the front served leaves a
-record in a bounded queue (never blocking the request; a full queue drops and counts,
-``GET /_fast_litellm/stats`` with the master key); launcher threads deliver batches to
+record in a bounded queue (``FAST_LITELLM_FAST_LANE_LOG_QUEUE``, default 10,000; never
+blocking the request; a full queue drops and counts, ``GET /_fast_litellm/stats`` with the
+master key, or with ``FAST_LITELLM_FAST_LANE_LOG_FULL=python`` sends requests to LiteLLM
+until it has room again); launcher threads deliver batches to
 an internal route of the LiteLLM proxy process, which replays each one through its own
 app with the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
