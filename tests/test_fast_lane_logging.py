@@ -352,3 +352,48 @@ def test_full_queue_sends_requests_to_litellm_when_asked(tmp_path):
         stop_group(fast)
         stop_group(mock)
         log.close()
+
+
+_HOOKED = '''
+from litellm.integrations.custom_logger import CustomLogger
+
+
+class Hooked(CustomLogger):
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        pass
+
+    async def async_post_call_success_hook(self, data, user_api_key_dict, response):
+        return response  # a proxy hook: may rewrite answers, so it must run on the request path
+
+
+hooked = Hooked()
+'''
+
+
+@pytest.mark.parametrize("settings, served", [
+    ('  callbacks: ["prometheus"]\n', True),
+    ('  callbacks: ["prometheus"]\n  require_auth_for_metrics_endpoint: false\n', True),
+    # (one import check per config, ~5-15 s: the served case is covered by the rig above)
+    ('  callbacks: ["lane_logger.recorder", "hooked_logger.hooked"]\n', False),
+    ('  callbacks: ["langfuse"]\n', False),
+    ('  callbacks: ["prometheus"]\n  drop_params: true\n', False),
+    ('  success_callback: ["prometheus"]\n', False),
+])
+def test_callback_envelope(tmp_path, settings, served):
+    """Callbacks the logging queue can run (Prometheus, CustomLoggers that only log) keep the
+    front serving; a callback with proxy hooks, unknown names and other settings decline."""
+    from fast_litellm.fastlane import analyse_config, logging_needed
+
+    shutil.copy(ROOT / "tests/apps/lane_logger.py", tmp_path / "lane_logger.py")
+    (tmp_path / "hooked_logger.py").write_text(_HOOKED)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
+        "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n"
+        "general_settings:\n  master_key: sk-1\nlitellm_settings:\n" + settings)
+    reason, _key, groups, _ = analyse_config(str(cfg), dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True"))
+    assert (reason is None and list(groups) == ["g"]) is served, reason
+    if "hooked" in settings:
+        assert "hooked_logger.hooked" in reason and "async_post_call_success_hook" in reason, reason
+    if served:
+        assert logging_needed(str(cfg)) is ("callbacks" in settings)
