@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hmac
 import http.client
 import importlib.abc
 import json
@@ -206,7 +207,7 @@ def _make_route(app: Any, secret: str):
                 return False
 
     async def lane_log(request: Request) -> Any:
-        if request.headers.get(SECRET_HEADER) != secret:
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if request.method == "GET":
             return JSONResponse(dict(_stats, pid=os.getpid()))
