@@ -25,7 +25,10 @@ This module closes that gap off the request path:
    client's request (plus ``x-litellm-call-id`` set to the id the client saw), whose
    single upstream call (``POST <api_base>/chat/completions`` of that deployment) is
    answered by the recorded upstream answer instead of the network (one-shot, inside
-   this replay's context only). LiteLLM's proxy therefore builds the Logging object,
+   this replay's context only; any other call to that api_base during a replay fails
+   rather than reaching the upstream). For a group of several deployments, a routing
+   filter (``CustomLogger.async_filter_deployments``, registered only then) makes the
+   router pick the deployment the front picked. LiteLLM's proxy therefore builds the Logging object,
    the metadata it attaches for the master key (user_api_key_hash, model group,
    deployment model_id, api_base...), the ModelResponse, ``response_cost`` and the
    standard logging payload itself and runs its success handlers (``litellm.callbacks``,
