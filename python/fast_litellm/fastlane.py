@@ -44,9 +44,9 @@ chunked body the client can detect) and counts as a strike, since bytes were sen
 
 Callbacks: with ``litellm_settings.callbacks``, every request the front served leaves a
 record in a bounded queue (``FAST_LITELLM_FAST_LANE_LOG_QUEUE``, default 10,000; never
-blocking the request; a full queue drops and counts, ``GET /_fast_litellm/stats`` with the
-master key, or with ``FAST_LITELLM_FAST_LANE_LOG_FULL=python`` sends requests to LiteLLM
-until it has room again); launcher threads deliver batches to
+blocking the request; while it is full the front sends requests to LiteLLM, so no record
+is lost, or with ``FAST_LITELLM_FAST_LANE_LOG_FULL=drop`` it keeps serving and drops and
+counts records; ``GET /_fast_litellm/stats`` with the master key shows the counters); launcher threads deliver batches to
 an internal route of the LiteLLM proxy process, which replays each one through its own
 app with the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
@@ -457,8 +457,9 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
         "streams": streams_enabled(env),
         "log_queue": _log_queue_size(env) if groups and logging_needed(config) else None,
-        # FAST_LITELLM_FAST_LANE_LOG_FULL=python: a full queue sends requests to LiteLLM instead of dropping records.
-        "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "drop").strip().lower() == "python",
+        # A full queue sends requests to LiteLLM (lossless: spend, budgets and metrics stay exact);
+        # FAST_LITELLM_FAST_LANE_LOG_FULL=drop keeps serving in Rust and drops (counts) records instead.
+        "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "python").strip().lower() != "drop",
     }
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; FAST_LITELLM_FAST_LANE_STREAMS=1 adds streams"

@@ -354,7 +354,7 @@ class Drainer:
         dropped = _native.fastlane_log_stats()[1]
         if dropped > self._warned:
             sys.stderr.write(f"fast-litellm: fast lane logging queue full: {dropped - self._warned} record(s) dropped "
-                             f"({dropped} in all); FAST_LITELLM_FAST_LANE_LOG_FULL=python sends such requests to LiteLLM\n")
+                             f"({dropped} in all); unset FAST_LITELLM_FAST_LANE_LOG_FULL (or =python) to send such requests to LiteLLM instead\n")
             sys.stderr.flush()
             self._warned = dropped
 

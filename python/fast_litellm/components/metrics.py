@@ -54,9 +54,10 @@ What Fast LiteLLM does
   ``child_exit`` hook of its own CLI. Counter and histogram files are never
   removed, so totals never go down.
 
-The fast lane: with a Prometheus callback in the config the Rust front is
-pass-through only (it cannot run callbacks), so every request reaches a LiteLLM
-worker and is counted there; ``/metrics`` itself is forwarded unchanged.
+The fast lane: with a Prometheus callback in the config the Rust front still serves
+what it can and queues one record per served request; a LiteLLM worker replays it
+through its own success logging (``fastlane_logging.py``), so the counters include
+it. ``/metrics`` itself is forwarded unchanged.
 """
 
 from __future__ import annotations
