@@ -143,7 +143,29 @@ def _check_fingerprint(litellm: Any) -> dict:
         with _STATE.lock:
             _STATE.reset()
             _STATE.fingerprint = fp
+            _sync_chat(litellm, mc)
     return mc
+
+
+def _ensure_table() -> None:
+    """Creates the native table (under ``_STATE.lock``), synced with the current fingerprint."""
+    if _STATE.table is None:
+        from .. import _native
+
+        _STATE.table = _native.CostTable()
+        litellm = sys.modules.get("litellm")
+        mc = getattr(litellm, "model_cost", None)
+        if mc is not None and _STATE.fingerprint == (id(mc), len(mc), _STATE.generation):
+            _sync_chat(litellm, mc)
+
+
+def _sync_chat(litellm: Any, mc: dict) -> None:
+    """Hands the native table what ``chat_cost`` serves from (this fingerprint's plans)."""
+    table = _STATE.table
+    if table is not None and hasattr(table, "set_chat"):
+        from litellm.types.utils import ModelResponse, Usage
+
+        table.set_chat((litellm, ModelResponse, Usage, mc, _STATE.cc_plans))
 
 
 # -- rates from LiteLLM's own helpers -----------------------------------------
@@ -344,6 +366,25 @@ _DEDICATED_PROVIDERS = frozenset({
 })
 
 
+# Of those, the providers whose cost function is LiteLLM's generic per-token arithmetic on the
+# same model (read in the installed source of both pinned versions): gemini, deepseek and azure
+# (without per-second prices, already left to LiteLLM) call generic_cost_per_token as it is;
+# anthropic and bedrock then scale by geo/speed multipliers that are 1.0 for a usage without
+# inference_geo/speed (the only usages served natively); vertex_ai unless the model has
+# ``*_above_128k_tokens`` prices (its own 128k handler). Their cached and reasoning tokens are
+# served natively where the probes agree bit for bit, like any generic provider's.
+_GENERIC_BASED_PROVIDERS = frozenset({"gemini", "deepseek", "azure", "anthropic", "bedrock", "vertex_ai"})
+
+
+def _generic_arithmetic(provider: Optional[str], info: Any) -> bool:
+    """Whether ``cost_per_token`` prices ``provider``'s tokens with the generic arithmetic."""
+    if provider not in _DEDICATED_PROVIDERS:
+        return True
+    if provider not in _GENERIC_BASED_PROVIDERS:
+        return False
+    return not (provider == "vertex_ai" and any("_above_128k_tokens" in k for k in info))
+
+
 def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
@@ -389,7 +430,7 @@ def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional
     try:
         plain = [(pt, ct) for pt, ct in _PLAIN_PROBES] + _tier_probes(rates[5])
         plan.plain = all(_same(stock(pt, ct), table.cost(plan.idx, pt, ct, cr, 0)) for pt, ct in plain for cr in (0,))
-        generic = prov not in _DEDICATED_PROVIDERS
+        generic = _generic_arithmetic(prov, info)
         plan.generic = generic
         plan.cached = plan.plain and generic and all(
             _same(stock(pt, ct, cr, cc), table.cost(plan.idx, pt, ct, cr, cc)) for pt, ct, cr, cc in _CACHE_PROBES
@@ -409,10 +450,7 @@ def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool) -> Optional[_Pla
         return None
     plan = _Plan()
     with _STATE.lock:
-        if _STATE.table is None:
-            from .. import _native
-
-            _STATE.table = _native.CostTable()
+        _ensure_table()
         plan.idx = _STATE.table.add(rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], new)
     plan.entry, plan.entry_key, plan.entry_len = entry, key, len(entry)
     plan.rates = rates
@@ -846,6 +884,42 @@ def build_completion_cost(original: Callable[..., Any]) -> Callable[..., Any]:
     return completion_cost
 
 
+def fused_completion_cost(patch: Patch, original: Callable[..., Any], generic: Callable[..., Any]) -> Callable[..., Any]:
+    """The installed ``completion_cost``: ``completion_cost(completion_response=ModelResponse)`` goes
+    straight to one native call (``CostTable.chat_cost``: type, ``model_cost`` fingerprint,
+    discount/margin configs, the response, its plan) and the generic wrapper's bookkeeping is done
+    inline (call counter, fallback to LiteLLM on any error, delegation when not covered). Every
+    other call, every call in shadow mode and every call the native side cannot decide alone (no
+    plan yet, the price map changed) goes through the generic wrapper unchanged."""
+    from .._patching import _NEVER_CATCH, _SHADOW
+
+    with _STATE.lock:
+        _ensure_table()
+    chat_cost = _STATE.table.chat_cost  # the table is cleared on resets, never replaced
+
+    def completion_cost(completion_response: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or _SHADOW[0]:
+            return generic(completion_response, *args, **kwargs)
+        try:
+            out = chat_cost(completion_response)
+        except _NEVER_CATCH:
+            raise
+        except BaseException as exc:  # PanicException is a BaseException
+            patch.calls += 1
+            patch.record_fallback(exc)
+            return original(completion_response)
+        if type(out) is float:
+            patch.calls += 1
+            return out
+        if out is None:
+            patch.calls += 1
+            patch.delegated += 1
+            return original(completion_response)
+        return generic(completion_response)
+
+    return completion_cost
+
+
 def _completion_cost_kw(original: Callable[..., Any], r: Any, kwargs: Dict[str, Any], usage_cls: Any, mc: dict) -> Any:
     key = _call_key(kwargs)
     if key is None:
@@ -920,11 +994,8 @@ def _plan_then_cost(original: Callable[..., Any], r: Any, usage_cls: Any, mc: di
     if getattr(_STATE.probing, "on", False):
         return NOT_COVERED
     if _STATE.table is None:
-        from .. import _native
-
         with _STATE.lock:
-            if _STATE.table is None:
-                _STATE.table = _native.CostTable()
+            _ensure_table()
     log = kwargs.get("litellm_logging_obj") if kwargs else None
     key = _STATE.table.completion_total(r, usage_cls, plans, mc, log is not None)
     if type(key) is list:
@@ -971,6 +1042,9 @@ def _capture_cpt(original: Callable[..., Any]) -> Callable[..., Any]:
 def build_register_model(original: Callable[..., Any]) -> Callable[..., Any]:
     def register_model(*args: Any, **kwargs: Any) -> Any:
         _STATE.generation += 1
+        table = _STATE.table
+        if table is not None and hasattr(table, "set_chat"):
+            table.set_chat(None)  # until the next cost call re-plans
         return NOT_COVERED  # LiteLLM registers; the next cost call re-plans
 
     return register_model
@@ -1012,6 +1086,7 @@ PATCHES: List[Patch] = [
         target="litellm.cost_calculator:completion_cost",
         supports=">=1.83.7,<1.111",
         build=build_completion_cost,
+        wrap=fused_completion_cost,
         summary="completion_cost(completion_response=ModelResponse) for chat usage (cached, cache-write and "
         "reasoning tokens, input-token tiers) in Rust, the response read in one native call. The proxy's "
         "logging-object path (response_cost_calculator's keyword arguments) is served too: the cost breakdown "
