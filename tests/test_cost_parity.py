@@ -243,7 +243,8 @@ def test_register_model_and_edits_are_seen():
 def test_uncovered_arguments_delegate():
     patch = next(p for p in C.PATCHES if p.name == "cost.cost_per_token")
     fast = patch.fast
-    assert fast(model="gpt-4o", prompt_tokens=10, completion_tokens=5, service_tier="priority") is fast_litellm.NOT_COVERED
+    assert fast(model="gpt-4o", prompt_tokens=10, completion_tokens=5, service_tier=1) is fast_litellm.NOT_COVERED
+    # a service tier is planned like a model (its own prices, verified on probes): see test_cost_fused
     assert fast(model="gpt-4o", prompt_tokens=10.0, completion_tokens=5) is fast_litellm.NOT_COVERED
     assert fast(model="gpt-4o", prompt_tokens=True, completion_tokens=5) is fast_litellm.NOT_COVERED
     assert fast(model="gpt-4o", prompt_tokens=-1, completion_tokens=5) is fast_litellm.NOT_COVERED

@@ -403,10 +403,47 @@ def _tier_probes(tiers: List[tuple]) -> List[Tuple[int, int]]:
     return out
 
 
-def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional[str], region: Optional[str]) -> Optional[_Plan]:
+def _tier_key_fn() -> Optional[Callable[[str, Optional[str]], str]]:
+    from litellm.litellm_core_utils.llm_cost_calc import utils as u
+
+    return getattr(u, "get_service_tier_cost_key", None) or getattr(u, "_get_service_tier_cost_key", None)
+
+
+_TIERED_BASE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_creation_input_token_cost",
+                     "cache_read_input_token_cost")
+
+
+def _tier_view(info: dict, service_tier: str) -> Optional[Tuple[dict, tuple]]:
+    """``(info with the service tier's prices in place of the base ones, the tier keys read)``:
+    the key names come from the installed LiteLLM's own ``*service_tier_cost_key`` (flex,
+    priority, and on 1.110 balanced/fast/ultrafast), and an absent or ``None`` tier price falls
+    back to the base price as ``_get_cost_per_unit`` does. ``None`` when the model also has
+    input-token thresholds and a tier price (tier-specific thresholds are left to LiteLLM)."""
+    keyfn = _tier_key_fn()
+    if keyfn is None:
+        return None
+    view = dict(info)
+    read = []
+    for base in _TIERED_BASE_KEYS:
+        key = keyfn(base, service_tier)
+        if key == base:
+            continue
+        read.append(key)
+        value = info.get(key)
+        if value is not None:
+            view[base] = value
+    if view != info and any("_above_" in k and info[k] is not None for k in info):
+        return None
+    return view, tuple(read)
+
+
+def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional[str], region: Optional[str],
+                    service_tier: Optional[str] = None) -> Optional[_Plan]:
     litellm = _litellm()
     new = _version_new()
     if _is_network_model(litellm, model, provider):
+        return None
+    if service_tier is not None and type(service_tier) is not str:
         return None
     try:
         resolved, prov = _resolve(litellm, model, provider, region, new)
@@ -415,16 +452,44 @@ def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional
         info = litellm.get_model_info(model=resolved, custom_llm_provider=prov)
     except Exception:
         return None
-    rates = _rates_from_info(dict(info), prov, new)
+    base_info = dict(info)
+    # (model info, extra price fields the plan re-checks per call): with a service tier, its own
+    # prices first; when LiteLLM's cost function for the provider ignores the tier, the base prices.
+    candidates: List[Tuple[dict, tuple]] = [(base_info, ())]
+    if service_tier is not None:
+        try:
+            view = _tier_view(base_info, service_tier)
+        except Exception:
+            return None
+        if view is None:
+            return None
+        if view[0] != base_info:
+            candidates.insert(0, view)
+        else:
+            candidates = [(base_info, view[1])]
+    for cand, tier_fields in candidates:
+        plan = _verified_cpt_plan(original, litellm, info, cand, tier_fields, model, provider, prov, region,
+                                  service_tier, new)
+        if plan is not None:
+            return plan
+    return None
+
+
+def _verified_cpt_plan(original: Callable[..., Any], litellm: Any, info: Any, rated_info: dict, tier_fields: tuple,
+                       model: str, provider: Optional[str], prov: Optional[str], region: Optional[str],
+                       service_tier: Optional[str], new: bool) -> Optional[_Plan]:
+    rates = _rates_from_info(rated_info, prov, new)
     if rates is None:
         return None
-    plan = _new_plan(litellm, info, rates, new)
+    plan = _new_plan(litellm, info, rates, new, tier_fields)
     if plan is None:
         return None
+    tier_kw = {} if service_tier is None else {"service_tier": service_tier}
 
     def stock(pt: int, ct: int, cr: int = 0, cc: int = 0, **extra: Any) -> Any:
         return original(model=model, prompt_tokens=pt, completion_tokens=ct, custom_llm_provider=provider,
-                        region_name=region, cache_read_input_tokens=cr, cache_creation_input_tokens=cc, **extra)
+                        region_name=region, cache_read_input_tokens=cr, cache_creation_input_tokens=cc, **extra,
+                        **tier_kw)
 
     table = _STATE.table
     try:
@@ -443,7 +508,7 @@ def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional
     return plan if plan.plain else None
 
 
-def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool) -> Optional[_Plan]:
+def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool, tier_fields: tuple = ()) -> Optional[_Plan]:
     key = info.get("key")
     entry = litellm.model_cost.get(key)
     if not isinstance(entry, dict):
@@ -454,7 +519,8 @@ def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool) -> Optional[_Pla
         plan.idx = _STATE.table.add(rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], new)
     plan.entry, plan.entry_key, plan.entry_len = entry, key, len(entry)
     plan.rates = rates
-    present = [k for k in _PRICE_FIELDS if k in entry] + [k for k in entry if "_above_" in k]
+    present = ([k for k in _PRICE_FIELDS if k in entry] + [k for k in entry if "_above_" in k]
+               + [k for k in tier_fields if k in entry])
     if present:
         plan.fields = tuple(present)
         plan.getter = itemgetter(*present)
@@ -475,7 +541,6 @@ _CPT_DEFAULTS: Dict[str, Any] = {
     "rerank_billed_units": None,
     "call_type": "completion",
     "audio_transcription_file_duration": 0.0,
-    "service_tier": None,
     "data_residency": None,
     "vertex_location": None,
     "response": None,
@@ -486,10 +551,11 @@ _CPT_DEFAULTS: Dict[str, Any] = {
 _TOKEN = int
 
 
-def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: Any) -> Optional[_Plan]:
+def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: Any,
+              service_tier: Any = None) -> Optional[_Plan]:
     litellm = _litellm()
     mc = _check_fingerprint(litellm)
-    key = (model, provider, region)
+    key = (model, provider, region, service_tier)
     plans = _STATE.cpt_plans
     plan = plans.get(key, False)
     if plan is False:
@@ -497,7 +563,7 @@ def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: A
             return None
         _STATE.probing.on = True
         try:
-            plan = _build_cpt_plan(original, model, provider, region)
+            plan = _build_cpt_plan(original, model, provider, region, service_tier)
         finally:
             _STATE.probing.on = False
         with _STATE.lock:
@@ -512,7 +578,7 @@ def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
     def cost_per_token(model: Any = "", prompt_tokens: Any = 0, completion_tokens: Any = 0,
                        response_time_ms: Any = 0.0, custom_llm_provider: Any = None, region_name: Any = None,
                        *rest: Any, cache_creation_input_tokens: Any = 0, cache_read_input_tokens: Any = 0,
-                       **kwargs: Any) -> Any:
+                       service_tier: Any = None, **kwargs: Any) -> Any:
         if rest:
             return NOT_COVERED
         if kwargs:
@@ -530,7 +596,9 @@ def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
             return NOT_COVERED
         if not (region_name is None or type(region_name) is str):
             return NOT_COVERED
-        plan = _cpt_plan(original, model, custom_llm_provider, region_name)
+        if not (service_tier is None or type(service_tier) is str):
+            return NOT_COVERED
+        plan = _cpt_plan(original, model, custom_llm_provider, region_name, service_tier)
         if plan is None:
             return NOT_COVERED
         if (cache_read_input_tokens or cache_creation_input_tokens) and not plan.cached:
@@ -798,7 +866,8 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list, kwa
     if kw.get("requested_model_info_override") is not None or kw.get("custom_model_info") is not None:
         return None
     cpt_patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
-    base = _build_cpt_plan(cpt_patch.original, kw["model"], kw.get("custom_llm_provider"), kw.get("region_name"))
+    base = _build_cpt_plan(cpt_patch.original, kw["model"], kw.get("custom_llm_provider"), kw.get("region_name"),
+                           kw.get("service_tier"))
     if base is None:
         return None
     if real_log is not None and not base.timeless:
@@ -1050,8 +1119,35 @@ def build_register_model(original: Callable[..., Any]) -> Callable[..., Any]:
     return register_model
 
 
-def coverage() -> Dict[str, Any]:
-    """Share of ``litellm.model_cost`` entries whose plain ``cost_per_token`` is served natively."""
+def _chat_response(model: str, provider: Any, usage_kw: Dict[str, Any], service_tier: Optional[str] = None) -> Any:
+    from litellm.types.utils import ModelResponse, Usage
+
+    r = ModelResponse(model=model, usage=Usage(**usage_kw))
+    if service_tier is not None:
+        r.service_tier = service_tier
+    r._hidden_params = {"custom_llm_provider": provider, "litellm_model_name": model, "model_id": None,
+                        "_response_ms": 321.0}
+    r._response_ms = 321.0
+    return r
+
+
+_COVERAGE_USAGES = {
+    "plain": dict(prompt_tokens=1200, completion_tokens=350, total_tokens=1550),
+    "cached": dict(prompt_tokens=3000, completion_tokens=200, total_tokens=3200,
+                   prompt_tokens_details={"cached_tokens": 1024}),
+    "reasoning": dict(prompt_tokens=3000, completion_tokens=900, total_tokens=3900,
+                      completion_tokens_details={"reasoning_tokens": 600}),
+}
+
+
+def coverage(logging_every: int = 10) -> Dict[str, Any]:
+    """Share of ``litellm.model_cost`` entries served natively, per path.
+
+    Top-level keys: plain ``cost_per_token`` over every entry (and with cached tokens).
+    ``completion_cost``: every chat entry's typical response (plain, cached, reasoning usages).
+    ``service_tiers``: entries with a service-tier price, ``cost_per_token`` at each tier they price.
+    ``logging_path``: the proxy's cost step (``response_cost_calculator`` with a ``Logging`` object),
+    on every ``logging_every``-th chat entry (each plan there costs ~40 stock calls)."""
     import litellm
 
     patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
@@ -1064,8 +1160,53 @@ def coverage() -> Dict[str, Any]:
         if plan is not None:
             native += 1
             cached += bool(plan.cached)
-    return {"entries": len(keys), "native": native, "native_with_cache_tokens": cached,
-            "share": round(native / max(1, len(keys)), 4)}
+    out: Dict[str, Any] = {"entries": len(keys), "native": native, "native_with_cache_tokens": cached,
+                           "share": round(native / max(1, len(keys)), 4)}
+    entries = litellm.model_cost
+    chat = [k for k in keys if isinstance(entries.get(k), dict) and entries[k].get("mode") == "chat"
+            and not _is_network_model(litellm, k, entries[k].get("litellm_provider"))]
+    cc = next(p for p in PATCHES if p.name == "cost.completion_cost")
+    if cc.state == "applied" and cc.fast is not None:
+        counts = {name: 0 for name in _COVERAGE_USAGES}
+        for key in chat:
+            prov = entries[key].get("litellm_provider")
+            for name, usage_kw in _COVERAGE_USAGES.items():
+                try:
+                    got = cc.fast(completion_response=_chat_response(key, prov, usage_kw))
+                except Exception:
+                    continue
+                counts[name] += type(got) is float
+        out["completion_cost"] = {"chat_entries": len(chat), **{f"native_{k}": v for k, v in counts.items()},
+                                  "share_plain": round(counts["plain"] / max(1, len(chat)), 4)}
+    tiered = [k for k in keys if isinstance(entries.get(k), dict)
+              and not _is_network_model(litellm, k, entries[k].get("litellm_provider"))
+              and any(f.endswith(("_flex", "_priority")) for f in entries[k])]
+    tier_native = {"flex": 0, "priority": 0}
+    tier_priced = {"flex": 0, "priority": 0}
+    for key in tiered:
+        for tier in tier_priced:
+            if any(f.endswith("_" + tier) for f in entries[key]):
+                tier_priced[tier] += 1
+                tier_native[tier] += _cpt_plan(patch.original, key, None, None, tier) is not None
+    out["service_tiers"] = {"entries_with_tier_prices": len(tiered),
+                            **{f"{t}_priced": tier_priced[t] for t in tier_priced},
+                            **{f"{t}_native": tier_native[t] for t in tier_native}}
+    if cc.state == "applied" and logging_every > 0:
+        sample = chat[::logging_every]
+        served = 0
+        for key in sample:
+            try:
+                call = _logging_step_call(key, entries[key].get("litellm_provider"))
+                call()  # plans
+                before = (cc.calls, cc.delegated, cc.fallbacks)
+                call()
+                after = (cc.calls, cc.delegated, cc.fallbacks)
+            except Exception:
+                continue
+            served += after[0] == before[0] + 1 and after[1:] == before[1:]
+        out["logging_path"] = {"sampled_chat_entries": len(sample), "every": logging_every, "native": served,
+                               "share": round(served / max(1, len(sample)), 4)}
+    return out
 
 
 PATCHES: List[Patch] = [
@@ -1139,26 +1280,33 @@ def _bench_cpt_cached() -> Callable[[], Any]:
                                           cache_read_input_tokens=3000)
 
 
-def _bench_logging_step() -> Callable[[], Any]:
-    """The proxy's cost step: a real logging object costs a chat response (``response_cost`` not yet
-    stamped), through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
+def _logging_step_call(model: str, provider: Any, response: Any = None) -> Callable[[], Any]:
+    """The proxy's cost step for one response: a real logging object costs it (``response_cost`` not
+    yet stamped) through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
     import datetime
 
     import litellm
     from litellm.litellm_core_utils.litellm_logging import Logging
 
-    lo = Logging(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=False,
+    lo = Logging(model=model, messages=[{"role": "user", "content": "hi"}], stream=False,
                  call_type="acompletion", start_time=datetime.datetime.now(), litellm_call_id="bench",
                  function_id="bench", litellm_trace_id="bench")
-    lo.update_environment_variables(litellm_params={"custom_llm_provider": "openai"}, optional_params={},
-                                    model="gpt-4o", custom_llm_provider="openai")
-    r = _typical_response()
-    r._hidden_params.pop("litellm_model_name", None)
-    kw = dict(response_object=r, model="gpt-4o", custom_llm_provider="openai", call_type="acompletion",
+    lo.update_environment_variables(litellm_params={"custom_llm_provider": provider}, optional_params={},
+                                    model=model, custom_llm_provider=provider)
+    if response is None:
+        response = _chat_response(model, provider, _COVERAGE_USAGES["plain"])
+    response._hidden_params.pop("litellm_model_name", None)
+    kw = dict(response_object=response, model=model, custom_llm_provider=provider, call_type="acompletion",
               optional_params={}, cache_hit=None, custom_pricing=False, base_model=None, prompt="",
               standard_built_in_tools_params={"web_search_options": None, "file_search": None},
               router_model_id=None, litellm_logging_obj=lo)
     return lambda: litellm.response_cost_calculator(**kw)
+
+
+def _bench_logging_step() -> Callable[[], Any]:
+    """The proxy's cost step: a real logging object costs a chat response (``response_cost`` not yet
+    stamped), through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
+    return _logging_step_call("gpt-4o", "openai", _typical_response())
 
 
 BENCHMARKS: List[Benchmark] = [
