@@ -32,8 +32,21 @@ flags anything else. The recorded arguments are fitted to a recipe (prompt cost,
 completion cost, their sum, a constant, or tokens times one of the plan's rates);
 the accelerated call replays that recipe on the real logging object.
 
-Anything else (custom/per-deployment prices, per-call service tiers, images, audio,
-speech, rerank, batch, built-in tool costs, discount/margin configs...) returns
+``completion_cost(completion_response=ModelResponse)`` with nothing else is installed as a
+fused function (``fused_completion_cost``, via ``Patch.wrap``): one native call
+(``CostTable.chat_cost``) checks the type, the ``model_cost`` fingerprint the Python side
+handed it (``set_chat``), the discount/margin configs, reads the response and its plan, and
+the generic wrapper's bookkeeping (call counter, fallback, delegation) is done inline. Every
+other call, shadow mode and first calls go through the generic wrapper.
+
+Service tiers (``service_tier`` argument, the response's ``service_tier``) are planned like a
+model: the tier's prices read with the installed LiteLLM's own tier key names, or the base
+prices where the provider's cost function ignores the tier, whichever the probes verify.
+Providers with their own cost functions that are LiteLLM's generic arithmetic underneath
+(``_GENERIC_BASED_PROVIDERS``) get cached and reasoning tokens natively, probes permitting.
+
+Anything else (custom/per-deployment prices, tier-specific input-token thresholds, images,
+audio, speech, rerank, batch, built-in tool costs, discount/margin configs...) returns
 ``NOT_COVERED`` and LiteLLM computes it unchanged.
 """
 
@@ -1217,7 +1230,11 @@ PATCHES: List[Patch] = [
         supports=">=1.83.7,<1.111",
         build=_capture_cpt,
         summary="Per-token cost of one model in Rust, from a price record resolved by LiteLLM's own lookup "
-        "and verified bit for bit against LiteLLM on probe usages; other calls go to LiteLLM.",
+        "and verified bit for bit against LiteLLM on probe usages. Cached tokens are native for providers "
+        "on LiteLLM's generic arithmetic (anthropic, bedrock, azure, gemini, deepseek, vertex_ai included) "
+        "where the probes agree; a service_tier (flex/priority, 1.110's other tiers) is planned with the "
+        "tier's own prices (key names from the installed LiteLLM) or the base prices where the provider "
+        "ignores the tier, whichever the probes verify. Other calls go to LiteLLM.",
         callers="litellm.cost_per_token, completion_cost (every successful call), proxy spend tracking",
         compare=_same,
     ),
@@ -1229,7 +1246,12 @@ PATCHES: List[Patch] = [
         build=build_completion_cost,
         wrap=fused_completion_cost,
         summary="completion_cost(completion_response=ModelResponse) for chat usage (cached, cache-write and "
-        "reasoning tokens, input-token tiers) in Rust, the response read in one native call. The proxy's "
+        "reasoning tokens, input-token tiers, the response's service_tier) in Rust. The plain call is a fused "
+        "fast path: one native call (CostTable.chat_cost) reads the response, checks the price-map "
+        "fingerprint and the plan, with the generic wrapper's bookkeeping inline. Reasoning tokens are native "
+        "for the providers whose cost function is LiteLLM's generic arithmetic (anthropic, bedrock, azure, "
+        "gemini, deepseek, vertex_ai without 128k prices); xai and the other own-function providers keep "
+        "them in LiteLLM. The proxy's "
         "logging-object path (response_cost_calculator's keyword arguments) is served too: the cost breakdown "
         "LiteLLM stores on the logging object is replayed from a recipe verified against LiteLLM per plan. "
         "Responses with tools, annotations, custom/per-deployment pricing, discount/margin configs or "
