@@ -588,6 +588,9 @@ def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: A
 
 
 def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
+    state = _STATE
+    modules = sys.modules
+
     def cost_per_token(model: Any = "", prompt_tokens: Any = 0, completion_tokens: Any = 0,
                        response_time_ms: Any = 0.0, custom_llm_provider: Any = None, region_name: Any = None,
                        *rest: Any, cache_creation_input_tokens: Any = 0, cache_read_input_tokens: Any = 0,
@@ -611,7 +614,14 @@ def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
             return NOT_COVERED
         if not (service_tier is None or type(service_tier) is str):
             return NOT_COVERED
-        plan = _cpt_plan(original, model, custom_llm_provider, region_name, service_tier)
+        mc = modules["litellm"].model_cost
+        plan = False
+        if (id(mc), len(mc), state.generation) == state.fingerprint:  # _cpt_plan's steady state, inline
+            plan = state.cpt_plans.get((model, custom_llm_provider, region_name, service_tier), False)
+            if plan is not False and plan is not None and not plan.fresh(mc):
+                return NOT_COVERED
+        if plan is False:
+            plan = _cpt_plan(original, model, custom_llm_provider, region_name, service_tier)
         if plan is None:
             return NOT_COVERED
         if (cache_read_input_tokens or cache_creation_input_tokens) and not plan.cached:
