@@ -127,9 +127,14 @@ def test_cost_per_token_parity_every_model():
 def test_coverage_report():
     # runs right after the every-model test, before anything that drops the plans
     # (register_model), so it reuses the plans instead of rebuilding all of them
-    cov = C.coverage()
+    cov = C.coverage(logging_every=50)
     assert cov["entries"] == len(litellm.model_cost)
     assert 0.5 < cov["share"] <= 1.0
+    cc = cov["completion_cost"]
+    assert 0.5 < cc["share_plain"] <= 1.0 and 0 < cc["native_reasoning"] <= cc["native_plain"] <= cc["chat_entries"]
+    tiers = cov["service_tiers"]
+    assert tiers["entries_with_tier_prices"] > 0 and 0 < tiers["priority_native"] <= tiers["priority_priced"]
+    assert cov["logging_path"]["sampled_chat_entries"] > 10 and cov["logging_path"]["share"] > 0.5
 
 
 def test_cost_per_token_with_provider_and_region():
@@ -243,7 +248,8 @@ def test_register_model_and_edits_are_seen():
 def test_uncovered_arguments_delegate():
     patch = next(p for p in C.PATCHES if p.name == "cost.cost_per_token")
     fast = patch.fast
-    assert fast(model="gpt-4o", prompt_tokens=10, completion_tokens=5, service_tier="priority") is fast_litellm.NOT_COVERED
+    assert fast(model="gpt-4o", prompt_tokens=10, completion_tokens=5, service_tier=1) is fast_litellm.NOT_COVERED
+    # a service tier is planned like a model (its own prices, verified on probes): see test_cost_fused
     assert fast(model="gpt-4o", prompt_tokens=10.0, completion_tokens=5) is fast_litellm.NOT_COVERED
     assert fast(model="gpt-4o", prompt_tokens=True, completion_tokens=5) is fast_litellm.NOT_COVERED
     assert fast(model="gpt-4o", prompt_tokens=-1, completion_tokens=5) is fast_litellm.NOT_COVERED

@@ -110,6 +110,16 @@ class CostTable:
         With ``parts``, a covered call gives
         ``[prompt_cost, completion_cost, cached, cache_creation, reasoning, plan]`` instead."""
         ...
+    def set_chat(self, state: tuple[Any, Any, Any, dict, dict] | None) -> None:
+        """``(litellm, ModelResponse, Usage, model_cost, plans)``: what ``chat_cost`` serves from
+        (the plans of one ``model_cost`` fingerprint); ``None`` drops it (``clear`` too)."""
+        ...
+    def chat_cost(self, r: Any) -> Any:
+        """``completion_cost(completion_response=r)`` with nothing else, in one call: the float
+        when ``r`` is a ``ModelResponse`` with a native plan, ``None`` when not covered,
+        ``NotImplemented`` when the Python side must decide (no state, another type, the price
+        map replaced or resized, discount/margin configs, no plan yet)."""
+        ...
 
 # -- rate_limit -------------------------------------------------------------
 from typing import Any, List, Optional, Tuple

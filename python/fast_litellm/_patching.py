@@ -72,6 +72,10 @@ class Patch:
     compare: Callable[[Any, Any], bool] = field(default=lambda a, b: a == b)
     # Non-empty: exact but not a measured win, so off unless FAST_LITELLM_<COMPONENT>=1.
     off_by_default: str = ""
+    # Optional ``(patch, original, generic_wrapper) -> function`` installed instead of the generic
+    # wrapper: a fused fast path for the hottest calls that hands every other call to
+    # ``generic_wrapper`` and keeps its semantics (counters, fallback, NOT_COVERED, shadow).
+    wrap: Optional[Callable[..., Callable[..., Any]]] = None
 
     # Runtime state, reset by each activation (counters are cumulative).
     state: str = field(default=SKIPPED, init=False)
@@ -122,6 +126,8 @@ class Patch:
             else:
                 fast = self.build(original)
                 wrapper = _make_wrapper(self, original)
+                if self.wrap is not None:
+                    wrapper = _finish_wrapper(self, original, self.wrap(self, original, wrapper))
                 self._built = (original, fast, wrapper)
         except Exception as exc:  # a build failure must not break the import
             self.state, self.reason = FAILED, f"building the replacement failed: {exc!r}"
@@ -314,6 +320,10 @@ def _make_wrapper(patch: Patch, original: Callable[..., Any]) -> Callable[..., A
             return result
 
         wrapper = accelerated
+    return _finish_wrapper(patch, original, wrapper)
+
+
+def _finish_wrapper(patch: Patch, original: Callable[..., Any], wrapper: Callable[..., Any]) -> Callable[..., Any]:
     functools.update_wrapper(wrapper, original)  # keeps the original as __wrapped__
     wrapper._fast_litellm_patch = patch.name  # type: ignore[attr-defined]
     return wrapper

@@ -8,33 +8,91 @@ use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 const MAX_TOKENS: i64 = 1 << 52;
 
-/// `obj.__dict__.get(name)`, then its pydantic extra, then its pydantic private
-/// attributes (the first non-None), like `getattr` without pydantic's slow path.
-fn attr<'py>(obj: &Bound<'py, PyAny>, name: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let py = obj.py();
-    let d = obj.getattr(intern!(py, "__dict__"))?;
-    let d = d.downcast::<PyDict>()?;
-    if let Some(v) = d.get_item(name)? {
-        if !v.is_none() {
-            return Ok(Some(v));
+/// The three places a pydantic model keeps its values: the instance `__dict__` (fields, read
+/// at once), `__pydantic_extra__` and `__pydantic_private__` (read on first need; `None` when
+/// empty). Each is read at most once per object.
+struct Holders<'py> {
+    obj: Bound<'py, PyAny>,
+    d: Bound<'py, PyDict>,
+    extra: Option<Option<Bound<'py, PyDict>>>,
+    private: Option<Option<Bound<'py, PyDict>>>,
+}
+
+fn nonempty_dict<'py>(v: PyResult<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match v {
+        Ok(h) if !h.is_none() => {
+            let h = h.downcast_into::<PyDict>()?;
+            Ok(if h.is_empty() { None } else { Some(h) })
         }
+        _ => Ok(None),
     }
-    for holder in [intern!(py, "__pydantic_extra__"), intern!(py, "__pydantic_private__")] {
-        if let Ok(h) = obj.getattr(holder) {
-            if h.is_truthy()? {
-                let h = h.downcast::<PyDict>()?;
-                if let Some(v) = h.get_item(name)? {
+}
+
+impl<'py> Holders<'py> {
+    fn of(obj: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+        let d = match obj.getattr(intern!(obj.py(), "__dict__")) {
+            Ok(d) => d,
+            Err(_) => return Ok(None),
+        };
+        let d = d.downcast_into::<PyDict>()?;
+        Ok(Some(Holders { obj: obj.clone(), d, extra: None, private: None }))
+    }
+
+    fn extra(&mut self) -> PyResult<Option<&Bound<'py, PyDict>>> {
+        if self.extra.is_none() {
+            self.extra = Some(nonempty_dict(self.obj.getattr(intern!(self.obj.py(), "__pydantic_extra__")))?);
+        }
+        Ok(self.extra.as_ref().and_then(|e| e.as_ref()))
+    }
+
+    fn private(&mut self) -> PyResult<Option<&Bound<'py, PyDict>>> {
+        if self.private.is_none() {
+            self.private = Some(nonempty_dict(self.obj.getattr(intern!(self.obj.py(), "__pydantic_private__")))?);
+        }
+        Ok(self.private.as_ref().and_then(|e| e.as_ref()))
+    }
+
+    /// The first non-None of `__dict__[name]`, `__pydantic_extra__[name]` and, with
+    /// `with_private` (only underscore names live there), `__pydantic_private__[name]`.
+    fn get(&mut self, name: &Bound<'py, PyString>, with_private: bool) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let Some(v) = self.d.get_item(name)? {
+            if !v.is_none() {
+                return Ok(Some(v));
+            }
+        }
+        if let Some(e) = self.extra()? {
+            if let Some(v) = e.get_item(name)? {
+                if !v.is_none() {
+                    return Ok(Some(v));
+                }
+            }
+        }
+        if with_private {
+            if let Some(p) = self.private()? {
+                if let Some(v) = p.get_item(name)? {
                     if !v.is_none() {
                         return Ok(Some(v));
                     }
                 }
             }
         }
+        Ok(None)
     }
-    Ok(None)
 }
 
-/// A details block's counts (`None` when it carries anything not replayed).
+/// `Some(n)` for an exact int in `0..MAX_TOKENS` or... `None` for anything else.
+fn small_int(v: &Bound<'_, PyAny>) -> Option<i64> {
+    if !v.is_exact_instance_of::<PyInt>() {
+        return None;
+    }
+    v.extract::<i64>().ok()
+}
+
+fn is_zero_or_none(v: &Bound<'_, PyAny>) -> bool {
+    v.is_none() || (v.is_exact_instance_of::<PyInt>() && v.extract::<i64>().ok() == Some(0))
+}
+
+/// A details block's counts (`false` when it carries anything not replayed).
 /// `slots` names the accepted keys; those from index `zero_from` on must be 0/None.
 /// `aliases` are keys accepted when they carry the same count as the slot they name
 /// (1.110's `cache_write_tokens` mirrors `cache_creation_tokens`).
@@ -58,66 +116,52 @@ fn details(
     let d = d.downcast::<PyDict>()?;
     // keys whose value is neither None nor the int 0 must all be accepted, non-zero-only ints
     let mut nontrivial = 0usize;
-    for v in d.values().iter() {
-        if v.is_none() {
-            continue;
+    for (_, v) in d.iter() {
+        if !is_zero_or_none(&v) {
+            nontrivial += 1;
         }
-        if v.is_exact_instance_of::<PyInt>() && v.extract::<i64>().ok() == Some(0) {
-            continue;
-        }
-        nontrivial += 1;
     }
-    let mut seen = 0usize;
-    for (i, name) in slots.iter().enumerate() {
-        let v = match d.get_item(*name)? {
-            Some(v) => v,
-            None => continue,
-        };
-        if v.is_none() || (v.is_exact_instance_of::<PyInt>() && v.extract::<i64>().ok() == Some(0)) {
-            continue;
+    if nontrivial > 0 {
+        let mut seen = 0usize;
+        for (i, name) in slots.iter().enumerate() {
+            let v = match d.get_item(*name)? {
+                Some(v) => v,
+                None => continue,
+            };
+            if is_zero_or_none(&v) {
+                continue;
+            }
+            if !v.is_exact_instance_of::<PyInt>() || i >= zero_from {
+                return Ok(false);
+            }
+            seen += 1;
+            if i < out.len() {
+                out[i] = v.extract::<i64>()?;
+            }
         }
-        if !v.is_exact_instance_of::<PyInt>() || i >= zero_from {
+        for (name, slot) in aliases {
+            let v = match d.get_item(*name)? {
+                Some(v) => v,
+                None => continue,
+            };
+            if is_zero_or_none(&v) {
+                continue;
+            }
+            if !v.is_exact_instance_of::<PyInt>() || *slot >= out.len() || v.extract::<i64>().ok() != Some(out[*slot]) {
+                return Ok(false);
+            }
+            seen += 1;
+        }
+        if seen != nontrivial {
             return Ok(false);
         }
-        seen += 1;
-        if i < out.len() {
-            out[i] = v.extract::<i64>()?;
-        }
     }
-    for (name, slot) in aliases {
-        let v = match d.get_item(*name)? {
-            Some(v) => v,
-            None => continue,
-        };
-        if v.is_none() || (v.is_exact_instance_of::<PyInt>() && v.extract::<i64>().ok() == Some(0)) {
-            continue;
-        }
-        if !v.is_exact_instance_of::<PyInt>() || *slot >= out.len() || v.extract::<i64>().ok() != Some(out[*slot]) {
-            return Ok(false);
-        }
-        seen += 1;
-    }
-    if seen != nontrivial {
+    if nonempty_dict(obj.getattr(intern!(py, "__pydantic_extra__")))?.is_some() {
         return Ok(false);
-    }
-    if let Ok(extra) = obj.getattr(intern!(py, "__pydantic_extra__")) {
-        if extra.is_truthy()? {
-            return Ok(false);
-        }
     }
     Ok(true)
 }
 
-// Interned once (`intern!`): building a key string per call costs more than the lookups.
-fn usage_keys(py: Python<'_>) -> [&Bound<'_, PyString>; 5] {
-    [
-        intern!(py, "prompt_tokens"),
-        intern!(py, "completion_tokens"),
-        intern!(py, "total_tokens"),
-        intern!(py, "prompt_tokens_details"),
-        intern!(py, "completion_tokens_details"),
-    ]
-}
 fn hp_bail(py: Python<'_>) -> [&Bound<'_, PyString>; 3] {
     [intern!(py, "upstream_usage_cost"), intern!(py, "billed_characters"), intern!(py, "audio_transcription_duration")]
 }
@@ -151,36 +195,33 @@ fn ctd_slots(py: Python<'_>) -> [&Bound<'_, PyString>; 6] {
 }
 
 /// Token counts `(prompt, completion, cached, creation, prompt_text, reasoning, completion_text)` of a
-/// `Usage`, or `None` when it carries anything not replayed.
+/// `Usage`, or `None` when it carries anything not replayed. The usage `__dict__` may hold only
+/// the five chat-usage fields.
 fn usage_counts(usage: &Bound<'_, PyAny>) -> PyResult<Option<[i64; 7]>> {
     let py = usage.py();
     let d = usage.getattr(intern!(py, "__dict__"))?;
     let d = d.downcast::<PyDict>()?;
     let mut c = [0i64; 7];
+    let mut known = 0usize;
     for (i, name) in [intern!(py, "prompt_tokens"), intern!(py, "completion_tokens")].into_iter().enumerate() {
-        match d.get_item(name)? {
-            Some(v) if v.is_exact_instance_of::<PyInt>() => match v.extract::<i64>() {
-                Ok(n) if (0..MAX_TOKENS).contains(&n) => c[i] = n,
-                _ => return Ok(None),
-            },
+        match d.get_item(name)?.as_ref().and_then(small_int) {
+            Some(n) if (0..MAX_TOKENS).contains(&n) => c[i] = n,
             _ => return Ok(None),
         }
+        known += 1;
     }
-    // d.keys() <= USAGE_KEYS
-    let mut known = 0usize;
-    for k in usage_keys(py) {
-        if d.contains(k)? {
-            known += 1;
-        }
-    }
-    if known != d.len() {
-        return Ok(None);
-    }
-    if usage.getattr(intern!(py, "__pydantic_extra__"))?.is_truthy()? {
-        return Ok(None);
+    if d.contains(intern!(py, "total_tokens"))? {
+        known += 1;
     }
     let ptd = d.get_item(intern!(py, "prompt_tokens_details"))?;
     let ctd = d.get_item(intern!(py, "completion_tokens_details"))?;
+    known += ptd.is_some() as usize + ctd.is_some() as usize;
+    if known != d.len() {
+        return Ok(None);
+    }
+    if nonempty_dict(usage.getattr(intern!(py, "__pydantic_extra__")))?.is_some() {
+        return Ok(None);
+    }
     let mut p = [0i64; 3];
     if !details(ptd, &ptd_slots(py), 3, &[(intern!(py, "cache_write_tokens"), 1)], &mut p)? {
         return Ok(None);
@@ -197,14 +238,54 @@ fn usage_counts(usage: &Bound<'_, PyAny>) -> PyResult<Option<[i64; 7]>> {
     Ok(Some(c))
 }
 
-/// The plan key `(model, service_tier, *hidden_params[HP_KEYS])` of a response, or `None`.
-fn response_key<'py>(r: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+/// `true` when some choice's message carries truthy `annotations` (or a choice is not a
+/// pydantic object with a `__dict__`, which is then left to LiteLLM too).
+fn any_annotations(choices: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = choices.py();
+    let one = |choice: Bound<'_, PyAny>| -> PyResult<bool> {
+        let mut ch = match Holders::of(&choice)? {
+            Some(h) => h,
+            None => return Ok(true),
+        };
+        let msg = match ch.get(intern!(py, "message"), false)? {
+            Some(m) => m,
+            None => return Ok(false),
+        };
+        let mut m = match Holders::of(&msg)? {
+            Some(h) => h,
+            None => return Ok(true),
+        };
+        match m.get(intern!(py, "annotations"), false)? {
+            Some(a) => a.is_truthy(),
+            None => Ok(false),
+        }
+    };
+    if let Ok(list) = choices.downcast::<PyList>() {
+        for choice in list.iter() {
+            if one(choice)? {
+                return Ok(true);
+            }
+        }
+        return Ok(false);
+    }
+    for choice in choices.try_iter()? {
+        if one(choice?)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+const KEY_LEN: usize = 7;
+
+/// The plan key values `(model, service_tier, *hidden_params[HP_KEYS])` of a response, or `None`.
+fn response_key<'py>(r: &Bound<'py, PyAny>, h: &mut Holders<'py>) -> PyResult<Option<[Bound<'py, PyAny>; KEY_LEN]>> {
     let py = r.py();
-    let hp = match attr(r, intern!(py, "_hidden_params"))? {
-        Some(h) if h.is_exact_instance_of::<PyDict>() => h,
+    let hp = match h.get(intern!(py, "_hidden_params"), true)? {
+        Some(x) if x.is_exact_instance_of::<PyDict>() => x,
         _ => return Ok(None),
     };
-    let hp = hp.downcast::<PyDict>()?;
+    let hp = hp.downcast_into::<PyDict>()?;
     for k in hp_bail(py) {
         if hp.contains(k)? {
             return Ok(None);
@@ -215,31 +296,72 @@ fn response_key<'py>(r: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyTupl
             return Ok(None);
         }
     }
-    let st = attr(r, intern!(py, "service_tier"))?.unwrap_or_else(|| py.None().into_bound(py));
-    let mut vals: Vec<Bound<'py, PyAny>> = Vec::with_capacity(7);
-    vals.push(r.getattr(intern!(py, "model"))?);
-    vals.push(st);
-    for k in hp_keys(py) {
+    let none = py.None().into_bound(py);
+    // `service_tier` and `model` are not underscore names: never private attributes.
+    let st = h.get(intern!(py, "service_tier"), false)?.unwrap_or_else(|| none.clone());
+    let model = match h.d.get_item(intern!(py, "model"))? {
+        Some(m) => m,
+        None => r.getattr(intern!(py, "model"))?,
+    };
+    let mut vals: [Bound<'py, PyAny>; KEY_LEN] =
+        [model, st, none.clone(), none.clone(), none.clone(), none.clone(), none.clone()];
+    for (i, k) in hp_keys(py).into_iter().enumerate() {
         match hp.get_item(k)? {
-            None => vals.push(py.None().into_bound(py)),
-            Some(v) if v.is_none() || v.is_exact_instance_of::<PyString>() => vals.push(v),
+            None => {}
+            Some(v) if v.is_none() || v.is_exact_instance_of::<PyString>() => vals[2 + i] = v,
             Some(_) => return Ok(None),
         }
     }
-    Ok(Some(PyTuple::new(py, vals)?))
+    Ok(Some(vals))
+}
+
+/// Equal as dict keys (both None/exact str here): identity, or two equal exact strings.
+fn same_key_part(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
+    if a.is(b) {
+        return true;
+    }
+    a.is_exact_instance_of::<PyString>()
+        && b.is_exact_instance_of::<PyString>()
+        // SAFETY: both are str objects; PyUnicode_Compare on two str cannot fail.
+        && unsafe { pyo3::ffi::PyUnicode_Compare(a.as_ptr(), b.as_ptr()) } == 0
+}
+
+/// The last plan found in a plans dict: its key values and record, re-used while the
+/// next response has the same key (plans dicts are write-once per key and replaced whole).
+struct LastPlan {
+    plans: Py<PyDict>,
+    key: [Py<PyAny>; KEY_LEN],
+    plan: Py<PyTuple>,
 }
 
 /// Resolved per-model rates; `cost` replays LiteLLM's generic per-token arithmetic.
 #[pyclass(module = "fast_litellm._native", name = "CostTable")]
 pub struct CostTable {
     inner: PriceTable,
+    last: std::sync::Mutex<Option<LastPlan>>,
+    chat: std::sync::Mutex<Option<ChatState>>,
+}
+
+/// What `chat_cost` serves from: set by the Python side for one `model_cost` fingerprint
+/// (`set_chat`), dropped by `clear` and `set_chat(None)`.
+struct ChatState {
+    litellm: Py<PyAny>,
+    response_cls: Py<PyAny>,
+    usage_cls: Py<PyAny>,
+    model_cost: Py<PyDict>,
+    model_cost_len: usize,
+    plans: Py<PyDict>,
 }
 
 #[pymethods]
 impl CostTable {
     #[new]
     fn new() -> Self {
-        CostTable { inner: PriceTable::new() }
+        CostTable {
+            inner: PriceTable::new(),
+            last: std::sync::Mutex::new(None),
+            chat: std::sync::Mutex::new(None),
+        }
     }
 
     /// Add one record; returns its index. `tiers` is a list of
@@ -278,6 +400,8 @@ impl CostTable {
 
     fn clear(&mut self) {
         self.inner.clear();
+        let _old = self.last.lock().ok().and_then(|mut last| last.take());
+        let _old_chat = self.chat.lock().ok().and_then(|mut chat| chat.take());
     }
 
     fn __len__(&self) -> usize {
@@ -335,17 +459,86 @@ impl CostTable {
         model_cost: &Bound<'py, PyDict>,
         parts: bool,
     ) -> PyResult<PyObject> {
+        self.total_inner(r, usage_cls, plans, model_cost, parts)
+    }
+
+    /// `set_chat((litellm, ModelResponse, Usage, model_cost, plans))` or `set_chat(None)`:
+    /// what `chat_cost` serves from (the plans of one `model_cost` fingerprint).
+    fn set_chat(&self, state: Option<(Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyDict>, Bound<'_, PyDict>)>) {
+        let fresh = state.map(|(litellm, response_cls, usage_cls, model_cost, plans)| ChatState {
+            litellm: litellm.unbind(),
+            response_cls: response_cls.unbind(),
+            usage_cls: usage_cls.unbind(),
+            model_cost_len: model_cost.len(),
+            model_cost: model_cost.unbind(),
+            plans: plans.unbind(),
+        });
+        let _old = match self.chat.lock() {
+            Ok(mut chat) => std::mem::replace(&mut *chat, fresh),
+            Err(_) => fresh,
+        };
+    }
+
+    /// `completion_cost(completion_response=r)` with nothing else: the float when `r` is a
+    /// `ModelResponse` with a native plan, `None` when it is not covered; `NotImplemented` when
+    /// the Python side must look (no state set, another type, `model_cost` replaced or resized,
+    /// discount/margin configs set, no plan yet for this response shape).
+    fn chat_cost<'py>(&self, r: &Bound<'py, PyAny>) -> PyResult<PyObject> {
         let py = r.py();
-        let none = || Ok(py.None());
-        let mut usage = None;
-        if let Ok(extra) = r.getattr(intern!(py, "__pydantic_extra__")) {
-            if extra.is_truthy()? {
-                usage = extra.downcast::<PyDict>()?.get_item(intern!(py, "usage"))?.filter(|u| !u.is_none());
+        let state = {
+            let chat = match self.chat.lock() {
+                Ok(c) => c,
+                Err(_) => return Ok(py.NotImplemented()),
+            };
+            match chat.as_ref() {
+                Some(c) if r.get_type().is(c.response_cls.bind(py)) => (
+                    c.litellm.clone_ref(py).into_bound(py),
+                    c.usage_cls.clone_ref(py).into_bound(py),
+                    c.model_cost.clone_ref(py).into_bound(py),
+                    c.model_cost_len,
+                    c.plans.clone_ref(py).into_bound(py),
+                ),
+                _ => return Ok(py.NotImplemented()),
+            }
+        };
+        let (litellm, usage_cls, mc, mc_len, plans) = state;
+        if !litellm.getattr(intern!(py, "model_cost"))?.is(&mc) || mc.len() != mc_len {
+            return Ok(py.NotImplemented());
+        }
+        for k in [intern!(py, "cost_discount_config"), intern!(py, "cost_margin_config")] {
+            if litellm.getattr(k)?.is_truthy()? {
+                return Ok(py.NotImplemented());
             }
         }
+        let out = self.total_inner(r, &usage_cls, &plans, &mc, false)?;
+        if out.bind(py).is_exact_instance_of::<PyTuple>() {
+            return Ok(py.NotImplemented());
+        }
+        Ok(out)
+    }
+}
+
+impl CostTable {
+    fn total_inner<'py>(
+        &self,
+        r: &Bound<'py, PyAny>,
+        usage_cls: &Bound<'py, PyAny>,
+        plans: &Bound<'py, PyDict>,
+        model_cost: &Bound<'py, PyDict>,
+        parts: bool,
+    ) -> PyResult<PyObject> {
+        let py = r.py();
+        let none = || Ok(py.None());
+        let mut h = match Holders::of(r)? {
+            Some(h) => h,
+            None => return none(),
+        };
+        let mut usage = None;
+        if let Some(extra) = h.extra()? {
+            usage = extra.get_item(intern!(py, "usage"))?.filter(|u| !u.is_none());
+        }
         if usage.is_none() {
-            let d = r.getattr(intern!(py, "__dict__"))?;
-            usage = d.downcast::<PyDict>()?.get_item(intern!(py, "usage"))?;
+            usage = h.d.get_item(intern!(py, "usage"))?;
         }
         let usage = match usage {
             Some(u) if u.get_type().is(usage_cls) => u,
@@ -355,28 +548,51 @@ impl CostTable {
             Some(c) => c,
             None => return none(),
         };
-        for choice in r.getattr(intern!(py, "choices"))?.try_iter()? {
-            let choice = choice?;
-            if let Some(msg) = attr(&choice, intern!(py, "message"))? {
-                if let Some(a) = attr(&msg, intern!(py, "annotations"))? {
-                    if a.is_truthy()? {
-                        return none();
-                    }
-                }
-            }
+        let choices = match h.d.get_item(intern!(py, "choices"))? {
+            Some(ch) => ch,
+            None => r.getattr(intern!(py, "choices"))?,
+        };
+        if any_annotations(&choices)? {
+            return none();
         }
-        let key = match response_key(r)? {
+        let key = match response_key(r, &mut h)? {
             Some(k) => k,
             None => return none(),
         };
-        let plan = match plans.get_item(&key)? {
-            Some(p) => p,
-            None => return Ok(key.into_any().unbind()),
+        let cached_plan = {
+            let last = self.last.lock().ok();
+            match last.as_deref() {
+                Some(Some(l)) if l.plans.bind(py).is(plans) && l.key.iter().zip(key.iter()).all(|(a, b)| same_key_part(a.bind(py), b)) => {
+                    Some(l.plan.clone_ref(py).into_bound(py))
+                }
+                _ => None,
+            }
         };
-        if plan.is_none() {
-            return none();
-        }
-        let plan = plan.downcast::<PyTuple>()?;
+        let plan = match cached_plan {
+            Some(p) => p,
+            None => {
+                let key_tuple = PyTuple::new(py, key.iter())?;
+                let plan = match plans.get_item(&key_tuple)? {
+                    Some(p) => p,
+                    None => return Ok(key_tuple.into_any().unbind()),
+                };
+                if plan.is_none() {
+                    return none();
+                }
+                let plan = plan.downcast_into::<PyTuple>()?;
+                let fresh = Some(LastPlan {
+                    plans: plans.clone().unbind(),
+                    key: key.map(|k| k.unbind()),
+                    plan: plan.clone().unbind(),
+                });
+                // the old record is dropped (decref'd) after the lock is released
+                let _old = match self.last.lock() {
+                    Ok(mut last) => std::mem::replace(&mut *last, fresh),
+                    Err(_) => fresh,
+                };
+                plan
+            }
+        };
         let (idx, cached, reasoning): (usize, bool, bool) =
             (plan.get_item(0)?.extract()?, plan.get_item(1)?.extract()?, plan.get_item(2)?.extract()?);
         // fresh: same entry object, same length, same price fields
@@ -391,8 +607,12 @@ impl CostTable {
         }
         let fields = plan.get_item(6)?;
         let snapshot = plan.get_item(7)?;
-        for (f, want) in fields.try_iter()?.zip(snapshot.try_iter()?) {
-            let (f, want) = (f?, want?);
+        let fields = fields.downcast::<PyTuple>()?;
+        let snapshot = snapshot.downcast::<PyTuple>()?;
+        if fields.len() != snapshot.len() {
+            return none();
+        }
+        for (f, want) in fields.iter().zip(snapshot.iter()) {
             match entry.get_item(&f)? {
                 Some(v) if v.is(&want) || v.eq(&want)? => {}
                 _ => return none(),

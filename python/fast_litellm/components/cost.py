@@ -32,8 +32,21 @@ flags anything else. The recorded arguments are fitted to a recipe (prompt cost,
 completion cost, their sum, a constant, or tokens times one of the plan's rates);
 the accelerated call replays that recipe on the real logging object.
 
-Anything else (custom/per-deployment prices, per-call service tiers, images, audio,
-speech, rerank, batch, built-in tool costs, discount/margin configs...) returns
+``completion_cost(completion_response=ModelResponse)`` with nothing else is installed as a
+fused function (``fused_completion_cost``, via ``Patch.wrap``): one native call
+(``CostTable.chat_cost``) checks the type, the ``model_cost`` fingerprint the Python side
+handed it (``set_chat``), the discount/margin configs, reads the response and its plan, and
+the generic wrapper's bookkeeping (call counter, fallback, delegation) is done inline. Every
+other call, shadow mode and first calls go through the generic wrapper.
+
+Service tiers (``service_tier`` argument, the response's ``service_tier``) are planned like a
+model: the tier's prices read with the installed LiteLLM's own tier key names, or the base
+prices where the provider's cost function ignores the tier, whichever the probes verify.
+Providers with their own cost functions that are LiteLLM's generic arithmetic underneath
+(``_GENERIC_BASED_PROVIDERS``) get cached and reasoning tokens natively, probes permitting.
+
+Anything else (custom/per-deployment prices, tier-specific input-token thresholds, images,
+audio, speech, rerank, batch, built-in tool costs, discount/margin configs...) returns
 ``NOT_COVERED`` and LiteLLM computes it unchanged.
 """
 
@@ -143,7 +156,29 @@ def _check_fingerprint(litellm: Any) -> dict:
         with _STATE.lock:
             _STATE.reset()
             _STATE.fingerprint = fp
+            _sync_chat(litellm, mc)
     return mc
+
+
+def _ensure_table() -> None:
+    """Creates the native table (under ``_STATE.lock``), synced with the current fingerprint."""
+    if _STATE.table is None:
+        from .. import _native
+
+        _STATE.table = _native.CostTable()
+        litellm = sys.modules.get("litellm")
+        mc = getattr(litellm, "model_cost", None)
+        if mc is not None and _STATE.fingerprint == (id(mc), len(mc), _STATE.generation):
+            _sync_chat(litellm, mc)
+
+
+def _sync_chat(litellm: Any, mc: dict) -> None:
+    """Hands the native table what ``chat_cost`` serves from (this fingerprint's plans)."""
+    table = _STATE.table
+    if table is not None and hasattr(table, "set_chat"):
+        from litellm.types.utils import ModelResponse, Usage
+
+        table.set_chat((litellm, ModelResponse, Usage, mc, _STATE.cc_plans))
 
 
 # -- rates from LiteLLM's own helpers -----------------------------------------
@@ -344,6 +379,25 @@ _DEDICATED_PROVIDERS = frozenset({
 })
 
 
+# Of those, the providers whose cost function is LiteLLM's generic per-token arithmetic on the
+# same model (read in the installed source of both pinned versions): gemini, deepseek and azure
+# (without per-second prices, already left to LiteLLM) call generic_cost_per_token as it is;
+# anthropic and bedrock then scale by geo/speed multipliers that are 1.0 for a usage without
+# inference_geo/speed (the only usages served natively); vertex_ai unless the model has
+# ``*_above_128k_tokens`` prices (its own 128k handler). Their cached and reasoning tokens are
+# served natively where the probes agree bit for bit, like any generic provider's.
+_GENERIC_BASED_PROVIDERS = frozenset({"gemini", "deepseek", "azure", "anthropic", "bedrock", "vertex_ai"})
+
+
+def _generic_arithmetic(provider: Optional[str], info: Any) -> bool:
+    """Whether ``cost_per_token`` prices ``provider``'s tokens with the generic arithmetic."""
+    if provider not in _DEDICATED_PROVIDERS:
+        return True
+    if provider not in _GENERIC_BASED_PROVIDERS:
+        return False
+    return not (provider == "vertex_ai" and any("_above_128k_tokens" in k for k in info))
+
+
 def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
@@ -362,10 +416,47 @@ def _tier_probes(tiers: List[tuple]) -> List[Tuple[int, int]]:
     return out
 
 
-def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional[str], region: Optional[str]) -> Optional[_Plan]:
+def _tier_key_fn() -> Optional[Callable[[str, Optional[str]], str]]:
+    from litellm.litellm_core_utils.llm_cost_calc import utils as u
+
+    return getattr(u, "get_service_tier_cost_key", None) or getattr(u, "_get_service_tier_cost_key", None)
+
+
+_TIERED_BASE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_creation_input_token_cost",
+                     "cache_read_input_token_cost")
+
+
+def _tier_view(info: dict, service_tier: str) -> Optional[Tuple[dict, tuple]]:
+    """``(info with the service tier's prices in place of the base ones, the tier keys read)``:
+    the key names come from the installed LiteLLM's own ``*service_tier_cost_key`` (flex,
+    priority, and on 1.110 balanced/fast/ultrafast), and an absent or ``None`` tier price falls
+    back to the base price as ``_get_cost_per_unit`` does. ``None`` when the model also has
+    input-token thresholds and a tier price (tier-specific thresholds are left to LiteLLM)."""
+    keyfn = _tier_key_fn()
+    if keyfn is None:
+        return None
+    view = dict(info)
+    read = []
+    for base in _TIERED_BASE_KEYS:
+        key = keyfn(base, service_tier)
+        if key == base:
+            continue
+        read.append(key)
+        value = info.get(key)
+        if value is not None:
+            view[base] = value
+    if view != info and any("_above_" in k and info[k] is not None for k in info):
+        return None
+    return view, tuple(read)
+
+
+def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional[str], region: Optional[str],
+                    service_tier: Optional[str] = None) -> Optional[_Plan]:
     litellm = _litellm()
     new = _version_new()
     if _is_network_model(litellm, model, provider):
+        return None
+    if service_tier is not None and type(service_tier) is not str:
         return None
     try:
         resolved, prov = _resolve(litellm, model, provider, region, new)
@@ -374,22 +465,50 @@ def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional
         info = litellm.get_model_info(model=resolved, custom_llm_provider=prov)
     except Exception:
         return None
-    rates = _rates_from_info(dict(info), prov, new)
+    base_info = dict(info)
+    # (model info, extra price fields the plan re-checks per call): with a service tier, its own
+    # prices first; when LiteLLM's cost function for the provider ignores the tier, the base prices.
+    candidates: List[Tuple[dict, tuple]] = [(base_info, ())]
+    if service_tier is not None:
+        try:
+            view = _tier_view(base_info, service_tier)
+        except Exception:
+            return None
+        if view is None:
+            return None
+        if view[0] != base_info:
+            candidates.insert(0, view)
+        else:
+            candidates = [(base_info, view[1])]
+    for cand, tier_fields in candidates:
+        plan = _verified_cpt_plan(original, litellm, info, cand, tier_fields, model, provider, prov, region,
+                                  service_tier, new)
+        if plan is not None:
+            return plan
+    return None
+
+
+def _verified_cpt_plan(original: Callable[..., Any], litellm: Any, info: Any, rated_info: dict, tier_fields: tuple,
+                       model: str, provider: Optional[str], prov: Optional[str], region: Optional[str],
+                       service_tier: Optional[str], new: bool) -> Optional[_Plan]:
+    rates = _rates_from_info(rated_info, prov, new)
     if rates is None:
         return None
-    plan = _new_plan(litellm, info, rates, new)
+    plan = _new_plan(litellm, info, rates, new, tier_fields)
     if plan is None:
         return None
+    tier_kw = {} if service_tier is None else {"service_tier": service_tier}
 
     def stock(pt: int, ct: int, cr: int = 0, cc: int = 0, **extra: Any) -> Any:
         return original(model=model, prompt_tokens=pt, completion_tokens=ct, custom_llm_provider=provider,
-                        region_name=region, cache_read_input_tokens=cr, cache_creation_input_tokens=cc, **extra)
+                        region_name=region, cache_read_input_tokens=cr, cache_creation_input_tokens=cc, **extra,
+                        **tier_kw)
 
     table = _STATE.table
     try:
         plain = [(pt, ct) for pt, ct in _PLAIN_PROBES] + _tier_probes(rates[5])
         plan.plain = all(_same(stock(pt, ct), table.cost(plan.idx, pt, ct, cr, 0)) for pt, ct in plain for cr in (0,))
-        generic = prov not in _DEDICATED_PROVIDERS
+        generic = _generic_arithmetic(prov, info)
         plan.generic = generic
         plan.cached = plan.plain and generic and all(
             _same(stock(pt, ct, cr, cc), table.cost(plan.idx, pt, ct, cr, cc)) for pt, ct, cr, cc in _CACHE_PROBES
@@ -402,21 +521,19 @@ def _build_cpt_plan(original: Callable[..., Any], model: str, provider: Optional
     return plan if plan.plain else None
 
 
-def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool) -> Optional[_Plan]:
+def _new_plan(litellm: Any, info: Any, rates: tuple, new: bool, tier_fields: tuple = ()) -> Optional[_Plan]:
     key = info.get("key")
     entry = litellm.model_cost.get(key)
     if not isinstance(entry, dict):
         return None
     plan = _Plan()
     with _STATE.lock:
-        if _STATE.table is None:
-            from .. import _native
-
-            _STATE.table = _native.CostTable()
+        _ensure_table()
         plan.idx = _STATE.table.add(rates[0], rates[1], rates[2], rates[3], rates[4], rates[5], new)
     plan.entry, plan.entry_key, plan.entry_len = entry, key, len(entry)
     plan.rates = rates
-    present = [k for k in _PRICE_FIELDS if k in entry] + [k for k in entry if "_above_" in k]
+    present = ([k for k in _PRICE_FIELDS if k in entry] + [k for k in entry if "_above_" in k]
+               + [k for k in tier_fields if k in entry])
     if present:
         plan.fields = tuple(present)
         plan.getter = itemgetter(*present)
@@ -437,7 +554,6 @@ _CPT_DEFAULTS: Dict[str, Any] = {
     "rerank_billed_units": None,
     "call_type": "completion",
     "audio_transcription_file_duration": 0.0,
-    "service_tier": None,
     "data_residency": None,
     "vertex_location": None,
     "response": None,
@@ -448,10 +564,11 @@ _CPT_DEFAULTS: Dict[str, Any] = {
 _TOKEN = int
 
 
-def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: Any) -> Optional[_Plan]:
+def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: Any,
+              service_tier: Any = None) -> Optional[_Plan]:
     litellm = _litellm()
     mc = _check_fingerprint(litellm)
-    key = (model, provider, region)
+    key = (model, provider, region, service_tier)
     plans = _STATE.cpt_plans
     plan = plans.get(key, False)
     if plan is False:
@@ -459,7 +576,7 @@ def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: A
             return None
         _STATE.probing.on = True
         try:
-            plan = _build_cpt_plan(original, model, provider, region)
+            plan = _build_cpt_plan(original, model, provider, region, service_tier)
         finally:
             _STATE.probing.on = False
         with _STATE.lock:
@@ -471,10 +588,13 @@ def _cpt_plan(original: Callable[..., Any], model: str, provider: Any, region: A
 
 
 def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
+    state = _STATE
+    modules = sys.modules
+
     def cost_per_token(model: Any = "", prompt_tokens: Any = 0, completion_tokens: Any = 0,
                        response_time_ms: Any = 0.0, custom_llm_provider: Any = None, region_name: Any = None,
                        *rest: Any, cache_creation_input_tokens: Any = 0, cache_read_input_tokens: Any = 0,
-                       **kwargs: Any) -> Any:
+                       service_tier: Any = None, **kwargs: Any) -> Any:
         if rest:
             return NOT_COVERED
         if kwargs:
@@ -492,7 +612,16 @@ def build_cost_per_token(original: Callable[..., Any]) -> Callable[..., Any]:
             return NOT_COVERED
         if not (region_name is None or type(region_name) is str):
             return NOT_COVERED
-        plan = _cpt_plan(original, model, custom_llm_provider, region_name)
+        if not (service_tier is None or type(service_tier) is str):
+            return NOT_COVERED
+        mc = modules["litellm"].model_cost
+        plan = False
+        if (id(mc), len(mc), state.generation) == state.fingerprint:  # _cpt_plan's steady state, inline
+            plan = state.cpt_plans.get((model, custom_llm_provider, region_name, service_tier), False)
+            if plan is not False and plan is not None and not plan.fresh(mc):
+                return NOT_COVERED
+        if plan is False:
+            plan = _cpt_plan(original, model, custom_llm_provider, region_name, service_tier)
         if plan is None:
             return NOT_COVERED
         if (cache_read_input_tokens or cache_creation_input_tokens) and not plan.cached:
@@ -760,7 +889,8 @@ def _verify_cc_plan(original: Callable[..., Any], template: Any, seen: list, kwa
     if kw.get("requested_model_info_override") is not None or kw.get("custom_model_info") is not None:
         return None
     cpt_patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
-    base = _build_cpt_plan(cpt_patch.original, kw["model"], kw.get("custom_llm_provider"), kw.get("region_name"))
+    base = _build_cpt_plan(cpt_patch.original, kw["model"], kw.get("custom_llm_provider"), kw.get("region_name"),
+                           kw.get("service_tier"))
     if base is None:
         return None
     if real_log is not None and not base.timeless:
@@ -846,6 +976,42 @@ def build_completion_cost(original: Callable[..., Any]) -> Callable[..., Any]:
     return completion_cost
 
 
+def fused_completion_cost(patch: Patch, original: Callable[..., Any], generic: Callable[..., Any]) -> Callable[..., Any]:
+    """The installed ``completion_cost``: ``completion_cost(completion_response=ModelResponse)`` goes
+    straight to one native call (``CostTable.chat_cost``: type, ``model_cost`` fingerprint,
+    discount/margin configs, the response, its plan) and the generic wrapper's bookkeeping is done
+    inline (call counter, fallback to LiteLLM on any error, delegation when not covered). Every
+    other call, every call in shadow mode and every call the native side cannot decide alone (no
+    plan yet, the price map changed) goes through the generic wrapper unchanged."""
+    from .._patching import _NEVER_CATCH, _SHADOW
+
+    with _STATE.lock:
+        _ensure_table()
+    chat_cost = _STATE.table.chat_cost  # the table is cleared on resets, never replaced
+
+    def completion_cost(completion_response: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or _SHADOW[0]:
+            return generic(completion_response, *args, **kwargs)
+        try:
+            out = chat_cost(completion_response)
+        except _NEVER_CATCH:
+            raise
+        except BaseException as exc:  # PanicException is a BaseException
+            patch.calls += 1
+            patch.record_fallback(exc)
+            return original(completion_response)
+        if type(out) is float:
+            patch.calls += 1
+            return out
+        if out is None:
+            patch.calls += 1
+            patch.delegated += 1
+            return original(completion_response)
+        return generic(completion_response)
+
+    return completion_cost
+
+
 def _completion_cost_kw(original: Callable[..., Any], r: Any, kwargs: Dict[str, Any], usage_cls: Any, mc: dict) -> Any:
     key = _call_key(kwargs)
     if key is None:
@@ -920,11 +1086,8 @@ def _plan_then_cost(original: Callable[..., Any], r: Any, usage_cls: Any, mc: di
     if getattr(_STATE.probing, "on", False):
         return NOT_COVERED
     if _STATE.table is None:
-        from .. import _native
-
         with _STATE.lock:
-            if _STATE.table is None:
-                _STATE.table = _native.CostTable()
+            _ensure_table()
     log = kwargs.get("litellm_logging_obj") if kwargs else None
     key = _STATE.table.completion_total(r, usage_cls, plans, mc, log is not None)
     if type(key) is list:
@@ -971,13 +1134,43 @@ def _capture_cpt(original: Callable[..., Any]) -> Callable[..., Any]:
 def build_register_model(original: Callable[..., Any]) -> Callable[..., Any]:
     def register_model(*args: Any, **kwargs: Any) -> Any:
         _STATE.generation += 1
+        table = _STATE.table
+        if table is not None and hasattr(table, "set_chat"):
+            table.set_chat(None)  # until the next cost call re-plans
         return NOT_COVERED  # LiteLLM registers; the next cost call re-plans
 
     return register_model
 
 
-def coverage() -> Dict[str, Any]:
-    """Share of ``litellm.model_cost`` entries whose plain ``cost_per_token`` is served natively."""
+def _chat_response(model: str, provider: Any, usage_kw: Dict[str, Any], service_tier: Optional[str] = None) -> Any:
+    from litellm.types.utils import ModelResponse, Usage
+
+    r = ModelResponse(model=model, usage=Usage(**usage_kw))
+    if service_tier is not None:
+        r.service_tier = service_tier
+    r._hidden_params = {"custom_llm_provider": provider, "litellm_model_name": model, "model_id": None,
+                        "_response_ms": 321.0}
+    r._response_ms = 321.0
+    return r
+
+
+_COVERAGE_USAGES = {
+    "plain": dict(prompt_tokens=1200, completion_tokens=350, total_tokens=1550),
+    "cached": dict(prompt_tokens=3000, completion_tokens=200, total_tokens=3200,
+                   prompt_tokens_details={"cached_tokens": 1024}),
+    "reasoning": dict(prompt_tokens=3000, completion_tokens=900, total_tokens=3900,
+                      completion_tokens_details={"reasoning_tokens": 600}),
+}
+
+
+def coverage(logging_every: int = 10) -> Dict[str, Any]:
+    """Share of ``litellm.model_cost`` entries served natively, per path.
+
+    Top-level keys: plain ``cost_per_token`` over every entry (and with cached tokens).
+    ``completion_cost``: every chat entry's typical response (plain, cached, reasoning usages).
+    ``service_tiers``: entries with a service-tier price, ``cost_per_token`` at each tier they price.
+    ``logging_path``: the proxy's cost step (``response_cost_calculator`` with a ``Logging`` object),
+    on every ``logging_every``-th chat entry (each plan there costs ~40 stock calls)."""
     import litellm
 
     patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
@@ -990,8 +1183,53 @@ def coverage() -> Dict[str, Any]:
         if plan is not None:
             native += 1
             cached += bool(plan.cached)
-    return {"entries": len(keys), "native": native, "native_with_cache_tokens": cached,
-            "share": round(native / max(1, len(keys)), 4)}
+    out: Dict[str, Any] = {"entries": len(keys), "native": native, "native_with_cache_tokens": cached,
+                           "share": round(native / max(1, len(keys)), 4)}
+    entries = litellm.model_cost
+    chat = [k for k in keys if isinstance(entries.get(k), dict) and entries[k].get("mode") == "chat"
+            and not _is_network_model(litellm, k, entries[k].get("litellm_provider"))]
+    cc = next(p for p in PATCHES if p.name == "cost.completion_cost")
+    if cc.state == "applied" and cc.fast is not None:
+        counts = {name: 0 for name in _COVERAGE_USAGES}
+        for key in chat:
+            prov = entries[key].get("litellm_provider")
+            for name, usage_kw in _COVERAGE_USAGES.items():
+                try:
+                    got = cc.fast(completion_response=_chat_response(key, prov, usage_kw))
+                except Exception:
+                    continue
+                counts[name] += type(got) is float
+        out["completion_cost"] = {"chat_entries": len(chat), **{f"native_{k}": v for k, v in counts.items()},
+                                  "share_plain": round(counts["plain"] / max(1, len(chat)), 4)}
+    tiered = [k for k in keys if isinstance(entries.get(k), dict)
+              and not _is_network_model(litellm, k, entries[k].get("litellm_provider"))
+              and any(f.endswith(("_flex", "_priority")) for f in entries[k])]
+    tier_native = {"flex": 0, "priority": 0}
+    tier_priced = {"flex": 0, "priority": 0}
+    for key in tiered:
+        for tier in tier_priced:
+            if any(f.endswith("_" + tier) for f in entries[key]):
+                tier_priced[tier] += 1
+                tier_native[tier] += _cpt_plan(patch.original, key, None, None, tier) is not None
+    out["service_tiers"] = {"entries_with_tier_prices": len(tiered),
+                            **{f"{t}_priced": tier_priced[t] for t in tier_priced},
+                            **{f"{t}_native": tier_native[t] for t in tier_native}}
+    if cc.state == "applied" and logging_every > 0:
+        sample = chat[::logging_every]
+        served = 0
+        for key in sample:
+            try:
+                call = _logging_step_call(key, entries[key].get("litellm_provider"))
+                call()  # plans
+                before = (cc.calls, cc.delegated, cc.fallbacks)
+                call()
+                after = (cc.calls, cc.delegated, cc.fallbacks)
+            except Exception:
+                continue
+            served += after[0] == before[0] + 1 and after[1:] == before[1:]
+        out["logging_path"] = {"sampled_chat_entries": len(sample), "every": logging_every, "native": served,
+                               "share": round(served / max(1, len(sample)), 4)}
+    return out
 
 
 PATCHES: List[Patch] = [
@@ -1002,7 +1240,11 @@ PATCHES: List[Patch] = [
         supports=">=1.83.7,<1.111",
         build=_capture_cpt,
         summary="Per-token cost of one model in Rust, from a price record resolved by LiteLLM's own lookup "
-        "and verified bit for bit against LiteLLM on probe usages; other calls go to LiteLLM.",
+        "and verified bit for bit against LiteLLM on probe usages. Cached tokens are native for providers "
+        "on LiteLLM's generic arithmetic (anthropic, bedrock, azure, gemini, deepseek, vertex_ai included) "
+        "where the probes agree; a service_tier (flex/priority, 1.110's other tiers) is planned with the "
+        "tier's own prices (key names from the installed LiteLLM) or the base prices where the provider "
+        "ignores the tier, whichever the probes verify. Other calls go to LiteLLM.",
         callers="litellm.cost_per_token, completion_cost (every successful call), proxy spend tracking",
         compare=_same,
     ),
@@ -1012,8 +1254,14 @@ PATCHES: List[Patch] = [
         target="litellm.cost_calculator:completion_cost",
         supports=">=1.83.7,<1.111",
         build=build_completion_cost,
+        wrap=fused_completion_cost,
         summary="completion_cost(completion_response=ModelResponse) for chat usage (cached, cache-write and "
-        "reasoning tokens, input-token tiers) in Rust, the response read in one native call. The proxy's "
+        "reasoning tokens, input-token tiers, the response's service_tier) in Rust. The plain call is a fused "
+        "fast path: one native call (CostTable.chat_cost) reads the response, checks the price-map "
+        "fingerprint and the plan, with the generic wrapper's bookkeeping inline. Reasoning tokens are native "
+        "for the providers whose cost function is LiteLLM's generic arithmetic (anthropic, bedrock, azure, "
+        "gemini, deepseek, vertex_ai without 128k prices); xai and the other own-function providers keep "
+        "them in LiteLLM. The proxy's "
         "logging-object path (response_cost_calculator's keyword arguments) is served too: the cost breakdown "
         "LiteLLM stores on the logging object is replayed from a recipe verified against LiteLLM per plan. "
         "Responses with tools, annotations, custom/per-deployment pricing, discount/margin configs or "
@@ -1064,26 +1312,33 @@ def _bench_cpt_cached() -> Callable[[], Any]:
                                           cache_read_input_tokens=3000)
 
 
-def _bench_logging_step() -> Callable[[], Any]:
-    """The proxy's cost step: a real logging object costs a chat response (``response_cost`` not yet
-    stamped), through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
+def _logging_step_call(model: str, provider: Any, response: Any = None) -> Callable[[], Any]:
+    """The proxy's cost step for one response: a real logging object costs it (``response_cost`` not
+    yet stamped) through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
     import datetime
 
     import litellm
     from litellm.litellm_core_utils.litellm_logging import Logging
 
-    lo = Logging(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=False,
+    lo = Logging(model=model, messages=[{"role": "user", "content": "hi"}], stream=False,
                  call_type="acompletion", start_time=datetime.datetime.now(), litellm_call_id="bench",
                  function_id="bench", litellm_trace_id="bench")
-    lo.update_environment_variables(litellm_params={"custom_llm_provider": "openai"}, optional_params={},
-                                    model="gpt-4o", custom_llm_provider="openai")
-    r = _typical_response()
-    r._hidden_params.pop("litellm_model_name", None)
-    kw = dict(response_object=r, model="gpt-4o", custom_llm_provider="openai", call_type="acompletion",
+    lo.update_environment_variables(litellm_params={"custom_llm_provider": provider}, optional_params={},
+                                    model=model, custom_llm_provider=provider)
+    if response is None:
+        response = _chat_response(model, provider, _COVERAGE_USAGES["plain"])
+    response._hidden_params.pop("litellm_model_name", None)
+    kw = dict(response_object=response, model=model, custom_llm_provider=provider, call_type="acompletion",
               optional_params={}, cache_hit=None, custom_pricing=False, base_model=None, prompt="",
               standard_built_in_tools_params={"web_search_options": None, "file_search": None},
               router_model_id=None, litellm_logging_obj=lo)
     return lambda: litellm.response_cost_calculator(**kw)
+
+
+def _bench_logging_step() -> Callable[[], Any]:
+    """The proxy's cost step: a real logging object costs a chat response (``response_cost`` not yet
+    stamped), through ``litellm.response_cost_calculator`` -> ``completion_cost``."""
+    return _logging_step_call("gpt-4o", "openai", _typical_response())
 
 
 BENCHMARKS: List[Benchmark] = [
