@@ -622,6 +622,204 @@ def _build_v1_init(original: Callable[..., Any]) -> Callable[..., Any]:
     return __init__
 
 
+# -- the v3 limiter (the proxy's default) on a Rust fixed-window table -----------
+
+V3_SUFFIX = ".v3"
+_TOKENS_SUFFIX = "}:tokens"
+_PARALLEL_SUFFIX = "}:max_parallel_requests"
+
+
+def v3_windows_for(limiter: Any) -> Any:
+    """The v3 table a limiter counts in: ``FAST_LITELLM_RATE_LIMIT_SHM`` + ".v3"
+    (one memory-mapped table per launched instance, shared by its workers), else
+    one heap table per ``InternalUsageCache`` (as stock shares the cache)."""
+    import os
+
+    from .. import _native
+
+    table = limiter.__dict__.get("_fast_litellm_v3")
+    if table is not None:
+        return table
+    path = os.environ.get(SHM_ENV)
+    if path:
+        path += V3_SUFFIX
+        with _SHARED_LOCK:
+            table = _SHARED_TABLES.get(path)
+            if table is None:
+                slots = int(os.environ.get(SHM_SLOTS_ENV) or 1_048_576)
+                table = _SHARED_TABLES[path] = _native.RateLimitFixedWindows(path, slots)
+    else:
+        owner = getattr(limiter, "internal_usage_cache", None)
+        owner_dict = getattr(owner, "__dict__", None)
+        table = owner_dict.get("_fast_litellm_v3") if owner_dict is not None else None
+        if table is None:
+            table = _native.RateLimitFixedWindows()
+            if owner_dict is not None:
+                owner_dict["_fast_litellm_v3"] = table
+    limiter.__dict__["_fast_litellm_v3"] = table
+    return table
+
+
+def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
+    import litellm.caching.in_memory_cache as imc_mod
+
+    table = v3_windows_for(lim)
+    iuc = lim.internal_usage_cache
+    stock_pre = lim.async_pre_call_hook
+    stock_success = lim.async_log_success_event
+    stock_failure = lim.async_log_failure_event
+
+    def delegated() -> bool:
+        # Redis configured (now or at construction): LiteLLM's own Lua-script path.
+        return (
+            iuc.dual_cache.redis_cache is not None
+            or lim.batch_rate_limiter_script is not None
+            or lim.window_size.__class__ is not int
+            or lim.window_size <= 0
+        )
+
+    async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> Any:
+        if call_type == "acreate_batch" or delegated():
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        u = user_api_key_dict
+        metadata = u.metadata or {}
+        rpm_limit_type = metadata.get("rpm_limit_type")
+        tpm_limit_type = metadata.get("tpm_limit_type")
+        if rpm_limit_type == "dynamic" or tpm_limit_type == "dynamic":
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        # LiteLLM's own descriptor builders, in its order.
+        requested_model = data.get("model", None)
+        descriptors = lim._create_rate_limit_descriptors(
+            user_api_key_dict=u,
+            data=data,
+            rpm_limit_type=rpm_limit_type,
+            tpm_limit_type=tpm_limit_type,
+            model_has_failures=False,
+        )
+        lim._add_team_model_rate_limit_descriptor_from_metadata(
+            user_api_key_dict=u, requested_model=requested_model, descriptors=descriptors
+        )
+        lim._add_project_model_rate_limit_descriptor_from_metadata(
+            user_api_key_dict=u, requested_model=requested_model, descriptors=descriptors
+        )
+        descriptors.extend(lim.create_organization_rate_limit_descriptor(u, requested_model))
+        if not descriptors:
+            return None
+        ids: list = []
+        names: list = []
+        limits: list = []
+        for d in descriptors:
+            rl = d.get("rate_limit") or {}
+            r = rl.get("requests_per_unit")
+            t = rl.get("tokens_per_unit")
+            p = rl.get("max_parallel_requests")
+            if r is None and t is None and p is None:
+                continue
+            wid = f"{d['key']}:{d['value']}"
+            if wid in ids:  # one window key named twice: LiteLLM's code
+                return await stock_pre(user_api_key_dict, cache, data, call_type)
+            ids.append(wid)
+            names.append(d["key"])
+            limits += (r, t, p)
+        now_int = int(lim._get_current_time().timestamp())
+        try:
+            response = table.check(ids, names, limits, now_int, imc_mod.time.time(), lim.window_size)
+        except (TypeError, ValueError, MemoryError):  # odd limits, overflow, full shared table
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        if response["overall_code"] == "OVER_LIMIT":
+            lim._handle_rate_limit_error(response=response, descriptors=descriptors)
+        else:
+            data["litellm_proxy_rate_limit_response"] = response
+        return None
+
+    def to_ops(pipeline: Any) -> Any:
+        ops = []
+        for op in pipeline:
+            key = op["key"]
+            delta = op["increment_value"]
+            if delta.__class__ is not int or key.__class__ is not str or not key.startswith("{"):
+                return None
+            if key.endswith(_TOKENS_SUFFIX):
+                ops.append((key[1 : -len(_TOKENS_SUFFIX)], 2, delta))
+            elif key.endswith(_PARALLEL_SUFFIX):
+                ops.append((key[1 : -len(_PARALLEL_SUFFIX)], 3, delta))
+            else:
+                return None
+        return ops
+
+    def apply(ops: Any) -> bool:
+        imc = iuc.dual_cache.in_memory_cache
+        ttl = getattr(imc, "default_ttl", None)
+        if not isinstance(ttl, (int, float)) or isinstance(ttl, bool):
+            return False
+        try:
+            table.increment(ops, imc_mod.time.time(), float(ttl))
+        except (TypeError, ValueError, MemoryError, OverflowError):
+            return False
+        return True
+
+    async def async_log_success_event(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if delegated():
+            return await stock_success(kwargs, response_obj, start_time, end_time)
+        try:
+            pipeline = lim._build_success_event_pipeline_operations(
+                kwargs=kwargs, response_obj=response_obj, rate_limit_type=lim.get_rate_limit_type()
+            )
+        except Exception:
+            return await stock_success(kwargs, response_obj, start_time, end_time)
+        ops = to_ops(pipeline)
+        if ops is None or not apply(ops):
+            return await stock_success(kwargs, response_obj, start_time, end_time)
+        return None
+
+    async def async_log_failure_event(kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        if delegated():
+            return await stock_failure(kwargs, response_obj, start_time, end_time)
+        try:
+            slo = kwargs.get("standard_logging_object") or {}
+            meta = slo.get("metadata") or {}
+            user_api_key = meta.get("user_api_key_hash")
+        except Exception:
+            return await stock_failure(kwargs, response_obj, start_time, end_time)
+        if not user_api_key:
+            return None
+        ops = to_ops([{"key": f"{{api_key:{user_api_key}}}:max_parallel_requests", "increment_value": -1}])
+        if ops is None or not apply(ops):
+            return await stock_failure(kwargs, response_obj, start_time, end_time)
+        return None
+
+    lim.async_pre_call_hook = async_pre_call_hook
+    lim.async_log_success_event = async_log_success_event
+    lim.async_log_failure_event = async_log_failure_event
+
+
+def accelerate_v3_limiter(lim: Any) -> bool:
+    """Give a stock v3 limiter our hooks (counters in a Rust fixed-window table). True if done."""
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+
+    if type(lim) is not cls or "_fast_litellm_v3" in lim.__dict__:
+        return False
+    _install_v3_hooks(lim)
+    return True
+
+
+def _build_v3_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    from .. import _native
+
+    _native.RateLimitFixedWindows  # noqa: B018 - fail at build time, not per request
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        try:
+            accelerate_v3_limiter(self)
+        except Exception as exc:  # keep the stock limiter
+            import logging
+
+            logging.getLogger("fast_litellm").warning("rate_limit: v3 limiter not accelerated: %r", exc)
+
+    return __init__
+
+
 PATCHES = [
     Patch(
         name="rate_limit.v1_limiter",
@@ -641,6 +839,30 @@ PATCHES = [
             "ProxyLogging.pre_call_hook / logging callbacks / post_call_success_hook, on every proxy "
             "request only when LEGACY_MULTI_INSTANCE_RATE_LIMITING=true; by default the proxy registers "
             "the v3 limiter (PROXY_HOOKS['parallel_request_limiter']), which this patch does not change"
+        ),
+        compare=lambda a, b: a is None and b is None,
+    ),
+    Patch(
+        name="rate_limit.v3_limiter",
+        component=COMPONENT,
+        target="litellm.proxy.hooks.parallel_request_limiter_v3:_PROXY_MaxParallelRequestsHandler_v3.__init__",
+        # 1.110.2's v3 (5,348 lines) is a different algorithm (reservations,
+        # request stash, PTU, descriptor-level windows): not covered there yet.
+        supports=">=1.83.14,<1.84",
+        build=_build_v3_init,
+        summary=(
+            "The v3 proxy limiter (the proxy's default parallel_request_limiter hook): its pre-call, "
+            "success and failure hooks count in a Rust fixed-window table (one 80-byte entry per "
+            "descriptor with LiteLLM's exact InMemoryCache expiries) with one native call per check; "
+            "descriptors and 429s come from LiteLLM's own code. Shared across workers through a "
+            "memory-mapped file when FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). "
+            "Redis configured, batch calls, dynamic limits: LiteLLM's code. Off on 1.110.x: its v3 "
+            "is a different algorithm (reservations, request stash) not covered yet."
+        ),
+        callers=(
+            "every proxy request by default: ProxyLogging.pre_call_hook / success and failure "
+            "callbacks through PROXY_HOOKS['parallel_request_limiter'] (v3 unless "
+            "LEGACY_MULTI_INSTANCE_RATE_LIMITING=true)"
         ),
         compare=lambda a, b: a is None and b is None,
     ),
