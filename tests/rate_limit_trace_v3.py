@@ -88,6 +88,13 @@ def gen_trace(n: int, seed: int, n_keys: int = 12) -> List[Tuple]:
         if rng.random() < 0.25:
             m = rng.choice(MODELS)
             spec["metadata"] = {"model_rpm_limit": {m: rng.randint(1, 8)}, "model_tpm_limit": {m: rng.randint(10, 300)}}
+        y = rng.random()
+        if y < 0.1:  # LiteLLM's own descriptor builders (team model limits)
+            m = rng.choice(MODELS)
+            spec["team_metadata"] = {"model_rpm_limit": {m: rng.randint(2, 9)}}
+        elif y < 0.2:  # per-model limits through model_max_budget
+            m = rng.choice(MODELS)
+            spec["model_max_budget"] = {m: {"rpm_limit": rng.randint(1, 6), "tpm_limit": rng.randint(30, 300)}}
         keys.append(spec)
     out: List[Tuple] = []
     for _ in range(n):

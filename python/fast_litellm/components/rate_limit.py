@@ -660,6 +660,100 @@ def v3_windows_for(limiter: Any) -> Any:
     return table
 
 
+_AUTH_UTILS: List[Any] = [None]
+
+
+def _key_model_limit(u: Any, model: str, meta_key: str, which: int) -> Any:
+    """LiteLLM 1.83's ``get_key_model_{tpm,rpm}_limit(u, model_name=model)`` when
+    ``u.team_metadata`` is falsy: key metadata, else (model_max_budget: LiteLLM's
+    function), else the router's deployment default."""
+    au = _AUTH_UTILS[0]
+    if au is None:
+        from litellm.proxy.auth import auth_utils as au
+
+        _AUTH_UTILS[0] = au
+    md = u.metadata
+    if md:
+        got = md.get(meta_key)
+        if got:
+            return got
+    if u.model_max_budget:
+        return (au.get_key_model_tpm_limit, au.get_key_model_rpm_limit)[which](u, model_name=model)
+    ps = sys.modules.get("litellm.proxy.proxy_server")
+    if ps is not None and getattr(ps, "llm_router", None) is None:
+        return None
+    default = (au._get_deployment_default_tpm_limit, au._get_deployment_default_rpm_limit)[which](model)
+    return None if default is None else {model: default}
+
+
+def simple_descriptors(u: Any, data: dict, model: Any) -> Any:
+    """LiteLLM 1.83's v3 descriptors (``_create_rate_limit_descriptors`` and the
+    team/project/org/agent additions) for the common case -- no team, project or
+    organisation metadata, no organisation limits, no agent -- as flat lists
+    ``(ids, names, limits, values)``; None when not that case (LiteLLM builds them)."""
+    if (
+        u.team_metadata
+        or getattr(u, "project_metadata", None)
+        or getattr(u, "organization_metadata", None)
+        or getattr(u, "agent_id", None)
+        or (u.org_id is not None and (u.organization_rpm_limit is not None or u.organization_tpm_limit is not None))
+        or (data.get("metadata") or {}).get("agent_id")
+    ):
+        return None
+    ids: list = []
+    names: list = []
+    limits: list = []
+    values: list = []
+    ak = u.api_key
+    if ak and (u.rpm_limit is not None or u.tpm_limit is not None or u.max_parallel_requests is not None):
+        ids.append(f"api_key:{ak}")
+        names.append("api_key")
+        values.append(ak)
+        limits += (u.rpm_limit, u.tpm_limit, u.max_parallel_requests)
+    uid = u.user_id
+    if uid and (u.user_rpm_limit is not None or u.user_tpm_limit is not None):
+        ids.append(f"user:{uid}")
+        names.append("user")
+        values.append(uid)
+        limits += (u.user_rpm_limit, u.user_tpm_limit, None)
+    tid = u.team_id
+    if tid and (u.team_rpm_limit is not None or u.team_tpm_limit is not None):
+        ids.append(f"team:{tid}")
+        names.append("team")
+        values.append(tid)
+        limits += (u.team_rpm_limit, u.team_tpm_limit, None)
+    if uid and (u.team_member_rpm_limit is not None or u.team_member_tpm_limit is not None):
+        v = f"{tid}:{uid}"
+        ids.append(f"team_member:{v}")
+        names.append("team_member")
+        values.append(v)
+        limits += (u.team_member_rpm_limit, u.team_member_tpm_limit, None)
+    eid = u.end_user_id
+    if eid and (u.end_user_rpm_limit is not None or u.end_user_tpm_limit is not None):
+        ids.append(f"end_user:{eid}")
+        names.append("end_user")
+        values.append(eid)
+        limits += (u.end_user_rpm_limit, u.end_user_tpm_limit, None)
+    if model:
+        tpm_m = _key_model_limit(u, model, "model_tpm_limit", 0)
+        rpm_m = _key_model_limit(u, model, "model_rpm_limit", 1)
+        if tpm_m is not None or rpm_m is not None:
+            tpm_m = tpm_m or {}
+            rpm_m = rpm_m or {}
+            if tpm_m.__class__ is not dict or rpm_m.__class__ is not dict:
+                return None
+            if model in tpm_m or model in rpm_m:
+                r = rpm_m.get(model)
+                t = tpm_m.get(model)
+                if r is not None or t is not None:
+                    v = f"{ak}:{model}"
+                    ids.append(f"model_per_key:{v}")
+                    names.append("model_per_key")
+                    values.append(v)
+                    limits += (r, t, None)
+    return ids, names, limits, values
+
+
 def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
     import litellm.caching.in_memory_cache as imc_mod
 
@@ -687,46 +781,61 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
         tpm_limit_type = metadata.get("tpm_limit_type")
         if rpm_limit_type == "dynamic" or tpm_limit_type == "dynamic":
             return await stock_pre(user_api_key_dict, cache, data, call_type)
-        # LiteLLM's own descriptor builders, in its order.
         requested_model = data.get("model", None)
-        descriptors = lim._create_rate_limit_descriptors(
-            user_api_key_dict=u,
-            data=data,
-            rpm_limit_type=rpm_limit_type,
-            tpm_limit_type=tpm_limit_type,
-            model_has_failures=False,
-        )
-        lim._add_team_model_rate_limit_descriptor_from_metadata(
-            user_api_key_dict=u, requested_model=requested_model, descriptors=descriptors
-        )
-        lim._add_project_model_rate_limit_descriptor_from_metadata(
-            user_api_key_dict=u, requested_model=requested_model, descriptors=descriptors
-        )
-        descriptors.extend(lim.create_organization_rate_limit_descriptor(u, requested_model))
-        if not descriptors:
-            return None
-        ids: list = []
-        names: list = []
-        limits: list = []
-        for d in descriptors:
-            rl = d.get("rate_limit") or {}
-            r = rl.get("requests_per_unit")
-            t = rl.get("tokens_per_unit")
-            p = rl.get("max_parallel_requests")
-            if r is None and t is None and p is None:
-                continue
-            wid = f"{d['key']}:{d['value']}"
-            if wid in ids:  # one window key named twice: LiteLLM's code
-                return await stock_pre(user_api_key_dict, cache, data, call_type)
-            ids.append(wid)
-            names.append(d["key"])
-            limits += (r, t, p)
+        got = simple_descriptors(u, data, requested_model)
+        if got is not None:
+            ids, names, limits, values = got
+            if not ids:
+                return None
+            descriptors = None
+        else:
+            # Anything else: LiteLLM's own descriptor builders, in its order.
+            descriptors = lim._create_rate_limit_descriptors(
+                user_api_key_dict=u,
+                data=data,
+                rpm_limit_type=rpm_limit_type,
+                tpm_limit_type=tpm_limit_type,
+                model_has_failures=False,
+            )
+            lim._add_team_model_rate_limit_descriptor_from_metadata(
+                user_api_key_dict=u, requested_model=requested_model, descriptors=descriptors
+            )
+            lim._add_project_model_rate_limit_descriptor_from_metadata(
+                user_api_key_dict=u, requested_model=requested_model, descriptors=descriptors
+            )
+            descriptors.extend(lim.create_organization_rate_limit_descriptor(u, requested_model))
+            if not descriptors:
+                return None
+            ids = []
+            names = []
+            limits = []
+            for d in descriptors:
+                rl = d.get("rate_limit") or {}
+                r = rl.get("requests_per_unit")
+                t = rl.get("tokens_per_unit")
+                p = rl.get("max_parallel_requests")
+                if r is None and t is None and p is None:
+                    continue
+                wid = f"{d['key']}:{d['value']}"
+                if wid in ids:
+                    # Named twice (model_per_team from both team-model builders):
+                    # LiteLLM counts it twice, as we do, when the limits agree.
+                    j = ids.index(wid)
+                    if tuple(limits[3 * j : 3 * j + 3]) != (r, t, p):
+                        return await stock_pre(user_api_key_dict, cache, data, call_type)
+                ids.append(wid)
+                names.append(d["key"])
+                limits += (r, t, p)
+            if not ids:
+                return None
         now_int = int(lim._get_current_time().timestamp())
         try:
             response = table.check(ids, names, limits, now_int, imc_mod.time.time(), lim.window_size)
         except (TypeError, ValueError, MemoryError):  # odd limits, overflow, full shared table
             return await stock_pre(user_api_key_dict, cache, data, call_type)
         if response["overall_code"] == "OVER_LIMIT":
+            if descriptors is None:
+                descriptors = [{"key": n, "value": v} for n, v in zip(names, values)]
             lim._handle_rate_limit_error(response=response, descriptors=descriptors)
         else:
             data["litellm_proxy_rate_limit_response"] = response
@@ -934,11 +1043,54 @@ def _bench_pre_call_hook() -> Callable[[], Any]:
     return run
 
 
+def _bench_v3_pre_call_hook() -> Callable[[], Any]:
+    """Like ``_bench_pre_call_hook`` for the v3 limiter (the proxy's default):
+    BENCH_BATCH checks, 5,000 rotating keys with rpm/tpm limits, no Redis."""
+    import asyncio
+    import itertools
+
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    loop = asyncio.new_event_loop()
+    counter = itertools.count()
+    limiters: dict = {}
+    auths = [UserAPIKeyAuth(api_key=f"sk-bench-{i}", rpm_limit=10**9, tpm_limit=10**9) for i in range(5000)]
+    cache = DualCache()
+
+    def limiter() -> Any:
+        import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+        import litellm.proxy.utils as pu
+
+        init = v3._PROXY_MaxParallelRequestsHandler_v3.__init__
+        lim = limiters.get(init)
+        if lim is None:
+            iuc = pu.InternalUsageCache(dual_cache=DualCache(default_in_memory_ttl=1))
+            lim = limiters[init] = v3._PROXY_MaxParallelRequestsHandler_v3(iuc)
+        return lim
+
+    async def batch(start: int) -> None:
+        hook = limiter().async_pre_call_hook
+        for i in range(start, start + BENCH_BATCH):
+            await hook(user_api_key_dict=auths[i % 5000], cache=cache, data={"model": "gpt-4o"}, call_type="completion")
+
+    def run() -> None:
+        loop.run_until_complete(batch(next(counter) * BENCH_BATCH))
+
+    return run
+
+
 BENCHMARKS = [
     Benchmark(
         name="rate_limit.pre_call_hook",
         patch="rate_limit.v1_limiter",
         setup=_bench_pre_call_hook,
         notes="100 checks per call (divide by 100 for one check): v1 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
+    ),
+    Benchmark(
+        name="rate_limit.v3_pre_call_hook",
+        patch="rate_limit.v3_limiter",
+        setup=_bench_v3_pre_call_hook,
+        notes="100 checks per call (divide by 100 for one check): v3 limiter (the proxy's default) async_pre_call_hook, 5,000 rotating keys, no Redis",
     ),
 ]
