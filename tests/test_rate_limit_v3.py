@@ -193,3 +193,21 @@ def test_v3_table_exact_under_threads():
     for x in ts:
         x.join()
     assert sum(admitted) == 20 * 500
+
+
+def test_patched_constructors_keep_their_signature():
+    """LiteLLM's _add_proxy_hooks picks a hook's constructor arguments with
+    inspect.getfullargspec (which ignores __wrapped__): our wrappers must show
+    the original parameters, or the proxy cannot build its limiter."""
+    import inspect
+
+    import fast_litellm
+    from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler as v1
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as v3
+
+    fast_litellm.activate()
+    try:
+        assert "internal_usage_cache" in inspect.getfullargspec(v3).args
+        assert "internal_usage_cache" in inspect.getfullargspec(v1).args
+    finally:
+        fast_litellm.deactivate()

@@ -4,6 +4,11 @@
 default ``parallel_request_limiter`` hook is the v3 limiter; a custom_auth gives
 every request one key limited to N rpm. A burst of 3N requests spread over the 4
 workers admits exactly N: the workers count in the launcher's shared table.
+
+``--run_gunicorn`` (LiteLLM's own option for its workers): with uvicorn 0.54's
+multiprocess supervisor, workers that miss its 5 s healthcheck while importing
+LiteLLM are killed and respawned forever on a loaded 2-core machine (stock
+``litellm --num_workers 2`` shows it too); LiteLLM's gunicorn setup waits 600 s.
 """
 
 import concurrent.futures
@@ -91,13 +96,14 @@ def test_proxy_four_workers_one_v3_limit(tmp_path):
     cfg.write_text(CONFIG)
     port = free_port()
     key = f"hk-v3-{os.getpid()}"
-    argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4", "--host", "127.0.0.1", "--port", str(port)]
+    argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4", "--run_gunicorn",
+                                  "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path / "proxy.log"
     with open(log, "wb") as out:  # a file, not a pipe: 4 workers' logs would fill a pipe
         proc = subprocess.Popen(argv, env=_env(tmp_path, key), cwd=str(tmp_path), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         try:
-            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=300)
+            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=240)
         except Exception:
             raise RuntimeError("proxy did not start:\n" + log.read_text(errors="replace")[-3000:])
         _wait_clear_of_window_end()

@@ -1,4 +1,4 @@
-"""Rate limiting: the proxy's v1 limiter on a Rust per-minute table.
+"""Rate limiting: the proxy's limiters (v3, its default, and v1) on Rust tables.
 
 Call paths (both pinned versions, no Redis)
 -------------------------------------------
@@ -10,8 +10,9 @@ registers ``PROXY_HOOKS["parallel_request_limiter"]`` with the same cache: that 
 ``_PROXY_MaxParallelRequestsHandler_v3`` on both versions unless
 ``LEGACY_MULTI_INSTANCE_RATE_LIMITING=true`` (then v1). So the proxy runs v3 by
 default; v1 is what ``ProxyLogging.max_parallel_request_limiter`` is, what the
-legacy switch selects, and what issue 5's harness drives. **Only v1 is
-accelerated here; v3 runs LiteLLM's own code** (see "Missing" below).
+legacy switch selects, and what issue 5's harness drives. Both are accelerated
+on 1.83.x (``rate_limit.v3_limiter``, ``rate_limit.v1_limiter``); on 1.110.x
+only v1 is (see "v3 on 1.110.x" below).
 
 v1 semantics (read from both versions' source)
 ----------------------------------------------
@@ -81,9 +82,69 @@ The older patch ``rate_limit.internal_usage_cache`` (off by default) swaps only
 the limiters' ``InMemoryCache`` for an exact Rust model of it; it is exact but not
 a win (the hook's Python code dominates), and it keeps stock's cap behaviour.
 
-Missing: the v3 limiter (``parallel_request_limiter_v3.py``, what the proxy
-runs by default; 1,859 / 5,348 lines on 1.83.14 / 1.110.2) is not accelerated,
-and Redis (across hosts) is delegated to LiteLLM's own code.
+The v3 limiter (``rate_limit.v3_limiter``, on by default, 1.83.x)
+----------------------------------------------------------------
+v3 semantics (1.83.14, no Redis, read from the source): per request, descriptors
+``{key, value, rate_limit}`` for api_key (rpm/tpm/max_parallel), user, team,
+team_member, end_user, model_per_key, model_per_team (twice when both team-model
+builders name it), model_per_project, organization, model_per_organization,
+agent, agent_session. ``should_rate_limit``: a pre-check reads every set counter
+(``{key:value}:requests|tokens|max_parallel_requests``) and refuses when one is
+``> limit`` (nothing counted); else, for every (window, counter) pair in order,
+``in_memory_cache_sliding_window`` resets the window (``{key:value}:window`` =
+the limiter clock's second, counter = 1) when it is missing or
+``now_int - start >= window_size``, else adds 1 to the counter -- so only the
+first counter of a descriptor restarts with a new window, the others carry on
+-- and refuses when a counter is then ``> limit`` (counted anyway). Every entry
+lives in ``InMemoryCache`` with its own expiry (``time.time() + ttl``, kept on
+overwrite while live): window and pre-call counters ``window_size`` (60 s),
+counters first created by the success/failure callbacks (tokens ``+=``
+``total_tokens`` for key/user/team/team_member/end_user/model scopes,
+max_parallel ``-= 1`` for the key) the cache's default 600 s. A window key can
+thus expire before its window ends, and a token counter can outlive windows:
+decisions depend on those expiry times. Refusals: ``_handle_rate_limit_error``
+(``HTTPException`` 429, detail, ``retry-after``/``rate_limit_type``/``reset_at``);
+admits store the ``RateLimitResponse`` in ``data`` for the post-call headers.
+
+What the patch does: it wraps ``_PROXY_MaxParallelRequestsHandler_v3.__init__``
+and gives the instance our pre-call, success and failure hooks (the post-call
+hook only reads ``data`` and stays LiteLLM's). They keep every entry in
+``_native.RateLimitFixedWindows`` (``fast_litellm_core::ratelimit::fixed``): one
+80-byte slot per descriptor string ``"{key}:{value}"`` (64-bit keyed SipHash; the
+string is never stored), with the four entries' exact values and ``f64``
+expiries, so the pre-check, the window logic and the final check are one native
+call that returns LiteLLM's ``RateLimitResponse`` dict. Descriptors for the
+common case (no team/project/organisation metadata, no organisation limits, no
+agent) are built in our code (``simple_descriptors``, calling LiteLLM's
+``get_key_model_*_limit``/deployment-default helpers where they apply); any other
+case uses LiteLLM's own descriptor builders. 429s are raised by LiteLLM's
+``_handle_rate_limit_error``. The clocks are LiteLLM's: the limiter's
+``_get_current_time()`` for windows, ``litellm.caching.in_memory_cache.time.time()``
+for expiries. LiteLLM's code runs for: Redis on the usage cache (its Lua
+scripts -- across hosts the counters live in Redis, as LiteLLM does it),
+``acreate_batch`` (the batch limiter), dynamic ``rpm/tpm_limit_type``, a
+descriptor named twice with different limits, non-int limits or values beyond
++-2**62, a full shared table. Across workers: ``FAST_LITELLM_RATE_LIMIT_SHM`` +
+``".v3"`` (the launcher removes both files), fixed capacity
+(``FAST_LITELLM_RATE_LIMIT_SHM_SLOTS``, default 1,048,576 slots = 80 MiB sparse),
+slots whose entries have all expired are reused; each slot is updated under its
+own lock word (owner pid; a dead owner's lock is taken over), new descriptors
+placed under a table-wide insert lock (same rule).
+
+v3 deliberate differences: no 200-item cap (stock forgets counters above it);
+at the exact instant ``now == expiry`` an entry reads as live and is replaced by
+a write (stock: the same unless another write at that instant evicted it first);
+``acreate_batch`` calls count in LiteLLM's cache, the others in ours (a key's
+batch and non-batch requests are limited separately); the dynamic rate limiter
+(``dynamic_rate_limiter_v3``) keeps its own v3 instance and cache, untouched.
+
+v3 on 1.110.x: not accelerated (``supports`` stops at 1.84). Its v3 is a
+different 5,348-line algorithm: TPM reservations from ``max_tokens`` estimates
+at pre-call reconciled at success/failure, a per-request stash, PTU team
+ceilings and normalised tokens, batch-enqueued reservations. Reproducing it
+exactly is its own piece of work.
+
+Missing: v3 on 1.110.x (above); Redis is delegated to LiteLLM's own code.
 """
 
 from __future__ import annotations
