@@ -459,7 +459,7 @@ impl FixedWindowTable {
                 live.push(s);
             }
         }
-        let cap = (((live.len() + n) * 100).div_ceil(45)).max(MIN_CAP);
+        let cap = (((live.len() + n) * 100).div_ceil(60)).max(MIN_CAP);
         let new = heap_inner(cap, old.seed());
         for &s in &live {
             let k = old.slot(s, 0).load(Ordering::Relaxed);
