@@ -35,6 +35,7 @@ model_list:
       api_key: sk-mock
       mock_response: "hello"
 general_settings:
+  master_key: sk-rl-master-0123456789abcdef  # 1.110.x refuses to start without one; custom_auth decides
   custom_auth: rl_custom_auth.user_api_key_auth
 litellm_settings:
   cache: true
