@@ -417,8 +417,6 @@ fn opt_limit(o: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     }
 }
 
-const KINDS: [&str; 3] = ["requests", "tokens", "max_parallel_requests"];
-
 /// Counters of LiteLLM's v3 proxy limiter (see `fast_litellm_core::ratelimit::fixed`):
 /// one 80-byte entry per descriptor `"{key}:{value}"`, in this process or in a
 /// memory-mapped file shared by every process opening the same `path`.
@@ -468,19 +466,26 @@ impl RateLimitFixedWindows {
             });
         }
         let r = self.table.check(&descs, now_int, now, window_size).map_err(fx_err)?;
+        let ok = pyo3::intern!(py, "OK");
+        let over = pyo3::intern!(py, "OVER_LIMIT");
+        let kinds = [
+            pyo3::intern!(py, "requests"),
+            pyo3::intern!(py, "tokens"),
+            pyo3::intern!(py, "max_parallel_requests"),
+        ];
         let out = PyDict::new(py);
-        out.set_item("overall_code", if r.over { "OVER_LIMIT" } else { "OK" })?;
+        out.set_item(pyo3::intern!(py, "overall_code"), if r.over { over } else { ok })?;
         let st = PyList::empty(py);
         for s in &r.statuses {
             let d = PyDict::new(py);
-            d.set_item("code", if s.over { "OVER_LIMIT" } else { "OK" })?;
-            d.set_item("current_limit", s.limit)?;
-            d.set_item("limit_remaining", s.remaining)?;
-            d.set_item("rate_limit_type", KINDS[s.kind as usize])?;
-            d.set_item("descriptor_key", names.get_item(s.desc)?)?;
+            d.set_item(pyo3::intern!(py, "code"), if s.over { over } else { ok })?;
+            d.set_item(pyo3::intern!(py, "current_limit"), s.limit)?;
+            d.set_item(pyo3::intern!(py, "limit_remaining"), s.remaining)?;
+            d.set_item(pyo3::intern!(py, "rate_limit_type"), kinds[s.kind as usize])?;
+            d.set_item(pyo3::intern!(py, "descriptor_key"), names.get_item(s.desc)?)?;
             st.append(d)?;
         }
-        out.set_item("statuses", st)?;
+        out.set_item(pyo3::intern!(py, "statuses"), st)?;
         Ok(out)
     }
 
