@@ -211,3 +211,32 @@ def test_patched_constructors_keep_their_signature():
         assert "internal_usage_cache" in inspect.getfullargspec(v1).args
     finally:
         fast_litellm.deactivate()
+
+
+_CHILD = r"""
+import sys
+from fast_litellm import _native
+t = _native.RateLimitFixedWindows(sys.argv[1], 4096)
+ok = 0
+for i in range(int(sys.argv[2])):
+    r = t.check(["api_key:k%d" % (i % 7)], ["api_key"], [10**9, None, None], 100, 100.5, 60)
+    ok += r["overall_code"] == "OK"
+    t.increment([("api_key:k%d" % (i % 7), 2, 3)], 100.5, 600.0)
+print(ok)
+"""
+
+
+def test_v3_shared_table_four_processes_lose_no_increment(tmp_path):
+    import subprocess
+
+    from fast_litellm import _native
+
+    path = str(tmp_path / "rl.v3")
+    n = 5000
+    procs = [subprocess.Popen([sys.executable, "-c", _CHILD, path, str(n)], stdout=subprocess.PIPE) for _ in range(4)]
+    oks = [int(p.communicate(timeout=300)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs) and sum(oks) == 4 * n
+    t = _native.RateLimitFixedWindows(path, 4096)
+    assert t.shared and t.capacity == 4096
+    assert sum(t.get(f"api_key:k{i}", 1, 100.5) for i in range(7)) == 4 * n  # requests
+    assert sum(t.get(f"api_key:k{i}", 2, 100.5) for i in range(7)) == 3 * 4 * n  # tokens
