@@ -12,7 +12,10 @@ built before the first reading and are not counted). Also reported: the
 items the limiter's cache actually holds and, for the Rust store, its own byte
 count. Never tracemalloc (it cannot see Rust allocations).
 
-    PYTHONPATH=python python bench/rate_limit/memory.py --keys 100000 [--keys 1000000]
+    PYTHONPATH=python python bench/rate_limit/memory.py --keys 100000 [--keys 1000000] [--limiter v3]
+
+``--limiter v3``: the limiter the proxy runs by default (``_PROXY_MaxParallelRequestsHandler_v3``
+built on ProxyLogging's internal_usage_cache, as ``_add_proxy_hooks`` does).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import sys
 
 CHILD = r"""
 import asyncio, gc, json, logging, os, sys, time
-mode, n, style = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+mode, n, style, which = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 if mode.startswith("fast"):
     import fast_litellm
     fast_litellm.activate()
@@ -35,7 +38,12 @@ from litellm.proxy._types import UserAPIKeyAuth
 from litellm.proxy.utils import ProxyLogging
 logging.disable(logging.CRITICAL)
 pl = ProxyLogging(user_api_key_cache=DualCache())
-lim = pl.max_parallel_request_limiter
+if which == "v3":
+    # What the proxy registers as its parallel_request_limiter hook by default.
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3
+    lim = _PROXY_MaxParallelRequestsHandler_v3(pl.internal_usage_cache)
+else:
+    lim = pl.max_parallel_request_limiter
 # One auth object, its api_key set per check: no per-key Python object of the
 # harness's own (LiteLLM keeps only the strings it derives from it).
 auth = UserAPIKeyAuth(api_key="sk-warm", rpm_limit=100, tpm_limit=100000)
@@ -58,8 +66,8 @@ dt = time.perf_counter() - t0
 loop.run_until_complete(asyncio.sleep(0.05))
 gc.collect(); r1 = rss()
 imc = lim.internal_usage_cache.dual_cache.in_memory_cache
-table = lim.__dict__.get("_fast_litellm_windows")
-print(json.dumps({"mode": mode, "style": style, "keys": n, "rss_delta_bytes": r1 - r0, "bytes_per_key": (r1 - r0) / n,
+table = lim.__dict__.get("_fast_litellm_windows") or lim.__dict__.get("_fast_litellm_v3")
+print(json.dumps({"limiter": which, "mode": mode, "style": style, "keys": n, "rss_delta_bytes": r1 - r0, "bytes_per_key": (r1 - r0) / n,
                   "us_per_check": dt / n * 1e6, "cache_items": len(imc.cache_dict),
                   "cap": imc.max_size_in_memory,
                   "table_bytes": table.nbytes if table is not None else None,
@@ -69,7 +77,7 @@ print(json.dumps({"mode": mode, "style": style, "keys": n, "rss_delta_bytes": r1
 """
 
 
-def run(mode: str, n: int, style: str) -> dict:
+def run(mode: str, n: int, style: str, which: str = "v1") -> dict:
     import tempfile
 
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
@@ -77,9 +85,10 @@ def run(mode: str, n: int, style: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if mode == "fast-shm":
             env["FAST_LITELLM_RATE_LIMIT_SHM"] = os.path.join(tmp, "rl.shm")
-            env["FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"] = str(int(n / 0.8))
+            # v1's table fills to 0.8; v3's probes through expired slots, so give it room.
+            env["FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"] = str(int(n / (0.8 if which == "v1" else 0.5)))
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, mode, str(n), style], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", CHILD, mode, str(n), style, which], env=env, capture_output=True, text=True, check=True
         )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -89,11 +98,13 @@ def main() -> None:
     ap.add_argument("--keys", type=int, action="append")
     ap.add_argument("--style", action="append", choices=["noyield", "yield"])
     ap.add_argument("--mode", action="append", choices=["stock", "fast", "fast-shm"])
+    ap.add_argument("--limiter", action="append", choices=["v1", "v3"])
     args = ap.parse_args()
-    for n in args.keys or [100_000]:
-        for style in args.style or ["noyield", "yield"]:
-            for mode in args.mode or ["stock", "fast", "fast-shm"]:
-                print(json.dumps(run(mode, n, style)), flush=True)
+    for which in args.limiter or ["v1"]:
+        for n in args.keys or [100_000]:
+            for style in args.style or ["noyield", "yield"]:
+                for mode in args.mode or ["stock", "fast", "fast-shm"]:
+                    print(json.dumps(run(mode, n, style, which)), flush=True)
 
 
 if __name__ == "__main__":

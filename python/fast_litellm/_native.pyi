@@ -122,7 +122,7 @@ class CostTable:
         ...
 
 # -- rate_limit -------------------------------------------------------------
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 class RateLimitStore:
     """LiteLLM's ``InMemoryCache`` algorithm in Rust (flavor ``"1.83"`` or ``"1.110"``).
@@ -165,6 +165,42 @@ class RateLimitWindows:
         """``(key, released, tokens, default counts)``: in-flight down, tokens added."""
     def get(self, window: int, key: str) -> Optional[Tuple[int, int, int]]: ...
     def live(self, window: int) -> int: ...
+    @property
+    def shared(self) -> bool: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def used(self) -> int: ...
+    @property
+    def nbytes(self) -> int:
+        """Exact bytes of the table (header + slots)."""
+
+class RateLimitFixedWindows:
+    """Entries of LiteLLM 1.83's v3 proxy limiter: one 80-byte slot per descriptor
+    ``"{key}:{value}"`` (64-bit keyed hash; the string is not kept) holding its
+    window / requests / tokens / max_parallel_requests entries, each an exact int
+    and ``f64`` expiry with ``InMemoryCache``'s semantics. In this process's heap
+    (``path=None``; grows, drops expired slots) or in the memory-mapped file
+    ``path`` shared by every process opening it (fixed capacity, expired slots
+    reused; per-slot locks with dead-owner takeover)."""
+
+    def __init__(self, path: Optional[str] = None, slots: int = 1048576) -> None: ...
+    def check(
+        self,
+        ids: List[str],
+        names: List[str],
+        limits: List[Optional[int]],
+        now_int: int,
+        now: float,
+        window_size: int,
+    ) -> Dict[str, Any]:
+        """``should_rate_limit`` (in memory): limits flat ``(requests, tokens,
+        max_parallel)`` per descriptor; returns LiteLLM's ``RateLimitResponse`` dict.
+        TypeError for non-int limits, ValueError on overflow, MemoryError when full."""
+    def increment(self, ops: List[Tuple[str, int, int]], now: float, default_ttl: float) -> None:
+        """``(id, entry, delta)``: ``(get or 0) + delta`` then set with ``default_ttl``."""
+    def get(self, id: str, entry: int, now: float) -> Optional[int]:
+        """Entry 0 window, 1 requests, 2 tokens, 3 max_parallel_requests, at cache time ``now``."""
     @property
     def shared(self) -> bool: ...
     @property

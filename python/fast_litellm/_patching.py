@@ -325,6 +325,12 @@ def _make_wrapper(patch: Patch, original: Callable[..., Any]) -> Callable[..., A
 
 def _finish_wrapper(patch: Patch, original: Callable[..., Any], wrapper: Callable[..., Any]) -> Callable[..., Any]:
     functools.update_wrapper(wrapper, original)  # keeps the original as __wrapped__
+    try:
+        # inspect.getfullargspec ignores __wrapped__ but honours __signature__: LiteLLM's
+        # _add_proxy_hooks picks a hook class's constructor arguments with it.
+        wrapper.__signature__ = inspect.signature(original)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
     wrapper._fast_litellm_patch = patch.name  # type: ignore[attr-defined]
     return wrapper
 

@@ -24,6 +24,7 @@
 //! 1.110.2 compacts the heap when it grows past twice the cap and stops
 //! cap-eviction when the heap is empty.
 
+pub mod fixed;
 pub mod window;
 
 use std::cmp::Ordering;
