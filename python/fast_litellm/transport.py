@@ -255,16 +255,25 @@ class _AsyncStream(httpx.AsyncByteStream):
         chunks = self._chunks
         while True:
             if chunks:
-                data = chunks.popleft()
-                if self._granted_first:
+                # Everything already here goes out as one piece: the bytes are
+                # the same, and httpx / the SSE decoder iterate once, not once
+                # per network read.
+                n = len(chunks)
+                if n == 1:
+                    data = chunks.popleft()
+                else:
+                    data = b"".join(chunks)
+                    chunks.clear()
+                if not self._granted_first:
+                    self._granted_first = True  # the head's bytes cost no credit
+                    n -= 1
+                if n:
                     # Credit goes back in batches of half the window: one
                     # native call per few chunks, read-ahead still bounded.
-                    self._owed += 1
+                    self._owed += n
                     if self._owed >= _GRANT_BATCH:
                         self._reactor.native.grant(self._id, self._owed)
                         self._owed = 0
-                else:
-                    self._granted_first = True
                 yield data
                 continue
             if self._error is not None:
