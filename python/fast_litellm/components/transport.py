@@ -9,9 +9,18 @@ return :class:`fast_litellm.AsyncHTTPTransport` instead, with the same CA roots
 (the cafile behind LiteLLM's cached SSL context: certifi, ``SSL_CERT_FILE`` or
 ``ssl_verify``) and the same verification switch.
 
+Sync provider calls: the ``httpx.Client`` of LiteLLM's sync OpenAI/Azure SDK
+clients (``BaseOpenAILLM._get_sync_http_client``, both versions) is built as
+LiteLLM builds it, with :class:`fast_litellm.HTTPTransport`; on 1.110.x the
+sync ``HTTPHandler`` factory (``HTTPHandler._create_sync_transport(verify, cert,
+http2)``) returns it too. 1.83.x's ``HTTPHandler._create_sync_transport(self)``
+takes no SSL argument (the handler's ``ssl_verify`` stays a local of its
+``__init__``), so sync ``HTTPHandler`` clients keep httpx's transport there.
+
 Left to LiteLLM (``NOT_COVERED``): ``litellm.force_ipv4``, client certificates,
 SSL contexts LiteLLM did not build from a cafile, custom cipher or ECDH settings
-(``SSL_SECURITY_LEVEL``/``SSL_ECDH_CURVE``), unknown arguments.
+(``SSL_SECURITY_LEVEL``/``SSL_ECDH_CURVE``), unknown arguments, a user's own
+``litellm.sync_transport`` / ``litellm.client_session``.
 ``FAST_LITELLM_TRANSPORT=0`` turns the component off.
 """
 
