@@ -20,9 +20,9 @@ Behaviour that matters to LiteLLM:
 * bodies arrive as sent: httpx decodes ``Content-Encoding`` as usual;
 * a small response that arrived whole with its head, framed by
   ``Content-Length`` and not content-encoded, is handed to httpx as ready
-  content (``httpx.Response(content=...)``, the headers untouched): httpx skips
-  its asynchronous body iteration, the response is read and closed when
-  returned and ``elapsed`` is set as httpx sets it. Only ``aiter_raw()`` after
+  content, in the state ``httpx.Response(content=...)`` leaves it (read,
+  closed, the headers untouched; checked against httpx's own path at import):
+  httpx skips its body iteration and ``elapsed`` is set as httpx sets it. Only ``aiter_raw()`` after
   ``send(stream=True)`` differs for such a response (``StreamConsumed``, as
   after ``aread()``); ``aiter_bytes``/``aiter_text``/``aiter_lines`` work.
 """
