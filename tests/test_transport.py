@@ -191,7 +191,8 @@ def test_soak_no_unclosed_warnings_and_bounded_sockets(upstream):
         n = 0
         for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
             try:
-                lines = open(table).read().splitlines()[1:]
+                with open(table) as fh:
+                    lines = fh.read().splitlines()[1:]
             except OSError:
                 continue
             for line in lines:
