@@ -191,7 +191,8 @@ def test_soak_no_unclosed_warnings_and_bounded_sockets(upstream):
         n = 0
         for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
             try:
-                lines = open(table).read().splitlines()[1:]
+                with open(table) as fh:
+                    lines = fh.read().splitlines()[1:]
             except OSError:
                 continue
             for line in lines:
@@ -307,10 +308,103 @@ def test_disable_env_leaves_litellm_alone():
     assert "applied" not in out.stdout
 
 
-def test_off_by_default_with_reason():
+def test_default_state_per_version():
+    """On by default where the figures are met (the async factory on 1.110.x); elsewhere
+    skipped with the measured reason, and ``FAST_LITELLM_TRANSPORT=1`` turns it on."""
     import litellm  # noqa: F401
 
     fast_litellm.activate()
-    mine = [p for p in fast_litellm.status()["patches"] if p["component"] == "transport"]
-    assert mine and all(p["state"] == "skipped" for p in mine)
-    assert any("FAST_LITELLM_TRANSPORT=1" in p["reason"] for p in mine)
+    mine = {p["name"]: p for p in fast_litellm.status()["patches"] if p["component"] == "transport"}
+    in_range = {n: p for n, p in mine.items() if "outside the supported range" not in p["reason"]}
+    assert in_range
+    for name, p in in_range.items():
+        if name == "transport.async_transport":
+            assert p["state"] == "applied", p
+        else:
+            assert p["state"] == "skipped", p
+            assert "FAST_LITELLM_TRANSPORT=1" in p["reason"]
+
+
+# ---------------------------------------------------------------- sync provider calls
+
+
+def _completion_outcome(url: str, timeout=None, stream=False):
+    import litellm
+
+    cache = getattr(litellm, "in_memory_llm_clients_cache", None)
+    if cache is not None:
+        cache.flush_cache()
+    try:
+        r = litellm.completion(
+            model="openai/gpt-4o-mini", api_base=url, api_key="sk-test", messages=PAYLOAD["messages"],
+            timeout=timeout, max_retries=0, num_retries=0, stream=stream,
+        )
+        if stream:
+            return ("ok", [c.choices[0].delta.content for c in r])
+        return ("ok", r.choices[0].message.content, r.usage.total_tokens,
+                {k: v for k, v in r._hidden_params.get("additional_headers", {}).items() if "date" not in k})
+    except Exception as exc:
+        return ("error", type(exc).__name__, getattr(exc, "status_code", None))
+
+
+def _patch_calls(name_part: str) -> int:
+    return sum(p["calls"] for p in fast_litellm.status()["patches"] if name_part in p["name"])
+
+
+@pytest.mark.parametrize("case", ["ok", "stream", "400", "429", "500", "timeout", "refused"])
+def test_litellm_sync_completion_same_as_stock(upstream, transport_on, case):
+    import litellm  # noqa: F401
+
+    fast_litellm.activate()
+    if not any("openai_sync_client" in p["name"] and p["state"] == "applied" for p in fast_litellm.status()["patches"]):
+        pytest.skip("sync OpenAI client patch not applied on this LiteLLM")
+    url, timeout, stream = upstream.url + "/v1", None, False
+    if case.isdigit():
+        url = f"{upstream.url}/status/{case}/v1"
+    elif case == "timeout":
+        url, timeout = upstream.url + "/slow/3/v1", 0.5
+    elif case == "refused":
+        url = f"http://127.0.0.1:{free_port()}/v1"
+    elif case == "stream":
+        stream = True
+    before = _patch_calls("openai_sync_client")
+    fast = _completion_outcome(url, timeout, stream)
+    assert _patch_calls("openai_sync_client") > before  # our client was built for this call
+    fast_litellm.deactivate()
+    try:
+        stock = _completion_outcome(url, timeout, stream)
+    finally:
+        fast_litellm.activate()
+    assert fast == stock
+    assert fast[0] == ("ok" if case in ("ok", "stream") else "error")
+
+
+def test_litellm_sync_http_handler_uses_our_transport(upstream, transport_on):
+    from litellm.llms.custom_httpx.http_handler import HTTPHandler
+
+    fast_litellm.activate()
+    if not any(p["name"] == "transport.sync_transport" and p["state"] == "applied"
+               for p in fast_litellm.status()["patches"]):
+        pytest.skip("HTTPHandler's sync transport factory is not patched on this LiteLLM")
+
+    def outcome():
+        handler = HTTPHandler()
+        client = getattr(handler, "_client", None) or handler.client
+        results = []
+        for path in ("/v1/chat/completions", "/status/404", "/v1/embeddings"):
+            try:
+                r = handler.post(upstream.url + path, json=PAYLOAD)
+                results.append(normalized(r))
+            except httpx.HTTPStatusError as exc:
+                results.append(("HTTPStatusError",) + normalized(exc.response))
+        return type(client._transport), results
+
+    fast_cls, fast = outcome()
+    assert fast_cls is HTTPTransport
+    fast_litellm.deactivate()
+    try:
+        stock_cls, stock = outcome()
+    finally:
+        fast_litellm.activate()
+    assert stock_cls is not HTTPTransport
+    assert fast == stock

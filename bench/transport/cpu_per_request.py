@@ -3,7 +3,9 @@
 64 concurrent POSTs of a chat payload to the local mock upstream (a separate
 process, so its CPU is not counted); process CPU time (all threads, the Rust
 runtime's included) divided by the request count. Rounds alternate the
-transports; medians are reported.
+transports; medians are reported. Two references without I/O: ``canned_floor``
+returns the response at once (its requests never suspend), ``canned_suspended``
+after one asyncio future round trip (the least any transport that waits costs).
 
   python bench/transport/cpu_per_request.py [--requests 4000] [--rounds 5] [--concurrency 64] [--json]
 """
@@ -52,6 +54,20 @@ class CannedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(200, headers=self.headers, content=self.body)
 
 
+class SuspendingCannedTransport(CannedTransport):
+    """The canned response after one asyncio future round trip (resolved on the next
+    loop iteration): what any transport that waits for I/O costs at least, because
+    the 64 requests then interleave instead of running one after the other."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        loop.call_soon(future.set_result, None)
+        await future
+        return httpx.Response(200, headers=self.headers, content=self.body)
+
+
 def litellm_default_transport():
     import fast_litellm
     import litellm  # noqa: F401
@@ -86,6 +102,7 @@ def make_transports(only):
         "litellm_default": litellm_default_transport,
         "httpx_default": lambda: None,
         "canned_floor": CannedTransport,
+        "canned_suspended": SuspendingCannedTransport,
         "fast_litellm": fast_litellm_transport,
     }
     return {k: v for k, v in makers.items() if not only or k in only}

@@ -20,9 +20,9 @@ Behaviour that matters to LiteLLM:
 * bodies arrive as sent: httpx decodes ``Content-Encoding`` as usual;
 * a small response that arrived whole with its head, framed by
   ``Content-Length`` and not content-encoded, is handed to httpx as ready
-  content (``httpx.Response(content=...)``, the headers untouched): httpx skips
-  its asynchronous body iteration, the response is read and closed when
-  returned and ``elapsed`` is set as httpx sets it. Only ``aiter_raw()`` after
+  content, in the state ``httpx.Response(content=...)`` leaves it (read,
+  closed, the headers untouched; checked against httpx's own path at import):
+  httpx skips its body iteration and ``elapsed`` is set as httpx sets it. Only ``aiter_raw()`` after
   ``send(stream=True)`` differs for such a response (``StreamConsumed``, as
   after ``aread()``); ``aiter_bytes``/``aiter_text``/``aiter_lines`` work.
 """
@@ -255,16 +255,25 @@ class _AsyncStream(httpx.AsyncByteStream):
         chunks = self._chunks
         while True:
             if chunks:
-                data = chunks.popleft()
-                if self._granted_first:
+                # Everything already here goes out as one piece: the bytes are
+                # the same, and httpx / the SSE decoder iterate once, not once
+                # per network read.
+                n = len(chunks)
+                if n == 1:
+                    data = chunks.popleft()
+                else:
+                    data = b"".join(chunks)
+                    chunks.clear()
+                if not self._granted_first:
+                    self._granted_first = True  # the head's bytes cost no credit
+                    n -= 1
+                if n:
                     # Credit goes back in batches of half the window: one
                     # native call per few chunks, read-ahead still bounded.
-                    self._owed += 1
+                    self._owed += n
                     if self._owed >= _GRANT_BATCH:
                         self._reactor.native.grant(self._id, self._owed)
                         self._owed = 0
-                else:
-                    self._granted_first = True
                 yield data
                 continue
             if self._error is not None:
@@ -301,16 +310,69 @@ class _Complete(httpx.AsyncByteStream, httpx.SyncByteStream):
             yield self._body
 
 
-def _ready(event: tuple, start: float) -> httpx.Response:
-    # A whole, Content-Length framed, identity-encoded body: httpx's own
-    # ``Response(content=...)`` reads it at once (it adds no header: the
-    # Content-Length is there, or the body is empty).
-    response = httpx.Response(
-        event[2],
-        headers=event[3],
-        content=event[5],
-        extensions={"http_version": event[4].encode("ascii")},
+_VERSIONS = {"HTTP/1.1": b"HTTP/1.1", "HTTP/2": b"HTTP/2", "HTTP/1.0": b"HTTP/1.0"}
+
+
+def _version(name: str) -> bytes:
+    v = _VERSIONS.get(name)
+    return v if v is not None else name.encode("ascii")
+
+
+def _ready_slow(status: int, headers: list, body: bytes, version: bytes) -> httpx.Response:
+    # httpx's own ``Response(content=...)``: reads the body at once (it adds no
+    # header: the Content-Length is there, or the body is empty).
+    return httpx.Response(status, headers=headers, content=body, extensions={"http_version": version})
+
+
+def _ready_fast(status: int, headers: list, body: bytes, version: bytes) -> httpx.Response:
+    # The state ``Response(content=...)`` reaches after its ``read()``, without
+    # running httpx's synchronous body pipeline (chunker, decoder, request
+    # context) over a body that is already whole and identity-encoded.
+    response = httpx.Response(status, headers=headers, stream=httpx.ByteStream(body),
+                              extensions={"http_version": version})
+    response._content = body
+    response.is_stream_consumed = True
+    response.is_closed = True
+    return response
+
+
+def _same_state(a: httpx.Response, b: httpx.Response) -> bool:
+    skip = ("stream", "headers", "_decoder")
+    da = {k: v for k, v in vars(a).items() if k not in skip}
+    db = {k: v for k, v in vars(b).items() if k not in skip}
+    return (
+        da == db
+        and a.headers.multi_items() == b.headers.multi_items()
+        and a.headers.raw == b.headers.raw
+        and type(a.stream) is type(b.stream)
+        and list(a.stream) == list(b.stream)  # type: ignore[arg-type]
     )
+
+
+def _pick_ready() -> Any:
+    """``_ready_fast`` if it leaves a Response exactly as ``_ready_slow`` does
+    with this httpx (checked once on a few shapes), else httpx's own path."""
+    try:
+        for status, headers, body in (
+            (200, [(b"Content-Type", b"application/json"), (b"Content-Length", b"7")], b'{"a":1}'),
+            (204, [(b"x-a", b"1"), (b"X-A", b"2")], b""),
+            (404, [(b"content-length", b"3"), (b"content-type", b"text/plain; charset=latin-1")], b"\xe9\xe8!"),
+        ):
+            a = _ready_slow(status, headers, body, b"HTTP/1.1")
+            b = _ready_fast(status, headers, body, b"HTTP/1.1")
+            if not _same_state(a, b) or a.text != b.text or b.read() != body:
+                return _ready_slow
+        return _ready_fast
+    except Exception:
+        return _ready_slow
+
+
+_ready_response = _pick_ready()
+
+
+def _ready(event: tuple, start: float) -> httpx.Response:
+    # A whole, Content-Length framed, identity-encoded body.
+    response = _ready_response(event[2], event[3], event[5], _version(event[4]))
     response.elapsed = timedelta(seconds=perf_counter() - start)
     return response
 
@@ -371,7 +433,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
             event[2],
             headers=event[3],
             stream=stream,
-            extensions={"http_version": event[4].encode("ascii")},
+            extensions={"http_version": _version(event[4])},
         )
 
     async def aclose(self) -> None:
@@ -445,7 +507,7 @@ class HTTPTransport(httpx.BaseTransport):
             event[2],
             headers=event[3],
             stream=stream,
-            extensions={"http_version": event[4].encode("ascii")},
+            extensions={"http_version": _version(event[4])},
         )
 
     def close(self) -> None:

@@ -342,6 +342,17 @@ impl CallHandle {
 /// Largest body collected before the head is reported.
 const EAGER_BODY_LIMIT: usize = 1 << 20;
 
+/// A small chunk copied out of hyper's read buffer, so the buffer is free for
+/// the next read at once (the copy travels to Python; holding hyper's slice
+/// until Python drained it made hyper allocate a fresh buffer per response).
+fn detach(chunk: Bytes) -> Bytes {
+    if chunk.len() <= 16 * 1024 {
+        Bytes::copy_from_slice(&chunk)
+    } else {
+        chunk
+    }
+}
+
 fn poll_now<F: Future>(fut: F) -> Option<F::Output> {
     let mut fut = pin!(fut);
     let mut cx = Context::from_waker(Waker::noop());
@@ -420,7 +431,7 @@ async fn run_request(
             Some(Ok(Some(chunk))) => {
                 eager += chunk.len();
                 if !chunk.is_empty() {
-                    body.push(chunk);
+                    body.push(detach(chunk));
                 }
             }
             Some(Ok(None)) => {
@@ -465,7 +476,9 @@ async fn run_request(
                             _ => break, // errors surface on the next read
                         }
                     }
-                    if !more.is_empty() {
+                    if more.is_empty() {
+                        data = detach(data);
+                    } else {
                         let mut buf = Vec::with_capacity(total);
                         buf.extend_from_slice(&data);
                         for c in &more {
