@@ -218,3 +218,42 @@ def test_off_by_default_patch_needs_opt_in(probe, monkeypatch):
     monkeypatch.setenv("FAST_LITELLM_PROBE", "1")
     registry.activate()
     assert probe.state == "applied"
+
+
+def test_static_method_target_stays_a_static_method():
+    """A patch on a static method is installed as a static method: a call through an instance
+    gets no extra argument, and deactivate puts back the very descriptor it found."""
+    import litellm  # noqa: F401
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    from fast_litellm._patching import Patch
+
+    name = "_get_ssl_connector_kwargs"
+    found = AsyncHTTPHandler.__dict__[name]
+    assert isinstance(found, staticmethod)
+    seen = []
+
+    def build(original):
+        def fast(*args, **kwargs):
+            seen.append(args)
+            return original(*args, **kwargs)
+
+        return fast
+
+    registry.deactivate()
+    saved = registry._patches
+    registry._patches = [Patch(name="probe.static", component="probe", target=f"{AsyncHTTPHandler.__module__}:AsyncHTTPHandler.{name}",
+                               supports=">=0", build=build, summary="test")]
+    try:
+        registry.activate()
+        installed = AsyncHTTPHandler.__dict__[name]
+        assert isinstance(installed, staticmethod) and installed is not found
+        handler = AsyncHTTPHandler.__new__(AsyncHTTPHandler)
+        assert getattr(handler, name)(ssl_verify=False) == AsyncHTTPHandler.__dict__[name].__func__.__wrapped__(ssl_verify=False)
+        assert seen and seen[0] == ()  # no handler passed in
+        registry.deactivate()
+        assert AsyncHTTPHandler.__dict__[name] is found
+    finally:
+        registry.deactivate()
+        registry._patches = saved
+        registry.activate()

@@ -118,6 +118,11 @@ class Patch:
         except (AttributeError, KeyError):
             self.state, self.reason = SKIPPED, f"target {self.target} does not exist in this LiteLLM"
             return
+        # A static method is patched as its function and installed as a static method again,
+        # so calls through an instance (``self.f(...)``) do not pass the instance.
+        static = original if isinstance(original, staticmethod) else None
+        if static is not None:
+            original = original.__func__
         if getattr(original, "_fast_litellm_patch", None) == self.name:
             original = original.__wrapped__  # already ours (re-activation)
         try:
@@ -133,6 +138,10 @@ class Patch:
             self.state, self.reason = FAILED, f"building the replacement failed: {exc!r}"
             logger.warning("fast_litellm: patch %s failed: %r", self.name, exc)
             return
+        if static is not None:
+            # Restore puts back the very descriptor found (a fresh one after re-activation).
+            original = static if static.__func__ is original else staticmethod(original)
+            wrapper = staticmethod(wrapper)
         self.original, self.fast, self.wrapper = original, fast, wrapper
         setattr(owner, parts[-1], wrapper)
         self.state, self.reason = APPLIED, ""

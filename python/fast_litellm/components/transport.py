@@ -124,15 +124,10 @@ def _build_factory(original: Any) -> Any:
 
 def _build_sync_factory(original: Any) -> Any:
     """``HTTPHandler._create_sync_transport(verify, cert, http2)`` (1.100+): the transport of
-    every ``HTTPHandler`` client LiteLLM builds for sync provider calls.
+    every ``HTTPHandler`` client LiteLLM builds for sync provider calls. A static method:
+    the framework patches its function and installs the wrapper as a static method again."""
 
-    LiteLLM calls this static method through the instance (``self._create_sync_transport``)
-    and the patch wrapper is a plain function, so the handler arrives as a first argument:
-    it is dropped here, and LiteLLM's own factory is called here too (as the static method
-    it is) for the cases left to it, so the wrapper's fallback never sees the handler."""
-    stock = getattr(original, "__func__", original)
-
-    def ours(verify: Any, cert: Any = None, http2: bool = False, **unknown: Any) -> Any:
+    def _create_sync_transport(verify: Any, cert: Any = None, http2: bool = False, **unknown: Any) -> Any:
         import litellm
 
         if unknown or cert or getattr(litellm, "force_ipv4", False):
@@ -143,16 +138,6 @@ def _build_sync_factory(original: Any) -> Any:
         if verify is NOT_COVERED:
             return NOT_COVERED
         return _transport(verify, None, sync=True)
-
-    def _create_sync_transport(*args: Any, **kwargs: Any) -> Any:
-        handler_cls = getattr(sys.modules.get("litellm.llms.custom_httpx.http_handler"), "HTTPHandler", None)
-        if args and handler_cls is not None and isinstance(args[0], handler_cls):
-            args = args[1:]
-        try:
-            result = ours(*args, **kwargs)
-        except Exception:
-            result = NOT_COVERED
-        return stock(*args, **kwargs) if result is NOT_COVERED else result
 
     return _create_sync_transport
 
