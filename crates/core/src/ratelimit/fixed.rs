@@ -32,13 +32,13 @@
 //! fixed-capacity shared table reclaims idle descriptors. The heap table also
 //! grows (rebuilding without expired slots) at 90% load.
 
-use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
+use super::mapped::{hash_with, random_seed, Mapping, HEADER_WORDS};
+
 pub const SLOT_WORDS: usize = 10;
 pub const SLOT_BYTES: usize = SLOT_WORDS * 8;
-const HEADER_WORDS: usize = 8;
 const MAGIC: u64 = 0x464c_524c_5633_0001; // "FLRLV3" + layout version
 const MIN_CAP: usize = 64;
 const ABSENT: u64 = u64::MAX;
@@ -297,61 +297,14 @@ impl Slots {
     }
 }
 
-fn hash_with(seed: (u64, u64), key: &[u8]) -> u64 {
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new_with_keys(seed.0, seed.1);
-    h.write(key);
-    let v = h.finish();
-    if v == 0 {
-        1
-    } else {
-        v
-    }
-}
-
-fn random_seed() -> (u64, u64) {
-    let mut buf = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut buf);
-    }
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let a = u64::from_le_bytes(buf[..8].try_into().unwrap()) ^ t;
-    let b = u64::from_le_bytes(buf[8..].try_into().unwrap()) ^ (std::process::id() as u64).rotate_left(32);
-    (a, b)
-}
-
 struct Inner {
     slots: Slots,
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-unsafe impl Send for Inner {}
-unsafe impl Sync for Inner {}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        unsafe {
-            libc::munmap(self.ptr, self.len);
-        }
-    }
+    _map: Mapping,
 }
 
 fn heap_inner(cap: usize, seed: (u64, u64)) -> Inner {
-    let len = (HEADER_WORDS + cap * SLOT_WORDS) * 8;
-    // Anonymous mapping: zero pages on first touch, returned to the OS at once
-    // when a grown table replaces it (RSS follows the table's byte count).
-    let ptr = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
-    };
-    assert!(ptr != libc::MAP_FAILED, "rate-limit table: mmap failed");
-    let slots = Slots { ptr: ptr as *const AtomicU64, cap };
-    slots.header(0).store(MAGIC, Ordering::Relaxed);
-    slots.header(1).store(cap as u64, Ordering::Relaxed);
-    slots.header(2).store(seed.0, Ordering::Relaxed);
-    slots.header(3).store(seed.1, Ordering::Relaxed);
-    Inner { slots, ptr, len }
+    let map = Mapping::anonymous(cap, SLOT_WORDS, MAGIC, seed);
+    Inner { slots: Slots { ptr: map.words(), cap }, _map: map }
 }
 
 /// The v3 limiter's table: in this process (grows) or in a shared file (fixed capacity).
@@ -371,54 +324,12 @@ impl FixedWindowTable {
         FixedWindowTable { inner: RwLock::new(heap_inner(MIN_CAP, random_seed())), shared: false }
     }
 
-    /// Map (creating it if needed) a table of `cap` slots in the file at `path`;
-    /// the first opener sizes it under an `flock` held only for initialisation.
+    /// Map (creating it if needed) a table of `cap` slots in the file at `path`
+    /// (see `Mapping::open_shared`). A fresh file's entries are zero: they are
+    /// marked absent (expiry words) lazily instead -- see `Guard::clear` on placement.
     pub fn open_shared(path: &str, cap: usize) -> Result<Self, Error> {
-        use std::ffi::CString;
-        let cpath = CString::new(path).map_err(|e| Error::Io(e.to_string()))?;
-        unsafe {
-            let fd = libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o600);
-            if fd < 0 {
-                return Err(Error::Io(format!("open {path}: {}", std::io::Error::last_os_error())));
-            }
-            let close = |e: Error| {
-                libc::close(fd);
-                Err(e)
-            };
-            if libc::flock(fd, libc::LOCK_EX) != 0 {
-                return close(Error::Io("flock".into()));
-            }
-            let mut st: libc::stat = std::mem::zeroed();
-            libc::fstat(fd, &mut st);
-            let mut head = [0u64; HEADER_WORDS];
-            let fresh = (st.st_size as usize) < HEADER_WORDS * 8
-                || libc::pread(fd, head.as_mut_ptr() as *mut libc::c_void, HEADER_WORDS * 8, 0) != (HEADER_WORDS * 8) as isize
-                || head[0] != MAGIC;
-            let cap = if fresh { cap.max(MIN_CAP) } else { head[1] as usize };
-            let len = (HEADER_WORDS + cap * SLOT_WORDS) * 8;
-            if fresh {
-                let seed = random_seed();
-                if libc::ftruncate(fd, 0) != 0 || libc::ftruncate(fd, len as libc::off_t) != 0 {
-                    return close(Error::Io("ftruncate".into()));
-                }
-                let h = [0u64, cap as u64, seed.0, seed.1, 0, 0, 0, 0];
-                libc::pwrite(fd, h.as_ptr() as *const libc::c_void, HEADER_WORDS * 8, 0);
-                let m = [MAGIC];
-                libc::pwrite(fd, m.as_ptr() as *const libc::c_void, 8, 0);
-            } else if (st.st_size as usize) < len {
-                return close(Error::Io("shared table file is truncated".into()));
-            }
-            let ptr = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
-            libc::flock(fd, libc::LOCK_UN);
-            libc::close(fd);
-            if ptr == libc::MAP_FAILED {
-                return Err(Error::Io(format!("mmap: {}", std::io::Error::last_os_error())));
-            }
-            // A fresh file's entries are zero: mark them absent (expiry words)
-            // lazily instead -- see `Guard::clear` on placement.
-            let slots = Slots { ptr: ptr as *const AtomicU64, cap };
-            Ok(FixedWindowTable { inner: RwLock::new(Inner { slots, ptr, len }), shared: true })
-        }
+        let (map, cap) = Mapping::open_shared(path, cap, MIN_CAP, SLOT_WORDS, MAGIC).map_err(Error::Io)?;
+        Ok(FixedWindowTable { inner: RwLock::new(Inner { slots: Slots { ptr: map.words(), cap }, _map: map }), shared: true })
     }
 
     pub fn is_shared(&self) -> bool {

@@ -25,6 +25,7 @@
 //! cap-eviction when the heap is empty.
 
 pub mod fixed;
+mod mapped;
 pub mod window;
 
 use std::cmp::Ordering;

@@ -33,9 +33,10 @@
 //! reclaimed (a slot belongs to its key for the file's lifetime); see
 //! `SharedTable`.
 
-use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
+
+use super::mapped::{hash_with, random_seed, Mapping, HEADER_WORDS};
 
 pub const WIN_BITS: u32 = 24;
 const WIN_SHIFT: u32 = 40;
@@ -45,7 +46,6 @@ const FIELD_MAX: u64 = (1 << FIELD_BITS) - 1;
 const TPM_MAX: u64 = (1 << WIN_SHIFT) - 1;
 pub const SLOT_WORDS: usize = 3;
 pub const SLOT_BYTES: usize = SLOT_WORDS * 8;
-const HEADER_WORDS: usize = 8;
 const MAGIC: u64 = 0x464c_524c_5631_0001; // "FLRLV1" + layout version
 const MIN_CAP: usize = 64;
 
@@ -357,73 +357,14 @@ fn decide(ck: &Check, cur: Option<Counts>) -> Option<Counts> {
     }
 }
 
-fn hash_with(seed: (u64, u64), key: &[u8]) -> u64 {
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new_with_keys(seed.0, seed.1);
-    h.write(key);
-    let v = h.finish();
-    if v == 0 {
-        1
-    } else {
-        v
-    }
-}
-
-fn random_seed() -> (u64, u64) {
-    let mut buf = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut buf);
-    }
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let a = u64::from_le_bytes(buf[..8].try_into().unwrap()) ^ t;
-    let b = u64::from_le_bytes(buf[8..].try_into().unwrap()) ^ (std::process::id() as u64).rotate_left(32);
-    (a, b)
-}
-
-enum Backing {
-    Mmap { ptr: *mut libc::c_void, len: usize },
-}
-
-unsafe impl Send for Backing {}
-unsafe impl Sync for Backing {}
-
-impl Drop for Backing {
-    fn drop(&mut self) {
-        let Backing::Mmap { ptr, len } = *self;
-        unsafe {
-            libc::munmap(ptr, len);
-        }
-    }
-}
-
 struct Inner {
     slots: Slots,
-    _backing: Backing,
+    _map: Mapping,
 }
 
 fn heap_inner(cap: usize, seed: (u64, u64)) -> Inner {
-    let len = (HEADER_WORDS + cap * SLOT_WORDS) * 8;
-    // An anonymous private mapping, not the allocator: zero pages are mapped on
-    // first touch and a replaced table goes back to the OS at once, so the
-    // process's RSS follows the table's own byte count.
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert!(ptr != libc::MAP_FAILED, "rate-limit table: mmap failed");
-    let slots = Slots { ptr: ptr as *const AtomicU64, cap };
-    slots.header(0).store(MAGIC, Ordering::Relaxed);
-    slots.header(1).store(cap as u64, Ordering::Relaxed);
-    slots.header(2).store(seed.0, Ordering::Relaxed);
-    slots.header(3).store(seed.1, Ordering::Relaxed);
-    Inner { slots, _backing: Backing::Mmap { ptr, len } }
+    let map = Mapping::anonymous(cap, SLOT_WORDS, MAGIC, seed);
+    Inner { slots: Slots { ptr: map.words(), cap }, _map: map }
 }
 
 /// The limiter's counter table. `new` keeps it in this process's heap (it
@@ -444,49 +385,8 @@ impl WindowTable {
     /// held only during initialisation; later openers use the capacity in the
     /// header. Updates never lock.
     pub fn open_shared(path: &str, cap: usize) -> Result<Self, Error> {
-        use std::ffi::CString;
-        let cpath = CString::new(path).map_err(|e| Error::Io(e.to_string()))?;
-        unsafe {
-            let fd = libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC, 0o600);
-            if fd < 0 {
-                return Err(Error::Io(format!("open {path}: {}", std::io::Error::last_os_error())));
-            }
-            let close = |e: Error| {
-                libc::close(fd);
-                Err(e)
-            };
-            if libc::flock(fd, libc::LOCK_EX) != 0 {
-                return close(Error::Io("flock".into()));
-            }
-            let mut st: libc::stat = std::mem::zeroed();
-            libc::fstat(fd, &mut st);
-            let mut head = [0u64; HEADER_WORDS];
-            let fresh = (st.st_size as usize) < HEADER_WORDS * 8
-                || libc::pread(fd, head.as_mut_ptr() as *mut libc::c_void, HEADER_WORDS * 8, 0) != (HEADER_WORDS * 8) as isize
-                || head[0] != MAGIC;
-            let cap = if fresh { cap.max(MIN_CAP) } else { head[1] as usize };
-            let len = (HEADER_WORDS + cap * SLOT_WORDS) * 8;
-            if fresh {
-                let seed = random_seed();
-                if libc::ftruncate(fd, 0) != 0 || libc::ftruncate(fd, len as libc::off_t) != 0 {
-                    return close(Error::Io("ftruncate".into()));
-                }
-                let h = [0u64, cap as u64, seed.0, seed.1, 0, 0, 0, 0];
-                libc::pwrite(fd, h.as_ptr() as *const libc::c_void, HEADER_WORDS * 8, 0);
-                let m = [MAGIC];
-                libc::pwrite(fd, m.as_ptr() as *const libc::c_void, 8, 0);
-            } else if (st.st_size as usize) < len {
-                return close(Error::Io("shared table file is truncated".into()));
-            }
-            let ptr = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
-            libc::flock(fd, libc::LOCK_UN);
-            libc::close(fd);
-            if ptr == libc::MAP_FAILED {
-                return Err(Error::Io(format!("mmap: {}", std::io::Error::last_os_error())));
-            }
-            let slots = Slots { ptr: ptr as *const AtomicU64, cap };
-            Ok(WindowTable { inner: RwLock::new(Inner { slots, _backing: Backing::Mmap { ptr, len } }), shared: true })
-        }
+        let (map, cap) = Mapping::open_shared(path, cap, MIN_CAP, SLOT_WORDS, MAGIC).map_err(Error::Io)?;
+        Ok(WindowTable { inner: RwLock::new(Inner { slots: Slots { ptr: map.words(), cap }, _map: map }), shared: true })
     }
 
     pub fn is_shared(&self) -> bool {
