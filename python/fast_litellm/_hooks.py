@@ -13,7 +13,7 @@ import importlib.abc
 import sys
 import threading
 from types import ModuleType
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 _WATCHED_ROOT = "litellm"
 
@@ -70,18 +70,33 @@ class LiteLLMImportWatcher(importlib.abc.MetaPathFinder):
 
 
 _watcher: Optional[LiteLLMImportWatcher] = None
+_listeners: List[Callable[[ModuleType], None]] = []
+
+
+def _report(module: ModuleType) -> None:
+    for on_loaded in list(_listeners):
+        try:
+            on_loaded(module)
+        except Exception:  # one listener's failure must not hide the module from the others
+            pass
 
 
 def install(on_loaded: Callable[[ModuleType], None]) -> None:
+    """Call ``on_loaded`` after each ``litellm.*`` module executes (one watcher serves every listener)."""
     global _watcher
+    if on_loaded not in _listeners:
+        _listeners.append(on_loaded)
     if _watcher is None:
-        _watcher = LiteLLMImportWatcher(on_loaded)
+        _watcher = LiteLLMImportWatcher(_report)
         sys.meta_path.insert(0, _watcher)
 
 
-def uninstall() -> None:
+def uninstall(on_loaded: Callable[[ModuleType], None]) -> None:
+    """Stop calling ``on_loaded``; the watcher leaves ``sys.meta_path`` with its last listener."""
     global _watcher
-    if _watcher is not None:
+    if on_loaded in _listeners:
+        _listeners.remove(on_loaded)
+    if _watcher is not None and not _listeners:
         try:
             sys.meta_path.remove(_watcher)
         except ValueError:

@@ -54,7 +54,6 @@ import asyncio
 import contextvars
 import hmac
 import http.client
-import importlib.abc
 import json
 import os
 import sys
@@ -232,47 +231,6 @@ def install_route(app: Any, secret: str) -> None:
     app.router.routes.insert(0, route)
 
 
-class _ProxyModuleWatcher(importlib.abc.MetaPathFinder):
-    """Adds the route once ``litellm.proxy.proxy_server`` has executed (its ``app`` exists)."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-        self._local = threading.local()
-
-    def find_spec(self, fullname, path, target=None):  # type: ignore[override]
-        if fullname != _PROXY_MODULE or getattr(self._local, "searching", False):
-            return None
-        self._local.searching = True
-        try:
-            spec = None
-            for finder in sys.meta_path:
-                if finder is self or not hasattr(finder, "find_spec"):
-                    continue
-                spec = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    break
-        finally:
-            self._local.searching = False
-        loader = getattr(spec, "loader", None)
-        exec_module = getattr(loader, "exec_module", None)
-        if exec_module is None:
-            return spec
-        secret = self.secret
-
-        def exec_and_install(module: Any) -> None:
-            exec_module(module)
-            try:
-                install_route(module.app, secret)
-            except Exception as exc:  # never break the proxy's start
-                sys.stderr.write(f"fast_litellm: fast-lane logging route not installed: {exc!r}\n")
-
-        try:
-            loader.exec_module = exec_and_install  # type: ignore[union-attr]
-        except (AttributeError, TypeError):
-            pass
-        return spec
-
-
 def arm(env: Optional[Dict[str, str]] = None) -> bool:
     """In a process the fast lane launched: add the logging route to LiteLLM's proxy app."""
     env = os.environ if env is None else env
@@ -282,8 +240,20 @@ def arm(env: Optional[Dict[str, str]] = None) -> bool:
     mod = sys.modules.get(_PROXY_MODULE)
     if mod is not None and hasattr(mod, "app"):
         install_route(mod.app, secret)
-    else:
-        sys.meta_path.insert(0, _ProxyModuleWatcher(secret))
+        return True
+
+    def on_loaded(module: Any) -> None:
+        # The route goes in once ``litellm.proxy.proxy_server`` has executed (its ``app`` exists).
+        if module.__name__ != _PROXY_MODULE:
+            return
+        try:
+            install_route(module.app, secret)
+        except Exception as exc:  # never break the proxy's start
+            sys.stderr.write(f"fast_litellm: fast-lane logging route not installed: {exc!r}\n")
+
+    from . import _hooks
+
+    _hooks.install(on_loaded)
     return True
 
 

@@ -133,7 +133,7 @@ def deactivate() -> None:
     with _lock:
         if not _active:
             return
-        _hooks.uninstall()
+        _hooks.uninstall(_on_module_loaded)
         modules = _hooks.loaded_litellm_modules()
         for patch in patches():
             if patch.state == APPLIED:
