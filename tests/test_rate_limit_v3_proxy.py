@@ -12,20 +12,17 @@ LiteLLM are killed and respawned forever on a loaded 2-core machine (stock
 """
 
 import concurrent.futures
-import json
 import os
 import shutil
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import subprocess
 
-from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http
+from util_proc import fast_litellm_cmd, free_port, post_chat, stop_group, wait_http
 
 TESTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -52,17 +49,7 @@ def _v3_supported() -> bool:
 
 
 def _chat(port, i):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/chat/completions",
-        data=json.dumps({"model": "model-a", "messages": [{"role": "user", "content": f"hi {i}"}]}).encode(),
-        headers={"Authorization": "Bearer anything", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            resp.read()
-            return resp.status, dict(resp.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers)
+    return post_chat(port, "model-a", f"hi {i}")
 
 
 def _burst(port, n):

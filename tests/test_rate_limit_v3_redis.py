@@ -8,19 +8,16 @@ the counts it last read from Redis) -- the proxies keep answering, the key stays
 refused, no 5xx.
 """
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http
+from util_proc import fast_litellm_cmd, free_port, post_chat, stop_group, wait_http
 
 TESTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -47,17 +44,7 @@ litellm_settings:
 
 
 def _chat(port, i):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/chat/completions",
-        data=json.dumps({"model": "model-a", "messages": [{"role": "user", "content": f"redis {i} {time.time()}"}]}).encode(),
-        headers={"Authorization": "Bearer anything", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            resp.read()
-            return resp.status
-    except urllib.error.HTTPError as e:
-        return e.code
+    return post_chat(port, "model-a", f"redis {i} {time.time()}")[0]
 
 
 @pytest.mark.skipif(not os.path.exists(REDIS), reason="redis-server not installed")

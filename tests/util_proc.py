@@ -65,3 +65,20 @@ def server(argv, url, env=None, cwd=None, timeout=180.0):
         yield proc
     finally:
         stop_group(proc, timeout=20)
+
+
+def post_chat(port: int, model: str, content: str, key: str = "anything", timeout: float = 120.0):
+    """POST one chat completion to a local proxy: (status, headers), error statuses included."""
+    import json
+
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        data=json.dumps({"model": model, "messages": [{"role": "user", "content": content}]}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+            return resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers)
