@@ -666,21 +666,26 @@ def accelerate_limiter(lim: Any) -> bool:
     return True
 
 
-def _build_v1_init(original: Callable[..., Any]) -> Callable[..., Any]:
-    from .. import _native
+def _accelerating_init(table_cls: str, accelerate: Callable[[Any], bool], label: str) -> Callable[..., Any]:
+    """A patch ``build`` for a limiter class's ``__init__``: LiteLLM's own, then ``accelerate(self)``."""
 
-    _native.RateLimitWindows  # noqa: B018 - fail at build time, not per request
+    def build(original: Callable[..., Any]) -> Callable[..., Any]:
+        from .. import _native
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        try:
-            accelerate_limiter(self)
-        except Exception as exc:  # keep the stock limiter
-            import logging
+        getattr(_native, table_cls)  # fail at build time, not per request
 
-            logging.getLogger("fast_litellm").warning("rate_limit: v1 limiter not accelerated: %r", exc)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            try:
+                accelerate(self)
+            except Exception as exc:  # keep the stock limiter
+                import logging
 
-    return __init__
+                logging.getLogger("fast_litellm").warning("rate_limit: %s limiter not accelerated: %r", label, exc)
+
+        return __init__
+
+    return build
 
 
 # -- the v3 limiter (the proxy's default) on a Rust fixed-window table -----------
@@ -973,30 +978,13 @@ def accelerate_v3_limiter(lim: Any) -> bool:
     return True
 
 
-def _build_v3_init(original: Callable[..., Any]) -> Callable[..., Any]:
-    from .. import _native
-
-    _native.RateLimitFixedWindows  # noqa: B018 - fail at build time, not per request
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        try:
-            accelerate_v3_limiter(self)
-        except Exception as exc:  # keep the stock limiter
-            import logging
-
-            logging.getLogger("fast_litellm").warning("rate_limit: v3 limiter not accelerated: %r", exc)
-
-    return __init__
-
-
 PATCHES = [
     Patch(
         name="rate_limit.v1_limiter",
         component=COMPONENT,
         target="litellm.proxy.hooks.parallel_request_limiter:_PROXY_MaxParallelRequestsHandler.__init__",
         supports=">=1.83.14,<1.111",
-        build=_build_v1_init,
+        build=_accelerating_init("RateLimitWindows", accelerate_limiter, "v1"),
         summary=(
             "The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
             "parallel_request_limiter hook with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true): its "
@@ -1019,7 +1007,7 @@ PATCHES = [
         # 1.110.2's v3 (5,348 lines) is a different algorithm (reservations,
         # request stash, PTU, descriptor-level windows): not covered there yet.
         supports=">=1.83.14,<1.84",
-        build=_build_v3_init,
+        build=_accelerating_init("RateLimitFixedWindows", accelerate_v3_limiter, "v3"),
         summary=(
             "The v3 proxy limiter (the proxy's default parallel_request_limiter hook): its pre-call, "
             "success and failure hooks count in a Rust fixed-window table (one 80-byte entry per "
