@@ -6,23 +6,20 @@ generated trace of mixed calls under a controlled clock (the limiter's
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import random
 import types
 from typing import Any, List, Tuple
 
+import rate_limit_trace
+
 START = 1_767_225_000.25
 
 
-class Clock:
+class Clock(rate_limit_trace.Clock):
+    """The v1 trace's clock, starting a quarter second into a second (v3 windows start at any time)."""
+
     def __init__(self, t: float = START) -> None:
-        self.t = t
-
-    def time(self) -> float:
-        return self.t
-
-    def now(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.t)
+        super().__init__(t)
 
 
 def install_clock(clock: Clock) -> Any:
