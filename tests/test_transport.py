@@ -384,7 +384,7 @@ def test_litellm_sync_http_handler_uses_our_transport(upstream, transport_on):
     from litellm.llms.custom_httpx.http_handler import HTTPHandler
 
     fast_litellm.activate()
-    if not any(p["name"] == "transport.sync_transport" and p["state"] == "applied"
+    if not any(p["name"] in ("transport.sync_transport", "transport.sync_handler_1_83") and p["state"] == "applied"
                for p in fast_litellm.status()["patches"]):
         pytest.skip("HTTPHandler's sync transport factory is not patched on this LiteLLM")
 
@@ -398,7 +398,8 @@ def test_litellm_sync_http_handler_uses_our_transport(upstream, transport_on):
                 results.append(normalized(r))
             except httpx.HTTPStatusError as exc:
                 results.append(("HTTPStatusError",) + normalized(exc.response))
-        return type(client._transport), results
+        state = (client.timeout, sorted(client.headers.items()), client.follow_redirects, client._trust_env)
+        return type(client._transport), results + [state]
 
     fast_cls, fast = outcome()
     assert fast_cls is HTTPTransport

@@ -310,6 +310,44 @@ class _Complete(httpx.AsyncByteStream, httpx.SyncByteStream):
             yield self._body
 
 
+def _headers_slow(entries: list) -> httpx.Headers:
+    return httpx.Headers([(name, value) for name, _, value in entries])
+
+
+def _headers_fast(entries: list) -> httpx.Headers:
+    # The native side delivers httpx's own ``Headers._list`` entries
+    # ``(raw name, lower name, value)`` (hyper's names are lower case, so raw and
+    # lower are one object): adopt the list instead of normalizing every pair.
+    headers = httpx.Headers.__new__(httpx.Headers)
+    headers._list = entries
+    headers._encoding = None
+    return headers
+
+
+def _pick_headers() -> Any:
+    """``_headers_fast`` if it builds a Headers equal in state to httpx's own
+    constructor with this httpx (checked once), else httpx's constructor."""
+    try:
+        entries = [(b"content-type", b"content-type", b"application/json"), (b"x-a", b"x-a", b"1"),
+                   (b"x-a", b"x-a", b"\xe9")]
+        a, b = _headers_slow(list(entries)), _headers_fast(list(entries))
+        if vars(a) != vars(b) or a.raw != b.raw or a.multi_items() != b.multi_items() or dict(a) != dict(b):
+            return _headers_slow
+        return _headers_fast
+    except Exception:
+        return _headers_slow
+
+
+_make_headers = _pick_headers()
+# Requests: hand httpx's own ``(raw, lower, value)`` entries over as they are
+# (the native side reads the first and last item) when they have that shape.
+_REQUEST_ENTRIES = _make_headers is _headers_fast and isinstance(getattr(httpx.Headers({"a": "b"}), "_list", None), list)
+
+
+def _request_headers(headers: httpx.Headers) -> list:
+    return headers._list if _REQUEST_ENTRIES else headers.raw  # type: ignore[attr-defined]
+
+
 _VERSIONS = {"HTTP/1.1": b"HTTP/1.1", "HTTP/2": b"HTTP/2", "HTTP/1.0": b"HTTP/1.0"}
 
 
@@ -358,6 +396,7 @@ def _pick_ready() -> Any:
             (204, [(b"x-a", b"1"), (b"X-A", b"2")], b""),
             (404, [(b"content-length", b"3"), (b"content-type", b"text/plain; charset=latin-1")], b"\xe9\xe8!"),
         ):
+            headers = _make_headers([(k, k.lower(), v) for k, v in headers])
             a = _ready_slow(status, headers, body, b"HTTP/1.1")
             b = _ready_fast(status, headers, body, b"HTTP/1.1")
             if not _same_state(a, b) or a.text != b.text or b.read() != body:
@@ -372,7 +411,7 @@ _ready_response = _pick_ready()
 
 def _ready(event: tuple, start: float) -> httpx.Response:
     # A whole, Content-Length framed, identity-encoded body.
-    response = _ready_response(event[2], event[3], event[5], _version(event[4]))
+    response = _ready_response(event[2], _make_headers(event[3]), event[5], _version(event[4]))
     response.elapsed = timedelta(seconds=perf_counter() - start)
     return response
 
@@ -410,7 +449,8 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         future = loop.create_future()
         reactor.calls[call_id] = future
         batch = reactor.batch
-        batch.append((client, call_id, request.method, str(request.url), request.headers.raw, body, timeouts))
+        batch.append((client, call_id, request.method, str(request.url), _request_headers(request.headers), body,
+                      timeouts))
         if len(batch) == 1:
             loop.call_soon(reactor._flush)
         try:
@@ -431,7 +471,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
             stream.request = request
         return httpx.Response(
             event[2],
-            headers=event[3],
+            headers=_make_headers(event[3]),
             stream=stream,
             extensions={"http_version": _version(event[4])},
         )
@@ -492,7 +532,8 @@ class HTTPTransport(httpx.BaseTransport):
         client = self._pools.clients.get(timeouts[0]) or self._pools.get(timeouts[0])
         body = request.read()
         start = perf_counter()
-        call = client.submit_blocking(request.method, str(request.url), request.headers.raw, body, timeouts, _CREDIT)
+        call = client.submit_blocking(request.method, str(request.url), _request_headers(request.headers), body, timeouts,
+                                      _CREDIT)
         event = call.next_event()
         if event[1] == _ERROR:
             raise _exception(event[2], event[3], request)
@@ -505,7 +546,7 @@ class HTTPTransport(httpx.BaseTransport):
             stream = _SyncStream(call, event[5], request)
         return httpx.Response(
             event[2],
-            headers=event[3],
+            headers=_make_headers(event[3]),
             stream=stream,
             extensions={"http_version": _version(event[4])},
         )

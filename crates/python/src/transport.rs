@@ -32,9 +32,10 @@ fn convert_request(
     let mut hs = Vec::new();
     for item in headers.try_iter()? {
         let item = item?;
+        // `(name, value)`, or httpx's own `(raw name, lower name, value)` entries.
         let pair = item.downcast::<PyTuple>()?;
         let name = pair.get_item(0)?;
-        let value = pair.get_item(1)?;
+        let value = pair.get_item(pair.len() - 1)?;
         let name = name.downcast::<PyBytes>()?.as_bytes().to_vec();
         let value = value.downcast::<PyBytes>()?.as_bytes().to_vec();
         hs.push((name, value));
@@ -256,7 +257,7 @@ impl AsyncReactor {
     }
 
     /// Every event queued since the last call, as tuples:
-    /// `(id, 0, status, [(name, value)], http_version, body, eof, plain)` for a head
+    /// `(id, 0, status, [(name, lower name, value)], http_version, body, eof, plain)` for a head
     /// (`plain`: complete, framed by Content-Length or empty, not content-encoded),
     /// `(id, 1, data, eof)` for a body chunk, `(id, 2, kind, message)` for an error.
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -287,9 +288,12 @@ fn join_bytes<'py>(py: Python<'py>, parts: &[bytes::Bytes]) -> PyResult<Bound<'p
 fn event_tuple<'py>(py: Python<'py>, id: u64, event: Event) -> PyResult<Bound<'py, PyTuple>> {
     match event {
         Event::Head(h) => {
+            // httpx's `Headers._list` entries: `(raw name, lower name, value)`; hyper's names
+            // are lower case already, so one bytes object serves as both.
             let headers = PyList::empty(py);
             for (name, value) in &h.headers {
-                headers.append((PyBytes::new(py, name), PyBytes::new(py, value)))?;
+                let name = PyBytes::new(py, name);
+                headers.append((name.clone(), name, PyBytes::new(py, value)))?;
             }
             let body = join_bytes(py, &h.body)?;
             (id, 0u8, h.status, headers, h.version, body, h.eof, h.plain).into_pyobject(py)

@@ -142,6 +142,47 @@ def _build_sync_factory(original: Any) -> Any:
     return _create_sync_transport
 
 
+def _build_sync_handler_init(original: Any) -> Any:
+    """1.83.x: ``HTTPHandler.__init__``. Its ``_create_sync_transport(self)`` sees no SSL setting
+    (``ssl_verify`` stays a local of ``__init__``), so the hook is ``__init__`` itself: the
+    ``httpx.Client`` is built as LiteLLM's ``__init__`` builds it (same ``get_ssl_configuration``,
+    ``SSL_CERTIFICATE``, default headers, timeout, redirects), with our transport, and handed to
+    LiteLLM's own ``__init__`` as ``client=``. A caller's own client, client certificates,
+    ``force_ipv4`` and ``litellm.sync_transport`` are left to LiteLLM."""
+
+    def __init__(self: Any, timeout: Any = None, concurrent_limit: Any = None, client: Any = None,
+                 ssl_verify: Any = None, disable_default_headers: Any = False, **unknown: Any) -> Any:
+        import httpx
+        import litellm
+
+        if unknown or client is not None:
+            return NOT_COVERED
+        if getattr(litellm, "force_ipv4", False) or getattr(litellm, "sync_transport", None) is not None:
+            return NOT_COVERED
+        module = sys.modules.get("litellm.llms.custom_httpx.http_handler")
+        if module is None:
+            return NOT_COVERED
+        cert = os.getenv("SSL_CERTIFICATE", litellm.ssl_certificate)
+        if cert:
+            return NOT_COVERED
+        ssl_config = module.get_ssl_configuration(ssl_verify)
+        ours = _verify_for(ssl_config)
+        if ours is NOT_COVERED:
+            return NOT_COVERED
+        built = httpx.Client(
+            transport=_transport(ours, None, sync=True),
+            timeout=module._DEFAULT_TIMEOUT if timeout is None else timeout,
+            verify=ssl_config,
+            cert=cert,
+            headers=module.get_default_headers() if not disable_default_headers else None,
+            follow_redirects=True,
+        )
+        return original(self, timeout=timeout, concurrent_limit=concurrent_limit, client=built,
+                        ssl_verify=ssl_verify, disable_default_headers=disable_default_headers)
+
+    return __init__
+
+
 def _build_openai_sync_client(original: Any, http2_arg: bool) -> Any:
     """``BaseOpenAILLM._get_sync_http_client()``: the ``httpx.Client`` of the OpenAI/Azure SDK
     clients LiteLLM builds for sync calls. Built as LiteLLM builds it, with our transport."""
@@ -221,6 +262,19 @@ PATCHES = [
         "instead of httpx's default transport. On 1.83.x the factory takes no arguments (the handler's "
         "ssl_verify is not visible to it), so it is not patched there",
         callers="HTTPHandler.create_client (every _get_httpx_client sync provider client)",
+    ),
+    Patch(
+        name="transport.sync_handler_1_83",
+        component="transport",
+        target="litellm.llms.custom_httpx.http_handler:HTTPHandler.__init__",
+        supports=">=1.83.7,<1.100",
+        off_by_default=_SYNC_OFF,
+        build=_build_sync_handler_init,
+        summary="LiteLLM's sync HTTPHandler clients use fast_litellm.HTTPTransport: 1.83.x's transport factory "
+        "takes no SSL setting, so HTTPHandler.__init__ builds its httpx.Client as LiteLLM does (same SSL "
+        "configuration, default headers, timeout) with our transport; a caller's client, client certificates, "
+        "force_ipv4 and litellm.sync_transport are left to LiteLLM",
+        callers="HTTPHandler() (every _get_httpx_client sync provider client)",
     ),
     Patch(
         name="transport.openai_sync_client_1_83",
