@@ -214,7 +214,7 @@ class RateLimitFixedWindows:
 # -- transport (fast_litellm.transport) ------------------------------------------
 
 _Timeouts = tuple[float | None, float | None, float | None, float | None]  # connect, read, write, pool
-_HeaderList = list[tuple[bytes, bytes]]
+_HeaderList = list[tuple[bytes, ...]]  # (name, value) or httpx's (raw name, lower name, value)
 
 class HttpClient:
     def __init__(
@@ -249,7 +249,10 @@ class BlockingCall:
 class AsyncReactor:
     def __init__(self) -> None: ...
     def fileno(self) -> int: ...
-    def drain(self) -> list[tuple]: ...
+    def drain(self) -> list[tuple]:
+        """Events since the last call: ``(id, 0, status, [(name, lower name, value)], http_version, body, eof,
+        plain)`` (the header entries in httpx's ``Headers._list`` shape), ``(id, 1, data, eof)``,
+        ``(id, 2, kind, message)``."""
     def submit_many(self, batch: list[tuple], credit: int = 8) -> None: ...
     def cancel(self, id: int) -> None: ...
     def grant(self, id: int, n: int) -> None: ...

@@ -496,12 +496,17 @@ class _SyncStream(httpx.SyncByteStream):
         if self._first:
             first, self._first = self._first, b""
             yield first
+        owed = 0  # credit given back in batches, as in the async stream (never more than the window owed)
         while not self._done:
             event = self._call.next_event()
             if event[1] == _CHUNK:
-                self._call.grant(1)
                 if event[3]:
                     self._done = True
+                else:
+                    owed += 1
+                    if owed >= _GRANT_BATCH:
+                        self._call.grant(owed)
+                        owed = 0
                 if event[2]:
                     yield event[2]
             else:

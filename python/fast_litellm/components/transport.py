@@ -15,7 +15,9 @@ LiteLLM builds it, with :class:`fast_litellm.HTTPTransport`; on 1.110.x the
 sync ``HTTPHandler`` factory (``HTTPHandler._create_sync_transport(verify, cert,
 http2)``) returns it too. 1.83.x's ``HTTPHandler._create_sync_transport(self)``
 takes no SSL argument (the handler's ``ssl_verify`` stays a local of its
-``__init__``), so sync ``HTTPHandler`` clients keep httpx's transport there.
+``__init__``), so there ``HTTPHandler.__init__`` is the hook: it builds the
+``httpx.Client`` as LiteLLM's ``__init__`` does, with our transport, and passes
+it to LiteLLM's own ``__init__`` as ``client=``.
 
 Left to LiteLLM (``NOT_COVERED``): ``litellm.force_ipv4``, client certificates,
 SSL contexts LiteLLM did not build from a cafile, custom cipher or ECDH settings
@@ -215,8 +217,9 @@ _SUMMARY = (
     "LiteLLM's provider httpx clients use fast_litellm.AsyncHTTPTransport (tokio + hyper/rustls, "
     "keep-alive pools, GIL released, batched asyncio wake-ups) instead of its aiohttp transport"
 )
-_SYNC_OFF = ("sync calls: tested against stock, 1.5x less CPU per request than httpx's transport "
-             "(bench/transport/sync_cpu_per_request.py), not yet measured through litellm.completion")
+_SYNC_OFF = ("sync calls: litellm.completion CPU per call (bench/transport/completion_cpu.py) is lower without "
+             "streaming (1.20x sequential on 1.83.14, 1.17x on 1.110.2; 1.02-1.03x with 4 threads) but not with "
+             "streaming (0.90-0.99x: one cross-thread hand-off per SSE chunk), so not a measured win overall")
 _SYNC_OPENAI_SUMMARY = (
     "the httpx.Client of LiteLLM's sync OpenAI/Azure SDK clients is built as LiteLLM builds it, with "
     "fast_litellm.HTTPTransport; litellm.client_session, network_mock and force_ipv4 are left to LiteLLM"
@@ -234,8 +237,9 @@ PATCHES = [
         target="litellm.llms.custom_httpx.http_handler:AsyncHTTPHandler._create_async_transport",
         supports=">=1.83.7,<1.100",
         # HTTPS, proxies, fork, HTTP/2 and the soak are tested; the CPU/request target is not met here.
-        off_by_default="CPU per request 2.05-2.35x lower than LiteLLM's aiohttp transport (4 runs), below the "
-        "2.5x target: a transport that waits once for I/O costs at least ~0.14 ms here against LiteLLM's ~0.48",
+        off_by_default="CPU per request 2.05-2.35x lower than LiteLLM's aiohttp transport (7 runs over two rounds, "
+        "latest 2.10x), below the 2.5x target: a transport that waits once for I/O costs at least ~0.14 ms here "
+        "against LiteLLM's ~0.48, and ours ~0.19-0.24 (see docs/benchmarks.md, Transport)",
         build=_build_factory,
         summary=_SUMMARY,
         callers=_CALLERS,
