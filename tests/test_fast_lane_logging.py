@@ -264,6 +264,10 @@ def test_callbacks_get_the_same_events_as_stock(rig):
     status, _h, raw = _call(rig["fast"], "GET", "/_fast_litellm/stats")
     stats = json.loads(raw)
     assert stats["log_dropped"] == 0 and stats["log_queued"] == stats["log_drained"] >= N, stats
+    # The first record of the path went through the full ASGI replay, which checked the route it
+    # reached; the others took the light replay (the endpoint called directly): both gave stock's events.
+    assert "fast-lane logging of /v1/chat/completions: light replay (endpoint chat_completion)" in \
+        rig["fast_log"].read_text(errors="replace")
 
 
 def test_internal_route_is_not_reachable_from_the_public_port(rig):

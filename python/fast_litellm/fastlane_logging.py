@@ -114,7 +114,7 @@ def _ensure_pinner() -> None:
 
     _pinner = _LanePin()
     litellm.callbacks.append(_pinner)
-_stats = {"replayed": 0, "failed": 0, "not_canned": 0}
+_stats = {"replayed": 0, "failed": 0, "not_canned": 0, "light": 0, "full": 0}
 _httpx_patched = False
 
 
@@ -146,19 +146,43 @@ def _patch_httpx() -> None:
     _httpx_patched = True
 
 
-async def _replay(app: Any, rec: dict) -> bool:
-    body = rec["request"].encode("utf-8")
+def _scope(rec: dict) -> dict:
+    """The ASGI scope of the client's request as the front received it (plus the call id it answered with)."""
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in rec["headers"] if k.lower() != "x-litellm-call-id"]
     if rec.get("call_id"):
         headers.append((b"x-litellm-call-id", rec["call_id"].encode("latin-1")))
     peer = rec.get("peer") or ["127.0.0.1", 0]
     path = rec["path"]
-    scope = {
+    return {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
         "method": rec.get("method", "POST"), "scheme": "http", "path": path, "raw_path": path.encode(),
         "root_path": "", "query_string": b"", "headers": headers, "client": (peer[0], int(peer[1])),
         "server": ("127.0.0.1", 0), "state": {},
     }
+
+
+class _Armed:
+    """The record's canned upstream answer (and pinned deployment) for the duration of one replay."""
+
+    __slots__ = ("canned", "_tokens")
+
+    def __init__(self, rec: dict) -> None:
+        self.canned = _Canned(rec)
+        self._tokens: List[Any] = [(_CANNED, _CANNED.set(self.canned))]
+        if rec.get("pin"):
+            _ensure_pinner()
+            self._tokens.append((_PIN, _PIN.set(rec["model_id"])))
+
+    def close(self) -> None:
+        for var, token in reversed(self._tokens):
+            var.reset(token)
+        self._tokens = []
+
+
+async def _replay(app: Any, rec: dict, scope: Optional[dict] = None) -> bool:
+    """The full replay: the record as an HTTP request through LiteLLM's whole ASGI app."""
+    body = rec["request"].encode("utf-8")
+    scope = _scope(rec) if scope is None else scope
     finished = asyncio.Event()
     sent_body = False
     status: List[int] = []
@@ -177,22 +201,152 @@ async def _replay(app: Any, rec: dict) -> bool:
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             finished.set()
 
-    canned = _Canned(rec)
-    token = _CANNED.set(canned)
-    pin = None
-    if rec.get("pin"):
-        _ensure_pinner()
-        pin = _PIN.set(rec["model_id"])
+    armed = _Armed(rec)
     try:
         await app(scope, receive, send)
     finally:
-        _CANNED.reset(token)
-        if pin is not None:
-            _PIN.reset(pin)
+        armed.close()
         finished.set()
-    if not canned.used:
+    if not armed.canned.used:
         _stats["not_canned"] += 1
-    return bool(status) and status[0] == 200 and canned.used
+    return bool(status) and status[0] == 200 and armed.canned.used
+
+
+class _Direct:
+    """The light replay: LiteLLM's own chat-completions endpoint function, called directly.
+
+    What the ASGI replay spends outside the endpoint -- the middleware stack, routing,
+    FastAPI's dependency solving and the JSON rendering of the answer nobody reads -- is
+    skipped; what runs is the code FastAPI would run for the route: the route's auth
+    dependency (``user_api_key_auth``, called with the header values its ``Security``
+    parameters would read) and then the endpoint (``chat_completion``) with the same
+    request object, a fresh sub-response and the auth result. Everything that builds
+    the callbacks' payloads is therefore LiteLLM's: the request data and master-key
+    metadata, the router, the Logging object, the ModelResponse, cost, success handlers.
+
+    Used only when the route looks exactly as verified (one POST route for the path,
+    whose endpoint takes ``request, fastapi_response, model, user_api_key_dict`` with
+    ``user_api_key_dict`` and every route-level dependency being the proxy's
+    ``user_api_key_auth``, whose other parameters are API-key header lookups); any other
+    shape, and any replay that fails before its upstream call was answered, goes
+    through the full ASGI replay.
+    """
+
+    _PARAMS = ("request", "fastapi_response", "model", "user_api_key_dict")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._routes: Dict[str, Any] = {}
+
+    def learn(self, path: str, scope: dict) -> None:
+        """After a full replay of ``path``: check the route FastAPI actually dispatched it to."""
+        if path in self._routes:
+            return
+        try:
+            self._routes[path] = self._check(scope)
+        except Exception as exc:
+            self._routes[path] = f"route check failed: {exc!r}"
+        found = self._routes[path]
+        how = f"full replay ({found})" if isinstance(found, str) else f"light replay (endpoint {getattr(found[0], '__name__', found[0])})"
+        sys.stderr.write(f"fast_litellm: fast-lane logging of {path}: {how}\n")
+        sys.stderr.flush()
+
+    def _check(self, scope: dict) -> Any:
+        """(endpoint, auth function, [(auth parameter, header name)]) or a string saying why not."""
+        import inspect
+
+        from fastapi import params
+
+        mod = sys.modules.get(_PROXY_MODULE)
+        auth = getattr(mod, "user_api_key_auth", None)
+        if auth is None:
+            return "no user_api_key_auth in the proxy module"
+        endpoint, route = scope.get("endpoint"), scope.get("route")
+        if endpoint is None or route is None:
+            return "the full replay did not reach an endpoint"
+        sig = inspect.signature(endpoint)
+        if tuple(sig.parameters) != self._PARAMS:
+            return f"endpoint parameters {tuple(sig.parameters)}"
+        dep = sig.parameters["user_api_key_dict"].default
+        if not isinstance(dep, params.Depends) or dep.dependency is not auth:
+            return "user_api_key_dict is not the proxy's user_api_key_auth"
+        if sig.parameters["model"].default is not None:
+            return "model parameter has a default other than None"
+        dependant = getattr(route, "dependant", None)
+        subs = getattr(dependant, "dependencies", None)
+        if dependant is None or getattr(dependant, "call", None) is not endpoint or not subs:
+            return "route dependant not as verified"
+        if any(getattr(d, "call", None) is not auth for d in subs):
+            return "route dependencies beyond user_api_key_auth"
+        headers = []
+        for name, p in inspect.signature(auth).parameters.items():
+            if name == "request":
+                continue
+            sec = p.default
+            model = getattr(getattr(sec, "dependency", None), "model", None)
+            where = getattr(getattr(model, "in_", None), "value", getattr(model, "in_", None))
+            if not isinstance(sec, params.Security) or where != "header":
+                return f"auth parameter {name} is not an API-key header"
+            headers.append((name, model.name.lower()))
+        return endpoint, auth, headers
+
+    def reasons(self) -> Dict[str, str]:
+        """Paths replayed in full, and why (for the route's GET stats)."""
+        return {p: r for p, r in self._routes.items() if isinstance(r, str)}
+
+    async def replay(self, rec: dict) -> Optional[bool]:
+        """True/False: replayed (or failed after the upstream step); None: not handled, use the full replay."""
+        from fastapi import Response
+        from starlette.requests import Request
+
+        if rec.get("method", "POST") != "POST":
+            return None
+        found = self._routes.get(rec["path"])
+        if found is None or isinstance(found, str):
+            return None  # not learnt yet (the first record of a path goes through the full replay) or declined
+        endpoint, auth, header_params = found
+        body = rec["request"].encode("utf-8")
+        scope = _scope(rec)
+        scope.update(app=self.app, router=self.app.router, endpoint=endpoint, path_params={})
+        sent = False
+        finished = asyncio.Event()
+
+        async def receive() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await finished.wait()  # the client stays connected until the replay ends (as in the full replay)
+            return {"type": "http.disconnect"}
+
+        request = Request(scope, receive)
+        lower = {}
+        for k, v in rec["headers"]:
+            lower.setdefault(k.lower(), v)
+        kwargs = {name: lower.get(h) for name, h in header_params}
+        sub = Response()
+        del sub.headers["content-length"]
+        sub.status_code = None  # type: ignore[assignment]  (as FastAPI's sub-response)
+        armed = _Armed(rec)
+        try:
+            try:
+                user = await auth(request=request, **kwargs)
+                await endpoint(request=request, fastapi_response=sub, model=None, user_api_key_dict=user)
+            except Exception:
+                if not armed.canned.used:
+                    return None  # nothing reached the upstream step: the full replay decides
+                return False
+        finally:
+            armed.close()
+            finished.set()
+        return armed.canned.used
+
+
+_direct: Optional[_Direct] = None
+
+
+def _light_enabled() -> bool:
+    return (os.environ.get("FAST_LITELLM_FAST_LANE_LOG_REPLAY") or "light").strip().lower() != "full"
 
 
 def _make_route(app: Any, secret: str):
@@ -201,10 +355,25 @@ def _make_route(app: Any, secret: str):
 
     limit = asyncio.Semaphore(int(os.environ.get("FAST_LITELLM_LANE_LOG_CONCURRENCY", "32") or 32))
 
+    global _direct
+    if _direct is None:
+        _direct = _Direct(app)
+    light = _light_enabled()
+
     async def one(rec: dict) -> bool:
         async with limit:
             try:
-                return await _replay(app, rec)
+                if light:
+                    done = await _direct.replay(rec)  # type: ignore[union-attr]
+                    if done is not None:
+                        _stats["light"] += 1
+                        return done
+                _stats["full"] += 1
+                scope = _scope(rec)
+                ok = await _replay(app, rec, scope)
+                if light and ok:
+                    _direct.learn(rec["path"], scope)  # type: ignore[union-attr]
+                return ok
             except Exception:
                 return False
 
@@ -212,7 +381,7 @@ def _make_route(app: Any, secret: str):
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if request.method == "GET":
-            return JSONResponse(dict(_stats, pid=os.getpid()))
+            return JSONResponse(dict(_stats, pid=os.getpid(), full_replay_paths=_direct.reasons() if _direct else {}))
         records = json.loads(await request.body())
         results = await asyncio.gather(*(one(r) for r in records))
         ok = sum(1 for r in results if r)
