@@ -401,3 +401,49 @@ def test_callback_envelope(tmp_path, settings, served):
         assert "hooked_logger.hooked" in reason and "async_post_call_success_hook" in reason, reason
     if served:
         assert logging_needed(str(cfg)) is ("callbacks" in settings)
+
+
+def test_light_replay_takes_only_the_verified_route_shape(monkeypatch):
+    """The light replay calls the endpoint FastAPI dispatched the first (full) replay to, only when
+    that endpoint and its route look exactly as verified; anything else keeps the full replay."""
+    import types
+
+    import fastapi
+    from fastapi.security import APIKeyHeader
+
+    from fast_litellm import fastlane_logging as fl
+
+    async def auth(request, api_key: str = fastapi.Security(APIKeyHeader(name="Authorization", auto_error=False)),
+                   other: str = fastapi.Security(APIKeyHeader(name="API-Key", auto_error=False))):
+        return "user"
+
+    async def chat_completion(request, fastapi_response, model=None, user_api_key_dict=fastapi.Depends(auth)):
+        return {}
+
+    async def other_endpoint(request, fastapi_response, model=None, user_api_key_dict=fastapi.Depends(auth), extra=None):
+        return {}
+
+    async def guard():
+        return None
+
+    monkeypatch.setitem(sys.modules, "litellm.proxy.proxy_server", types.SimpleNamespace(user_api_key_auth=auth))
+
+    def route(endpoint, calls):
+        dep = types.SimpleNamespace(call=endpoint, dependencies=[types.SimpleNamespace(call=c) for c in calls])
+        return types.SimpleNamespace(dependant=dep)
+
+    d = fl._Direct(app=None)
+    ok = d._check({"endpoint": chat_completion, "route": route(chat_completion, [auth, auth])})
+    assert ok[0] is chat_completion and ok[1] is auth
+    assert ok[2] == [("api_key", "authorization"), ("other", "api-key")]
+    for scope in ({"endpoint": other_endpoint, "route": route(other_endpoint, [auth])},   # other parameters
+                  {"endpoint": chat_completion, "route": route(chat_completion, [auth, guard])},  # another dependency
+                  {"endpoint": chat_completion, "route": route(other_endpoint, [auth])},  # route of another endpoint
+                  {"endpoint": chat_completion, "route": route(chat_completion, [])},
+                  {}):  # the full replay never reached an endpoint
+        assert isinstance(d._check(scope), str), scope
+    monkeypatch.setitem(sys.modules, "litellm.proxy.proxy_server", types.SimpleNamespace())
+    assert isinstance(d._check({"endpoint": chat_completion, "route": route(chat_completion, [auth])}), str)
+    # learn() keeps the verdict per path; a declined path stays on the full replay.
+    d.learn("/v1/chat/completions", {})
+    assert d.known("/v1/chat/completions") and "/v1/chat/completions" in d.reasons()

@@ -7,7 +7,8 @@ logging route armed by a secret this script chooses) on ``bench/proxy/config_cal
 (Prometheus), builds N records exactly as the front writes them (the upstream's answer is
 a real one from the mock), POSTs them to the internal route in batches of 64 from two
 threads (as the launcher's drainer does) and reports records/s and how they were replayed
-(``light``: the direct logging path, ``full``: the ASGI replay). ``--profile FILE`` runs
+(``light``: the direct logging path, ``full``: the ASGI replay), and the CPU time the
+proxy process spent per record (all its threads; steadier than records/s on a shared box). ``--profile FILE`` runs
 the proxy under cProfile (main thread only) and writes the stats there on exit.
 Only 127.0.0.1 is contacted.
 """
@@ -45,7 +46,7 @@ def _post(port, path, body=None, headers=None, method="POST"):
     return resp.status, resp.getheaders(), data
 
 
-def make_records(mock_port: int, proxy_port: int, n: int) -> list:
+def make_records(mock_port: int, proxy_port: int, n: int, latency: float = 0.0005) -> list:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
     status, hdrs, raw = _post(mock_port, "/v1/chat/completions", json.dumps(body).encode(),
                               {"Content-Type": "application/json", "Authorization": "Bearer sk-mock-upstream"})
@@ -65,9 +66,16 @@ def make_records(mock_port: int, proxy_port: int, n: int) -> list:
             "model_group": "gpt-4o-mini", "model_id": dep["model_info"]["id"], "pin": False,
             "model": "openai/gpt-4o-mini", "api_base": api_base, "upstream_url": api_base + "/chat/completions",
             "status": status, "response_headers": [[k.lower(), v] for k, v in hdrs], "response": raw.decode(),
-            "start": now, "upstream_done": now + 0.0005, "end": now + 0.0007, "stream": False,
+            "start": now, "upstream_done": now + latency, "end": now + latency + 0.0002, "stream": False,
         }))
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -76,6 +84,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--latency", type=float, default=0.0005, help="the upstream latency the records carry (s)")
     ap.add_argument("--profile")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the proxy process")
     a = ap.parse_args()
@@ -97,7 +106,7 @@ def main() -> None:
     try:
         wait_up(f"http://127.0.0.1:{mock_port}/v1/models", mock, 60)
         wait_up(f"http://127.0.0.1:{port}/health/liveliness", proxy, 300)
-        records = make_records(mock_port, port, a.records + 2 * a.batch)
+        records = make_records(mock_port, port, a.records + 2 * a.batch, a.latency)
         hdr = {"x-fast-litellm-secret": secret, "content-type": "application/json"}
         warm, records = records[: 2 * a.batch], records[2 * a.batch:]
         for i in range(0, len(warm), a.batch):  # warm-up (first-call imports, caches)
@@ -119,6 +128,9 @@ def main() -> None:
                     done["delivered"] += out["delivered"]
                     done["failed"] += out["failed"]
 
+        _s, _h, st = _post(port, ROUTE, headers=hdr, method="GET")
+        pid = json.loads(st)["pid"]
+        c0 = cpu_seconds(pid)
         t0 = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(a.threads)]
         for t in threads:
@@ -126,10 +138,13 @@ def main() -> None:
         for t in threads:
             t.join()
         dt = time.perf_counter() - t0
+        cpu = cpu_seconds(pid) - c0
         _s, _h, stats = _post(port, ROUTE, headers=hdr, method="GET")
         load = os.getloadavg()
-        print(json.dumps({"litellm": a.litellm, "records": len(records), "seconds": round(dt, 2),
-                          "records_per_s": round(len(records) / dt, 1), **done, "route_stats": json.loads(stats),
+        print(json.dumps({"litellm": a.litellm, "latency": a.latency, "records": len(records), "seconds": round(dt, 2),
+                          "records_per_s": round(len(records) / dt, 1),
+                          "cpu_ms_per_record": round(cpu * 1000 / len(records), 2),
+                          "records_per_cpu_s": round(len(records) / cpu, 1), **done, "route_stats": json.loads(stats),
                           "loadavg": [round(x, 2) for x in load]}))
     finally:
         if a.profile and proxy.poll() is None:  # cProfile writes its stats on a clean exit
