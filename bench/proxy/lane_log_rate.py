@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--latency", type=float, default=0.0005, help="the upstream latency the records carry (s)")
     ap.add_argument("--profile")
+    ap.add_argument("--tree", default=str(ROOT / "python"), help="the fast_litellm source tree to run (to compare versions)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the proxy process")
     a = ap.parse_args()
     venv = Path(os.environ.get("FAST_LITELLM_ENV_DIR", Path.home() / ".cache/fast-litellm/envs")) / f"litellm-{a.litellm}"
@@ -94,7 +95,7 @@ def main() -> None:
     secret = secrets.token_hex(16)
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_MASTER_KEY=KEY,
                MOCK_API_BASE=f"http://127.0.0.1:{mock_port}/v1", FAST_LITELLM_LANE_LOG_SECRET=secret,
-               PYTHONPATH=str(ROOT / "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+               PYTHONPATH=a.tree + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.update(dict(kv.split("=", 1) for kv in a.env))
     mock = subprocess.Popen([py, str(HERE / "mock_upstream.py"), "--port", str(mock_port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
