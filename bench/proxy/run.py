@@ -266,13 +266,15 @@ def main() -> int:
                                         time.sleep(2)
                                         r["after"] = lane_stats(port)
                                         if args.drain > 0 and variant == "accelerated":
-                                            t0, m0 = time.time(), r["after"].get("metrics_requests", 0.0)
+                                            t0, m0 = time.time(), r["after"].get("metrics_requests")
                                             time.sleep(args.drain)
                                             end = lane_stats(port)
                                             dt = time.time() - t0
-                                            grown = end.get("metrics_requests", 0.0) - m0
+                                            m1 = end.get("metrics_requests")  # None: a scrape failed
+                                            grown = None if m0 is None or m1 is None else m1 - m0
                                             r["drain"] = {"seconds": round(dt, 1), "counted": grown,
-                                                          "records_per_s": round(grown / dt, 1), "end": end}
+                                                          "records_per_s": None if grown is None else round(grown / dt, 1),
+                                                          "end": end}
                                     results["runs"].append(r)
                                     print(json.dumps(r), file=sys.stderr)
                     finally:
