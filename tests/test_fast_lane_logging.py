@@ -447,3 +447,58 @@ def test_light_replay_takes_only_the_verified_route_shape(monkeypatch):
     # learn() keeps the verdict per path; a declined path stays on the full replay.
     d.learn("/v1/chat/completions", {})
     assert d.known("/v1/chat/completions") and "/v1/chat/completions" in d.reasons()
+
+
+def test_a_replay_waiting_out_the_upstream_latency_gives_its_cpu_slot_up(monkeypatch):
+    """With one CPU slot, two replays both reach the (recorded) upstream wait at the same time:
+    the wait does not hold the slot, so long upstream latencies do not cap the logging rate.
+    Their one upstream call each is answered from the record, and the slot comes back."""
+    import asyncio
+
+    import httpx
+
+    from fast_litellm import fastlane_logging as fl
+
+    fl._patch_httpx()
+    base = "http://127.0.0.1:9/v1"
+    rec = {"upstream_url": base + "/chat/completions", "api_base": base, "status": 200,
+           "response_headers": [["content-type", "application/json"]], "response": '{"ok": true}',
+           "start": 100.0, "upstream_done": 101.5}
+    waiting, peak = [], []
+
+    async def main():
+        both = asyncio.Event()
+
+        async def fake_wait(delay):
+            assert delay == 1.5
+            waiting.append(delay)
+            peak.append(len(waiting))
+            if len(waiting) == 2:
+                both.set()
+            await asyncio.wait_for(both.wait(), 30)  # a guard against hanging, not a timing check
+            waiting.pop()
+
+        monkeypatch.setattr(fl, "_wait", fake_wait)
+        sem = asyncio.Semaphore(1)
+
+        async def one():
+            slot = fl._Slot(sem)
+            await slot.acquire()
+            armed = fl._Armed(rec, slot)
+            try:
+                async with httpx.AsyncClient() as client:
+                    resp = await client.post(rec["upstream_url"], json={})
+                    with pytest.raises(httpx.ConnectError):  # a second call never reaches the upstream
+                        await client.post(rec["upstream_url"], json={})
+                assert slot.held  # taken back after the wait
+                return resp.status_code, resp.json(), armed.canned.used
+            finally:
+                armed.close()
+                slot.release()
+
+        out = await asyncio.gather(one(), one())
+        assert not sem.locked()
+        return out
+
+    assert asyncio.run(main()) == [(200, {"ok": True}, True)] * 2
+    assert max(peak) == 2

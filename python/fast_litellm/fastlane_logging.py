@@ -157,6 +157,7 @@ def _ensure_pinner() -> None:
 
     _pinner = _LanePin()
     litellm.callbacks.append(_pinner)
+_wait = asyncio.sleep  # how a replay waits out the recorded upstream latency (a seam for tests)
 _stats = {"replayed": 0, "failed": 0, "not_canned": 0, "light": 0, "full": 0}
 _httpx_patched = False
 
@@ -181,7 +182,7 @@ def _patch_httpx() -> None:
                     if slot is not None:
                         slot.release()
                     try:
-                        await asyncio.sleep(canned.delay)
+                        await _wait(canned.delay)
                     finally:
                         if slot is not None:
                             await slot.acquire()
