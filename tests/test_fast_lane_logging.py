@@ -264,6 +264,10 @@ def test_callbacks_get_the_same_events_as_stock(rig):
     status, _h, raw = _call(rig["fast"], "GET", "/_fast_litellm/stats")
     stats = json.loads(raw)
     assert stats["log_dropped"] == 0 and stats["log_queued"] == stats["log_drained"] >= N, stats
+    # The first record of the path went through the full ASGI replay, which checked the route it
+    # reached; the others took the light replay (the endpoint called directly): both gave stock's events.
+    assert "fast-lane logging of /v1/chat/completions: light replay (endpoint chat_completion)" in \
+        rig["fast_log"].read_text(errors="replace")
 
 
 def test_internal_route_is_not_reachable_from_the_public_port(rig):
@@ -397,3 +401,104 @@ def test_callback_envelope(tmp_path, settings, served):
         assert "hooked_logger.hooked" in reason and "async_post_call_success_hook" in reason, reason
     if served:
         assert logging_needed(str(cfg)) is ("callbacks" in settings)
+
+
+def test_light_replay_takes_only_the_verified_route_shape(monkeypatch):
+    """The light replay calls the endpoint FastAPI dispatched the first (full) replay to, only when
+    that endpoint and its route look exactly as verified; anything else keeps the full replay."""
+    import types
+
+    import fastapi
+    from fastapi.security import APIKeyHeader
+
+    from fast_litellm import fastlane_logging as fl
+
+    async def auth(request, api_key: str = fastapi.Security(APIKeyHeader(name="Authorization", auto_error=False)),
+                   other: str = fastapi.Security(APIKeyHeader(name="API-Key", auto_error=False))):
+        return "user"
+
+    async def chat_completion(request, fastapi_response, model=None, user_api_key_dict=fastapi.Depends(auth)):
+        return {}
+
+    async def other_endpoint(request, fastapi_response, model=None, user_api_key_dict=fastapi.Depends(auth), extra=None):
+        return {}
+
+    async def guard():
+        return None
+
+    monkeypatch.setitem(sys.modules, "litellm.proxy.proxy_server", types.SimpleNamespace(user_api_key_auth=auth))
+
+    def route(endpoint, calls):
+        dep = types.SimpleNamespace(call=endpoint, dependencies=[types.SimpleNamespace(call=c) for c in calls])
+        return types.SimpleNamespace(dependant=dep)
+
+    d = fl._Direct(app=None)
+    ok = d._check({"endpoint": chat_completion, "route": route(chat_completion, [auth, auth])})
+    assert ok[0] is chat_completion and ok[1] is auth
+    assert ok[2] == [("api_key", "authorization"), ("other", "api-key")]
+    for scope in ({"endpoint": other_endpoint, "route": route(other_endpoint, [auth])},   # other parameters
+                  {"endpoint": chat_completion, "route": route(chat_completion, [auth, guard])},  # another dependency
+                  {"endpoint": chat_completion, "route": route(other_endpoint, [auth])},  # route of another endpoint
+                  {"endpoint": chat_completion, "route": route(chat_completion, [])},
+                  {}):  # the full replay never reached an endpoint
+        assert isinstance(d._check(scope), str), scope
+    monkeypatch.setitem(sys.modules, "litellm.proxy.proxy_server", types.SimpleNamespace())
+    assert isinstance(d._check({"endpoint": chat_completion, "route": route(chat_completion, [auth])}), str)
+    # learn() keeps the verdict per path; a declined path stays on the full replay.
+    d.learn("/v1/chat/completions", {})
+    assert d.known("/v1/chat/completions") and "/v1/chat/completions" in d.reasons()
+
+
+def test_a_replay_waiting_out_the_upstream_latency_gives_its_cpu_slot_up(monkeypatch):
+    """With one CPU slot, two replays both reach the (recorded) upstream wait at the same time:
+    the wait does not hold the slot, so long upstream latencies do not cap the logging rate.
+    Their one upstream call each is answered from the record, and the slot comes back."""
+    import asyncio
+
+    import httpx
+
+    from fast_litellm import fastlane_logging as fl
+
+    fl._patch_httpx()
+    base = "http://127.0.0.1:9/v1"
+    rec = {"upstream_url": base + "/chat/completions", "api_base": base, "status": 200,
+           "response_headers": [["content-type", "application/json"]], "response": '{"ok": true}',
+           "start": 100.0, "upstream_done": 101.5}
+    waiting, peak = [], []
+
+    async def main():
+        both = asyncio.Event()
+
+        async def fake_wait(delay):
+            assert delay == 1.5
+            waiting.append(delay)
+            peak.append(len(waiting))
+            if len(waiting) == 2:
+                both.set()
+            await asyncio.wait_for(both.wait(), 30)  # a guard against hanging, not a timing check
+            waiting.pop()
+
+        monkeypatch.setattr(fl, "_wait", fake_wait)
+        sem = asyncio.Semaphore(1)
+
+        async def one():
+            slot = fl._Slot(sem)
+            await slot.acquire()
+            armed = fl._Armed(rec, slot)
+            try:
+                async with httpx.AsyncClient() as client:
+                    resp = await client.post(rec["upstream_url"], json={})
+                    with pytest.raises(httpx.ConnectError):  # a second call never reaches the upstream
+                        await client.post(rec["upstream_url"], json={})
+                assert slot.held  # taken back after the wait
+                return resp.status_code, resp.json(), armed.canned.used
+            finally:
+                armed.close()
+                slot.release()
+
+        out = await asyncio.gather(one(), one())
+        assert not sem.locked()
+        return out
+
+    assert asyncio.run(main()) == [(200, {"ok": True}, True)] * 2
+    assert max(peak) == 2

@@ -14,8 +14,12 @@ Real servers, 4 workers each, a config with the ``prometheus`` callback and
 * The reproduction: the very same gunicorn command without the launcher answers
   /metrics from whichever worker took the connection: totals below the truth.
 
-The fast lane is pass-through with a callback in the config, so every request is
-served (and counted) by a LiteLLM worker; the test checks the lane header says so.
+The first test's deployments use ``mock_response``, which the Rust front does not
+serve, so there every request is served (and counted) by a LiteLLM worker; the test
+checks the lane header says so. The fast-lane test points the deployments at a local
+mock upstream instead, so the Rust front serves every request and LiteLLM's workers
+count them through the logging queue's replay; the same checks hold (never down, never
+above the requests sent, the true totals once the queue has drained).
 """
 
 import concurrent.futures
@@ -321,3 +325,87 @@ def test_gauge_mode_only_with_a_multiproc_dir(tmp_path, multiproc):
     assert got["state"] == "applied"
     # prometheus_client's default gauge mode is "all" (one series per pid).
     assert got["deployment_state"] == ("mostrecent" if multiproc else "all")
+
+
+FAST_LANE_CONFIG = """
+model_list:
+  - model_name: model-a
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: os.environ/MOCK_API_BASE
+      api_key: sk-mock
+  - model_name: model-b
+    litellm_params:
+      model: openai/gpt-4o
+      api_base: os.environ/MOCK_API_BASE
+      api_key: sk-mock
+general_settings:
+  master_key: {key}
+litellm_settings:
+  callbacks: ["prometheus"]
+"""
+
+
+def _lane_stats(port):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_fast_litellm/stats", headers={"Authorization": f"Bearer {KEY}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_fast_lane_four_workers_counts_rust_served_requests(tmp_path):
+    """`fast-litellm proxy --num_workers 4`, every request served in Rust: /metrics (answered by
+    any of the 4 workers) counts them through the logging queue, never going down, never above
+    what was sent, and equal to the truth once the queue has drained."""
+    pytest.importorskip("aiohttp")
+    native = pytest.importorskip("fast_litellm._native")
+    if not hasattr(native, "fastlane_drain"):
+        pytest.skip("native module built without the fast lane")
+    root = Path(__file__).resolve().parents[1]
+    n, scrapes = 1000, 20
+    port, mock_port = free_port(), free_port()
+    cfg = tmp_path / "fast_lane_prometheus.yaml"
+    cfg.write_text(FAST_LANE_CONFIG.format(key=KEY))
+    env = _env(MOCK_API_BASE=f"http://127.0.0.1:{mock_port}/v1")
+    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
+                "FAST_LITELLM_FAST_LANE_LOG_QUEUE", "FAST_LITELLM_FAST_LANE_LOG_FULL", "FAST_LITELLM_FAST_LANE_LOG_REPLAY"):
+        env.pop(var, None)
+    with open(tmp_path / "mock.log", "wb") as mlog:
+        mock = subprocess.Popen([sys.executable, str(root / "bench/proxy/mock_upstream.py"), "--port", str(mock_port)],
+                                env=env, stdout=mlog, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{mock_port}/v1/models", mock, 60)
+        argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4",
+                                      "--host", "127.0.0.1", "--port", str(port)]
+        with _Server(argv, port, env, tmp_path / "proxy.log"):
+            deadline = time.time() + 120  # the front binds its groups once LiteLLM answered /model/info
+            while "fast-litellm: fast lane on" not in Path(tmp_path / "proxy.log").read_text(errors="replace"):
+                assert time.time() < deadline, Path(tmp_path / "proxy.log").read_text(errors="replace")[-3000:]
+                time.sleep(0.3)
+            assert "logging queue" in Path(tmp_path / "proxy.log").read_text(errors="replace")
+            before = _scrape(port)[0]
+            assert all(v == 0.0 for c in before.values() for v in c.values()), before
+            results, seen = _load_and_scrape(port, n, scrapes)
+            assert [s for s, _lane in results] == [200] * n
+            assert {lane for _s, lane in results} == {"rust"}
+            _assert_monotonic_and_bounded(seen, n)
+            # Wait for the queue to drain (every record taken by the launcher), then for the counts.
+            deadline = time.time() + 120
+            stats = _lane_stats(port)
+            while stats["log_drained"] < n and time.time() < deadline:
+                time.sleep(0.5)
+                stats = _lane_stats(port)
+            assert stats["log_queued"] == stats["log_drained"] == n and stats["log_dropped"] == 0, stats
+            want = {name: dict.fromkeys(MODELS, float(n // 2)) for name in COUNTERS}
+            totals, text = _scrape(port)
+            seen.append(totals)
+            while totals != want and time.time() < deadline:
+                time.sleep(0.5)
+                totals, text = _scrape(port)
+                seen.append(totals)
+            assert totals == want, totals
+            _assert_monotonic_and_bounded(seen, n)
+            repeats = [_scrape(port)[0] for _ in range(8)]  # other workers answer these: the same view
+            assert all(r == want for r in repeats), repeats
+            assert 'pid="' not in text
+    finally:
+        stop_group(mock)

@@ -206,6 +206,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true",
                     help="1 worker, 16 connections, non-streaming chat (served by the fast lane, and one it declines)")
     ap.add_argument("--config", help="proxy config (default bench/proxy/config.yaml; config_callbacks.yaml adds Prometheus)")
+    ap.add_argument("--drain", type=float, default=0.0,
+                    help="with a callbacks config: after each load, watch the logging queue drain this many seconds "
+                         "more and report the rate at which LiteLLM's request counter grew meanwhile")
     ap.add_argument("--no-fast-lane-too", action="store_true",
                     help="also run `fast-litellm proxy --no-fast-lane` (Python patches only) as a third variant")
     args = ap.parse_args()
@@ -262,6 +265,16 @@ def main() -> int:
                                     if CONFIG.name != "config.yaml":  # callbacks: how many requests reached them
                                         time.sleep(2)
                                         r["after"] = lane_stats(port)
+                                        if args.drain > 0 and variant == "accelerated":
+                                            t0, m0 = time.time(), r["after"].get("metrics_requests")
+                                            time.sleep(args.drain)
+                                            end = lane_stats(port)
+                                            dt = time.time() - t0
+                                            m1 = end.get("metrics_requests")  # None: a scrape failed
+                                            grown = None if m0 is None or m1 is None else m1 - m0
+                                            r["drain"] = {"seconds": round(dt, 1), "counted": grown,
+                                                          "records_per_s": None if grown is None else round(grown / dt, 1),
+                                                          "end": end}
                                     results["runs"].append(r)
                                     print(json.dumps(r), file=sys.stderr)
                     finally:

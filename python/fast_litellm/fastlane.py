@@ -48,7 +48,8 @@ blocking the request; while it is full the front sends requests to LiteLLM, so n
 is lost, or with ``FAST_LITELLM_FAST_LANE_LOG_FULL=drop`` it keeps serving and drops and
 counts records; ``GET /_fast_litellm/stats`` with the master key shows the counters); launcher threads deliver batches to
 an internal route of the LiteLLM proxy process, which replays each one through its own
-app with the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
+app (once verified, straight through the route's auth and chat-completions endpoint) with
+the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
 ``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost).
 Streams are not recorded yet: with callbacks, streaming requests go to LiteLLM. Upstream

@@ -21,19 +21,36 @@ This module closes that gap off the request path:
    bound anywhere.
 3. In the proxy process, :func:`arm` (run at start-up by the launcher's
    ``sitecustomize``) adds that route to LiteLLM's FastAPI app. Each record is
-   replayed through LiteLLM's own app in-process: an ASGI request built from the
-   client's request (plus ``x-litellm-call-id`` set to the id the client saw), whose
-   single upstream call (``POST <api_base>/chat/completions`` of that deployment) is
-   answered by the recorded upstream answer instead of the network (one-shot, inside
-   this replay's context only; any other call to that api_base during a replay fails
-   rather than reaching the upstream). For a group of several deployments, a routing
-   filter (``CustomLogger.async_filter_deployments``, registered only then) makes the
-   router pick the deployment the front picked. LiteLLM's proxy therefore builds the Logging object,
-   the metadata it attaches for the master key (user_api_key_hash, model group,
-   deployment model_id, api_base...), the ModelResponse, ``response_cost`` and the
-   standard logging payload itself and runs its success handlers (``litellm.callbacks``,
-   ``CustomLogger.async_log_success_event``/``log_success_event``, Prometheus) exactly as
-   for a request it served, on both verified versions, with no copy of that logic here.
+   replayed in-process, its single upstream call (``POST <api_base>/chat/completions``
+   of that deployment) answered by the recorded upstream answer instead of the network
+   (one-shot, inside this replay's context only; any other call to that api_base during
+   a replay fails rather than reaching the upstream). For a group of several
+   deployments, a routing filter (``CustomLogger.async_filter_deployments``, registered
+   only then) makes the router pick the deployment the front picked. Two ways:
+
+   * the full replay: an ASGI request built from the client's request (plus
+     ``x-litellm-call-id`` set to the id the client saw) through LiteLLM's whole app
+     (middleware, routing, auth, the endpoint, the JSON answer nobody reads);
+   * the light replay (:class:`_Direct`, the default once verified): the same request
+     object handed straight to what FastAPI would call for the route -- the route's
+     auth dependency (``user_api_key_auth``) and its endpoint (``chat_completion``).
+     The first record of a path goes through the full replay, which shows the
+     endpoint and route FastAPI really dispatched it to; the light replay is used for
+     that path only if they have the verified shape (see :class:`_Direct`), otherwise
+     every record of it keeps the full replay. A light replay that fails before its
+     upstream call was answered is redone in full. ``FAST_LITELLM_FAST_LANE_LOG_REPLAY=full``
+     keeps every record on the full replay.
+
+   Either way LiteLLM's proxy builds the Logging object, the metadata it attaches for
+   the master key (user_api_key_hash, model group, deployment model_id, api_base...),
+   the ModelResponse, ``response_cost`` and the standard logging payload itself and
+   runs its success handlers (``litellm.callbacks``,
+   ``CustomLogger.async_log_success_event``/``log_success_event``, Prometheus) exactly
+   as for a request it served, on both verified versions, with no copy of that logic here.
+4. Replays run concurrently (``FAST_LITELLM_LANE_LOG_CONCURRENCY``, default 32, at once
+   on the CPU); a replay gives up its place while it waits out the recorded upstream
+   latency, so long upstream latencies do not cap the rate (in flight: at most the
+   drainer's threads x batch of 256).
 
 What differs from the stock proxy (the replay happens after the fact):
 * timestamps: start/end times are those of the replay, not of the original request;
@@ -42,9 +59,10 @@ What differs from the stock proxy (the replay happens after the fact):
   plus the replay's own processing, not the front's (much smaller) overhead;
 * the logged request headers include ``x-litellm-call-id`` (so logs join the response
   header the client saw);
-* the CPU cost: a replay costs the Python proxy about what serving the request would
-  have cost it (minus the network), so under sustained load above what the Python
-  proxy could serve, records are dropped and counted rather than delivered late;
+* the CPU cost: a light replay still runs LiteLLM's auth, pre-call processing, router,
+  response building and success handlers (~12 ms of CPU per record on 1.110.2, ~5 ms on
+  1.83.14 on the reference box, see docs/benchmarks.md), so under sustained load above
+  that rate the queue fills (then requests go to LiteLLM, or records are dropped and counted);
 * streams are not recorded yet: with a logging queue, streaming requests go to LiteLLM.
 """
 
@@ -59,7 +77,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 SECRET_ENV = "FAST_LITELLM_LANE_LOG_SECRET"
 ROUTE = "/_fast_litellm/lane-log"
@@ -70,8 +88,32 @@ _PROXY_MODULE = "litellm.proxy.proxy_server"
 # -- proxy process side ------------------------------------------------------------
 
 
+class _Slot:
+    """One replay's place among the replays allowed to use the CPU at once.
+
+    Given up while the replay waits out the recorded upstream latency (that wait costs
+    no CPU; holding the place through it would cap the logging rate at
+    ``concurrency / upstream latency``, a few records/s with real LLM latencies). The
+    records in flight stay bounded by the drainer (threads x batch size).
+    """
+
+    __slots__ = ("sem", "held")
+
+    def __init__(self, sem: asyncio.Semaphore) -> None:
+        self.sem, self.held = sem, False
+
+    async def acquire(self) -> None:
+        await self.sem.acquire()
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.sem.release()
+
+
 class _Canned:
-    __slots__ = ("url", "base", "status", "headers", "body", "delay", "used")
+    __slots__ = ("url", "base", "status", "headers", "body", "delay", "used", "slot")
 
     def __init__(self, rec: dict) -> None:
         self.url = rec["upstream_url"]
@@ -81,6 +123,7 @@ class _Canned:
         self.body = rec["response"].encode("utf-8")
         self.delay = min(max(float(rec.get("upstream_done", 0)) - float(rec.get("start", 0)), 0.0), 30.0)
         self.used = False
+        self.slot: Optional[_Slot] = None
 
 
 _CANNED: contextvars.ContextVar[Optional[_Canned]] = contextvars.ContextVar("fast_litellm_lane_canned", default=None)
@@ -114,7 +157,8 @@ def _ensure_pinner() -> None:
 
     _pinner = _LanePin()
     litellm.callbacks.append(_pinner)
-_stats = {"replayed": 0, "failed": 0, "not_canned": 0}
+_wait = asyncio.sleep  # how a replay waits out the recorded upstream latency (a seam for tests)
+_stats = {"replayed": 0, "failed": 0, "not_canned": 0, "light": 0, "full": 0}
 _httpx_patched = False
 
 
@@ -134,7 +178,14 @@ def _patch_httpx() -> None:
             if not canned.used and request.method == "POST" and url == canned.url:
                 canned.used = True
                 if canned.delay:
-                    await asyncio.sleep(canned.delay)
+                    slot = canned.slot
+                    if slot is not None:
+                        slot.release()
+                    try:
+                        await _wait(canned.delay)
+                    finally:
+                        if slot is not None:
+                            await slot.acquire()
                 return httpx.Response(canned.status, headers=canned.headers, content=canned.body, request=request)
             if url.startswith(canned.base):
                 # A replay never calls the upstream itself (that would be a second, paid call).
@@ -146,19 +197,44 @@ def _patch_httpx() -> None:
     _httpx_patched = True
 
 
-async def _replay(app: Any, rec: dict) -> bool:
-    body = rec["request"].encode("utf-8")
+def _scope(rec: dict) -> dict:
+    """The ASGI scope of the client's request as the front received it (plus the call id it answered with)."""
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in rec["headers"] if k.lower() != "x-litellm-call-id"]
     if rec.get("call_id"):
         headers.append((b"x-litellm-call-id", rec["call_id"].encode("latin-1")))
     peer = rec.get("peer") or ["127.0.0.1", 0]
     path = rec["path"]
-    scope = {
+    return {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
         "method": rec.get("method", "POST"), "scheme": "http", "path": path, "raw_path": path.encode(),
         "root_path": "", "query_string": b"", "headers": headers, "client": (peer[0], int(peer[1])),
         "server": ("127.0.0.1", 0), "state": {},
     }
+
+
+class _Armed:
+    """The record's canned upstream answer (and pinned deployment) for the duration of one replay."""
+
+    __slots__ = ("canned", "_tokens")
+
+    def __init__(self, rec: dict, slot: Optional[_Slot] = None) -> None:
+        self.canned = _Canned(rec)
+        self.canned.slot = slot
+        self._tokens: List[Any] = [(_CANNED, _CANNED.set(self.canned))]
+        if rec.get("pin"):
+            _ensure_pinner()
+            self._tokens.append((_PIN, _PIN.set(rec["model_id"])))
+
+    def close(self) -> None:
+        for var, token in reversed(self._tokens):
+            var.reset(token)
+        self._tokens = []
+
+
+async def _replay(app: Any, rec: dict, scope: Optional[dict] = None, slot: Optional[_Slot] = None) -> bool:
+    """The full replay: the record as an HTTP request through LiteLLM's whole ASGI app."""
+    body = rec["request"].encode("utf-8")
+    scope = _scope(rec) if scope is None else scope
     finished = asyncio.Event()
     sent_body = False
     status: List[int] = []
@@ -177,22 +253,176 @@ async def _replay(app: Any, rec: dict) -> bool:
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             finished.set()
 
-    canned = _Canned(rec)
-    token = _CANNED.set(canned)
-    pin = None
-    if rec.get("pin"):
-        _ensure_pinner()
-        pin = _PIN.set(rec["model_id"])
+    armed = _Armed(rec, slot)
     try:
         await app(scope, receive, send)
     finally:
-        _CANNED.reset(token)
-        if pin is not None:
-            _PIN.reset(pin)
+        armed.close()
         finished.set()
-    if not canned.used:
+    if not armed.canned.used:
         _stats["not_canned"] += 1
-    return bool(status) and status[0] == 200 and canned.used
+    return bool(status) and status[0] == 200 and armed.canned.used
+
+
+class _Direct:
+    """The light replay: LiteLLM's own chat-completions endpoint function, called directly.
+
+    What the ASGI replay spends outside the endpoint -- the middleware stack, routing,
+    FastAPI's dependency solving and the JSON rendering of the answer nobody reads -- is
+    skipped; what runs is the code FastAPI would run for the route: the route's auth
+    dependency (``user_api_key_auth``, called with the header values its ``Security``
+    parameters would read) and then the endpoint (``chat_completion``) with the same
+    request object, a fresh sub-response and the auth result. Everything that builds
+    the callbacks' payloads is therefore LiteLLM's: the request data and master-key
+    metadata, the router, the Logging object, the ModelResponse, cost, success handlers.
+
+    Used only when the route looks exactly as verified (one POST route for the path,
+    whose endpoint takes ``request, fastapi_response, model, user_api_key_dict`` with
+    ``user_api_key_dict`` and every route-level dependency being the proxy's
+    ``user_api_key_auth``, whose other parameters are API-key header lookups); any other
+    shape, and any replay that fails before its upstream call was answered, goes
+    through the full ASGI replay.
+
+    The middleware it skips (read in 1.110.2 and 1.83.14) has, inside the envelope the
+    front serves (master key, no database, no licence, no Redis),
+    no effect on callbacks, spend or metrics: CORS/GZip/security headers and size limits
+    act on the HTTP exchange; the in-flight gauge goes +1/-1; the billable-request sink
+    and billing recorder exist only with a database or a licence; LiteLLM's anonymous
+    product telemetry does not see the replay. The one with a side effect on state, the
+    release of a budget reservation no callback claimed (1.110.2), is done here too.
+    """
+
+    _PARAMS = ("request", "fastapi_response", "model", "user_api_key_dict")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._routes: Dict[str, Any] = {}
+
+    def learn(self, path: str, scope: dict) -> None:
+        """After a full replay of ``path``: check the route FastAPI actually dispatched it to."""
+        if path in self._routes:
+            return
+        try:
+            self._routes[path] = self._check(scope)
+        except Exception as exc:
+            self._routes[path] = f"route check failed: {exc!r}"
+        found = self._routes[path]
+        how = f"full replay ({found})" if isinstance(found, str) else f"light replay (endpoint {getattr(found[0], '__name__', found[0])})"
+        sys.stderr.write(f"fast_litellm: fast-lane logging of {path}: {how}\n")
+        sys.stderr.flush()
+
+    def _check(self, scope: dict) -> Any:
+        """(endpoint, auth function, [(auth parameter, header name)]) or a string saying why not."""
+        import inspect
+
+        from fastapi import params
+
+        mod = sys.modules.get(_PROXY_MODULE)
+        auth = getattr(mod, "user_api_key_auth", None)
+        if auth is None:
+            return "no user_api_key_auth in the proxy module"
+        endpoint, route = scope.get("endpoint"), scope.get("route")
+        if endpoint is None or route is None:
+            return "the full replay did not reach an endpoint"
+        sig = inspect.signature(endpoint)
+        if tuple(sig.parameters) != self._PARAMS:
+            return f"endpoint parameters {tuple(sig.parameters)}"
+        dep = sig.parameters["user_api_key_dict"].default
+        if not isinstance(dep, params.Depends) or dep.dependency is not auth:
+            return "user_api_key_dict is not the proxy's user_api_key_auth"
+        if sig.parameters["model"].default is not None:
+            return "model parameter has a default other than None"
+        dependant = getattr(route, "dependant", None)
+        subs = getattr(dependant, "dependencies", None)
+        if dependant is None or getattr(dependant, "call", None) is not endpoint or not subs:
+            return "route dependant not as verified"
+        if any(getattr(d, "call", None) is not auth for d in subs):
+            return "route dependencies beyond user_api_key_auth"
+        headers = []
+        for name, p in inspect.signature(auth).parameters.items():
+            if name == "request":
+                continue
+            sec = p.default
+            model = getattr(getattr(sec, "dependency", None), "model", None)
+            where = getattr(getattr(model, "in_", None), "value", getattr(model, "in_", None))
+            if not isinstance(sec, params.Security) or where != "header":
+                return f"auth parameter {name} is not an API-key header"
+            headers.append((name, model.name.lower()))
+        return endpoint, auth, headers
+
+    def known(self, path: Any) -> bool:
+        return path in self._routes
+
+    def reasons(self) -> Dict[str, str]:
+        """Paths replayed in full, and why (for the route's GET stats)."""
+        return {p: r for p, r in self._routes.items() if isinstance(r, str)}
+
+    async def replay(self, rec: dict, slot: Optional[_Slot] = None) -> Optional[bool]:
+        """True/False: replayed (or failed after the upstream step); None: not handled, use the full replay."""
+        from fastapi import Response
+        from starlette.requests import Request
+
+        if rec.get("method", "POST") != "POST":
+            return None
+        found = self._routes.get(rec["path"])
+        if found is None or isinstance(found, str):
+            return None  # not learnt yet (the first record of a path goes through the full replay) or declined
+        endpoint, auth, header_params = found
+        body = rec["request"].encode("utf-8")
+        scope = _scope(rec)
+        scope.update(app=self.app, router=self.app.router, endpoint=endpoint, path_params={})
+        sent = False
+        finished = asyncio.Event()
+
+        async def receive() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await finished.wait()  # the client stays connected until the replay ends (as in the full replay)
+            return {"type": "http.disconnect"}
+
+        request = Request(scope, receive)
+        lower = {}
+        for k, v in rec["headers"]:
+            lower.setdefault(k.lower(), v)
+        kwargs = {name: lower.get(h) for name, h in header_params}
+        sub = Response()
+        del sub.headers["content-length"]
+        sub.status_code = None  # type: ignore[assignment]  (as FastAPI's sub-response)
+        armed = _Armed(rec, slot)
+        try:
+            try:
+                user = await auth(request=request, **kwargs)
+                await endpoint(request=request, fastapi_response=sub, model=None, user_api_key_dict=user)
+            except Exception:
+                if not armed.canned.used:
+                    return None  # nothing reached the upstream step: the full replay decides
+                return False
+            finally:
+                await _release_reservation(scope)
+        finally:
+            armed.close()
+            finished.set()
+        return armed.canned.used
+
+
+async def _release_reservation(scope: dict) -> None:
+    """What 1.110.2's ``BudgetReservationReleaseMiddleware`` does after a request: a budget
+    reservation auth left on the request state and no callback claimed is released."""
+    state = scope.get("state")
+    reservation = state.get("budget_reservation") if isinstance(state, dict) else None
+    if isinstance(reservation, Mapping):
+        release = getattr(sys.modules.get(_PROXY_MODULE), "release_unbound_budget_reservation", None)
+        if release is not None:
+            await release(reservation)
+
+
+_direct: Optional[_Direct] = None
+
+
+def _light_enabled() -> bool:
+    return (os.environ.get("FAST_LITELLM_FAST_LANE_LOG_REPLAY") or "light").strip().lower() != "full"
 
 
 def _make_route(app: Any, secret: str):
@@ -201,18 +431,50 @@ def _make_route(app: Any, secret: str):
 
     limit = asyncio.Semaphore(int(os.environ.get("FAST_LITELLM_LANE_LOG_CONCURRENCY", "32") or 32))
 
+    global _direct
+    if _direct is None:
+        _direct = _Direct(app)
+    light = _light_enabled()
+
+    learning: Dict[str, asyncio.Event] = {}
+
     async def one(rec: dict) -> bool:
-        async with limit:
-            try:
-                return await _replay(app, rec)
-            except Exception:
-                return False
+        path = rec.get("path")
+        learner = False
+        if light and not _direct.known(path):  # type: ignore[union-attr]
+            # The first record of a path goes alone through the full replay, which shows the
+            # route that answers it; the others wait for that verdict instead of all going the slow way.
+            if path in learning:
+                await learning[path].wait()
+            else:
+                learning[path] = asyncio.Event()
+                learner = True
+        slot = _Slot(limit)
+        await slot.acquire()
+        try:
+            if light and not learner:
+                done = await _direct.replay(rec, slot)  # type: ignore[union-attr]
+                if done is not None:
+                    _stats["light"] += 1
+                    return done
+            _stats["full"] += 1
+            scope = _scope(rec)
+            ok = await _replay(app, rec, scope, slot)
+            if learner and ok:
+                _direct.learn(path, scope)  # type: ignore[union-attr]
+            return ok
+        except Exception:
+            return False
+        finally:
+            slot.release()
+            if learner:
+                learning.pop(path).set()  # a failed full replay: the next record of the path tries again
 
     async def lane_log(request: Request) -> Any:
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if request.method == "GET":
-            return JSONResponse(dict(_stats, pid=os.getpid()))
+            return JSONResponse(dict(_stats, pid=os.getpid(), full_replay_paths=_direct.reasons() if _direct else {}))
         records = json.loads(await request.body())
         results = await asyncio.gather(*(one(r) for r in records))
         ok = sum(1 for r in results if r)
@@ -263,7 +525,7 @@ def arm(env: Optional[Dict[str, str]] = None) -> bool:
 class Drainer:
     """Threads moving records from the front's queue to the proxy's logging route."""
 
-    def __init__(self, port: int, secret: str, threads: int = 2, batch: int = 64) -> None:
+    def __init__(self, port: int, secret: str, threads: int = 2, batch: int = 256) -> None:
         self.port, self.secret, self.batch = port, secret, batch
         self.delivered = self.failed = self.undelivered = 0
         self._lock = threading.Lock()
