@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any, Callable
 
 from .._patching import Patch
@@ -121,9 +122,16 @@ class FastRateLimitsHandle:
         if suffix is None:
             return self.stock.set_local(entry, value, ttl_seconds)
         scope = entry.scope
-        if not self.table.set(scope.descriptor_key, scope.descriptor_value, suffix, value, ttl_seconds):
-            self.stock.set_local(entry, value, ttl_seconds)  # raises as stock does on a bad value
-            self.table.set_foreign(scope.descriptor_key, scope.descriptor_value, suffix, ttl_seconds)
+        dk, dv = scope.descriptor_key, scope.descriptor_value
+        if not self.table.set(dk, dv, suffix, value, ttl_seconds):
+            # A value we do not represent: LiteLLM's store holds it, with the
+            # expiry the entry has here when live (a live entry keeps its expiry).
+            ttl = ttl_seconds
+            expiry = self.table.expiry(dk, dv, suffix)
+            if expiry is not None:
+                ttl = None if expiry == float("inf") else max(expiry - time.time(), 1e-9)
+            self.stock.set_local(entry, value, ttl)  # raises as stock does on a bad value
+            self.table.set_foreign(dk, dv, suffix, ttl_seconds)
         return None
 
     def _incr(self, increment: Any) -> Any:
@@ -142,11 +150,11 @@ class FastRateLimitsHandle:
             return await self.stock.increment(increment)
         return r
 
-    async def increment_many(self, increments: Any) -> None:
+    async def increment_many(self, increments: Any) -> Any:
         for inc in increments:
             if self._incr(inc) is Ellipsis:
                 await self.stock.increment(inc)
-        return None
+        return ()
 
 
 def _locked(table: Any, fn: Callable[..., Any]) -> Callable[..., Any]:
