@@ -1,0 +1,194 @@
+"""LiteLLM 1.110.x's v3 proxy limiter on our store (``rate_limit.v3_110_store``): decisions
+identical to stock on a generated trace, store semantics identical to LiteLLM's
+``NativeRateLimits`` memory tier, no 200-entry cap, one limit across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+pytest.importorskip("litellm")
+
+from fast_litellm.registry import litellm_version  # noqa: E402
+
+V110 = (litellm_version() or "").startswith("1.110.")
+pytestmark = pytest.mark.skipif(not V110, reason="the 1.110.x v3 limiter")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch):
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    monkeypatch.delenv("FAST_LITELLM_RATE_LIMIT_SHM", raising=False)
+    logging.disable(logging.CRITICAL)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+def test_trace_parity_with_stock():
+    import rate_limit_trace_v3_110 as t
+
+    n, bad, first, used = t.compare(100_000, seed=110)
+    assert n > 80_000
+    assert bad == 0, first
+    assert used > 30  # the trace did reach our table
+
+
+def test_store_semantics_match_native_rate_limits():
+    import rate_limit_trace_v3_110 as t
+
+    assert t.store_fuzz(10_000, seed=7) == []
+
+
+def _limiter(fast: bool):
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+    from litellm.proxy.utils import InternalUsageCache
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
+    iuc = InternalUsageCache.__new__(InternalUsageCache)
+    init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
+    cls_init = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    lim = cls.__new__(cls)
+    cls_init(lim, iuc)
+    if fast:
+        assert m.accelerate(lim)
+    return lim
+
+
+async def _admitted(lim, key: str, calls: int, **limits) -> int:
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    auth = UserAPIKeyAuth(api_key=key, **limits)
+    ok = 0
+    for _ in range(calls):
+        data = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+        try:
+            await lim.async_pre_call_hook(user_api_key_dict=auth, cache=None, data=data, call_type="acompletion")
+            ok += 1
+        except Exception as exc:  # the limiter's 429
+            assert getattr(exc, "status_code", None) == 429
+    return ok
+
+
+def test_three_rpm_admits_three_of_six():
+    lim = _limiter(True)
+    assert asyncio.run(_admitted(lim, "hk-three", 6, rpm_limit=3, tpm_limit=100_000)) == 3
+
+
+def test_above_stock_cap_we_keep_limiting():
+    """Stock's store holds 200 entries: with 150 keys limited to 1 rpm it forgets
+    and admits second calls; ours refuses every one of them."""
+
+    async def run(lim) -> int:
+        for i in range(150):
+            await _admitted(lim, f"hk-cap-{i}", 1, rpm_limit=1)
+        again = 0
+        for i in range(150):
+            again += await _admitted(lim, f"hk-cap-{i}", 1, rpm_limit=1)
+        return again
+
+    assert asyncio.run(run(_limiter(True))) == 0
+    assert asyncio.run(run(_limiter(False))) > 0  # the documented difference
+
+
+def test_redis_or_given_store_is_left_to_litellm():
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    lim = _limiter(False)
+    assert not m.accelerate(lim, given_store=object())
+    lim.internal_usage_cache.dual_cache.redis_cache = object()
+    assert not m.accelerate(lim)
+    lim.internal_usage_cache.dual_cache.redis_cache = None
+    assert m.accelerate(lim)
+    assert not m.accelerate(lim)  # once
+
+
+def test_init_patch_accelerates_new_limiters():
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+    from litellm.proxy.utils import InternalUsageCache
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    original = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    init = m._build_init(original)
+    iuc = InternalUsageCache(dual_cache=DualCache(default_in_memory_ttl=1))
+    lim = cls.__new__(cls)
+    init(lim, iuc)
+    assert "_fast_litellm_v3b" in lim.__dict__
+    assert asyncio.run(_admitted(lim, "hk-init", 4, rpm_limit=2)) == 2
+
+
+def test_off_by_default_with_reason():
+    from fast_litellm.components import rate_limit
+
+    p = [p for p in rate_limit.PATCHES if p.name == "rate_limit.v3_110_store"][0]
+    assert p.off_by_default
+    assert p.supports == ">=1.110,<1.111"
+    assert any(b.name == "rate_limit.v3_110_pre_call_hook" for b in rate_limit.BENCHMARKS)
+
+
+WORKER = textwrap.dedent(
+    r"""
+    import asyncio, json, logging, os, sys, time
+    logging.disable(logging.CRITICAL)
+    sys.path.insert(0, sys.argv[1])
+    import test_rate_limit_v3_110 as t
+    from fast_litellm.components import rate_limit_v3_110 as m
+    from litellm.redis.stores.rate_limits import CounterIncrement, RateLimitScope
+    lim = t._limiter(True)
+    ready = sys.argv[2]
+    open(os.path.join(ready, str(os.getpid())), "w").close()
+    deadline = time.time() + 120
+    while len(os.listdir(ready)) < 4 and time.time() < deadline:  # start together
+        time.sleep(0.002)
+    admitted = asyncio.run(t._admitted(lim, "hk-shared", int(sys.argv[3]), rpm_limit=int(sys.argv[4]), tpm_limit=10**9))
+    tokens = RateLimitScope("user", "u-shared").counter("tokens")
+    async def incs():
+        for _ in range(int(sys.argv[5])):
+            await lim.rate_limits.increment(CounterIncrement(tokens, 1, 600))
+    asyncio.run(incs())
+    print(json.dumps({"admitted": admitted, "tokens": lim.rate_limits.local((tokens,))[0]}))
+    """
+)
+
+
+def test_four_processes_one_limit_no_lost_increment(tmp_path):
+    """4 processes on one mapped file: a key limited to N rpm admits exactly N of
+    4 x N calls made at once, and 4 x 2,000 increments of one counter are all kept."""
+    n, per, incs = 60, 60, 2000
+    env = dict(os.environ, FAST_LITELLM_RATE_LIMIT_SHM=str(tmp_path / "rl.shm"), FAST_LITELLM_RATE_LIMIT_SHM_SLOTS="4096")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), HERE) if p)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, HERE, str(ready), str(per), str(n), str(incs)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err[-2000:]
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    assert sum(o["admitted"] for o in outs) == n
+    assert max(o["tokens"] for o in outs) == 4 * incs
+    assert os.path.exists(str(tmp_path / "rl.shm") + ".v3b")
