@@ -192,3 +192,105 @@ def test_four_processes_one_limit_no_lost_increment(tmp_path):
     assert sum(o["admitted"] for o in outs) == n
     assert max(o["tokens"] for o in outs) == 4 * incs
     assert os.path.exists(str(tmp_path / "rl.shm") + ".v3b")
+
+
+# -- rate_limit.v3_110_inline_estimates ---------------------------------------------
+
+
+def _offloads():
+    import litellm.litellm_core_utils.token_counter as tc
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    original = getattr(tc.offload_token_count, "__wrapped__", tc.offload_token_count)
+    return original, m._build_offload(original)
+
+
+def test_small_text_request():
+    from fast_litellm.components.rate_limit_v3_110 import small_text_request as small
+
+    assert small({"model": "m"})
+    assert small({"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]})
+    assert not small({"messages": [{"role": "user", "content": "x" * 2001}]})
+    assert not small({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]})
+    assert not small({"messages": [{"role": "user", "content": "hi", "tool_calls": []}]})
+    assert not small({"messages": [{"role": "user", "content": "hi"}], "tools": [{}]})
+    assert not small({"input": "embed me"})
+    assert not small({"prompt": "complete me"})
+    assert not small({"messages": "hi"})
+    assert not small(None)
+
+
+def test_inline_estimates_equal_litellm():
+    import random
+
+    original, fast = _offloads()
+    lim = _limiter(False)
+    rng = random.Random(3)
+    words = ["hello", "wörld", "token", "🙂", "rate", "limit", " ", "\n", "1234", "x" * 40]
+    shapes = []
+    for i in range(300):
+        content = "".join(rng.choice(words) for _ in range(rng.choice([0, 1, 5, 50, 400])))
+        data = {"model": rng.choice(["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20240620", "unknown-model"]), "messages": [{"role": "user", "content": content}]}
+        if rng.random() < 0.5:
+            data["max_tokens"] = rng.choice([1, 16, 300, 5000])
+        if rng.random() < 0.2:
+            data["messages"].insert(0, {"role": "system", "content": "be brief"})
+        if rng.random() < 0.1:
+            data["n"] = rng.choice([1, 2, 3])
+        shapes.append((data, rng.choice([None, 10, 1000, 10**6]), rng.choice([None, 50])))
+
+    async def run():
+        small = 0
+        for data, tpm, configured in shapes:
+            kw = dict(data=data, model=data["model"], min_configured_tpm_limit=tpm, call_type="acompletion", configured_output_tokens=configured, team_id=None)
+            a = await original(lim._estimate_tokens_for_request)(**kw)
+            b = await fast(lim._estimate_tokens_for_request)(**kw)
+            assert a == b, (data, tpm, configured)
+            pk = dict(ceiling=None, data=data, min_configured_tpm_limit=tpm, call_type="acompletion", configured_output_tokens=configured, raw_estimate=a, team_id=None)
+            assert await original(lim._estimate_ptu_tokens_for_request)(**pk) == await fast(lim._estimate_ptu_tokens_for_request)(**pk) == a
+            from fast_litellm.components.rate_limit_v3_110 import small_text_request
+
+            small += small_text_request(data)
+        return small
+
+    inlined = asyncio.run(run())
+    assert 0 < inlined < len(shapes)  # both paths exercised
+
+
+def test_inline_estimates_other_callers_untouched():
+    from fast_litellm import NOT_COVERED
+
+    _, fast = _offloads()
+    assert fast(len) is NOT_COVERED
+    lim = _limiter(False)
+    assert fast(lim._estimate_precise_input_tokens) is NOT_COVERED
+
+
+def test_inline_estimates_same_decisions_as_thread_offload():
+    """A stock limiter with LiteLLM's thread offload and one with ours make the
+    same decisions on a generated trace (outcomes and final store)."""
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+    import rate_limit_trace_v3_110 as t
+
+    original, fast = _offloads()
+    trace = t.gen_trace(3_000, seed=31)
+    runs = []
+    for offload in (original, fast):
+        saved = v3.offload_token_count
+        v3.offload_token_count = offload
+        clock = t.Clock()
+        undo = t.t3.install_clock(clock)
+        seen: set = set()
+        try:
+            lim = t.make_limiter(clock, False, seen)
+            loop = asyncio.new_event_loop()
+            try:
+                outs = loop.run_until_complete(t.run_trace(lim, clock, trace))
+            finally:
+                loop.close()
+            runs.append((outs, t.snapshot(lim, seen)))
+        finally:
+            undo()
+            v3.offload_token_count = saved
+    assert runs[0] == runs[1]

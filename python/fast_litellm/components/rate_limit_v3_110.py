@@ -221,6 +221,74 @@ def _build_init(original: Callable[..., Any]) -> Callable[..., Any]:
     return __init__
 
 
+# -- the token estimates of the pre-call hook, without the thread hop ------------
+
+_V3_MODULE = "litellm.proxy.hooks.parallel_request_limiter_v3"
+_EST = "_PROXY_MaxParallelRequestsHandler_v3._estimate_tokens_for_request"
+_PTU = "_PROXY_MaxParallelRequestsHandler_v3._estimate_ptu_tokens_for_request"
+_INLINE_CHARS = 2000
+_CONTENT_KEYS = ("prompt", "input", "tools", "functions", "contents", "instructions", "documents", "query", "system")
+_MESSAGE_KEYS = frozenset(("role", "content", "name"))
+
+
+def small_text_request(data: Any) -> bool:
+    """A chat request whose estimate is cheap: plain-string message contents
+    (no parts, media, tools or other inputs), at most ``_INLINE_CHARS`` in all."""
+    if data.__class__ is not dict:
+        return False
+    for k in _CONTENT_KEYS:
+        if data.get(k) is not None:
+            return False
+    messages = data.get("messages")
+    if messages is None:
+        return True
+    if messages.__class__ is not list:
+        return False
+    total = 0
+    for msg in messages:
+        if msg.__class__ is not dict or not _MESSAGE_KEYS.issuperset(msg):
+            return False
+        content = msg.get("content")
+        if content is None:
+            continue
+        if content.__class__ is not str:
+            return False
+        total += len(content)
+        if total > _INLINE_CHARS:
+            return False
+    return True
+
+
+def _build_offload(original: Callable[..., Any]) -> Callable[..., Any]:
+    from .._patching import NOT_COVERED
+
+    def offload_token_count(function: Any) -> Any:
+        f = getattr(function, "__func__", None)
+        if getattr(f, "__module__", None) != _V3_MODULE:
+            return NOT_COVERED
+        name = getattr(f, "__qualname__", None)
+        if name == _PTU:
+
+            async def ptu(*args: Any, **kwargs: Any) -> Any:
+                # No PTU ceiling: LiteLLM's function returns raw_estimate as is.
+                if not args and "raw_estimate" in kwargs and "ceiling" in kwargs and kwargs["ceiling"] is None:
+                    return kwargs["raw_estimate"]
+                return await original(function)(*args, **kwargs)
+
+            return ptu
+        if name == _EST:
+
+            async def est(*args: Any, **kwargs: Any) -> Any:
+                if not args and small_text_request(kwargs.get("data")):
+                    return function(**kwargs)
+                return await original(function)(*args, **kwargs)
+
+            return est
+        return NOT_COVERED
+
+    return offload_token_count
+
+
 PATCHES = [
     Patch(
         name="rate_limit.v3_110_store",
@@ -246,6 +314,23 @@ PATCHES = [
         ),
         compare=lambda a, b: a is None and b is None,
     ),
+    Patch(
+        name="rate_limit.v3_110_inline_estimates",
+        component=COMPONENT,
+        target="litellm.litellm_core_utils.token_counter:offload_token_count",
+        supports=">=1.110,<1.111",
+        build=_build_offload,
+        summary=(
+            "The 1.110.x v3 limiter's pre-call hook sends two token estimates per request to a worker "
+            "thread (offload_token_count -> anyio to_thread): the PTU estimate, which without a PTU team "
+            "ceiling just returns the raw estimate, and the request estimate. This runs the first "
+            "shortcut inline and the second inline for small plain-text chat requests (<= 2,000 chars of "
+            "string message content, no media/tools/other inputs); same function, same value, no thread "
+            "hand-off. Everything else (other callers, bigger or media requests) goes to LiteLLM's offload."
+        ),
+        callers="every proxy request with a TPM limit: _PROXY_MaxParallelRequestsHandler_v3.async_pre_call_hook",
+        compare=lambda a, b: True,
+    ),
 ]
 
 
@@ -261,5 +346,11 @@ BENCHMARKS = [
         patch="rate_limit.v3_110_store",
         setup=_bench_setup,
         notes="100 checks per call (divide by 100 for one check): 1.110.x v3 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
+    ),
+    Benchmark(
+        name="rate_limit.v3_110_inline_estimates",
+        patch="rate_limit.v3_110_inline_estimates",
+        setup=_bench_setup,
+        notes="same harness: 100 v3 pre-call checks (rpm/tpm limits, so two token estimates each), 5,000 rotating keys, no Redis",
     ),
 ]
