@@ -405,7 +405,7 @@ impl Store110 {
         }
         let mut inner = self.inner.write().unwrap();
         let live: Vec<usize> = (0..inner.cap).filter(|&s| inner.slot(s, 0).load(Ordering::Relaxed) != 0 && t < inner.expiry(s)).collect();
-        let cap = (live.len() * 4).next_power_of_two().max(MIN_CAP);
+        let cap = (live.len() * 2).next_power_of_two().max(MIN_CAP);
         let fresh = Inner { map: Mapping::anonymous(cap, SLOT_WORDS, MAGIC, inner.seed), cap, seed: inner.seed };
         for s in live {
             let h = inner.slot(s, 0).load(Ordering::Relaxed);
