@@ -39,7 +39,18 @@ they are atomic across threads and -- with ``FAST_LITELLM_RATE_LIMIT_SHM`` set
 limit per host. All decisions are LiteLLM's code; only the store differs.
 Redis configured: nothing changes (LiteLLM's scripts).
 
-Deliberate differences: no 200-entry cap (stock forgets counters above it);
+The token estimates (``rate_limit.v3_110_inline_estimates``, on by default)
+--------------------------------------------------------------------------
+Patches ``offload_token_count`` (in every module holding it): for the v3 hook's
+two estimates only, the PTU estimate without a PTU team ceiling (LiteLLM's
+function returns ``raw_estimate`` unchanged) returns that value at once, and the
+request estimate of a small plain-text chat request (string message contents,
+at most 2,000 characters, no media/tools/other inputs) runs inline: the same
+function on the same arguments, so the same value, without the worker-thread
+hand-off. Anything else, and every other caller, goes through LiteLLM's
+offload. 2.91x per pre-call check in the bench harness (576 -> 198 us, load ~8).
+
+Deliberate differences of the store patch: no 200-entry cap (stock forgets counters above it);
 gauges (``max_parallel_requests``) remain per worker in LiteLLM's store; expiry
 uses the wall clock (stock: its own clock, the same unless the wall clock jumps);
 a worker dying inside a locked section leaves its partial writes (the lock is
@@ -297,8 +308,8 @@ PATCHES = [
         supports=">=1.110,<1.111",
         build=_build_init,
         off_by_default=(
-            "exact (decision parity with stock) but not a latency win: the stock store is already native "
-            "and ~3% of a check; its value is no 200-entry cap and one limit across workers"
+            "exact (100k-event trace parity) but not a latency win: 0.95x per check (the stock store is "
+            "already native, ~3% of a check); its value is no 200-entry cap and one limit across workers"
         ),
         summary=(
             "Off by default: the v3 proxy limiter of 1.110.x keeps its window/requests/tokens entries "
