@@ -294,3 +294,45 @@ def test_inline_estimates_same_decisions_as_thread_offload():
             undo()
             v3.offload_token_count = saved
     assert runs[0] == runs[1]
+
+
+def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
+    """``fast-litellm proxy --num_workers 4`` on 1.110.x with the store patch turned on
+    (``FAST_LITELLM_RATE_LIMIT=1``): a key limited to N rpm, a burst of 3N requests over
+    the workers, exactly N admitted (stock: each worker counts alone). Reuses the 1.83
+    proxy test's config, custom_auth and helpers."""
+    import shutil
+    import subprocess
+
+    import test_rate_limit_v3_proxy as px
+    from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http
+
+    if shutil.which("uvicorn", path=str(px.BIN)) is None:
+        pytest.skip("uvicorn not installed")
+    (tmp_path / "rl_custom_auth.py").write_text((px.TESTS / "apps" / "rl_custom_auth.py").read_text())
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(px.CONFIG)
+    port = free_port()
+    env = px._env(tmp_path, f"hk-v3b-{os.getpid()}")
+    env["FAST_LITELLM_RATE_LIMIT"] = "1"
+    argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4", "--run_gunicorn",
+                                  "--host", "127.0.0.1", "--port", str(port)]
+    log = tmp_path / "proxy.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=300)
+        except Exception:
+            raise RuntimeError("proxy did not start:\n" + log.read_text(errors="replace")[-3000:])
+        px._wait_clear_of_window_end()
+        got = px._burst(port, 3 * px.N)
+        codes = sorted(c for c, _ in got)
+        assert codes == [200] * px.N + [429] * (2 * px.N), codes
+        assert all(h.get("retry-after") == "60" for c, h in got if c == 429)
+    finally:
+        stop_group(proc, timeout=30)
+    left = list(tmp_path.glob("fast-litellm-rl-*"))
+    assert [p.name.endswith(".v3b") for p in left] == [True] * len(left)  # the launcher does not know .v3b yet
+    for p in left:
+        p.unlink()
