@@ -44,6 +44,9 @@ if which == "v3":
     lim = _PROXY_MaxParallelRequestsHandler_v3(pl.internal_usage_cache)
 else:
     lim = pl.max_parallel_request_limiter
+if mode.startswith("fast") and which == "v3" and not {"_fast_litellm_v3", "_fast_litellm_v3b"} & set(lim.__dict__):
+    from fast_litellm.components.rate_limit_v3_110 import accelerate  # 1.110.x: that patch is off by default
+    accelerate(lim)
 # One auth object, its api_key set per check: no per-key Python object of the
 # harness's own (LiteLLM keeps only the strings it derives from it).
 auth = UserAPIKeyAuth(api_key="sk-warm", rpm_limit=100, tpm_limit=100000)
@@ -66,7 +69,7 @@ dt = time.perf_counter() - t0
 loop.run_until_complete(asyncio.sleep(0.05))
 gc.collect(); r1 = rss()
 imc = lim.internal_usage_cache.dual_cache.in_memory_cache
-table = lim.__dict__.get("_fast_litellm_windows") or lim.__dict__.get("_fast_litellm_v3")
+table = lim.__dict__.get("_fast_litellm_windows") or lim.__dict__.get("_fast_litellm_v3") or lim.__dict__.get("_fast_litellm_v3b")
 print(json.dumps({"limiter": which, "mode": mode, "style": style, "keys": n, "rss_delta_bytes": r1 - r0, "bytes_per_key": (r1 - r0) / n,
                   "us_per_check": dt / n * 1e6, "cache_items": len(imc.cache_dict),
                   "cap": imc.max_size_in_memory,
@@ -75,6 +78,12 @@ print(json.dumps({"limiter": which, "mode": mode, "style": style, "keys": n, "rs
                   "table_slots": table.capacity if table is not None else None,
                   "table_shared": table.shared if table is not None else None}))
 """
+
+
+def _litellm_110() -> bool:
+    from importlib.metadata import version
+
+    return version("litellm").startswith("1.110.")
 
 
 def run(mode: str, n: int, style: str, which: str = "v1") -> dict:
@@ -87,6 +96,8 @@ def run(mode: str, n: int, style: str, which: str = "v1") -> dict:
             env["FAST_LITELLM_RATE_LIMIT_SHM"] = os.path.join(tmp, "rl.shm")
             # v1's table fills to 0.8; v3's probes through expired slots, so give it room.
             env["FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"] = str(int(n / (0.8 if which == "v1" else 0.5)))
+            if which == "v3" and _litellm_110():  # 3 entries (window, requests, tokens) per key
+                env["FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"] = str(4 * n)
         out = subprocess.run(
             [sys.executable, "-c", CHILD, mode, str(n), style, which], env=env, capture_output=True, text=True, check=True
         )

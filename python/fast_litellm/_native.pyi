@@ -279,3 +279,34 @@ def fastlane_drain(max: int, timeout_ms: int) -> Optional[List[str]]:
 
 def fastlane_log_stats() -> Tuple[int, int, int]:
     """``(queued, dropped, drained)`` logging records since the process started."""
+
+# -- rate limiting: the 1.110.x v3 limiter's local entries (crates/core/src/ratelimit/store110.rs) --
+
+class RateLimitStore110:
+    """Window/requests/tokens entries of LiteLLM 1.110.x's v3 limiter (32-byte slots keyed by a
+    keyed hash of (key, value, suffix)), in this process or in the file ``path`` shared by
+    every process that opens it (``slots`` when it creates the file)."""
+
+    def __init__(self, path: Optional[str] = None, slots: int = 1048576) -> None: ...
+    def get(self, key: str, value: str, suffix: str) -> Any:
+        """None, int, float, str, or Ellipsis (held by the caller elsewhere)."""
+    def set(self, key: str, value: str, suffix: str, v: Any, ttl: Optional[float]) -> bool:
+        """False (nothing written) when ``v`` is not an int/float/decimal-int str this table holds."""
+    def set_foreign(self, key: str, value: str, suffix: str, ttl: Optional[float]) -> None: ...
+    def incr(self, key: str, value: str, suffix: str, amount: Any, ttl: Optional[int]) -> Any:
+        """The new value; None for a live string (unchanged); Ellipsis when held elsewhere."""
+    def expiry(self, key: str, value: str, suffix: str) -> Optional[float]: ...
+    def lock(self) -> None:
+        """Take the table lock (re-entrant; across processes for a shared table)."""
+    def unlock(self) -> None: ...
+    @property
+    def held(self) -> bool: ...
+    @property
+    def shared(self) -> bool: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def used(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    def live(self) -> int: ...

@@ -8,6 +8,7 @@ mod audit;
 mod cost;
 mod fastlane;
 mod ratelimit;
+mod ratelimit_v3_110;
 mod tokens;
 mod transport;
 
@@ -27,6 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cost::register(m)?;
     fastlane::register(m)?;
     ratelimit::register(m)?;
+    ratelimit_v3_110::register(m)?;
     tokens::register(m)?;
     transport::register(m)?;
     Ok(())

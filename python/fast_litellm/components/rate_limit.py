@@ -1143,3 +1143,6 @@ BENCHMARKS = [
         notes="100 checks per call (divide by 100 for one check): v3 limiter (the proxy's default) async_pre_call_hook, 5,000 rotating keys, no Redis",
     ),
 ]
+from . import rate_limit_v3_110 as _v3_110  # noqa: E402 - the 1.110.x v3 limiter's store (its own module)
+PATCHES += _v3_110.PATCHES
+BENCHMARKS += _v3_110.BENCHMARKS

@@ -26,6 +26,7 @@
 
 pub mod fixed;
 mod mapped;
+pub mod store110;
 pub mod window;
 
 use std::cmp::Ordering;

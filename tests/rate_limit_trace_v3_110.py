@@ -1,0 +1,313 @@
+"""Drive LiteLLM 1.110.x's v3 proxy limiter through a generated trace, stock store vs ours.
+
+Reuses the 1.83 v3 trace's key specs, event mix and clock (``rate_limit_trace_v3``)
+and adds what 1.110.x's algorithm depends on: each request runs in its own
+``contextvars`` context (the limiter's per-request stash lives in a ContextVar),
+so its success/failure/post-call callbacks reconcile that request's TPM
+reservation and release its parallel slot; requests carry messages and
+``max_tokens`` set or unset (the reservation estimate). Time sources: the
+limiter's ``time_provider`` (driven by the trace's clock) and the stores' own
+expiry clock (real time; a run stays well under the 60 s TTLs, so both stores
+see no expiry mid-trace -- expiry itself is compared in ``store_fuzz``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import random
+from typing import Any, List, Tuple
+
+import rate_limit_trace_v3 as t3
+
+Clock = t3.Clock
+
+
+def make_limiter(clock: Any, fast: bool, recorder: Any = None) -> Any:
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+    from litellm.proxy.utils import InternalUsageCache
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
+    iuc = InternalUsageCache.__new__(InternalUsageCache)
+    init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
+    cls_init = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    lim = cls.__new__(cls)
+    cls_init(lim, iuc, time_provider=clock.now)
+    if fast:
+        assert m.accelerate(lim)
+    if recorder is not None:
+        lim.rate_limits = _Recording(lim.rate_limits, recorder)
+    return lim
+
+
+class _Recording:
+    """Stock's RateLimitStore, noting every entry it reads or writes."""
+
+    def __init__(self, store: Any, seen: Any) -> None:
+        self._store = store
+        self._seen = seen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def local(self, entries: Any) -> Any:
+        self._seen.update(entries)
+        return self._store.local(entries)
+
+    def set_local(self, entry: Any, value: Any, ttl: Any) -> None:
+        self._seen.add(entry)
+        return self._store.set_local(entry, value, ttl)
+
+
+def gen_trace(n: int, seed: int, n_keys: int = 8) -> List[Tuple]:
+    """The 1.83 v3 trace's events and key specs (limits incl. None and 0, ticks
+    across windows), each pre-call given a prompt size and max_tokens set/unset,
+    each success a random usage split."""
+    base = t3.gen_trace(n, seed, n_keys=n_keys)
+    rng = random.Random(seed * 7919 + 1)
+    out: List[Tuple] = []
+    for ev in base:
+        if ev[0] == "pre":
+            mt = None if rng.random() < 0.4 else rng.choice([1, 5, 16, rng.randint(1, 400)])
+            out.append(("pre", ev[1], ev[2], (rng.randint(0, 60), mt)))
+        elif ev[0] == "success":
+            total = ev[3]
+            p = rng.randint(0, total)
+            out.append(("success", ev[1], ev[2], (p, total - p)))
+        else:
+            out.append(ev)
+    return out
+
+
+def _inline_offload() -> Any:
+    """Run the limiter's token estimates inline (same function, same result; no
+    worker-thread hop) so a trace runs in seconds. Applied to both sides."""
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+
+    saved = v3.offload_token_count
+
+    def offload(fn: Any) -> Any:
+        async def run(*a: Any, **k: Any) -> Any:
+            return fn(*a, **k)
+
+        return run
+
+    v3.offload_token_count = offload
+
+    def undo() -> None:
+        v3.offload_token_count = saved
+
+    return undo
+
+
+async def run_trace(limiter: Any, clock: Any, trace: List[Tuple]) -> List[Any]:
+    import litellm
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    cache = DualCache()
+    out: List[Any] = []
+    pending: dict = {}  # api_key -> [(ctx, data, auth)] admitted, not yet finished
+    seq = 0
+
+    async def in_ctx(ctx: Any, coro: Any) -> Any:
+        return await asyncio.get_running_loop().create_task(coro, context=ctx)
+
+    for ev in trace:
+        kind = ev[0]
+        if kind == "tick":
+            clock.t += ev[1]
+            continue
+        spec, model = ev[1], ev[2]
+        key = spec["api_key"]
+        if kind == "pre":
+            words, max_tokens = ev[3]
+            seq += 1
+            auth = UserAPIKeyAuth(**spec)
+            data: dict = {
+                "model": model,
+                "metadata": {},
+                "litellm_call_id": f"call-{seq}",
+                "messages": [{"role": "user", "content": " ".join(["word"] * words)}],
+            }
+            if max_tokens is not None:
+                data["max_tokens"] = max_tokens
+            ctx = contextvars.Context()
+            try:
+                await in_ctx(ctx, limiter.async_pre_call_hook(user_api_key_dict=auth, cache=cache, data=data, call_type="acompletion"))
+                out.append(("ok", data.get("max_tokens")))
+                pending.setdefault(key, []).append((ctx, data, auth))
+            except Exception as exc:
+                out.append(t3._outcome(exc))
+        elif kind in ("success", "failure"):
+            reqs = pending.get(key)
+            if not reqs:
+                out.append((kind, "none pending"))
+                continue
+            ctx, data, auth = reqs.pop(0)
+            kwargs = {
+                "litellm_call_id": data["litellm_call_id"],
+                "litellm_params": {"metadata": {"model_group": model}},
+                "standard_logging_object": t3._slo(spec, data["model"]),
+                "call_type": "acompletion",
+                "model": data["model"],
+            }
+            if kind == "success":
+                p, c = ev[3]
+                resp = litellm.ModelResponse(usage={"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
+                await in_ctx(ctx, limiter.async_log_success_event(kwargs, resp, None, None))
+            else:
+                kwargs["exception"] = Exception("upstream 500")
+                await in_ctx(ctx, limiter.async_log_failure_event(kwargs, None, None, None))
+            out.append(kind)
+        elif kind == "post":
+            reqs = pending.get(key)
+            if not reqs:
+                out.append(("post", "none pending"))
+                continue
+            ctx, data, auth = reqs[-1]
+            resp = litellm.ModelResponse()
+            await in_ctx(ctx, limiter.async_post_call_success_hook(data=data, user_api_key_dict=auth, response=resp))
+            out.append(("post", sorted((resp._hidden_params.get("additional_headers") or {}).items())))
+        await asyncio.sleep(0)
+    return out
+
+
+def snapshot(limiter: Any, entries: Any) -> List[Tuple]:
+    """Every entry either run touched, as the limiter's store answers at the end."""
+    rl = limiter.rate_limits
+    out = []
+    for e in sorted(entries, key=repr):
+        v = rl.local((e,))[0]
+        if isinstance(v, dict):  # a gauge's slot registry: ids are random uuids, compare the acquire times
+            v = ("slots", sorted(v.values()))
+        out.append((repr(e), v))
+    return out
+
+
+def compare(n: int, seed: int, n_keys: int = 8, segment: int = 20_000) -> Tuple[int, int, List[Any], int]:
+    """(outcomes, mismatches, first mismatches, entries in our table) over ``n``
+    events in segments of ``segment`` (fresh limiters each), so no run lasts near
+    the stores' 60 s real-time TTLs. Asserts that stock's 200-entry store never
+    had to evict."""
+    total, nbad, first, used = 0, 0, [], 0
+    for k in range(0, n, segment):
+        a, b, c, d = _compare_segment(min(segment, n - k), seed + k, n_keys)
+        total, nbad, first, used = total + a, nbad + b, (first + c)[:5], max(used, d)
+    return total, nbad, first, used
+
+
+def _compare_segment(n: int, seed: int, n_keys: int) -> Tuple[int, int, List[Any], int]:
+    trace = gen_trace(n, seed, n_keys)
+    seen: set = set()
+    results = []
+    undo_clock = None
+    undo = _inline_offload()
+    try:
+        used = 0
+        limiters = []
+        for fast in (False, True):
+            clock = Clock()
+            undo_clock = t3.install_clock(clock)
+            try:
+                limiter = make_limiter(clock, fast, seen)
+                loop = asyncio.new_event_loop()
+                try:
+                    outs = loop.run_until_complete(run_trace(limiter, clock, trace))
+                finally:
+                    loop.close()
+                limiters.append(limiter)
+                results.append(outs)
+                if fast:
+                    used = limiter.__dict__["_fast_litellm_v3b"].used
+            finally:
+                undo_clock()
+        # Every distinct entry either run touched fits stock's cap: stock never evicted.
+        assert len(seen) < 200, len(seen)
+        snaps = [snapshot(lim, seen) for lim in limiters]
+    finally:
+        undo()
+    a, b = results
+    bad: List[Any] = [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    if snaps[0] != snaps[1]:
+        bad.append(("final-store", [(x, y) for x, y in zip(*snaps) if x != y][:5]))
+    return len(a), len(bad), bad[:5], used
+
+
+def store_fuzz(n: int, seed: int) -> List[Any]:
+    """The same random set/get/increment sequence (ttls None, <= 0, short, long;
+    ints, floats, decimal strings, odd values) on stock's NativeRateLimits and on
+    our handle, with real sleeps so short ttls expire; returns the differences."""
+    import time
+
+    from litellm.redis.stores.connection import connect
+    from litellm.redis.stores.rate_limits import CounterIncrement, RateLimitScope
+
+    from fast_litellm import _native
+    from fast_litellm.components.rate_limit_v3_110 import FastRateLimitsHandle
+
+    stock = connect(None).rate_limits(1.0)
+    ours = FastRateLimitsHandle(_native.RateLimitStore110(), connect(None).rate_limits(1.0))
+    rng = random.Random(seed)
+    scopes = [RateLimitScope(rng.choice(["api_key", "user", "team"]), f"v{i}") for i in range(20)]
+    loop = asyncio.new_event_loop()
+    diffs: List[Any] = []
+
+    def entry() -> Any:
+        s = rng.choice(scopes)
+        x = rng.random()
+        return s.window if x < 0.25 else (s.gauge if x < 0.35 else s.counter(rng.choice(["requests", "tokens"])))
+
+    def run(h: Any, op: Tuple) -> Any:
+        try:
+            if op[0] == "get":
+                return ("v", h.get_local(op[1]))
+            if op[0] == "set":
+                return ("v", h.set_local(op[1], op[2], op[3]))
+            if op[0] == "incr":
+                inc = CounterIncrement(op[1], op[2], op[3])
+
+                async def one() -> Any:
+                    return await h.increment(inc)
+
+                return ("v", loop.run_until_complete(one()))
+            incs = [CounterIncrement(op[1], op[2], op[3])] * 2
+
+            async def many() -> Any:
+                return await h.increment_many(incs)
+
+            return ("v", loop.run_until_complete(many()))
+        except Exception as exc:
+            return ("err", type(exc).__name__)
+
+    for i in range(n):
+        x = rng.random()
+        e = entry()
+        ttl = rng.choice([None, 0, -1, 0.03, 0.05, 60, 60.0])
+        if x < 0.4:
+            op: Tuple = ("get", e)
+        elif x < 0.75:
+            if scopes.index(e.scope) >= 16:  # values we leave to LiteLLM's store (never mixed with numbers)
+                v = rng.choice(["07", "x", {"s": 1.5}, True, 2**64])
+            else:
+                v = rng.choice([rng.randint(-5, 50), rng.random() * 10, str(rng.randint(0, 10**10)), 2**63 - 1])
+            op = ("set", e, v, ttl)
+        elif x < 0.93:
+            if e.__class__.__name__ != "RateLimitCounter":
+                e = rng.choice(scopes).counter("tokens")
+            amt = rng.choice([rng.randint(-3, 9), rng.random() * 4, 0.0])
+            op = ("incr", e, amt, rng.choice([None, 0, 60, 60]))
+        else:
+            if e.__class__.__name__ != "RateLimitCounter":
+                e = rng.choice(scopes).counter("requests")
+            op = ("many", e, rng.randint(1, 3), rng.choice([None, 60]))
+        a, b = run(stock, op), run(ours, op)
+        if a != b:
+            diffs.append((i, op, a, b))
+        if rng.random() < 0.01:
+            time.sleep(0.06)  # short ttls expire
+    loop.close()
+    return diffs

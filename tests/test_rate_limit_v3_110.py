@@ -1,0 +1,338 @@
+"""LiteLLM 1.110.x's v3 proxy limiter on our store (``rate_limit.v3_110_store``): decisions
+identical to stock on a generated trace, store semantics identical to LiteLLM's
+``NativeRateLimits`` memory tier, no 200-entry cap, one limit across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+pytest.importorskip("litellm")
+
+from fast_litellm.registry import litellm_version  # noqa: E402
+
+V110 = (litellm_version() or "").startswith("1.110.")
+pytestmark = pytest.mark.skipif(not V110, reason="the 1.110.x v3 limiter")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch):
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    monkeypatch.delenv("FAST_LITELLM_RATE_LIMIT_SHM", raising=False)
+    logging.disable(logging.CRITICAL)
+    yield
+    logging.disable(logging.NOTSET)
+
+
+def test_trace_parity_with_stock():
+    import rate_limit_trace_v3_110 as t
+
+    n, bad, first, used = t.compare(100_000, seed=110)
+    assert n > 80_000
+    assert bad == 0, first
+    assert used > 30  # the trace did reach our table
+
+
+def test_store_semantics_match_native_rate_limits():
+    import rate_limit_trace_v3_110 as t
+
+    assert t.store_fuzz(10_000, seed=7) == []
+
+
+def _limiter(fast: bool):
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+    from litellm.proxy.utils import InternalUsageCache
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
+    iuc = InternalUsageCache.__new__(InternalUsageCache)
+    init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
+    cls_init = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    lim = cls.__new__(cls)
+    cls_init(lim, iuc)
+    if fast:
+        assert m.accelerate(lim)
+    return lim
+
+
+async def _admitted(lim, key: str, calls: int, **limits) -> int:
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    auth = UserAPIKeyAuth(api_key=key, **limits)
+    ok = 0
+    for _ in range(calls):
+        data = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+        try:
+            await lim.async_pre_call_hook(user_api_key_dict=auth, cache=None, data=data, call_type="acompletion")
+            ok += 1
+        except Exception as exc:  # the limiter's 429
+            assert getattr(exc, "status_code", None) == 429
+    return ok
+
+
+def test_three_rpm_admits_three_of_six():
+    lim = _limiter(True)
+    assert asyncio.run(_admitted(lim, "hk-three", 6, rpm_limit=3, tpm_limit=100_000)) == 3
+
+
+def test_above_stock_cap_we_keep_limiting():
+    """Stock's store holds 200 entries: with 150 keys limited to 1 rpm it forgets
+    and admits second calls; ours refuses every one of them."""
+
+    async def run(lim) -> int:
+        for i in range(150):
+            await _admitted(lim, f"hk-cap-{i}", 1, rpm_limit=1)
+        again = 0
+        for i in range(150):
+            again += await _admitted(lim, f"hk-cap-{i}", 1, rpm_limit=1)
+        return again
+
+    assert asyncio.run(run(_limiter(True))) == 0
+    assert asyncio.run(run(_limiter(False))) > 0  # the documented difference
+
+
+def test_redis_or_given_store_is_left_to_litellm():
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    lim = _limiter(False)
+    assert not m.accelerate(lim, given_store=object())
+    lim.internal_usage_cache.dual_cache.redis_cache = object()
+    assert not m.accelerate(lim)
+    lim.internal_usage_cache.dual_cache.redis_cache = None
+    assert m.accelerate(lim)
+    assert not m.accelerate(lim)  # once
+
+
+def test_init_patch_accelerates_new_limiters():
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+    from litellm.proxy.utils import InternalUsageCache
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    original = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    init = m._build_init(original)
+    iuc = InternalUsageCache(dual_cache=DualCache(default_in_memory_ttl=1))
+    lim = cls.__new__(cls)
+    init(lim, iuc)
+    assert "_fast_litellm_v3b" in lim.__dict__
+    assert asyncio.run(_admitted(lim, "hk-init", 4, rpm_limit=2)) == 2
+
+
+def test_off_by_default_with_reason():
+    from fast_litellm.components import rate_limit
+
+    p = [p for p in rate_limit.PATCHES if p.name == "rate_limit.v3_110_store"][0]
+    assert p.off_by_default
+    assert p.supports == ">=1.110,<1.111"
+    assert any(b.name == "rate_limit.v3_110_pre_call_hook" for b in rate_limit.BENCHMARKS)
+
+
+WORKER = textwrap.dedent(
+    r"""
+    import asyncio, json, logging, os, sys, time
+    logging.disable(logging.CRITICAL)
+    sys.path.insert(0, sys.argv[1])
+    import test_rate_limit_v3_110 as t
+    from fast_litellm.components import rate_limit_v3_110 as m
+    from litellm.redis.stores.rate_limits import CounterIncrement, RateLimitScope
+    lim = t._limiter(True)
+    ready = sys.argv[2]
+    open(os.path.join(ready, str(os.getpid())), "w").close()
+    deadline = time.time() + 120
+    while len(os.listdir(ready)) < 4 and time.time() < deadline:  # start together
+        time.sleep(0.002)
+    admitted = asyncio.run(t._admitted(lim, "hk-shared", int(sys.argv[3]), rpm_limit=int(sys.argv[4]), tpm_limit=10**9))
+    tokens = RateLimitScope("user", "u-shared").counter("tokens")
+    async def incs():
+        for _ in range(int(sys.argv[5])):
+            await lim.rate_limits.increment(CounterIncrement(tokens, 1, 600))
+    asyncio.run(incs())
+    print(json.dumps({"admitted": admitted, "tokens": lim.rate_limits.local((tokens,))[0]}))
+    """
+)
+
+
+def test_four_processes_one_limit_no_lost_increment(tmp_path):
+    """4 processes on one mapped file: a key limited to N rpm admits exactly N of
+    4 x N calls made at once, and 4 x 2,000 increments of one counter are all kept."""
+    n, per, incs = 60, 60, 2000
+    env = dict(os.environ, FAST_LITELLM_RATE_LIMIT_SHM=str(tmp_path / "rl.shm"), FAST_LITELLM_RATE_LIMIT_SHM_SLOTS="4096")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), HERE) if p)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, HERE, str(ready), str(per), str(n), str(incs)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err[-2000:]
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    assert sum(o["admitted"] for o in outs) == n
+    assert max(o["tokens"] for o in outs) == 4 * incs
+    assert os.path.exists(str(tmp_path / "rl.shm") + ".v3b")
+
+
+# -- rate_limit.v3_110_inline_estimates ---------------------------------------------
+
+
+def _offloads():
+    import litellm.litellm_core_utils.token_counter as tc
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    original = getattr(tc.offload_token_count, "__wrapped__", tc.offload_token_count)
+    return original, m._build_offload(original)
+
+
+def test_small_text_request():
+    from fast_litellm.components.rate_limit_v3_110 import small_text_request as small
+
+    assert small({"model": "m"})
+    assert small({"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]})
+    assert not small({"messages": [{"role": "user", "content": "x" * 2001}]})
+    assert not small({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]})
+    assert not small({"messages": [{"role": "user", "content": "hi", "tool_calls": []}]})
+    assert not small({"messages": [{"role": "user", "content": "hi"}], "tools": [{}]})
+    assert not small({"input": "embed me"})
+    assert not small({"prompt": "complete me"})
+    assert not small({"messages": "hi"})
+    assert not small(None)
+
+
+def test_inline_estimates_equal_litellm():
+    import random
+
+    original, fast = _offloads()
+    lim = _limiter(False)
+    rng = random.Random(3)
+    words = ["hello", "wörld", "token", "🙂", "rate", "limit", " ", "\n", "1234", "x" * 40]
+    shapes = []
+    for i in range(300):
+        content = "".join(rng.choice(words) for _ in range(rng.choice([0, 1, 5, 50, 400])))
+        data = {"model": rng.choice(["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20240620", "unknown-model"]), "messages": [{"role": "user", "content": content}]}
+        if rng.random() < 0.5:
+            data["max_tokens"] = rng.choice([1, 16, 300, 5000])
+        if rng.random() < 0.2:
+            data["messages"].insert(0, {"role": "system", "content": "be brief"})
+        if rng.random() < 0.1:
+            data["n"] = rng.choice([1, 2, 3])
+        shapes.append((data, rng.choice([None, 10, 1000, 10**6]), rng.choice([None, 50])))
+
+    async def run():
+        small = 0
+        for data, tpm, configured in shapes:
+            kw = dict(data=data, model=data["model"], min_configured_tpm_limit=tpm, call_type="acompletion", configured_output_tokens=configured, team_id=None)
+            a = await original(lim._estimate_tokens_for_request)(**kw)
+            b = await fast(lim._estimate_tokens_for_request)(**kw)
+            assert a == b, (data, tpm, configured)
+            pk = dict(ceiling=None, data=data, min_configured_tpm_limit=tpm, call_type="acompletion", configured_output_tokens=configured, raw_estimate=a, team_id=None)
+            assert await original(lim._estimate_ptu_tokens_for_request)(**pk) == await fast(lim._estimate_ptu_tokens_for_request)(**pk) == a
+            from fast_litellm.components.rate_limit_v3_110 import small_text_request
+
+            small += small_text_request(data)
+        return small
+
+    inlined = asyncio.run(run())
+    assert 0 < inlined < len(shapes)  # both paths exercised
+
+
+def test_inline_estimates_other_callers_untouched():
+    from fast_litellm import NOT_COVERED
+
+    _, fast = _offloads()
+    assert fast(len) is NOT_COVERED
+    lim = _limiter(False)
+    assert fast(lim._estimate_precise_input_tokens) is NOT_COVERED
+
+
+def test_inline_estimates_same_decisions_as_thread_offload():
+    """A stock limiter with LiteLLM's thread offload and one with ours make the
+    same decisions on a generated trace (outcomes and final store)."""
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+    import rate_limit_trace_v3_110 as t
+
+    original, fast = _offloads()
+    trace = t.gen_trace(3_000, seed=31)
+    runs = []
+    for offload in (original, fast):
+        saved = v3.offload_token_count
+        v3.offload_token_count = offload
+        clock = t.Clock()
+        undo = t.t3.install_clock(clock)
+        seen: set = set()
+        try:
+            lim = t.make_limiter(clock, False, seen)
+            loop = asyncio.new_event_loop()
+            try:
+                outs = loop.run_until_complete(t.run_trace(lim, clock, trace))
+            finally:
+                loop.close()
+            runs.append((outs, t.snapshot(lim, seen)))
+        finally:
+            undo()
+            v3.offload_token_count = saved
+    assert runs[0] == runs[1]
+
+
+def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
+    """``fast-litellm proxy --num_workers 4`` on 1.110.x with the store patch turned on
+    (``FAST_LITELLM_RATE_LIMIT=1``): a key limited to N rpm, a burst of 3N requests over
+    the workers, exactly N admitted (stock: each worker counts alone). Reuses the 1.83
+    proxy test's config, custom_auth and helpers."""
+    import shutil
+    import subprocess
+
+    import test_rate_limit_v3_proxy as px
+    from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http
+
+    if shutil.which("uvicorn", path=str(px.BIN)) is None:
+        pytest.skip("uvicorn not installed")
+    (tmp_path / "rl_custom_auth.py").write_text((px.TESTS / "apps" / "rl_custom_auth.py").read_text())
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(px.CONFIG)
+    port = free_port()
+    env = px._env(tmp_path, f"hk-v3b-{os.getpid()}")
+    env["FAST_LITELLM_RATE_LIMIT"] = "1"
+    argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4", "--run_gunicorn",
+                                  "--host", "127.0.0.1", "--port", str(port)]
+    log = tmp_path / "proxy.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=300)
+        except Exception:
+            raise RuntimeError("proxy did not start:\n" + log.read_text(errors="replace")[-3000:])
+        px._wait_clear_of_window_end()
+        got = px._burst(port, 3 * px.N)
+        codes = sorted(c for c, _ in got)
+        assert codes == [200] * px.N + [429] * (2 * px.N), codes
+        assert all(h.get("retry-after") == "60" for c, h in got if c == 429)
+    finally:
+        stop_group(proc, timeout=30)
+    left = list(tmp_path.glob("fast-litellm-rl-*"))
+    assert [p.name.endswith(".v3b") for p in left] == [True] * len(left)  # the launcher does not know .v3b yet
+    for p in left:
+        p.unlink()
