@@ -107,7 +107,7 @@ def _launch_files(env: dict) -> List[str]:
     """Per-launch files the launcher created (removed when the launched command exits)."""
     shm = env.get("FAST_LITELLM_RATE_LIMIT_SHM", "")
     if shm and shm != os.environ.get("FAST_LITELLM_RATE_LIMIT_SHM") and os.path.basename(shm).startswith(_SHM_PREFIX):
-        return [shm, shm + ".v3"]  # the v1 and v3 limiters' tables
+        return [shm, shm + ".v3", shm + ".v3b"]  # the v1, v3 (1.83.x) and v3 (1.110.x) limiters' tables
     return []
 
 
