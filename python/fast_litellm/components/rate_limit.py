@@ -33,8 +33,14 @@ release the key's in-flight unless the error is the limiter's own;
 ``async_post_call_success_hook`` sets ``x-ratelimit-{remaining,limit}-{requests,tokens}``.
 ``global_max_parallel_requests`` (request metadata) is one process-wide integer.
 
-What the patch does (``rate_limit.v1_limiter``, on by default)
--------------------------------------------------------------
+What the patch does (``rate_limit.v1_limiter``, on with the legacy switch)
+-------------------------------------------------------------------------
+The proxy calls v1 only when ``LEGACY_MULTI_INSTANCE_RATE_LIMITING=true`` (read
+by ``litellm/proxy/hooks/__init__.py`` at import, same test on both versions:
+``os.getenv(..., "false").lower() == "true"``); otherwise
+``ProxyLogging.max_parallel_request_limiter`` is built but never called. So the
+patch is applied (and reported applied) only when that variable passes the same
+test at activation (``Patch.requires``); otherwise it is skipped with that reason.
 It wraps ``_PROXY_MaxParallelRequestsHandler.__init__``: after LiteLLM's own
 ``__init__`` the instance gets our four hooks (instance attributes), which keep
 the counters in ``_native.RateLimitWindows``
@@ -656,6 +662,17 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
     lim.async_post_call_success_hook = async_post_call_success_hook
 
 
+LEGACY_ENV = "LEGACY_MULTI_INSTANCE_RATE_LIMITING"
+V1_SKIP_REASON = "the proxy runs the v3 limiter; v1 runs only with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true"
+
+
+def v1_in_use() -> Optional[str]:
+    """``Patch.requires`` of the v1 patch: LiteLLM's own test of the legacy switch."""
+    import os
+
+    return None if os.getenv(LEGACY_ENV, "false").lower() == "true" else V1_SKIP_REASON
+
+
 def accelerate_limiter(lim: Any) -> bool:
     """Give a stock v1 limiter our hooks (counters in a Rust window table). True if done."""
     from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler as cls
@@ -985,8 +1002,10 @@ PATCHES = [
         target="litellm.proxy.hooks.parallel_request_limiter:_PROXY_MaxParallelRequestsHandler.__init__",
         supports=">=1.83.14,<1.111",
         build=_accelerating_init("RateLimitWindows", accelerate_limiter, "v1"),
+        requires=v1_in_use,
         summary=(
-            "The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
+            "Applied only with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true (the only case in which the "
+            "proxy calls it). The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
             "parallel_request_limiter hook with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true): its "
             "pre-call/success/failure/post-call hooks count in a Rust per-minute table (24-byte "
             "slots, lock-free CAS) with one native call per check; 429s are raised by LiteLLM's "
@@ -1134,7 +1153,10 @@ BENCHMARKS = [
         name="rate_limit.pre_call_hook",
         patch="rate_limit.v1_limiter",
         setup=_bench_pre_call_hook,
-        notes="100 checks per call (divide by 100 for one check): v1 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
+        notes=(
+            "100 checks per call (divide by 100 for one check): v1 limiter async_pre_call_hook, 5,000 "
+            "rotating keys, no Redis; skipped unless LEGACY_MULTI_INSTANCE_RATE_LIMITING=true (as the patch)"
+        ),
     ),
     Benchmark(
         name="rate_limit.v3_pre_call_hook",
