@@ -837,6 +837,77 @@ def simple_descriptors(u: Any, data: dict, model: Any) -> Any:
     return ids, names, limits, values
 
 
+_PROXY_SERVER = "litellm.proxy.proxy_server"
+
+
+def fused_v3_check(lim: Any, table: Any) -> Any:
+    """The common-case v3 pre-call check as one native call
+    (``RateLimitFixedWindows.check_auth``: it reads the ``UserAPIKeyAuth``'s fields
+    from its instance dict, builds LiteLLM 1.83's descriptors and runs
+    ``should_rate_limit``), or None when this limiter cannot use it.
+
+    Clocks: with LiteLLM's defaults (``_time_provider`` is ``datetime.now``, the
+    cache module's ``time`` is the ``time`` module) the native call reads the
+    system clock once for both (``fast_litellm_core::ratelimit::fixed::clocks_from_ns``
+    gives exactly ``int(datetime.now().timestamp())`` and ``time.time()`` of that
+    instant); else it is given ``int(lim._get_current_time().timestamp())`` and the
+    cache module's ``time.time()``. Router deployment defaults
+    (``get_key_model_*_limit``'s last source) are LiteLLM's own helpers, called
+    per request when the router exists and the key has no model limits (as stock)."""
+    import datetime as _dt
+    import time as _time
+
+    import litellm.caching.in_memory_cache as imc_mod
+    from litellm.proxy._types import UserAPIKeyAuth
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+
+    fields = getattr(UserAPIKeyAuth, "model_fields", {})
+    names = (
+        "metadata team_metadata project_metadata organization_metadata agent_id org_id organization_rpm_limit "
+        "organization_tpm_limit api_key rpm_limit tpm_limit max_parallel_requests user_id user_rpm_limit "
+        "user_tpm_limit team_id team_rpm_limit team_tpm_limit team_member_rpm_limit team_member_tpm_limit "
+        "end_user_id end_user_rpm_limit end_user_tpm_limit model_max_budget"
+    ).split()
+    # Instance-dict reads equal attribute reads only for plain pydantic fields.
+    if not all(n in fields and not hasattr(UserAPIKeyAuth, n) for n in names):
+        return None
+    if type(lim)._get_current_time is not cls._get_current_time or "_get_current_time" in lim.__dict__:
+        return None
+    tp0 = lim.__dict__.get("_time_provider")
+    default_clock = tp0 is not None and tp0 == _dt.datetime.now
+    check_auth = table.check_auth
+    window_size = lim.window_size
+    modules = sys.modules
+    au_box: List[Any] = []
+
+    def defaults(model: Any) -> Any:
+        if not au_box:
+            from litellm.proxy.auth import auth_utils
+
+            au_box.append(auth_utils)
+        au = au_box[0]
+        return (au._get_deployment_default_tpm_limit(model), au._get_deployment_default_rpm_limit(model))
+
+    def check(u: Any, data: dict) -> Any:
+        # The general form; async_pre_call_hook inlines it.
+        clock = None if default_clock and lim._time_provider is tp0 and imc_mod.time is _time else (
+            int(lim._get_current_time().timestamp()),
+            imc_mod.time.time(),
+        )
+        ps = modules.get(_PROXY_SERVER)
+        dflt = False if ps is not None and getattr(ps, "llm_router", None) is None else None
+        if lim.window_size is not window_size:
+            return 1
+        r = check_auth(u, data, clock, window_size, dflt)
+        if r.__class__ is int and r == 2:
+            r = check_auth(u, data, clock, window_size, defaults(data.get("model")))
+        return r
+
+    check.auth_cls = UserAPIKeyAuth  # type: ignore[attr-defined]
+    check.parts = (tp0 if default_clock else None, check_auth, window_size, defaults)  # type: ignore[attr-defined]
+    return check
+
+
 def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
     import litellm.caching.in_memory_cache as imc_mod
 
@@ -855,9 +926,40 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
             or lim.window_size <= 0
         )
 
+    import time as _time
+
+    fused = fused_v3_check(lim, table)
+    modules = sys.modules
+    auth_cls: Any = getattr(fused, "auth_cls", None)  # None: the fused path is off for this limiter
+    f_tp0, f_check, f_window, f_defaults = fused.parts if fused is not None else (None, None, None, None)
+    # (f_tp0 None: a custom clock; the fused call is then given LiteLLM's clock values)
+
     async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> Any:
         if call_type == "acreate_batch" or delegated():
             return await stock_pre(user_api_key_dict, cache, data, call_type)
+        if user_api_key_dict.__class__ is auth_cls and data.__class__ is dict and lim.window_size is f_window:
+            # fused(user_api_key_dict, data), inlined
+            clock = None if lim._time_provider is f_tp0 and imc_mod.time is _time else (
+                int(lim._get_current_time().timestamp()),
+                imc_mod.time.time(),
+            )
+            ps = modules.get(_PROXY_SERVER)
+            dflt = False if ps is not None and getattr(ps, "llm_router", None) is None else None
+            try:
+                r = f_check(user_api_key_dict, data, clock, f_window, dflt)
+                if r.__class__ is int and r == 2:
+                    r = f_check(user_api_key_dict, data, clock, f_window, f_defaults(data.get("model")))
+            except (TypeError, ValueError, MemoryError):  # odd values, overflow, full shared table
+                return await stock_pre(user_api_key_dict, cache, data, call_type)
+            if r is None:
+                return None
+            if r.__class__ is dict:
+                data["litellm_proxy_rate_limit_response"] = r
+                return None
+            if r.__class__ is tuple:
+                lim._handle_rate_limit_error(response=r[0], descriptors=r[1])
+                return None
+            # not the common case: the general path below
         u = user_api_key_dict
         metadata = u.metadata or {}
         rpm_limit_type = metadata.get("rpm_limit_type")
