@@ -423,6 +423,35 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
     def redis() -> bool:
         return getattr(getattr(iuc, "dual_cache", None), "redis_cache", None) is not None
 
+    from litellm.proxy.auth import auth_utils as au
+
+    au_tpm, au_rpm = au.get_key_model_tpm_limit, au.get_key_model_rpm_limit
+    modules = sys.modules
+
+    def key_model_limits(u: Any, model: Any) -> Any:
+        """``(get_key_model_tpm_limit(u, model_name=model), get_key_model_rpm_limit(...))``
+        as LiteLLM's hook calls them (through ``prl``); LiteLLM's functions run
+        unless the answer is the key's metadata or no-router-so-None (the same
+        steps on 1.83.14 and 1.110.2: metadata, model_max_budget, team metadata,
+        the router's deployment default)."""
+        f_tpm, f_rpm = prl.get_key_model_tpm_limit, prl.get_key_model_rpm_limit
+        if f_tpm is not au_tpm or f_rpm is not au_rpm:
+            return f_tpm(u, model_name=model), f_rpm(u, model_name=model)
+        md = u.metadata
+        t = r = None
+        if md:
+            t = md.get("model_tpm_limit")
+            r = md.get("model_rpm_limit")
+            if t and r:
+                return t, r
+        if u.model_max_budget or u.team_metadata:
+            return (t if t else f_tpm(u, model_name=model)), (r if r else f_rpm(u, model_name=model))
+        if model is not None:
+            ps = modules.get(_PROXY_SERVER)
+            if ps is None or getattr(ps, "llm_router", None) is not None:
+                return (t if t else f_tpm(u, model_name=model)), (r if r else f_rpm(u, model_name=model))
+        return (t if t else None), (r if r else None)
+
     async def global_incr(value: int, span: Any) -> None:
         await iuc.async_increment_cache(
             key="global_max_parallel_requests", value=value, local_only=True, litellm_parent_otel_span=span
@@ -454,8 +483,7 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
         model = data.get("model", None)
         if api_key is not None:
             scopes.append((api_key if api_key.__class__ is str else f"{api_key}", max_parallel, tpm_limit, rpm_limit, "key"))
-        m_tpm = prl.get_key_model_tpm_limit(u, model_name=model)
-        m_rpm = prl.get_key_model_rpm_limit(u, model_name=model)
+        m_tpm, m_rpm = key_model_limits(u, model)
         want = -1
         if m_tpm is not None or m_rpm is not None:
             tpm_m = rpm_m = None
@@ -932,12 +960,22 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
     modules = sys.modules
     auth_cls: Any = getattr(fused, "auth_cls", None)  # None: the fused path is off for this limiter
     f_tp0, f_check, f_window, f_defaults = fused.parts if fused is not None else (None, None, None, None)
+    if f_window.__class__ is not int or f_window <= 0:
+        auth_cls = None
+    dual = iuc.dual_cache
     # (f_tp0 None: a custom clock; the fused call is then given LiteLLM's clock values)
 
     async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> Any:
-        if call_type == "acreate_batch" or delegated():
-            return await stock_pre(user_api_key_dict, cache, data, call_type)
-        if user_api_key_dict.__class__ is auth_cls and data.__class__ is dict and lim.window_size is f_window:
+        if (
+            user_api_key_dict.__class__ is auth_cls
+            and data.__class__ is dict
+            and lim.window_size is f_window  # an int > 0 (checked at install)
+            and call_type != "acreate_batch"
+            and lim.batch_rate_limiter_script is None
+            and dual.redis_cache is None
+            and iuc.dual_cache is dual
+        ):
+            # not delegated(); fused(user_api_key_dict, data), inlined
             # fused(user_api_key_dict, data), inlined
             clock = None if lim._time_provider is f_tp0 and imc_mod.time is _time else (
                 int(lim._get_current_time().timestamp()),
@@ -960,6 +998,8 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
                 lim._handle_rate_limit_error(response=r[0], descriptors=r[1])
                 return None
             # not the common case: the general path below
+        if call_type == "acreate_batch" or delegated():
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
         u = user_api_key_dict
         metadata = u.metadata or {}
         rpm_limit_type = metadata.get("rpm_limit_type")
