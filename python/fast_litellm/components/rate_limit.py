@@ -119,9 +119,21 @@ hook only reads ``data`` and stays LiteLLM's). They keep every entry in
 80-byte slot per descriptor string ``"{key}:{value}"`` (64-bit keyed SipHash; the
 string is never stored), with the four entries' exact values and ``f64``
 expiries, so the pre-check, the window logic and the final check are one native
-call that returns LiteLLM's ``RateLimitResponse`` dict. Descriptors for the
-common case (no team/project/organisation metadata, no organisation limits, no
-agent) are built in our code (``simple_descriptors``, calling LiteLLM's
+call that returns LiteLLM's ``RateLimitResponse`` dict. The common case (no
+dynamic/typed limits, no team/project/organisation metadata, no organisation
+limits, no agent, no ``model_max_budget``; exact ``UserAPIKeyAuth``) is ONE
+native call (``fused_v3_check`` -> ``RateLimitFixedWindows.check_auth``): the
+binding reads the needed fields from the instance dict (only those LiteLLM's
+builders read for this request) and ``data["model"]``, the descriptors and the
+window logic are ``fast_litellm_core::ratelimit::fixed::{v3_descriptors,
+FixedWindowTable::check_request}``; with LiteLLM's default clocks one system-clock
+reading gives both (``clocks_from_ns``: ``int(datetime.now().timestamp())`` is the
+integer part of the ns time -- ``datetime.now()`` truncates to the microsecond and
+round-trips through local time with ``fold``; ``time.time()`` is CPython's ns ->
+float), else LiteLLM's clock values are passed in. Router deployment defaults are
+LiteLLM's own helpers, called per request (no cache) when a router exists and the
+key has no per-model limit of its own, as stock does. Descriptors for other
+common-case shapes are built in Python (``simple_descriptors``, calling LiteLLM's
 ``get_key_model_*_limit``/deployment-default helpers where they apply); any other
 case uses LiteLLM's own descriptor builders. 429s are raised by LiteLLM's
 ``_handle_rate_limit_error``. The clocks are LiteLLM's: the limiter's
@@ -1172,8 +1184,9 @@ PATCHES = [
         summary=(
             "The v3 proxy limiter (the proxy's default parallel_request_limiter hook): its pre-call, "
             "success and failure hooks count in a Rust fixed-window table (one 80-byte entry per "
-            "descriptor with LiteLLM's exact InMemoryCache expiries) with one native call per check; "
-            "descriptors and 429s come from LiteLLM's own code. Shared across workers through a "
+            "descriptor with LiteLLM's exact InMemoryCache expiries) with one native call per check "
+            "(the common case's descriptors built natively by LiteLLM's rules, other shapes by LiteLLM's "
+            "builders); 429s come from LiteLLM's own code. Shared across workers through a "
             "memory-mapped file when FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). "
             "Redis configured, batch calls, dynamic limits: LiteLLM's code. Off on 1.110.x: its v3 "
             "is a different algorithm (reservations, request stash) not covered yet."
