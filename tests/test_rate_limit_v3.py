@@ -365,3 +365,28 @@ def test_fused_clock_is_litellms_clock():
         sec, now = _native.ratelimit_clocks_from_ns(ns)
         assert sec == ns // 10**9
         assert now == (ns // 10**9 if ns % 10**9 == 0 else ns) / (1 if ns % 10**9 == 0 else 1e9)
+
+
+def test_lock_owner_id_follows_fork(tmp_path):
+    """Slot locks carry the owner's pid (a dead owner's lock is taken over); the pid
+    is cached, so a forked worker must get its own, not its parent's."""
+    from fast_litellm import _native
+
+    t = _native.RateLimitFixedWindows(str(tmp_path / "t.shm"), 4096)
+    t.check(["api_key:k"], ["api_key"], [10, None, None], 100, 100.5, 60)
+    assert _native.ratelimit_lock_owner() == os.getpid()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            ok = _native.ratelimit_lock_owner() == os.getpid()
+            t.check(["api_key:k"], ["api_key"], [10, None, None], 100, 100.5, 60)
+            os.write(w, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.waitpid(pid, 0)
+    assert got == b"1"
+    assert _native.ratelimit_lock_owner() == os.getpid()
+    assert t.get("api_key:k", 1, 100.5) == 2

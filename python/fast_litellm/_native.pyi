@@ -229,6 +229,10 @@ class RateLimitFixedWindows:
 def ratelimit_clocks() -> Tuple[int, float]:
     """``(int(datetime.now().timestamp()), time.time())`` of one system-clock reading."""
 
+def ratelimit_lock_owner() -> int:
+    """The id the v3 table's slot locks are taken under: this process's pid (cached;
+    a forked child takes its own)."""
+
 def ratelimit_clocks_from_ns(ns: int) -> Tuple[int, float]:
     """The same two values for a given nanosecond time (for tests)."""
 

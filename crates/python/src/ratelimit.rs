@@ -259,6 +259,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RateLimitFixedWindows>()?;
     m.add_function(wrap_pyfunction!(ratelimit_clocks, m)?)?;
     m.add_function(wrap_pyfunction!(ratelimit_clocks_from_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(ratelimit_lock_owner, m)?)?;
     Ok(())
 }
 
@@ -818,6 +819,13 @@ static KIND_NAMES: pyo3::sync::GILOnceCell<Vec<Py<PyString>>> = pyo3::sync::GILO
 #[pyfunction]
 pub fn ratelimit_clocks() -> (i64, f64) {
     fast_litellm_core::ratelimit::fixed::system_clocks()
+}
+
+/// The id the v3 table's slot locks are taken under (this process's pid, cached
+/// and reset in a forked child), for tests.
+#[pyfunction]
+pub fn ratelimit_lock_owner() -> u64 {
+    fast_litellm_core::ratelimit::fixed::lock_owner_id()
 }
 
 /// `clocks_from_ns(ns)`, for tests.

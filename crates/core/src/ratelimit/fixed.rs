@@ -125,6 +125,11 @@ fn pid() -> u64 {
     p
 }
 
+/// The id this process writes into the slot locks it takes (its pid).
+pub fn lock_owner_id() -> u64 {
+    pid()
+}
+
 fn owner_dead(owner: u64) -> bool {
     if owner == pid() || owner == 0 {
         return false;
