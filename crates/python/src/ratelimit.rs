@@ -667,6 +667,18 @@ impl RateLimitFixedWindows {
                 nc!(field(&dict, names[$i].bind(py)))
             };
         }
+        let mut ks: [Option<PyBackedStr>; 5] = Default::default();
+        let [k_ak, k_uid, k_tid, k_eid, k_model] = &mut ks;
+        // The api key first: its descriptor's slot is prefetched while the other
+        // fields are read.
+        let o_ak = get!(8);
+        let api_key = nc!(opt_str(&o_ak, k_ak));
+        if let Some(ak) = api_key.filter(|s| !s.is_empty()) {
+            let mut id = String::with_capacity(8 + ak.len());
+            id.push_str("api_key:");
+            id.push_str(ak);
+            self.table.prefetch(&id);
+        }
         // The common case (else LiteLLM's builders run): no dynamic limit types, no
         // team/project/organisation metadata, no agent, no organisation limits.
         let md = get!(0);
@@ -706,11 +718,9 @@ impl RateLimitFixedWindows {
                 }
             }
         }
-        let mut ks: [Option<PyBackedStr>; 5] = Default::default();
-        let [k_ak, k_uid, k_tid, k_eid, k_model] = &mut ks;
-        let (o_ak, o_uid, o_tid, o_eid) = (get!(8), get!(12), get!(15), get!(20));
+        let (o_uid, o_tid, o_eid) = (get!(12), get!(15), get!(20));
         let mut r = V3Request {
-            api_key: nc!(opt_str(&o_ak, k_ak)),
+            api_key,
             user_id: nc!(opt_str(&o_uid, k_uid)),
             team_id: nc!(opt_str(&o_tid, k_tid)),
             end_user_id: nc!(opt_str(&o_eid, k_eid)),

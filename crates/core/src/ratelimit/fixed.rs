@@ -705,6 +705,23 @@ pub fn system_clocks() -> (i64, f64) {
 }
 
 impl FixedWindowTable {
+    /// A hint, no effect on values: the slot of descriptor `id` will be read soon
+    /// (issued before the caller's other reads, so the cache misses overlap).
+    pub fn prefetch(&self, id: &str) {
+        let g = self.inner.read().unwrap();
+        let h = hash_with(g.slots.seed(), id.as_bytes());
+        let p = g.slots.slot(g.slots.start(h), 0) as *const AtomicU64 as *const i8;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch never faults; `p` points into the mapped slot array.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch(p, _MM_HINT_T0);
+            _mm_prefetch(p.wrapping_add(64), _MM_HINT_T0);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
+    }
+
     /// [`v3_descriptors`] then [`FixedWindowTable::check`]; `None` when there is
     /// no descriptor (LiteLLM then checks nothing).
     pub fn check_request(
