@@ -162,7 +162,10 @@ at pre-call reconciled at success/failure, a per-request stash, PTU team
 ceilings and normalised tokens, batch-enqueued reservations. Reproducing it
 exactly is its own piece of work.
 
-Missing: v3 on 1.110.x (above); Redis is delegated to LiteLLM's own code.
+Missing: v3 on 1.110.x (above); a one-native-call pre-call path for v1 like v3's
+(v1's check is still our Python transcription of LiteLLM's hook around one
+native ``admit``: 5.5x/6.0x, not the 10x target); Redis is delegated to
+LiteLLM's own code.
 """
 
 from __future__ import annotations
