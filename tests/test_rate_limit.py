@@ -50,6 +50,73 @@ def test_patch_is_off_with_reason_and_swap_works():
     assert type(iuc.dual_cache.in_memory_cache) is rate_limit.fast_cache_class()
 
 
+def test_v1_patch_follows_the_legacy_switch(monkeypatch):
+    """The proxy calls v1 only with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true: without
+    it the patch is skipped (with the reason) and the class is LiteLLM's; with it,
+    applied and installed; deactivate() restores either way."""
+    import fast_litellm
+    from fast_litellm.components import rate_limit
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.hooks import parallel_request_limiter as prl
+    from litellm.proxy.utils import InternalUsageCache
+
+    stock_init = prl._PROXY_MaxParallelRequestsHandler.__dict__["__init__"]
+    stock_init = getattr(stock_init, "__wrapped__", stock_init)
+
+    def v1_state():
+        return {p["name"]: p for p in fast_litellm.status()["patches"]}["rate_limit.v1_limiter"]
+
+    def new_limiter():
+        return prl._PROXY_MaxParallelRequestsHandler(InternalUsageCache(DualCache(default_in_memory_ttl=1)))
+
+    fast_litellm.deactivate()
+    try:
+        for off in (None, "false", "0", "yes"):
+            if off is None:
+                monkeypatch.delenv("LEGACY_MULTI_INSTANCE_RATE_LIMITING", raising=False)
+            else:
+                monkeypatch.setenv("LEGACY_MULTI_INSTANCE_RATE_LIMITING", off)
+            fast_litellm.activate()
+            st = v1_state()
+            assert st["state"] == "skipped", st
+            assert st["reason"] == rate_limit.V1_SKIP_REASON
+            assert prl._PROXY_MaxParallelRequestsHandler.__dict__["__init__"] is stock_init
+            assert "_fast_litellm_windows" not in new_limiter().__dict__
+            fast_litellm.deactivate()
+        for on in ("true", "TRUE", "True"):
+            monkeypatch.setenv("LEGACY_MULTI_INSTANCE_RATE_LIMITING", on)
+            fast_litellm.activate()
+            st = v1_state()
+            assert st["state"] == "applied", st
+            assert "_fast_litellm_windows" in new_limiter().__dict__
+            fast_litellm.deactivate()
+            assert prl._PROXY_MaxParallelRequestsHandler.__dict__["__init__"] is stock_init
+            assert "_fast_litellm_windows" not in new_limiter().__dict__
+    finally:
+        monkeypatch.delenv("LEGACY_MULTI_INSTANCE_RATE_LIMITING", raising=False)
+        fast_litellm.activate()
+
+
+def test_doctor_reports_v1_per_legacy_switch():
+    """`fast-litellm doctor` (a fresh process) shows v1 skipped with the reason, or applied."""
+    import subprocess
+
+    from fast_litellm.components import rate_limit
+
+    for flag, want in ((None, "skipped"), ("true", "applied")):
+        env = dict(os.environ)
+        env.pop("LEGACY_MULTI_INSTANCE_RATE_LIMITING", None)
+        if flag:
+            env["LEGACY_MULTI_INSTANCE_RATE_LIMITING"] = flag
+        out = subprocess.run(
+            [sys.executable, "-m", "fast_litellm.cli", "doctor"], env=env, capture_output=True, text=True, timeout=300
+        ).stdout
+        line = next(ln for ln in out.splitlines() if "rate_limit.v1_limiter" in ln)
+        assert f"[{want:>7}]" in line, out
+        if want == "skipped":
+            assert rate_limit.V1_SKIP_REASON in line, line
+
+
 def test_three_rpm_admits_exactly_three_of_six():
     from litellm.proxy._types import UserAPIKeyAuth
 

@@ -240,3 +240,153 @@ def test_v3_shared_table_four_processes_lose_no_increment(tmp_path):
     assert t.shared and t.capacity == 4096
     assert sum(t.get(f"api_key:k{i}", 1, 100.5) for i in range(7)) == 4 * n  # requests
     assert sum(t.get(f"api_key:k{i}", 2, 100.5) for i in range(7)) == 3 * 4 * n  # tokens
+
+
+def _edge_trace(n: int, seed: int) -> list:
+    """Requests around the fused native path's edges: empty ids, team-member and
+    end-user token limits, model limits missing/None/empty/unlisted, non-dynamic
+    limit types, organisation limits, team metadata, router deployment defaults."""
+    import random
+
+    rng = random.Random(seed)
+
+    def lim(lo: int, hi: int):
+        x = rng.random()
+        return None if x < 0.35 else (0 if x < 0.4 else rng.randint(lo, hi))
+
+    specs = []
+    for i in range(16):
+        m = rng.choice(rlt.MODELS)
+        spec = {
+            "api_key": rng.choice([f"hk-e{i}", f"hk-e{i}", ""]),
+            "rpm_limit": lim(1, 9),
+            "tpm_limit": lim(20, 300),
+            "max_parallel_requests": rng.choice([None, None, 2]),
+            "user_id": rng.choice([None, "", "u-1", "u-2"]),
+            "user_rpm_limit": lim(2, 12),
+            "team_id": rng.choice([None, "", "t-1"]),
+            "team_tpm_limit": lim(50, 500),
+            "team_member_rpm_limit": lim(2, 8),
+            "team_member_tpm_limit": lim(30, 200),
+            "end_user_id": rng.choice([None, "", "e-1"]),
+            "end_user_tpm_limit": lim(20, 300),
+            "metadata": rng.choice(
+                [
+                    {},
+                    {"model_rpm_limit": {m: None}},
+                    {"model_rpm_limit": {}, "model_tpm_limit": {m: 50}},
+                    {"model_tpm_limit": {"not-a-model": 5}},
+                    {"rpm_limit_type": "best_effort_throughput"},
+                    {"tpm_limit_type": "guaranteed_throughput", "model_rpm_limit": {m: 3}},
+                ]
+            ),
+        }
+        if rng.random() < 0.15:
+            spec["org_id"] = "o-1"
+            spec["organization_rpm_limit"] = rng.randint(3, 9)
+        if rng.random() < 0.1:
+            spec["team_metadata"] = {"model_tpm_limit": {m: 90}}
+        specs.append(spec)
+    out: list = []
+    for _ in range(n):
+        x = rng.random()
+        if x < 0.15:
+            out.append(("tick", rng.uniform(0.001, 25.0)))
+            continue
+        spec = rng.choice(specs)
+        model = rng.choice(rlt.MODELS)
+        out.append(("pre", spec, model, None) if x < 0.8 else ("success", spec, model, rng.randint(0, 40)))
+    return out
+
+
+@needs_v3
+def test_v3_fused_path_edges_match_stock(monkeypatch):
+    """The one-call native path (common case) and its hand-offs to LiteLLM's
+    builders decide exactly like stock, with and without a router whose
+    deployments carry default_api_key_{rpm,tpm}_limit (LiteLLM's helpers read it)."""
+    import litellm.proxy.proxy_server as ps
+    from fast_litellm.components import rate_limit
+
+    class _Router:
+        def get_model_list(self, model_name=None, team_id=None):
+            if model_name == "gpt-4o":
+                return [{"model_name": model_name, "litellm_params": {"default_api_key_rpm_limit": 4}}]
+            if model_name == "gpt-4o-mini":
+                return [{"model_name": model_name, "litellm_params": {"default_api_key_tpm_limit": "70"}}]
+            return []
+
+    trace = _edge_trace(2500, seed=7)
+    for router in (None, _Router()):
+        monkeypatch.setattr(ps, "llm_router", router)
+        outs = []
+        for fast in (False, True):
+            clock = rlt.Clock()
+            undo = rlt.install_clock(clock)
+            try:
+                lim = rlt.make_limiter(clock, fast)
+                if fast:
+                    assert rate_limit.fused_v3_check(lim, lim._fast_litellm_v3) is not None
+                loop = asyncio.new_event_loop()
+                try:
+                    outs.append(loop.run_until_complete(rlt.run_trace(lim, clock, trace)))
+                finally:
+                    loop.close()
+            finally:
+                undo()
+        a, b = outs
+        assert len(a) == len(b) > 2000
+        bad = [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        assert not bad, bad[:3]
+        assert sum(1 for x in a if x[0] != "ok" and x != "success") > 50  # refusals were exercised
+
+
+def test_fused_clock_is_litellms_clock():
+    """The native clock reading gives int(datetime.now().timestamp()) and
+    time.time() of one instant: datetime.now() truncates to the microsecond
+    (checked: it never runs ahead of a later time_ns()) and round-trips through
+    local time; time.time() is CPython's ns -> float conversion."""
+    import datetime
+    import time
+
+    from fast_litellm import _native
+
+    for _ in range(20000):
+        d = datetime.datetime.now()
+        after = time.time_ns()
+        assert int(d.timestamp()) * 1_000_000 + d.microsecond <= after // 1000
+    for _ in range(2000):
+        a = int(datetime.datetime.now().timestamp())
+        ta = time.time()
+        sec, now = _native.ratelimit_clocks()
+        tb = time.time()
+        b = int(datetime.datetime.now().timestamp())
+        assert a <= sec <= b and ta <= now <= tb and (sec == int(now) or now == float(sec + 1))
+    for ns in (1_767_225_000_999_999_999, 1_767_225_000_000_000_000, 1_767_225_000_123_456_789, 999, 10**9):
+        sec, now = _native.ratelimit_clocks_from_ns(ns)
+        assert sec == ns // 10**9
+        assert now == (ns // 10**9 if ns % 10**9 == 0 else ns) / (1 if ns % 10**9 == 0 else 1e9)
+
+
+def test_lock_owner_id_follows_fork(tmp_path):
+    """Slot locks carry the owner's pid (a dead owner's lock is taken over); the pid
+    is cached, so a forked worker must get its own, not its parent's."""
+    from fast_litellm import _native
+
+    t = _native.RateLimitFixedWindows(str(tmp_path / "t.shm"), 4096)
+    t.check(["api_key:k"], ["api_key"], [10, None, None], 100, 100.5, 60)
+    assert _native.ratelimit_lock_owner() == os.getpid()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            ok = _native.ratelimit_lock_owner() == os.getpid()
+            t.check(["api_key:k"], ["api_key"], [10, None, None], 100, 100.5, 60)
+            os.write(w, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.waitpid(pid, 0)
+    assert got == b"1"
+    assert _native.ratelimit_lock_owner() == os.getpid()
+    assert t.get("api_key:k", 1, 100.5) == 2

@@ -82,6 +82,7 @@ def test_launcher_four_workers_share_one_limit(tmp_path):
     env = dict(os.environ)
     env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
     env.pop("FAST_LITELLM_RATE_LIMIT_SHM", None)  # the launcher creates one per instance
+    env["LEGACY_MULTI_INSTANCE_RATE_LIMITING"] = "true"  # the app runs v1: the patch applies only then
     argv = _fast_litellm_cmd() + [
         "run", "--", str(BIN / "gunicorn"), "-w", "4", "-k", "uvicorn.workers.UvicornWorker",
         "-b", f"127.0.0.1:{port}", "--chdir", str(TESTS / "apps"), "--timeout", "120", "rl_asgi_app:app",

@@ -197,6 +197,21 @@ class RateLimitFixedWindows:
         """``should_rate_limit`` (in memory): limits flat ``(requests, tokens,
         max_parallel)`` per descriptor; returns LiteLLM's ``RateLimitResponse`` dict.
         TypeError for non-int limits, ValueError on overflow, MemoryError when full."""
+    def check_auth(
+        self,
+        auth: Any,
+        data: Dict[str, Any],
+        clock: Optional[Tuple[int, float]],
+        window_size: int,
+        defaults: Any,
+    ) -> Any:
+        """LiteLLM 1.83's v3 pre-call check for the common case in one call (reads the
+        ``UserAPIKeyAuth``'s fields from its instance dict and ``data["model"]``).
+        ``clock``: ``(limiter second, cache time)`` or None for one system-clock
+        reading; ``defaults``: False (no router), None (not looked up) or the
+        model's ``(tpm, rpm)`` deployment defaults. Returns None (no descriptor),
+        the ``RateLimitResponse`` dict (admitted), ``(response, descriptors)``
+        (refused), 1 (not the common case) or 2 (deployment defaults needed)."""
     def increment(self, ops: List[Tuple[str, int, int]], now: float, default_ttl: float) -> None:
         """``(id, entry, delta)``: ``(get or 0) + delta`` then set with ``default_ttl``."""
     def get(self, id: str, entry: int, now: float) -> Optional[int]:
@@ -210,6 +225,16 @@ class RateLimitFixedWindows:
     @property
     def nbytes(self) -> int:
         """Exact bytes of the table (header + slots)."""
+
+def ratelimit_clocks() -> Tuple[int, float]:
+    """``(int(datetime.now().timestamp()), time.time())`` of one system-clock reading."""
+
+def ratelimit_lock_owner() -> int:
+    """The id the v3 table's slot locks are taken under: this process's pid (cached;
+    a forked child takes its own)."""
+
+def ratelimit_clocks_from_ns(ns: int) -> Tuple[int, float]:
+    """The same two values for a given nanosecond time (for tests)."""
 
 # -- transport (fast_litellm.transport) ------------------------------------------
 

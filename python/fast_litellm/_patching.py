@@ -76,6 +76,10 @@ class Patch:
     # wrapper: a fused fast path for the hottest calls that hands every other call to
     # ``generic_wrapper`` and keeps its semantics (counters, fallback, NOT_COVERED, shadow).
     wrap: Optional[Callable[..., Callable[..., Any]]] = None
+    # Optional runtime precondition, checked at each activation: ``None`` when the patch
+    # applies, else the reason it is skipped (e.g. LiteLLM only calls the target under a
+    # setting that is off). Raising counts as "skipped" with the exception as reason.
+    requires: Optional[Callable[[], Optional[str]]] = None
 
     # Runtime state, reset by each activation (counters are cumulative).
     state: str = field(default=SKIPPED, init=False)

@@ -5,7 +5,8 @@ exposing ``PATCHES`` (and optionally ``BENCHMARKS``); :data:`COMPONENTS` names
 them. Activation decides each patch's state once:
 
 * ``skipped``  - disabled by environment, LiteLLM version outside the patch's
-  range, the native module missing, or the target not present in this LiteLLM;
+  range, its runtime precondition (``Patch.requires``) not met, the native module
+  missing, or the target not present in this LiteLLM;
 * ``failed``   - building the replacement raised (the exception is the reason);
 * ``applied``  - swapped in, in every ``litellm`` module that holds it.
 
@@ -80,6 +81,11 @@ def _supported(patch: Patch, version: Optional[str]) -> Optional[str]:
         return f"litellm {version} is outside the supported range {patch.supports}"
     if patch.off_by_default and switch is not True:
         return f"off by default ({patch.off_by_default}); {patch.env_var}=1 turns it on"
+    if patch.requires is not None:
+        try:
+            return patch.requires()
+        except Exception as exc:
+            return f"precondition check failed: {exc!r}"
     return None
 
 

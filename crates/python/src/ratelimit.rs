@@ -257,6 +257,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RateLimitStore>()?;
     m.add_class::<RateLimitWindows>()?;
     m.add_class::<RateLimitFixedWindows>()?;
+    m.add_function(wrap_pyfunction!(ratelimit_clocks, m)?)?;
+    m.add_function(wrap_pyfunction!(ratelimit_clocks_from_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(ratelimit_lock_owner, m)?)?;
     Ok(())
 }
 
@@ -489,6 +492,31 @@ impl RateLimitFixedWindows {
         Ok(out)
     }
 
+    /// LiteLLM 1.83's v3 pre-call check for the common case in one call: reads
+    /// the `UserAPIKeyAuth`'s fields from its instance dict and `data["model"]`,
+    /// builds the descriptors and runs `should_rate_limit`. `clock`: the
+    /// limiter's second and the cache's time, or None for the system clock
+    /// (LiteLLM's default clocks). `defaults`: False (no router), None (not
+    /// looked up yet) or `(tpm, rpm)` deployment defaults for the model.
+    /// Returns None (no descriptor), the `RateLimitResponse` dict (admitted),
+    /// `(response, descriptors)` (refused), 1 (not the common case) or 2 (the
+    /// router's defaults are needed).
+    #[pyo3(signature = (auth, data, clock, window_size, defaults))]
+    fn check_auth(
+        &self,
+        py: Python<'_>,
+        auth: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyDict>,
+        clock: Option<(i64, f64)>,
+        window_size: i64,
+        defaults: &Bound<'_, PyAny>,
+    ) -> PyResult<PyObject> {
+        match self.check_auth_inner(py, auth, data, clock, window_size, defaults)? {
+            Ok(o) => Ok(o),
+            Err(code) => Ok(code.into_pyobject(py)?.into_any().unbind()),
+        }
+    }
+
     /// Callback increments: `ops[i] = (id, entry, delta)` (entry: 1 requests,
     /// 2 tokens, 3 max_parallel_requests), each `(get or 0) + delta` then set
     /// with `default_ttl`.
@@ -529,4 +557,289 @@ impl RateLimitFixedWindows {
     fn nbytes(&self) -> usize {
         self.table.bytes()
     }
+}
+
+// -- the v3 pre-call check in one call (conversion only; logic in core) ----------
+
+use fast_litellm_core::ratelimit::fixed::{ModelLimit, V3Kind, V3Request};
+
+/// Returned when the fused path does not cover the request (the caller builds
+/// descriptors with its general path).
+const NOT_COVERED: i64 = 1;
+/// Returned when the router's deployment defaults are needed and not given.
+const NEED_DEFAULTS: i64 = 2;
+
+fn is_exact<T: pyo3::PyTypeInfo>(o: &Bound<'_, PyAny>) -> bool {
+    o.get_type().is(&o.py().get_type::<T>())
+}
+
+/// A field read from the instance dict: absent → not covered.
+fn field<'py>(d: &Bound<'py, PyDict>, name: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
+    d.get_item(name).ok().flatten()
+}
+
+/// None, or an exact `str` (anything else: not covered).
+fn opt_str<'a>(o: &'a Bound<'_, PyAny>, keep: &'a mut Option<PyBackedStr>) -> Option<Option<&'a str>> {
+    if o.is_none() {
+        return Some(None);
+    }
+    if !is_exact::<PyString>(o) {
+        return None;
+    }
+    *keep = Some(o.extract::<PyBackedStr>().ok()?);
+    Some(keep.as_deref())
+}
+
+/// None, or an exact int within +-2**62 (anything else: not covered).
+fn opt_int(o: &Bound<'_, PyAny>) -> Option<Option<i64>> {
+    opt_limit(o).ok()
+}
+
+/// Falsy in the ways the common case allows: None or an empty dict.
+fn empty(o: &Bound<'_, PyAny>) -> bool {
+    o.is_none() || (is_exact::<PyDict>(o) && o.downcast::<PyDict>().map(|d| d.is_empty()).unwrap_or(false))
+}
+
+/// `got` from `metadata.get("model_*_limit")` (truthy) as the model's entry.
+fn model_map(got: &Bound<'_, PyAny>, model: &Bound<'_, PyAny>) -> Option<ModelLimit> {
+    if !is_exact::<PyDict>(got) {
+        return None;
+    }
+    match got.downcast::<PyDict>().ok()?.get_item(model).ok()? {
+        None => Some(ModelLimit::NotListed),
+        Some(v) => Some(ModelLimit::Listed(opt_int(&v)?)),
+    }
+}
+
+const AUTH_FIELDS: [&str; 24] = [
+    "metadata",              // 0
+    "team_metadata",         // 1
+    "project_metadata",      // 2
+    "organization_metadata", // 3
+    "agent_id",              // 4
+    "org_id",                // 5
+    "organization_rpm_limit",
+    "organization_tpm_limit", // 7
+    "api_key",                // 8
+    "rpm_limit",
+    "tpm_limit",
+    "max_parallel_requests", // 11
+    "user_id",               // 12
+    "user_rpm_limit",
+    "user_tpm_limit",
+    "team_id", // 15
+    "team_rpm_limit",
+    "team_tpm_limit",
+    "team_member_rpm_limit",
+    "team_member_tpm_limit", // 19
+    "end_user_id",           // 20
+    "end_user_rpm_limit",
+    "end_user_tpm_limit",
+    "model_max_budget", // 23
+];
+
+impl RateLimitFixedWindows {
+    #[allow(clippy::too_many_arguments)]
+    fn check_auth_inner<'py>(
+        &self,
+        py: Python<'py>,
+        auth: &Bound<'py, PyAny>,
+        data: &Bound<'py, PyDict>,
+        clock: Option<(i64, f64)>,
+        window_size: i64,
+        defaults: &Bound<'py, PyAny>,
+    ) -> PyResult<Result<PyObject, i64>> {
+        let names = AUTH_NAMES.get_or_init(py, || AUTH_FIELDS.iter().map(|n| PyString::intern(py, n).unbind()).collect());
+        let Ok(dict) = auth.getattr(pyo3::intern!(py, "__dict__")) else { return Ok(Err(NOT_COVERED)) };
+        let Ok(dict) = dict.downcast_into::<PyDict>() else { return Ok(Err(NOT_COVERED)) };
+        macro_rules! nc {
+            ($e:expr) => {
+                match $e {
+                    Some(x) => x,
+                    None => return Ok(Err(NOT_COVERED)),
+                }
+            };
+        }
+        // Fields are read lazily, only those LiteLLM's builders read for this request
+        // (each read of a cold instance dict costs a cache miss).
+        macro_rules! get {
+            ($i:expr) => {
+                nc!(field(&dict, names[$i].bind(py)))
+            };
+        }
+        let mut ks: [Option<PyBackedStr>; 5] = Default::default();
+        let [k_ak, k_uid, k_tid, k_eid, k_model] = &mut ks;
+        // The api key first: its descriptor's slot is prefetched while the other
+        // fields are read.
+        let o_ak = get!(8);
+        let api_key = nc!(opt_str(&o_ak, k_ak));
+        if let Some(ak) = api_key.filter(|s| !s.is_empty()) {
+            let mut id = String::with_capacity(8 + ak.len());
+            id.push_str("api_key:");
+            id.push_str(ak);
+            self.table.prefetch(&id);
+        }
+        // The common case (else LiteLLM's builders run): no dynamic limit types, no
+        // team/project/organisation metadata, no agent, no organisation limits.
+        let md = get!(0);
+        let md_dict = if md.is_none() {
+            None
+        } else if is_exact::<PyDict>(&md) {
+            Some(md.downcast::<PyDict>()?)
+        } else {
+            return Ok(Err(NOT_COVERED));
+        };
+        if let Some(m) = md_dict {
+            if m.contains(pyo3::intern!(py, "rpm_limit_type"))? || m.contains(pyo3::intern!(py, "tpm_limit_type"))? {
+                return Ok(Err(NOT_COVERED));
+            }
+        }
+        if !empty(&get!(1)) || !empty(&get!(2)) || !empty(&get!(3)) {
+            return Ok(Err(NOT_COVERED));
+        }
+        let agent = get!(4);
+        if !(agent.is_none() || (is_exact::<PyString>(&agent) && agent.downcast::<PyString>()?.to_cow()?.is_empty())) {
+            return Ok(Err(NOT_COVERED));
+        }
+        if !get!(5).is_none() && (!get!(6).is_none() || !get!(7).is_none()) {
+            return Ok(Err(NOT_COVERED));
+        }
+        match data.get_item(pyo3::intern!(py, "metadata"))? {
+            None => {}
+            Some(m) if m.is_none() => {}
+            Some(m) => {
+                if !is_exact::<PyDict>(&m) {
+                    return Ok(Err(NOT_COVERED));
+                }
+                if let Some(a) = m.downcast::<PyDict>()?.get_item(pyo3::intern!(py, "agent_id"))? {
+                    if a.is_truthy()? {
+                        return Ok(Err(NOT_COVERED));
+                    }
+                }
+            }
+        }
+        let (o_uid, o_tid, o_eid) = (get!(12), get!(15), get!(20));
+        let mut r = V3Request {
+            api_key,
+            user_id: nc!(opt_str(&o_uid, k_uid)),
+            team_id: nc!(opt_str(&o_tid, k_tid)),
+            end_user_id: nc!(opt_str(&o_eid, k_eid)),
+            ..Default::default()
+        };
+        if r.api_key.is_some_and(|s| !s.is_empty()) {
+            r.key_limits = [nc!(opt_int(&get!(9))), nc!(opt_int(&get!(10))), nc!(opt_int(&get!(11)))];
+        }
+        if r.user_id.is_some_and(|s| !s.is_empty()) {
+            r.user_limits = [nc!(opt_int(&get!(13))), nc!(opt_int(&get!(14)))];
+            r.team_member_limits = [nc!(opt_int(&get!(18))), nc!(opt_int(&get!(19)))];
+        }
+        if r.team_id.is_some_and(|s| !s.is_empty()) {
+            r.team_limits = [nc!(opt_int(&get!(16))), nc!(opt_int(&get!(17)))];
+        }
+        if r.end_user_id.is_some_and(|s| !s.is_empty()) {
+            r.end_user_limits = [nc!(opt_int(&get!(21))), nc!(opt_int(&get!(22)))];
+        }
+        let model_obj = data.get_item(pyo3::intern!(py, "model"))?;
+        if let Some(m) = &model_obj {
+            r.model = nc!(opt_str(m, k_model));
+        }
+        if let (Some(name), Some(m)) = (r.model.filter(|s| !s.is_empty()), &model_obj) {
+            let _ = name;
+            // get_key_model_{tpm,rpm}_limit: key metadata, else model_max_budget
+            // (not this path), else the router's deployment default.
+            let mut need_default = [false; 2];
+            let mut got = [ModelLimit::NoMap; 2];
+            for (i, key) in [pyo3::intern!(py, "model_tpm_limit"), pyo3::intern!(py, "model_rpm_limit")].iter().enumerate() {
+                let found = match md_dict {
+                    Some(d) if !d.is_empty() => d.get_item(key)?,
+                    _ => None,
+                };
+                match found {
+                    Some(x) if x.is_truthy()? => got[i] = nc!(model_map(&x, m)),
+                    _ => {
+                        if !empty(&get!(23)) {
+                            return Ok(Err(NOT_COVERED));
+                        }
+                        need_default[i] = true;
+                    }
+                }
+            }
+            if need_default[0] || need_default[1] {
+                if defaults.is_none() {
+                    return Ok(Err(NEED_DEFAULTS));
+                }
+                if !defaults.is(&pyo3::types::PyBool::new(py, false).to_owned().into_any()) {
+                    let t = defaults.downcast::<PyTuple>()?;
+                    for i in 0..2 {
+                        if need_default[i] {
+                            got[i] = match nc!(opt_int(&t.get_item(i)?)) {
+                                None => ModelLimit::NoMap,
+                                Some(x) => ModelLimit::Listed(Some(x)),
+                            };
+                        }
+                    }
+                }
+            }
+            r.model_limits = (got[0], got[1]);
+        }
+        let Some((ds, c)) = self.table.check_request(&r, clock, window_size).map_err(fx_err)? else {
+            return Ok(Ok(py.None()));
+        };
+        let kind_names = KIND_NAMES.get_or_init(py, || V3Kind::ALL.iter().map(|k| PyString::intern(py, k.name()).unbind()).collect());
+        let kname = |k: V3Kind| kind_names[V3Kind::ALL.iter().position(|x| *x == k).unwrap_or(0)].bind(py);
+        let ok = pyo3::intern!(py, "OK");
+        let over = pyo3::intern!(py, "OVER_LIMIT");
+        let kinds = [
+            pyo3::intern!(py, "requests"),
+            pyo3::intern!(py, "tokens"),
+            pyo3::intern!(py, "max_parallel_requests"),
+        ];
+        let out = PyDict::new(py);
+        out.set_item(pyo3::intern!(py, "overall_code"), if c.over { over } else { ok })?;
+        let st = PyList::empty(py);
+        for s in &c.statuses {
+            let d = PyDict::new(py);
+            d.set_item(pyo3::intern!(py, "code"), if s.over { over } else { ok })?;
+            d.set_item(pyo3::intern!(py, "current_limit"), s.limit)?;
+            d.set_item(pyo3::intern!(py, "limit_remaining"), s.remaining)?;
+            d.set_item(pyo3::intern!(py, "rate_limit_type"), kinds[s.kind as usize])?;
+            d.set_item(pyo3::intern!(py, "descriptor_key"), kname(ds[s.desc].kind))?;
+            st.append(d)?;
+        }
+        out.set_item(pyo3::intern!(py, "statuses"), st)?;
+        if !c.over {
+            return Ok(Ok(out.into_any().unbind()));
+        }
+        let descs = PyList::empty(py);
+        for d in &ds {
+            let x = PyDict::new(py);
+            x.set_item(pyo3::intern!(py, "key"), kname(d.kind))?;
+            x.set_item(pyo3::intern!(py, "value"), d.value())?;
+            descs.append(x)?;
+        }
+        Ok(Ok(PyTuple::new(py, [out.into_any(), descs.into_any()])?.into_any().unbind()))
+    }
+}
+
+static AUTH_NAMES: pyo3::sync::GILOnceCell<Vec<Py<PyString>>> = pyo3::sync::GILOnceCell::new();
+static KIND_NAMES: pyo3::sync::GILOnceCell<Vec<Py<PyString>>> = pyo3::sync::GILOnceCell::new();
+
+/// The v3 limiter's two clocks from one reading of the system clock (see
+/// `fast_litellm_core::ratelimit::fixed::clocks_from_ns`).
+#[pyfunction]
+pub fn ratelimit_clocks() -> (i64, f64) {
+    fast_litellm_core::ratelimit::fixed::system_clocks()
+}
+
+/// The id the v3 table's slot locks are taken under (this process's pid, cached
+/// and reset in a forked child), for tests.
+#[pyfunction]
+pub fn ratelimit_lock_owner() -> u64 {
+    fast_litellm_core::ratelimit::fixed::lock_owner_id()
+}
+
+/// `clocks_from_ns(ns)`, for tests.
+#[pyfunction]
+pub fn ratelimit_clocks_from_ns(ns: i64) -> (i64, f64) {
+    fast_litellm_core::ratelimit::fixed::clocks_from_ns(ns)
 }

@@ -33,8 +33,14 @@ release the key's in-flight unless the error is the limiter's own;
 ``async_post_call_success_hook`` sets ``x-ratelimit-{remaining,limit}-{requests,tokens}``.
 ``global_max_parallel_requests`` (request metadata) is one process-wide integer.
 
-What the patch does (``rate_limit.v1_limiter``, on by default)
--------------------------------------------------------------
+What the patch does (``rate_limit.v1_limiter``, on with the legacy switch)
+-------------------------------------------------------------------------
+The proxy calls v1 only when ``LEGACY_MULTI_INSTANCE_RATE_LIMITING=true`` (read
+by ``litellm/proxy/hooks/__init__.py`` at import, same test on both versions:
+``os.getenv(..., "false").lower() == "true"``); otherwise
+``ProxyLogging.max_parallel_request_limiter`` is built but never called. So the
+patch is applied (and reported applied) only when that variable passes the same
+test at activation (``Patch.requires``); otherwise it is skipped with that reason.
 It wraps ``_PROXY_MaxParallelRequestsHandler.__init__``: after LiteLLM's own
 ``__init__`` the instance gets our four hooks (instance attributes), which keep
 the counters in ``_native.RateLimitWindows``
@@ -113,9 +119,21 @@ hook only reads ``data`` and stays LiteLLM's). They keep every entry in
 80-byte slot per descriptor string ``"{key}:{value}"`` (64-bit keyed SipHash; the
 string is never stored), with the four entries' exact values and ``f64``
 expiries, so the pre-check, the window logic and the final check are one native
-call that returns LiteLLM's ``RateLimitResponse`` dict. Descriptors for the
-common case (no team/project/organisation metadata, no organisation limits, no
-agent) are built in our code (``simple_descriptors``, calling LiteLLM's
+call that returns LiteLLM's ``RateLimitResponse`` dict. The common case (no
+dynamic/typed limits, no team/project/organisation metadata, no organisation
+limits, no agent, no ``model_max_budget``; exact ``UserAPIKeyAuth``) is ONE
+native call (``fused_v3_check`` -> ``RateLimitFixedWindows.check_auth``): the
+binding reads the needed fields from the instance dict (only those LiteLLM's
+builders read for this request) and ``data["model"]``, the descriptors and the
+window logic are ``fast_litellm_core::ratelimit::fixed::{v3_descriptors,
+FixedWindowTable::check_request}``; with LiteLLM's default clocks one system-clock
+reading gives both (``clocks_from_ns``: ``int(datetime.now().timestamp())`` is the
+integer part of the ns time -- ``datetime.now()`` truncates to the microsecond and
+round-trips through local time with ``fold``; ``time.time()`` is CPython's ns ->
+float), else LiteLLM's clock values are passed in. Router deployment defaults are
+LiteLLM's own helpers, called per request (no cache) when a router exists and the
+key has no per-model limit of its own, as stock does. Descriptors for other
+common-case shapes are built in Python (``simple_descriptors``, calling LiteLLM's
 ``get_key_model_*_limit``/deployment-default helpers where they apply); any other
 case uses LiteLLM's own descriptor builders. 429s are raised by LiteLLM's
 ``_handle_rate_limit_error``. The clocks are LiteLLM's: the limiter's
@@ -144,7 +162,10 @@ at pre-call reconciled at success/failure, a per-request stash, PTU team
 ceilings and normalised tokens, batch-enqueued reservations. Reproducing it
 exactly is its own piece of work.
 
-Missing: v3 on 1.110.x (above); Redis is delegated to LiteLLM's own code.
+Missing: v3 on 1.110.x (above); a one-native-call pre-call path for v1 like v3's
+(v1's check is still our Python transcription of LiteLLM's hook around one
+native ``admit``: 5.5x/6.0x, not the 10x target); Redis is delegated to
+LiteLLM's own code.
 """
 
 from __future__ import annotations
@@ -417,6 +438,35 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
     def redis() -> bool:
         return getattr(getattr(iuc, "dual_cache", None), "redis_cache", None) is not None
 
+    from litellm.proxy.auth import auth_utils as au
+
+    au_tpm, au_rpm = au.get_key_model_tpm_limit, au.get_key_model_rpm_limit
+    modules = sys.modules
+
+    def key_model_limits(u: Any, model: Any) -> Any:
+        """``(get_key_model_tpm_limit(u, model_name=model), get_key_model_rpm_limit(...))``
+        as LiteLLM's hook calls them (through ``prl``); LiteLLM's functions run
+        unless the answer is the key's metadata or no-router-so-None (the same
+        steps on 1.83.14 and 1.110.2: metadata, model_max_budget, team metadata,
+        the router's deployment default)."""
+        f_tpm, f_rpm = prl.get_key_model_tpm_limit, prl.get_key_model_rpm_limit
+        if f_tpm is not au_tpm or f_rpm is not au_rpm:
+            return f_tpm(u, model_name=model), f_rpm(u, model_name=model)
+        md = u.metadata
+        t = r = None
+        if md:
+            t = md.get("model_tpm_limit")
+            r = md.get("model_rpm_limit")
+            if t and r:
+                return t, r
+        if u.model_max_budget or u.team_metadata:
+            return (t if t else f_tpm(u, model_name=model)), (r if r else f_rpm(u, model_name=model))
+        if model is not None:
+            ps = modules.get(_PROXY_SERVER)
+            if ps is None or getattr(ps, "llm_router", None) is not None:
+                return (t if t else f_tpm(u, model_name=model)), (r if r else f_rpm(u, model_name=model))
+        return (t if t else None), (r if r else None)
+
     async def global_incr(value: int, span: Any) -> None:
         await iuc.async_increment_cache(
             key="global_max_parallel_requests", value=value, local_only=True, litellm_parent_otel_span=span
@@ -448,8 +498,7 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
         model = data.get("model", None)
         if api_key is not None:
             scopes.append((api_key if api_key.__class__ is str else f"{api_key}", max_parallel, tpm_limit, rpm_limit, "key"))
-        m_tpm = prl.get_key_model_tpm_limit(u, model_name=model)
-        m_rpm = prl.get_key_model_rpm_limit(u, model_name=model)
+        m_tpm, m_rpm = key_model_limits(u, model)
         want = -1
         if m_tpm is not None or m_rpm is not None:
             tpm_m = rpm_m = None
@@ -656,6 +705,17 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
     lim.async_post_call_success_hook = async_post_call_success_hook
 
 
+LEGACY_ENV = "LEGACY_MULTI_INSTANCE_RATE_LIMITING"
+V1_SKIP_REASON = "the proxy runs the v3 limiter; v1 runs only with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true"
+
+
+def v1_in_use() -> Optional[str]:
+    """``Patch.requires`` of the v1 patch: LiteLLM's own test of the legacy switch."""
+    import os
+
+    return None if os.getenv(LEGACY_ENV, "false").lower() == "true" else V1_SKIP_REASON
+
+
 def accelerate_limiter(lim: Any) -> bool:
     """Give a stock v1 limiter our hooks (counters in a Rust window table). True if done."""
     from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler as cls
@@ -820,6 +880,77 @@ def simple_descriptors(u: Any, data: dict, model: Any) -> Any:
     return ids, names, limits, values
 
 
+_PROXY_SERVER = "litellm.proxy.proxy_server"
+
+
+def fused_v3_check(lim: Any, table: Any) -> Any:
+    """The common-case v3 pre-call check as one native call
+    (``RateLimitFixedWindows.check_auth``: it reads the ``UserAPIKeyAuth``'s fields
+    from its instance dict, builds LiteLLM 1.83's descriptors and runs
+    ``should_rate_limit``), or None when this limiter cannot use it.
+
+    Clocks: with LiteLLM's defaults (``_time_provider`` is ``datetime.now``, the
+    cache module's ``time`` is the ``time`` module) the native call reads the
+    system clock once for both (``fast_litellm_core::ratelimit::fixed::clocks_from_ns``
+    gives exactly ``int(datetime.now().timestamp())`` and ``time.time()`` of that
+    instant); else it is given ``int(lim._get_current_time().timestamp())`` and the
+    cache module's ``time.time()``. Router deployment defaults
+    (``get_key_model_*_limit``'s last source) are LiteLLM's own helpers, called
+    per request when the router exists and the key has no model limits (as stock)."""
+    import datetime as _dt
+    import time as _time
+
+    import litellm.caching.in_memory_cache as imc_mod
+    from litellm.proxy._types import UserAPIKeyAuth
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+
+    fields = getattr(UserAPIKeyAuth, "model_fields", {})
+    names = (
+        "metadata team_metadata project_metadata organization_metadata agent_id org_id organization_rpm_limit "
+        "organization_tpm_limit api_key rpm_limit tpm_limit max_parallel_requests user_id user_rpm_limit "
+        "user_tpm_limit team_id team_rpm_limit team_tpm_limit team_member_rpm_limit team_member_tpm_limit "
+        "end_user_id end_user_rpm_limit end_user_tpm_limit model_max_budget"
+    ).split()
+    # Instance-dict reads equal attribute reads only for plain pydantic fields.
+    if not all(n in fields and not hasattr(UserAPIKeyAuth, n) for n in names):
+        return None
+    if type(lim)._get_current_time is not cls._get_current_time or "_get_current_time" in lim.__dict__:
+        return None
+    tp0 = lim.__dict__.get("_time_provider")
+    default_clock = tp0 is not None and tp0 == _dt.datetime.now
+    check_auth = table.check_auth
+    window_size = lim.window_size
+    modules = sys.modules
+    au_box: List[Any] = []
+
+    def defaults(model: Any) -> Any:
+        if not au_box:
+            from litellm.proxy.auth import auth_utils
+
+            au_box.append(auth_utils)
+        au = au_box[0]
+        return (au._get_deployment_default_tpm_limit(model), au._get_deployment_default_rpm_limit(model))
+
+    def check(u: Any, data: dict) -> Any:
+        # The general form; async_pre_call_hook inlines it.
+        clock = None if default_clock and lim._time_provider is tp0 and imc_mod.time is _time else (
+            int(lim._get_current_time().timestamp()),
+            imc_mod.time.time(),
+        )
+        ps = modules.get(_PROXY_SERVER)
+        dflt = False if ps is not None and getattr(ps, "llm_router", None) is None else None
+        if lim.window_size is not window_size:
+            return 1
+        r = check_auth(u, data, clock, window_size, dflt)
+        if r.__class__ is int and r == 2:
+            r = check_auth(u, data, clock, window_size, defaults(data.get("model")))
+        return r
+
+    check.auth_cls = UserAPIKeyAuth  # type: ignore[attr-defined]
+    check.parts = (tp0 if default_clock else None, check_auth, window_size, defaults)  # type: ignore[attr-defined]
+    return check
+
+
 def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
     import litellm.caching.in_memory_cache as imc_mod
 
@@ -838,7 +969,50 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
             or lim.window_size <= 0
         )
 
+    import time as _time
+
+    fused = fused_v3_check(lim, table)
+    modules = sys.modules
+    auth_cls: Any = getattr(fused, "auth_cls", None)  # None: the fused path is off for this limiter
+    f_tp0, f_check, f_window, f_defaults = fused.parts if fused is not None else (None, None, None, None)
+    if f_window.__class__ is not int or f_window <= 0:
+        auth_cls = None
+    dual = iuc.dual_cache
+    # (f_tp0 None: a custom clock; the fused call is then given LiteLLM's clock values)
+
     async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> Any:
+        if (
+            user_api_key_dict.__class__ is auth_cls
+            and data.__class__ is dict
+            and lim.window_size is f_window  # an int > 0 (checked at install)
+            and call_type != "acreate_batch"
+            and lim.batch_rate_limiter_script is None
+            and dual.redis_cache is None
+            and iuc.dual_cache is dual
+        ):
+            # not delegated(); fused(user_api_key_dict, data), inlined
+            # fused(user_api_key_dict, data), inlined
+            clock = None if lim._time_provider is f_tp0 and imc_mod.time is _time else (
+                int(lim._get_current_time().timestamp()),
+                imc_mod.time.time(),
+            )
+            ps = modules.get(_PROXY_SERVER)
+            dflt = False if ps is not None and getattr(ps, "llm_router", None) is None else None
+            try:
+                r = f_check(user_api_key_dict, data, clock, f_window, dflt)
+                if r.__class__ is int and r == 2:
+                    r = f_check(user_api_key_dict, data, clock, f_window, f_defaults(data.get("model")))
+            except (TypeError, ValueError, MemoryError):  # odd values, overflow, full shared table
+                return await stock_pre(user_api_key_dict, cache, data, call_type)
+            if r is None:
+                return None
+            if r.__class__ is dict:
+                data["litellm_proxy_rate_limit_response"] = r
+                return None
+            if r.__class__ is tuple:
+                lim._handle_rate_limit_error(response=r[0], descriptors=r[1])
+                return None
+            # not the common case: the general path below
         if call_type == "acreate_batch" or delegated():
             return await stock_pre(user_api_key_dict, cache, data, call_type)
         u = user_api_key_dict
@@ -985,8 +1159,10 @@ PATCHES = [
         target="litellm.proxy.hooks.parallel_request_limiter:_PROXY_MaxParallelRequestsHandler.__init__",
         supports=">=1.83.14,<1.111",
         build=_accelerating_init("RateLimitWindows", accelerate_limiter, "v1"),
+        requires=v1_in_use,
         summary=(
-            "The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
+            "Applied only with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true (the only case in which the "
+            "proxy calls it). The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
             "parallel_request_limiter hook with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true): its "
             "pre-call/success/failure/post-call hooks count in a Rust per-minute table (24-byte "
             "slots, lock-free CAS) with one native call per check; 429s are raised by LiteLLM's "
@@ -1011,8 +1187,9 @@ PATCHES = [
         summary=(
             "The v3 proxy limiter (the proxy's default parallel_request_limiter hook): its pre-call, "
             "success and failure hooks count in a Rust fixed-window table (one 80-byte entry per "
-            "descriptor with LiteLLM's exact InMemoryCache expiries) with one native call per check; "
-            "descriptors and 429s come from LiteLLM's own code. Shared across workers through a "
+            "descriptor with LiteLLM's exact InMemoryCache expiries) with one native call per check "
+            "(the common case's descriptors built natively by LiteLLM's rules, other shapes by LiteLLM's "
+            "builders); 429s come from LiteLLM's own code. Shared across workers through a "
             "memory-mapped file when FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). "
             "Redis configured, batch calls, dynamic limits: LiteLLM's code. Off on 1.110.x: its v3 "
             "is a different algorithm (reservations, request stash) not covered yet."
@@ -1134,7 +1311,10 @@ BENCHMARKS = [
         name="rate_limit.pre_call_hook",
         patch="rate_limit.v1_limiter",
         setup=_bench_pre_call_hook,
-        notes="100 checks per call (divide by 100 for one check): v1 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
+        notes=(
+            "100 checks per call (divide by 100 for one check): v1 limiter async_pre_call_hook, 5,000 "
+            "rotating keys, no Redis; skipped unless LEGACY_MULTI_INSTANCE_RATE_LIMITING=true (as the patch)"
+        ),
     ),
     Benchmark(
         name="rate_limit.v3_pre_call_hook",

@@ -102,8 +102,32 @@ struct Slots {
 unsafe impl Send for Slots {}
 unsafe impl Sync for Slots {}
 
+static PID: AtomicU64 = AtomicU64::new(0);
+static PID_ATFORK: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+}
+
+/// This process's id, cached (`getpid` is a system call on every lock
+/// otherwise); a `pthread_atfork` child handler clears the cache, so a forked
+/// worker takes its own id.
 fn pid() -> u64 {
-    std::process::id() as u64
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    PID_ATFORK.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forget_pid));
+    });
+    let p = std::process::id() as u64;
+    PID.store(p, Ordering::Relaxed);
+    p
+}
+
+/// The id this process writes into the slot locks it takes (its pid).
+pub fn lock_owner_id() -> u64 {
+    pid()
 }
 
 fn owner_dead(owner: u64) -> bool {
@@ -498,6 +522,225 @@ fn statuses(descs: &[Desc], cur: &[[Option<i64>; 3]]) -> Result<Checked, Error> 
     Ok(Checked { over, statuses: out })
 }
 
+// -- LiteLLM 1.83's v3 descriptors for the common case, in one call -------------
+
+/// The descriptor kinds the fused path builds, in LiteLLM's order
+/// (`_create_rate_limit_descriptors`: api_key, user, team, team_member, end_user,
+/// then `_add_model_per_key_rate_limit_descriptor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum V3Kind {
+    ApiKey,
+    User,
+    Team,
+    TeamMember,
+    EndUser,
+    ModelPerKey,
+}
+
+impl V3Kind {
+    pub const ALL: [V3Kind; 6] =
+        [V3Kind::ApiKey, V3Kind::User, V3Kind::Team, V3Kind::TeamMember, V3Kind::EndUser, V3Kind::ModelPerKey];
+
+    /// The descriptor's `key` in LiteLLM.
+    pub fn name(self) -> &'static str {
+        match self {
+            V3Kind::ApiKey => "api_key",
+            V3Kind::User => "user",
+            V3Kind::Team => "team",
+            V3Kind::TeamMember => "team_member",
+            V3Kind::EndUser => "end_user",
+            V3Kind::ModelPerKey => "model_per_key",
+        }
+    }
+}
+
+/// One of the two per-model limit maps LiteLLM's `get_key_model_{tpm,rpm}_limit`
+/// returns for the requested model: `None` (no map), a map without the model, or
+/// the model's value (`None` or an int).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelLimit {
+    NoMap,
+    NotListed,
+    Listed(Option<i64>),
+}
+
+/// The fields of a `UserAPIKeyAuth` (and the request's model) the common-case v3
+/// descriptors read. Strings are `None` for Python `None`; an empty string is
+/// kept (it is falsy in LiteLLM's `if user_api_key_dict.api_key and ...`).
+#[derive(Clone, Debug, Default)]
+pub struct V3Request<'a> {
+    pub api_key: Option<&'a str>,
+    /// rpm_limit, tpm_limit, max_parallel_requests
+    pub key_limits: [Option<i64>; 3],
+    pub user_id: Option<&'a str>,
+    /// user_rpm_limit, user_tpm_limit
+    pub user_limits: [Option<i64>; 2],
+    pub team_id: Option<&'a str>,
+    pub team_limits: [Option<i64>; 2],
+    pub team_member_limits: [Option<i64>; 2],
+    pub end_user_id: Option<&'a str>,
+    pub end_user_limits: [Option<i64>; 2],
+    /// `data.get("model")` when a non-empty string (LiteLLM: `if not requested_model: return`).
+    pub model: Option<&'a str>,
+    /// (tpm, rpm) maps for the model; only read when `model` is set.
+    pub model_limits: (ModelLimit, ModelLimit),
+}
+
+impl Default for ModelLimit {
+    fn default() -> Self {
+        ModelLimit::NoMap
+    }
+}
+
+fn truthy(s: Option<&str>) -> Option<&str> {
+    s.filter(|v| !v.is_empty())
+}
+
+fn shown(s: Option<&str>) -> &str {
+    s.unwrap_or("None") // f"{x}" of None
+}
+
+/// A built descriptor: kind, `"{key}:{value}"`, limits (requests, tokens, max_parallel).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct V3Descriptor {
+    pub kind: V3Kind,
+    pub id: String,
+    pub limits: [Option<i64>; 3],
+}
+
+impl V3Descriptor {
+    /// The descriptor's `value` in LiteLLM.
+    pub fn value(&self) -> &str {
+        &self.id[self.kind.name().len() + 1..]
+    }
+}
+
+fn push(out: &mut Vec<V3Descriptor>, kind: V3Kind, value: &[&str], limits: [Option<i64>; 3]) {
+    let mut id = String::with_capacity(kind.name().len() + 1 + value.iter().map(|v| v.len() + 1).sum::<usize>());
+    id.push_str(kind.name());
+    id.push(':');
+    for (i, v) in value.iter().enumerate() {
+        if i > 0 {
+            id.push(':');
+        }
+        id.push_str(v);
+    }
+    out.push(V3Descriptor { kind, id, limits });
+}
+
+/// LiteLLM 1.83's `_create_rate_limit_descriptors` (no dynamic limit types, no
+/// team-model limits, no agent) followed by the team/project/organisation
+/// additions, which add nothing in the common case the caller checked.
+pub fn v3_descriptors(r: &V3Request<'_>) -> Vec<V3Descriptor> {
+    let mut out = Vec::with_capacity(4);
+    let [rpm, tpm, par] = r.key_limits;
+    if let Some(ak) = truthy(r.api_key) {
+        if rpm.is_some() || tpm.is_some() || par.is_some() {
+            push(&mut out, V3Kind::ApiKey, &[ak], [rpm, tpm, par]);
+        }
+    }
+    let uid = truthy(r.user_id);
+    if let Some(u) = uid {
+        if r.user_limits.iter().any(Option::is_some) {
+            push(&mut out, V3Kind::User, &[u], [r.user_limits[0], r.user_limits[1], None]);
+        }
+    }
+    if let Some(t) = truthy(r.team_id) {
+        if r.team_limits.iter().any(Option::is_some) {
+            push(&mut out, V3Kind::Team, &[t], [r.team_limits[0], r.team_limits[1], None]);
+        }
+    }
+    if let Some(u) = uid {
+        if r.team_member_limits.iter().any(Option::is_some) {
+            let l = r.team_member_limits;
+            push(&mut out, V3Kind::TeamMember, &[shown(r.team_id), u], [l[0], l[1], None]);
+        }
+    }
+    if let Some(e) = truthy(r.end_user_id) {
+        if r.end_user_limits.iter().any(Option::is_some) {
+            push(&mut out, V3Kind::EndUser, &[e], [r.end_user_limits[0], r.end_user_limits[1], None]);
+        }
+    }
+    if let Some(m) = truthy(r.model) {
+        let (t, q) = r.model_limits;
+        if t != ModelLimit::NoMap || q != ModelLimit::NoMap {
+            let listed = |x: ModelLimit| match x {
+                ModelLimit::Listed(v) => (true, v),
+                _ => (false, None),
+            };
+            let (in_t, tv) = listed(t);
+            let (in_r, rv) = listed(q);
+            if (in_t || in_r) && (rv.is_some() || tv.is_some()) {
+                push(&mut out, V3Kind::ModelPerKey, &[shown(r.api_key), m], [rv, tv, None]);
+            }
+        }
+    }
+    out
+}
+
+/// The two clocks LiteLLM's v3 limiter reads, from one reading of the system
+/// clock (`CLOCK_REALTIME` in nanoseconds, what CPython's `time.time()` and
+/// `datetime.now()` both read):
+///
+/// * the limiter's second, `int(datetime.now().timestamp())`: `datetime.now()`
+///   truncates the nanoseconds to microseconds (`_PyTime_ROUND_FLOOR`) and goes
+///   to local time with `fold` set for a repeated hour, and `.timestamp()` maps a
+///   naive local time with its `fold` back to the same instant, so the value is
+///   the integer part of the nanosecond time: `ns.div_euclid(10**9)`;
+/// * the cache's `time.time()`: CPython's `_PyTime_AsSecondsDouble`, i.e.
+///   `(ns / 10**9) as f64` when `ns` is a whole second, else `ns as f64 / 1e9`.
+pub fn clocks_from_ns(ns: i64) -> (i64, f64) {
+    const SEC: i64 = 1_000_000_000;
+    let f = if ns % SEC == 0 { (ns / SEC) as f64 } else { ns as f64 / 1e9 };
+    (ns.div_euclid(SEC), f)
+}
+
+/// [`clocks_from_ns`] of the system clock now.
+pub fn system_clocks() -> (i64, f64) {
+    let ns = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i64,
+        Err(e) => -(e.duration().as_nanos() as i64),
+    };
+    clocks_from_ns(ns)
+}
+
+impl FixedWindowTable {
+    /// A hint, no effect on values: the slot of descriptor `id` will be read soon
+    /// (issued before the caller's other reads, so the cache misses overlap).
+    pub fn prefetch(&self, id: &str) {
+        let g = self.inner.read().unwrap();
+        let h = hash_with(g.slots.seed(), id.as_bytes());
+        let p = g.slots.slot(g.slots.start(h), 0) as *const AtomicU64 as *const i8;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch never faults; `p` points into the mapped slot array.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch(p, _MM_HINT_T0);
+            _mm_prefetch(p.wrapping_add(64), _MM_HINT_T0);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
+    }
+
+    /// [`v3_descriptors`] then [`FixedWindowTable::check`]; `None` when there is
+    /// no descriptor (LiteLLM then checks nothing).
+    pub fn check_request(
+        &self,
+        r: &V3Request<'_>,
+        clocks: Option<(i64, f64)>,
+        window_size: i64,
+    ) -> Result<Option<(Vec<V3Descriptor>, Checked)>, Error> {
+        let ds = v3_descriptors(r);
+        if ds.is_empty() {
+            return Ok(None);
+        }
+        let descs: Vec<Desc> = ds.iter().map(|d| Desc { hash: self.hash(&d.id), limits: d.limits }).collect();
+        let (now_int, now) = clocks.unwrap_or_else(system_clocks);
+        let c = self.check(&descs, now_int, now, window_size)?;
+        Ok(Some((ds, c)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +748,44 @@ mod tests {
 
     fn d(t: &FixedWindowTable, k: &str, rpm: i64) -> Desc {
         Desc { hash: t.hash(k), limits: [Some(rpm), None, None] }
+    }
+
+    #[test]
+    fn v3_descriptors_follow_litellms_order_and_truthiness() {
+        let r = V3Request {
+            api_key: Some("sk-a"),
+            key_limits: [Some(3), None, None],
+            user_id: Some("u1"),
+            user_limits: [None, None],
+            team_id: None,
+            team_member_limits: [Some(5), None],
+            end_user_id: Some(""),
+            end_user_limits: [Some(1), None],
+            model: Some("gpt-4o"),
+            model_limits: (ModelLimit::NotListed, ModelLimit::Listed(Some(7))),
+            ..Default::default()
+        };
+        let ds = v3_descriptors(&r);
+        let ids: Vec<&str> = ds.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["api_key:sk-a", "team_member:None:u1", "model_per_key:sk-a:gpt-4o"]);
+        assert_eq!(ds[1].value(), "None:u1");
+        assert_eq!(ds[2].limits, [Some(7), None, None]);
+        // listed but both None: no model descriptor; empty api key: no key descriptor
+        let r2 = V3Request {
+            api_key: Some(""),
+            key_limits: [Some(1), None, None],
+            model: Some("m"),
+            model_limits: (ModelLimit::Listed(None), ModelLimit::NoMap),
+            ..Default::default()
+        };
+        assert!(v3_descriptors(&r2).is_empty());
+    }
+
+    #[test]
+    fn clocks_from_ns_match_cpython() {
+        assert_eq!(clocks_from_ns(1_767_225_000_999_999_999), (1_767_225_000, 1_767_225_000_999_999_999i64 as f64 / 1e9));
+        assert_eq!(clocks_from_ns(1_767_225_000_000_000_000), (1_767_225_000, 1_767_225_000.0));
+        assert_eq!(clocks_from_ns(-1), (-1, -1e-9));
     }
 
     #[test]
