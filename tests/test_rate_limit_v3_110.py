@@ -132,12 +132,21 @@ def test_init_patch_accelerates_new_limiters():
     assert asyncio.run(_admitted(lim, "hk-init", 4, rpm_limit=2)) == 2
 
 
-def test_off_by_default_with_reason():
-    from fast_litellm.components import rate_limit
+def test_store_patch_follows_the_shared_table(monkeypatch):
+    """On where workers share a table (the launcher sets FAST_LITELLM_RATE_LIMIT_SHM) or
+    when FAST_LITELLM_RATE_LIMIT=1 asks for it; otherwise skipped with the reason."""
+    from fast_litellm.components import rate_limit, rate_limit_v3_110 as m
 
     p = [p for p in rate_limit.PATCHES if p.name == "rate_limit.v3_110_store"][0]
-    assert p.off_by_default
-    assert p.supports == ">=1.110,<1.111"
+    assert p.supports == ">=1.110,<1.111" and not p.off_by_default
+    monkeypatch.delenv("FAST_LITELLM_RATE_LIMIT_SHM", raising=False)
+    monkeypatch.delenv("FAST_LITELLM_RATE_LIMIT", raising=False)
+    assert p.requires() == m.STORE_SKIP_REASON
+    monkeypatch.setenv("FAST_LITELLM_RATE_LIMIT", "1")
+    assert p.requires() is None
+    monkeypatch.delenv("FAST_LITELLM_RATE_LIMIT")
+    monkeypatch.setenv("FAST_LITELLM_RATE_LIMIT_SHM", "/tmp/x.shm")
+    assert p.requires() is None
     assert any(b.name == "rate_limit.v3_110_pre_call_hook" for b in rate_limit.BENCHMARKS)
 
 
@@ -297,8 +306,8 @@ def test_inline_estimates_same_decisions_as_thread_offload():
 
 
 def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
-    """``fast-litellm proxy --num_workers 4`` on 1.110.x with the store patch turned on
-    (``FAST_LITELLM_RATE_LIMIT=1``): a key limited to N rpm, a burst of 3N requests over
+    """``fast-litellm proxy --num_workers 4`` on 1.110.x (the launcher's shared table turns
+    the store patch on): a key limited to N rpm, a burst of 3N requests over
     the workers, exactly N admitted (stock: each worker counts alone). Reuses the 1.83
     proxy test's config, custom_auth and helpers."""
     import shutil
@@ -314,7 +323,6 @@ def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
     cfg.write_text(px.CONFIG)
     port = free_port()
     env = px._env(tmp_path, f"hk-v3b-{os.getpid()}")
-    env["FAST_LITELLM_RATE_LIMIT"] = "1"
     argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4", "--run_gunicorn",
                                   "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path / "proxy.log"

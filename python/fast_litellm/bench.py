@@ -29,6 +29,9 @@ class Benchmark:
     batch_seconds: float = 0.05
     notes: str = ""
     tags: List[str] = field(default_factory=list)
+    # Environment set while it runs, for a patch whose ``requires`` follows a switch that
+    # LiteLLM itself reads (e.g. the v1 limiter's LEGACY_MULTI_INSTANCE_RATE_LIMITING).
+    env: Dict[str, str] = field(default_factory=dict)
 
 
 def all_benchmarks() -> List[Benchmark]:
@@ -76,6 +79,26 @@ def machine() -> str:
 
 
 def run_one(bench: Benchmark, rounds: int, quick: bool) -> Dict[str, Any]:
+    if not bench.env:
+        return _run_one(bench, rounds, quick)
+    import os
+
+    saved = {k: os.environ.get(k) for k in bench.env}
+    registry.deactivate()  # patches re-check their preconditions at the next activation
+    os.environ.update(bench.env)
+    try:
+        return _run_one(bench, rounds, quick)
+    finally:
+        registry.deactivate()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        registry.activate()
+
+
+def _run_one(bench: Benchmark, rounds: int, quick: bool) -> Dict[str, Any]:
     patch = next((p for p in registry.patches() if p.name == bench.patch), None)
     registry.activate()
     registry.status()  # resolve pending targets

@@ -1313,8 +1313,10 @@ BENCHMARKS = [
         setup=_bench_pre_call_hook,
         notes=(
             "100 checks per call (divide by 100 for one check): v1 limiter async_pre_call_hook, 5,000 "
-            "rotating keys, no Redis; skipped unless LEGACY_MULTI_INSTANCE_RATE_LIMITING=true (as the patch)"
+            "rotating keys, no Redis; run with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true, the switch under "
+            "which the proxy calls v1 and the patch applies"
         ),
+        env={LEGACY_ENV: "true"},
     ),
     Benchmark(
         name="rate_limit.v3_pre_call_hook",

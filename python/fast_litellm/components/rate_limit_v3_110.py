@@ -63,9 +63,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from .._patching import Patch
+from .._patching import Patch, env_flag
 from ..bench import Benchmark
 
 COMPONENT = "rate_limit"
@@ -301,6 +301,24 @@ def _build_offload(original: Callable[..., Any]) -> Callable[..., Any]:
     return offload_token_count
 
 
+
+STORE_SKIP_REASON = (
+    "on only where workers share a table (fast-litellm proxy/run set FAST_LITELLM_RATE_LIMIT_SHM; "
+    "FAST_LITELLM_RATE_LIMIT=1 forces it): in one process it is exact (100k-event trace parity) but "
+    "not a latency win (0.95x per check: the stock store is already native, ~3% of a check)"
+)
+
+
+def workers_share_a_table() -> Optional[str]:
+    """``Patch.requires`` of the store patch. Its win is one limit across the workers of a host
+    (stock: each worker counts alone, so N rpm admits up to workers x N) and no 200-entry cap,
+    not speed; so it is on where a shared table is configured (the launcher always sets one)
+    or when the component switch asks for it."""
+    if os.environ.get("FAST_LITELLM_RATE_LIMIT_SHM") or env_flag("FAST_LITELLM_RATE_LIMIT") is True:
+        return None
+    return STORE_SKIP_REASON
+
+
 PATCHES = [
     Patch(
         name="rate_limit.v3_110_store",
@@ -308,12 +326,9 @@ PATCHES = [
         target="litellm.proxy.hooks.parallel_request_limiter_v3:_PROXY_MaxParallelRequestsHandler_v3.__init__",
         supports=">=1.110,<1.111",
         build=_build_init,
-        off_by_default=(
-            "exact (100k-event trace parity) but not a latency win: 0.95x per check (the stock store is "
-            "already native, ~3% of a check); its value is no 200-entry cap and one limit across workers"
-        ),
+        requires=workers_share_a_table,
         summary=(
-            "Off by default: the v3 proxy limiter of 1.110.x keeps its window/requests/tokens entries "
+            "On where workers share a table (under fast-litellm proxy/run): the v3 proxy limiter of 1.110.x keeps its window/requests/tokens entries "
             "in a Rust table (32-byte slots, no 200-entry cap, shared by the workers of one host through "
             "FAST_LITELLM_RATE_LIMIT_SHM + '.v3b') instead of LiteLLM's own native store; every decision "
             "is LiteLLM's code, read-modify-write sections run under the table's cross-process lock. "
