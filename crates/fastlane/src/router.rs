@@ -123,3 +123,54 @@ pub fn answer_had_failure(status: u16, h: &HeaderMap) -> bool {
         .iter()
         .any(|k| h.get(*k).map_or(false, |v| v.as_bytes() != b"0"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn failures_litellm_counts() {
+        for s in [401, 402, 404, 408, 429, 500, 503] {
+            assert!(answer_had_failure(s, &HeaderMap::new()), "{s}");
+        }
+        for s in [200, 400, 403, 422] {
+            assert!(!answer_had_failure(s, &HeaderMap::new()), "{s}");
+        }
+        assert!(answer_had_failure(200, &headers(&[("x-litellm-attempted-fallbacks", "1")])));
+        assert!(answer_had_failure(200, &headers(&[("x-litellm-attempted-retries", "2")])));
+        assert!(!answer_had_failure(200, &headers(&[("x-litellm-attempted-retries", "0"), ("x-litellm-attempted-fallbacks", "0")])));
+    }
+
+    #[test]
+    fn retry_after_windows() {
+        assert_eq!(retry_after_ms(&HeaderMap::new()), 0);
+        assert_eq!(retry_after_ms(&headers(&[("retry-after", "20")])), 21_000);
+        assert_eq!(retry_after_ms(&headers(&[("llm_provider-retry-after-ms", "1500")])), 2_500);
+        assert_eq!(retry_after_ms(&headers(&[("llm_provider-retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")])), 61_000);
+        assert_eq!(retry_after_ms(&headers(&[("retry-after", "3"), ("llm_provider-retry-after", "40")])), 41_000);
+    }
+
+    #[test]
+    fn group_and_its_fallbacks_cool_down_others_stay() {
+        let cfg = RouterConfig {
+            timeout_ms: 1000,
+            cooldown_ms: 60_000,
+            links: [("a".to_string(), vec!["a".to_string(), "b".to_string()])].into_iter().collect(),
+        };
+        let r = Router::new(&cfg, ["a", "b", "c"].iter().map(|s| s.to_string()));
+        assert!(r.open("a") && r.open("b") && r.open("c"));
+        r.failed("a", 0);
+        assert!(!r.open("a") && !r.open("b") && r.open("c"));
+        r.failed_anywhere(0);
+        assert!(!r.open("c") && !r.open("unknown"));
+    }
+}
