@@ -6,7 +6,11 @@ Rust front on the public host/port. The front answers a request itself only insi
 an envelope verified byte for byte against the stock proxy (see
 ``tests/test_fast_lane.py``):
 
-* POST ``/v1/chat/completions`` or ``/chat/completions``, no query string,
+* POST ``/v1/chat/completions`` or ``/chat/completions`` (or ``/v1/responses``/``/responses``
+  with a body of exactly ``model`` and ``input``, a string or system/user/assistant messages
+  with string content, non-streaming, without callbacks, on 1.110.2 only: see
+  ``crates/fastlane/src/responses.rs``),
+  no query string,
   ``Authorization: Bearer <master key>``, ``Content-Type: application/json``, no
   other headers than host/accept/accept-encoding/user-agent/connection/
   content-length/``x-stainless-*``;
@@ -563,7 +567,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         if cfg["log_queue"]:
             kinds = (f"non-streaming; callbacks through a logging queue of {cfg['log_queue']}, when full: "
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
-        msg = f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds}); everything else via LiteLLM"
+        msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
+               + (" and non-streaming /v1/responses" if not cfg["log_queue"] and cfg["format"] == "litellm-1.110" else "") + "; everything else via LiteLLM")
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")

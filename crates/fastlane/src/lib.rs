@@ -14,6 +14,7 @@
 
 pub mod logq;
 pub mod pyfmt;
+mod responses;
 mod router;
 mod stream;
 mod wire;
@@ -388,6 +389,9 @@ impl Front {
                     return r;
                 }
             };
+            if matches!(parts.uri.path(), "/v1/responses" | "/responses") {
+                return self.handle_responses(parts, bytes).await;
+            }
             let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
             let mut group: Option<String> = None;
             let mut replayed = false;
@@ -508,7 +512,7 @@ impl Front {
             return false;
         }
         let path = req.uri().path();
-        if path != "/v1/chat/completions" && path != "/chat/completions" {
+        if !matches!(path, "/v1/chat/completions" | "/chat/completions" | "/v1/responses" | "/responses") {
             return false;
         }
         if req.uri().query().is_some() || req.headers().contains_key(hyper::header::UPGRADE) {
