@@ -139,7 +139,10 @@ def test_responses_match_stock_and_are_served_in_rust(rig):
         else:
             inp = [{"role": rng.choice(["system", "user", "assistant"]), "content": _text(rng, rng.randint(0, 20))}
                    for _ in range(rng.randint(0, 2))] + [{"role": "user", "content": d}]
-        status, s_raw, hdrs, f_raw = _both(rig, {"model": group, "input": inp}, group)
+        body = {"model": group, "input": inp}
+        if rng.random() < 0.3:
+            body["stream"] = rng.choice([False, None])  # non-streaming for LiteLLM too (the load rig sends false)
+        status, s_raw, hdrs, f_raw = _both(rig, body, group)
         assert status == 200 and _lane(hdrs) == ("rust" if SERVED else "python"), (status, hdrs)
         s_id, f_id = json.loads(s_raw)["id"], json.loads(f_raw)["id"]
         s_dec, f_dec = _decrypt(s_id), _decrypt(f_id)

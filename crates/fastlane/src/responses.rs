@@ -39,16 +39,23 @@ pub enum Input {
     Messages(Vec<InputMessage>),
 }
 
-/// `{"model": ..., "input": "<text>" | [{"role": ..., "content": "<text>"}]}`.
+/// `{"model": ..., "input": "<text>" | [{"role": ..., "content": "<text>"}]}`, optionally
+/// `"stream": false` or `null` (non-streaming for LiteLLM too).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponsesRequest {
     pub model: String,
     pub input: Input,
+    #[serde(default)]
+    pub stream: Option<Value>,
 }
 
 pub fn parse_request(body: &[u8]) -> Option<ResponsesRequest> {
     let req: ResponsesRequest = serde_json::from_slice(body).ok()?;
+    // serde maps `"stream": null` to None as well.
+    if !matches!(req.stream, None | Some(Value::Bool(false))) {
+        return None;
+    }
     if let Input::Messages(m) = &req.input {
         if m.is_empty() || m.iter().any(|x| !matches!(x.role.as_str(), "system" | "user" | "assistant")) {
             return None;
@@ -61,6 +68,9 @@ pub fn parse_request(body: &[u8]) -> Option<ResponsesRequest> {
 struct UpstreamBody<'a> {
     model: &'a str,
     input: &'a Value,
+    /// LiteLLM forwards `"stream": false` and drops `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
 }
 
 fn upstream_body(req: &ResponsesRequest, upstream_model: &str) -> Vec<u8> {
@@ -68,7 +78,8 @@ fn upstream_body(req: &ResponsesRequest, upstream_model: &str) -> Vec<u8> {
         Input::Text(t) => Value::String(t.clone()),
         Input::Messages(m) => serde_json::to_value(m).expect("messages serialize"),
     };
-    serde_json::to_vec(&UpstreamBody { model: upstream_model, input: &input }).expect("serialize")
+    let stream = matches!(req.stream, Some(Value::Bool(false))).then_some(false);
+    serde_json::to_vec(&UpstreamBody { model: upstream_model, input: &input, stream }).expect("serialize")
 }
 
 /// The upstream answer, reduced to what LiteLLM's output carries.
