@@ -25,8 +25,12 @@ an envelope verified byte for byte against the stock proxy (see
   optionally ``litellm_settings`` with only ``callbacks`` (``"prometheus"`` and/or
   ``module.instance`` CustomLoggers that override nothing but the ``log_*``/
   ``async_log_*`` event methods, checked at start) and
-  ``require_auth_for_metrics_endpoint`` (no guardrails, caching, database, router or
-  other settings), on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
+  ``require_auth_for_metrics_endpoint``, and optionally the router settings of
+  ``router_reason`` (fallbacks, retries, timeouts, allowed_fails/cooldown_time,
+  simple-shuffle: a successful first attempt is served in Rust, any failure is replayed
+  through LiteLLM, after which the group and its fallback groups go to LiteLLM for its
+  cooldown window; see ``router_plan``) -- no guardrails, caching, database or other
+  settings -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
   usage, the model it was asked for, known headers); for streams, SSE ``data:``
   events of one text choice (role on the first, ``finish_reason`` stop/length, an
