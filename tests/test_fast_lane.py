@@ -367,7 +367,8 @@ def test_declined_requests_go_to_python_and_match_stock(rig, case):
         method, body = "GET", None
         path = {"models": "/v1/models", "health": "/health/liveliness", "model_info": "/v1/model/info"}[case]
     elif case == "responses":
-        path, body = "/v1/responses", {"model": "gpt-4o-mini", "input": "hi"}
+        # Served in Rust without extra fields (tests/test_fast_lane_responses.py); `instructions` is not.
+        path, body = "/v1/responses", {"model": "gpt-4o-mini", "input": "hi", "instructions": "x"}
     if case in ("upstream_500", "upstream_429"):
         # LiteLLM retries and reports timings inside the error text: compare status and lane only.
         h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}

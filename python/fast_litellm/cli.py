@@ -80,6 +80,8 @@ def _doctor(args: argparse.Namespace) -> int:
                   + (f"Rust serves {fl['rust_groups']}" if fl["rust_groups"] else f"pass-through only ({fl['reason']})"))
             if fl.get("logging"):
                 print(f"    {fl['logging']}")
+            if fl.get("router"):
+                print(f"    router settings served: {fl['router']['served_settings'] or 'none (defaults)'}")
             for name, why in sorted(fl["python_groups"].items()):
                 print(f"    {name}: LiteLLM ({why})")
             print("  (each proxy response says which lane served it: x-fast-litellm-lane: rust|python)")

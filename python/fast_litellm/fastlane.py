@@ -6,7 +6,11 @@ Rust front on the public host/port. The front answers a request itself only insi
 an envelope verified byte for byte against the stock proxy (see
 ``tests/test_fast_lane.py``):
 
-* POST ``/v1/chat/completions`` or ``/chat/completions``, no query string,
+* POST ``/v1/chat/completions`` or ``/chat/completions`` (or ``/v1/responses``/``/responses``
+  with a body of exactly ``model`` and ``input``, a string or system/user/assistant messages
+  with string content, non-streaming, without callbacks, on 1.110.2 only: see
+  ``crates/fastlane/src/responses.rs``),
+  no query string,
   ``Authorization: Bearer <master key>``, ``Content-Type: application/json``, no
   other headers than host/accept/accept-encoding/user-agent/connection/
   content-length/``x-stainless-*``;
@@ -21,8 +25,12 @@ an envelope verified byte for byte against the stock proxy (see
   optionally ``litellm_settings`` with only ``callbacks`` (``"prometheus"`` and/or
   ``module.instance`` CustomLoggers that override nothing but the ``log_*``/
   ``async_log_*`` event methods, checked at start) and
-  ``require_auth_for_metrics_endpoint`` (no guardrails, caching, database, router or
-  other settings), on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
+  ``require_auth_for_metrics_endpoint``, and optionally the router settings of
+  ``router_reason`` (fallbacks, retries, timeouts, allowed_fails/cooldown_time,
+  simple-shuffle: a successful first attempt is served in Rust, any failure is replayed
+  through LiteLLM, after which the group and its fallback groups go to LiteLLM for its
+  cooldown window; see ``router_plan``) -- no guardrails, caching, database or other
+  settings -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
   usage, the model it was asked for, known headers); for streams, SSE ``data:``
   events of one text choice (role on the first, ``finish_reason`` stop/length, an
@@ -153,14 +161,18 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
         return f"config not readable: {exc!r}", None, {}, {}
     if not isinstance(cfg, dict):
         return "config is not a mapping", None, {}, {}
-    extra = sorted(set(cfg) - {"model_list", "general_settings", "litellm_settings"})
+    extra = sorted(set(cfg) - {"model_list", "general_settings", "litellm_settings", "router_settings"})
     if extra:
         return f"config sections the front does not replicate: {extra}", None, {}, {}
     ls = cfg.get("litellm_settings") or {}
     if not isinstance(ls, dict):
         return "litellm_settings is not a mapping", None, {}, {}
-    if set(ls) - _NEUTRAL_SETTINGS:
-        return f"litellm_settings the front does not replicate: {sorted(set(ls) - _NEUTRAL_SETTINGS)}", None, {}, {}
+    if set(ls) - _NEUTRAL_SETTINGS - _LITELLM_ROUTER_KEYS:
+        return (f"litellm_settings the front does not replicate: "
+                f"{sorted(set(ls) - _NEUTRAL_SETTINGS - _LITELLM_ROUTER_KEYS)}"), None, {}, {}
+    why = router_reason(cfg)
+    if why is not None:
+        return why, None, {}, {}
     callbacks = ls.get("callbacks")
     if callbacks is not None:
         if isinstance(callbacks, str):
@@ -210,6 +222,96 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
 # `callbacks_reason`; their events come through the logging queue) and the /metrics
 # auth switch (that route is passed through).
 _NEUTRAL_SETTINGS = {"callbacks", "require_auth_for_metrics_endpoint"}
+
+# Router settings the front serves next to its groups (see `router_plan`): a successful
+# first attempt gets the same answer and headers from stock LiteLLM with or without them
+# (`x-litellm-attempted-retries: 0`, `x-litellm-attempted-fallbacks: 0`); everything else
+# (a failed/timed-out/out-of-shape upstream answer) is replayed through LiteLLM, which runs
+# its own retries, fallbacks and cooldowns.
+_ROUTER_KEYS = {"fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries", "timeout",
+                "allowed_fails", "cooldown_time", "routing_strategy"}
+_LITELLM_ROUTER_KEYS = {"fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries",
+                        "request_timeout"}
+_FALLBACK_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
+# LiteLLM's `litellm.request_timeout` default (seconds), on both pinned versions.
+_DEFAULT_REQUEST_TIMEOUT = 6000.0
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+
+
+def router_reason(cfg: dict) -> Optional[str]:
+    """None when the config's router settings are all ones the front serves, else why not."""
+    rs = cfg.get("router_settings")
+    ls = cfg.get("litellm_settings") or {}
+    if rs is None:
+        rs = {}
+    if not isinstance(rs, dict):
+        return "router_settings is not a mapping"
+    if set(rs) - _ROUTER_KEYS:
+        return f"router_settings the front does not replicate: {sorted(set(rs) - _ROUTER_KEYS)}"
+    if rs.get("routing_strategy") not in (None, "simple-shuffle"):
+        return f"routing_strategy {rs.get('routing_strategy')!r} (only simple-shuffle is served)"
+    for src, name in [(rs, k) for k in ("num_retries", "timeout", "allowed_fails", "cooldown_time")] + \
+            [(ls, "num_retries"), (ls, "request_timeout")]:
+        if src.get(name) is not None and not _number(src[name]):
+            return f"{name} is not a non-negative number"
+    for src in (rs, ls):
+        for key in _FALLBACK_KEYS:
+            v = src.get(key)
+            if v is None:
+                continue
+            if not isinstance(v, list) or not all(
+                    isinstance(e, dict) and all(isinstance(k, str) and isinstance(t, list)
+                                                and all(isinstance(x, str) for x in t) for k, t in e.items())
+                    for e in v):
+                return f"{key} is not a list of {{group: [groups]}}"
+    return None
+
+
+def router_plan(path: Optional[str], groups: Dict[str, Any], env: dict) -> Dict[str, Any]:
+    """What the Rust front needs to stay on LiteLLM's routing: its upstream timeout (it gives up
+    no later than LiteLLM and replays), the cooldown window after a failure, and for each group
+    the groups LiteLLM may call while handling it (itself and its fallbacks, transitively), which
+    all go to LiteLLM for that window after a failure."""
+    try:
+        import yaml
+
+        with open(path or "") as fh:
+            cfg = yaml.safe_load(fh) or {}
+    except Exception:
+        cfg = {}
+    rs = cfg.get("router_settings") or {}
+    ls = cfg.get("litellm_settings") or {}
+    timeouts = [float(v) for v in (rs.get("timeout"), ls.get("request_timeout")) if v is not None and v > 0]
+    timeout = min(timeouts) if timeouts else _DEFAULT_REQUEST_TIMEOUT
+    try:
+        default_cooldown = float(env.get("DEFAULT_COOLDOWN_TIME_SECONDS") or 5)
+    except ValueError:
+        default_cooldown = 5.0
+    cooldown = float(rs["cooldown_time"]) if rs.get("cooldown_time") is not None else default_cooldown
+    edges: Dict[str, set] = {}
+    for src in (rs, ls):
+        for key in _FALLBACK_KEYS:
+            for entry in src.get(key) or []:
+                for k, targets in entry.items():
+                    edges.setdefault(k, set()).update(targets)
+    names = set(groups) | set(edges) | {t for ts in edges.values() for t in ts}
+    links: Dict[str, List[str]] = {}
+    for g in sorted(groups):
+        seen, todo = {g}, [g]
+        while todo:
+            cur = todo.pop()
+            for nxt in sorted(edges.get(cur, set()) | edges.get("*", set())):
+                if nxt not in seen and nxt in names:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        links[g] = sorted(seen)
+    settings = sorted({f"router_settings.{k}" for k in rs} | {f"litellm_settings.{k}" for k in ls if k in _LITELLM_ROUTER_KEYS})
+    return {"timeout_ms": int(timeout * 1000), "cooldown_ms": int(max(cooldown, 0.0) * 1000) + 1000,
+            "links": links, "settings": settings}
+
 
 # Callback names run by the logging queue's replay, verified by tests/test_fast_lane_logging.py.
 _KNOWN_CALLBACKS = {"prometheus"}
@@ -448,6 +550,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     if reason is not None:
         groups = {}
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    router = router_plan(config, groups, env) if groups else None
     cfg = {
         "listen": listen,
         "backend": f"127.0.0.1:{internal}",
@@ -456,7 +559,9 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "master_key": key if groups else None,
         "groups": groups,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
-        "streams": streams_enabled(env),
+        # With router settings streams go to LiteLLM (not verified with retries/fallbacks).
+        "streams": streams_enabled(env) and not (router and router["settings"]),
+        "router": {k: v for k, v in router.items() if k != "settings"} if router else None,
         "log_queue": _log_queue_size(env) if groups and logging_needed(config) else None,
         # A full queue sends requests to LiteLLM (lossless: spend, budgets and metrics stay exact);
         # FAST_LITELLM_FAST_LANE_LOG_FULL=drop keeps serving in Rust and drops (counts) records instead.
@@ -467,7 +572,11 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         if cfg["log_queue"]:
             kinds = (f"non-streaming; callbacks through a logging queue of {cfg['log_queue']}, when full: "
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
-        msg = f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds}); everything else via LiteLLM"
+        msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
+               + (" and non-streaming /v1/responses" if not cfg["log_queue"] and cfg["format"] == "litellm-1.110" else "") + "; everything else via LiteLLM")
+        if router and router["settings"]:
+            msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
+                    f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")
     else:
         msg = f"pass-through only ({reason or 'no eligible model group'})"
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)
@@ -547,5 +656,13 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
     if reason is None and groups and logging_needed(config):
         logging = (f"callbacks of requests served in Rust run through a logging queue of {_log_queue_size(env)} "
                    "records (streams go to LiteLLM); queued/dropped counts: GET /_fast_litellm/stats with the master key")
+    router = None
+    if reason is None and groups:
+        plan = router_plan(config, groups, env)
+        router = {"served_settings": plan["settings"], "upstream_timeout_s": plan["timeout_ms"] / 1000,
+                  "cooldown_s": plan["cooldown_ms"] / 1000, "cooldown_links": plan["links"],
+                  "note": "a successful first attempt is served in Rust with LiteLLM's headers; an upstream error, "
+                          "timeout or out-of-shape answer is replayed through LiteLLM (its retries/fallbacks), then "
+                          "the group and its fallback groups go to LiteLLM for the cooldown window"}
     return {"litellm": version, "reason": reason, "rust_groups": sorted(groups) if reason is None else [],
-            "python_groups": declined, "logging": logging}
+            "python_groups": declined, "logging": logging, "router": router}

@@ -14,6 +14,8 @@
 
 pub mod logq;
 pub mod pyfmt;
+mod responses;
+mod router;
 mod stream;
 mod wire;
 
@@ -101,6 +103,9 @@ pub struct Config {
     /// LiteLLM's speed for that request.
     #[serde(default)]
     pub log_full_to_python: bool,
+    /// Router settings (timeout, cooldown window, fallback links); `None`: none applied.
+    #[serde(default)]
+    pub router: Option<router::RouterConfig>,
 }
 
 /// Path prefix of the Python proxy's internal routes (the logging route): never
@@ -163,6 +168,7 @@ struct Front {
     stats: Arc<Stats>,
     rng: Mutex<u64>,
     log: Option<logq::LogQueue>,
+    router: Option<router::Router>,
 }
 
 /// A running front: `stop()` ends it; `stats` stays readable.
@@ -247,7 +253,9 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
     // records of requests already past that check.
     let slack = if cfg.log_full_to_python { 1024 } else { 0 };
     let log = cfg.log_queue.map(|n| logq::LogQueue::install(n, slack));
+    let router = cfg.router.as_ref().map(|r| router::Router::new(r, cfg.groups.keys().cloned()));
     let front = Arc::new(Front {
+        router,
         log,
         guards,
         backend_authority: cfg.backend.clone(),
@@ -381,14 +389,23 @@ impl Front {
                     return r;
                 }
             };
+            if matches!(parts.uri.path(), "/v1/responses" | "/responses") {
+                return self.handle_responses(parts, bytes).await;
+            }
             let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
+            let mut group: Option<String> = None;
+            let mut replayed = false;
             if let Some(plan) = if log_full { None } else { self.plan(&bytes) } {
                 let guard = self.guards.get(&plan.deployment.id);
-                if guard.map_or(true, |g| g.open()) {
+                let routable = self.router.as_ref().map_or(true, |r| r.open(&plan.req.model));
+                group = Some(plan.req.model.clone());
+                if routable && guard.map_or(true, |g| g.open()) {
+                    // An upstream error or timeout (not an answer merely out of shape).
+                    let mut failed = plan.req.streaming();
                     let served = if plan.req.streaming() {
                         self.clone().serve_stream(&plan).await
                     } else {
-                        self.serve(&plan, &parts, &bytes, peer).await
+                        self.serve(&plan, &parts, &bytes, peer, &mut failed).await
                     };
                     if let Some(resp) = served {
                         self.stats.served.fetch_add(1, Ordering::Relaxed);
@@ -401,16 +418,45 @@ impl Front {
                     if let Some(g) = guard {
                         g.strike();
                     }
+                    // LiteLLM is about to retry/fall back and may cool deployments down:
+                    // this group and its fallbacks go to LiteLLM from now on.
+                    if failed {
+                        if let Some(r) = &self.router {
+                            r.failed(&plan.req.model, 0);
+                        }
+                    }
+                    replayed = failed;
                 }
             }
             let req = Request::from_parts(parts, full(bytes));
-            return self.pass(req).await;
+            let resp = self.pass(req).await;
+            self.note_python_answer(&resp, true, group.as_deref(), replayed);
+            return resp;
         }
         if req.headers().contains_key(hyper::header::UPGRADE) {
             return self.pass_upgrade(req).await;
         }
+        let master_post = req.method() == Method::POST && self.is_master(req.headers());
         let (parts, body) = req.into_parts();
-        self.pass(Request::from_parts(parts, boxed_incoming(body))).await
+        let resp = self.pass(Request::from_parts(parts, boxed_incoming(body))).await;
+        self.note_python_answer(&resp, master_post, None, false);
+        resp
+    }
+
+    /// After LiteLLM answered a master-key request the front passed or replayed: if that
+    /// answer may have left a deployment failure or cooldown in LiteLLM's router, keep the
+    /// group (or, model unknown, every group) on LiteLLM for the cooldown window, counted
+    /// from now (LiteLLM's own window started earlier, during its handling).
+    fn note_python_answer(&self, resp: &Response<Body>, master_post: bool, group: Option<&str>, replayed: bool) {
+        let Some(r) = &self.router else { return };
+        if !master_post || !(replayed || router::answer_had_failure(resp.status().as_u16(), resp.headers())) {
+            return;
+        }
+        let extra = router::retry_after_ms(resp.headers());
+        match group {
+            Some(g) => r.failed(g, extra),
+            None => r.failed_anywhere(extra),
+        }
     }
 
     /// An `Upgrade` request (LiteLLM's realtime websocket): forward it with its
@@ -466,7 +512,7 @@ impl Front {
             return false;
         }
         let path = req.uri().path();
-        if path != "/v1/chat/completions" && path != "/chat/completions" {
+        if !matches!(path, "/v1/chat/completions" | "/chat/completions" | "/v1/responses" | "/responses") {
             return false;
         }
         if req.uri().query().is_some() || req.headers().contains_key(hyper::header::UPGRADE) {
@@ -530,17 +576,30 @@ impl Front {
         head: &hyper::http::request::Parts,
         request_body: &[u8],
         peer: SocketAddr,
+        failed: &mut bool,
     ) -> Option<Response<Body>> {
         let format = self.cfg.format?;
         let started = Instant::now();
         let started_unix = unix_now_f64();
         let d = &plan.deployment;
-        let resp = self.client.request(upstream_request(format, plan)?).await.ok()?;
-        if resp.status() != StatusCode::OK {
+        let call = async {
+            let resp = self.client.request(upstream_request(format, plan)?).await.ok()?;
+            if resp.status() != StatusCode::OK {
+                return None;
+            }
+            let (parts, body) = resp.into_parts();
+            let bytes = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.ok()?.to_bytes();
+            Some((parts, bytes))
+        };
+        // Give up no later than LiteLLM's own timeout would (then replay: LiteLLM retries/falls back).
+        let outcome = match &self.router {
+            Some(r) => tokio::time::timeout(r.timeout(), call).await.ok().flatten(),
+            None => call.await,
+        };
+        let Some((parts, bytes)) = outcome else {
+            *failed = true;
             return None;
-        }
-        let (parts, body) = resp.into_parts();
-        let bytes = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.ok()?.to_bytes();
+        };
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let answer = wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)?;
         let upstream_done_unix = unix_now_f64();

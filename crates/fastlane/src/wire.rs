@@ -262,7 +262,7 @@ pub fn cost_of(d: &Deployment, prompt_tokens: u64, completion_tokens: u64) -> (f
     generic_cost(&rates, &usage)
 }
 
-fn uuid4() -> String {
+pub(crate) fn uuid4() -> String {
     let mut b = [0u8; 16];
     let _ = getrandom::getrandom(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;

@@ -1,0 +1,338 @@
+//! `POST /v1/responses` (non-streaming) for `openai/` deployments, as LiteLLM's proxy
+//! serves it on the verified versions: it calls the upstream's `/responses` with the
+//! client's body (the model replaced by the deployment's), re-serialises the answer with
+//! every field of its `ResponsesAPIResponse` in its order, and replaces the upstream's id
+//! with LiteLLM's managed id: `resp_` + base64("litellm:custom_llm_provider:openai;
+//! model_id:<id>;response_id:<upstream id>"), wrapped with the caller's user/team ids and
+//! encrypted as LiteLLM's `encrypt_value_helper` does (NaCl secretbox under
+//! sha256(master key), URL-safe base64). So a later `previous_response_id` sent to LiteLLM
+//! decodes to the same deployment and upstream response.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use base64::Engine;
+use bytes::Bytes;
+use crypto_secretbox::aead::{Aead, AeadCore, KeyInit, OsRng};
+use crypto_secretbox::XSalsa20Poly1305;
+use http_body_util::{BodyExt, Limited};
+use hyper::header::HeaderValue;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::wire::{self, js, Format};
+use crate::{append_headers, full, lane, Body, Deployment, Front, MAX_UPSTREAM_BODY};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputMessage {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Input {
+    Text(String),
+    Messages(Vec<InputMessage>),
+}
+
+/// `{"model": ..., "input": "<text>" | [{"role": ..., "content": "<text>"}]}`, optionally
+/// `"stream": false` or `null` (non-streaming for LiteLLM too).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsesRequest {
+    pub model: String,
+    pub input: Input,
+    #[serde(default)]
+    pub stream: Option<Value>,
+}
+
+pub fn parse_request(body: &[u8]) -> Option<ResponsesRequest> {
+    let req: ResponsesRequest = serde_json::from_slice(body).ok()?;
+    // serde maps `"stream": null` to None as well.
+    if !matches!(req.stream, None | Some(Value::Bool(false))) {
+        return None;
+    }
+    if let Input::Messages(m) = &req.input {
+        if m.is_empty() || m.iter().any(|x| !matches!(x.role.as_str(), "system" | "user" | "assistant")) {
+            return None;
+        }
+    }
+    Some(req)
+}
+
+#[derive(Serialize)]
+struct UpstreamBody<'a> {
+    model: &'a str,
+    input: &'a Value,
+    /// LiteLLM forwards `"stream": false` and drops `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+}
+
+fn upstream_body(req: &ResponsesRequest, upstream_model: &str) -> Vec<u8> {
+    let input = match &req.input {
+        Input::Text(t) => Value::String(t.clone()),
+        Input::Messages(m) => serde_json::to_value(m).expect("messages serialize"),
+    };
+    let stream = matches!(req.stream, Some(Value::Bool(false))).then_some(false);
+    serde_json::to_vec(&UpstreamBody { model: upstream_model, input: &input, stream }).expect("serialize")
+}
+
+/// The upstream answer, reduced to what LiteLLM's output carries.
+pub struct RespAnswer {
+    pub id: String,
+    pub created_at: serde_json::Number,
+    pub message_id: String,
+    pub text: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+fn keys(o: &serde_json::Map<String, Value>, k: &[&str]) -> bool {
+    o.len() == k.len() && k.iter().all(|x| o.contains_key(*x))
+}
+
+/// The verified upstream shape: one completed assistant message with one `output_text`
+/// (no annotations), default tool settings, plain usage; anything else is replayed.
+pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<RespAnswer> {
+    for (name, value) in headers.iter() {
+        if !matches!(name.as_str(), "content-type" | "content-length" | "date" | "server") || value.to_str().is_err() {
+            return None;
+        }
+    }
+    let ct = headers.get("content-type")?.to_str().ok()?;
+    if !(ct == "application/json" || ct.starts_with("application/json;")) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let o = v.as_object()?;
+    if !keys(o, &["id", "object", "created_at", "status", "model", "output", "parallel_tool_calls", "tool_choice", "tools", "usage"]) {
+        return None;
+    }
+    let id = o["id"].as_str()?;
+    if !id.starts_with("resp_") || id.contains(';') || o["object"].as_str()? != "response" || o["status"].as_str()? != "completed" {
+        return None;
+    }
+    if o["model"].as_str()? != upstream_model || o["parallel_tool_calls"] != Value::Bool(true) || o["tool_choice"].as_str()? != "auto" {
+        return None;
+    }
+    if !o["tools"].as_array()?.is_empty() {
+        return None;
+    }
+    let created_at = match &o["created_at"] {
+        Value::Number(n) if n.is_u64() => n.clone(),
+        _ => return None,
+    };
+    let out = o["output"].as_array()?;
+    if out.len() != 1 {
+        return None;
+    }
+    let m = out[0].as_object()?;
+    if !keys(m, &["type", "id", "status", "role", "content"]) || m["type"].as_str()? != "message"
+        || m["status"].as_str()? != "completed" || m["role"].as_str()? != "assistant"
+    {
+        return None;
+    }
+    let message_id = m["id"].as_str()?.to_string();
+    let content = m["content"].as_array()?;
+    if content.len() != 1 {
+        return None;
+    }
+    let c = content[0].as_object()?;
+    if !keys(c, &["type", "text", "annotations"]) || c["type"].as_str()? != "output_text" || !c["annotations"].as_array()?.is_empty() {
+        return None;
+    }
+    let text = c["text"].as_str()?.to_string();
+    let u = o["usage"].as_object()?;
+    if !keys(u, &["input_tokens", "output_tokens", "total_tokens", "input_tokens_details", "output_tokens_details"]) {
+        return None;
+    }
+    let itd = u["input_tokens_details"].as_object()?;
+    let otd = u["output_tokens_details"].as_object()?;
+    if !keys(itd, &["cached_tokens"]) || itd["cached_tokens"].as_u64()? != 0 || !keys(otd, &["reasoning_tokens"]) || otd["reasoning_tokens"].as_u64()? != 0 {
+        return None;
+    }
+    let (i, k, t) = (u["input_tokens"].as_u64()?, u["output_tokens"].as_u64()?, u["total_tokens"].as_u64()?);
+    const LIMIT: u64 = 1 << 40;
+    if i >= LIMIT || k >= LIMIT || t != i + k {
+        return None;
+    }
+    Some(RespAnswer {
+        id: id.to_string(),
+        created_at,
+        message_id,
+        text,
+        input_tokens: i,
+        output_tokens: k,
+        total_tokens: t,
+    })
+}
+
+/// LiteLLM's managed, encrypted response id for the master key's caller.
+pub fn managed_id(master_key: &str, model_id: &str, upstream_id: &str) -> Option<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let inner = format!(
+        "resp_{}",
+        b64.encode(format!("litellm:custom_llm_provider:openai;model_id:{model_id};response_id:{upstream_id}"))
+    );
+    let plain = format!("litellm_proxy:responses_api:response_id:{inner};user_id:default_user_id;team_id:");
+    let key = Sha256::digest(master_key.as_bytes());
+    let cipher = XSalsa20Poly1305::new_from_slice(&key).ok()?;
+    let nonce = XSalsa20Poly1305::generate_nonce(&mut OsRng);
+    let sealed = cipher.encrypt(&nonce, plain.as_bytes()).ok()?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Some(format!("resp_{}", base64::engine::general_purpose::URL_SAFE.encode(out)))
+}
+
+/// `model` is the model group the client asked for (LiteLLM's proxy puts it back).
+pub fn render_body(format: Format, a: &RespAnswer, id: &str, model: &str) -> Vec<u8> {
+    let (itd, otd) = match format {
+        Format::V1_110 => (
+            r#"{"audio_tokens":null,"cached_tokens":0,"cached_tokens_details":null,"image_tokens":null,"text_tokens":null,"video_tokens":null}"#,
+            r#"{"audio_tokens":null,"reasoning_tokens":0,"text_tokens":null}"#,
+        ),
+        Format::V1_83 => (
+            r#"{"audio_tokens":null,"cached_tokens":0,"text_tokens":null}"#,
+            r#"{"reasoning_tokens":0,"text_tokens":null}"#,
+        ),
+    };
+    format!(
+        concat!(
+            r#"{{"id":{},"created_at":{},"error":null,"incomplete_details":null,"instructions":null,"metadata":null,"model":{},"object":"response","#,
+            r#""output":[{{"id":{},"content":[{{"annotations":[],"text":{},"type":"output_text","logprobs":null}}],"role":"assistant","status":"completed","type":"message","phase":null}}],"#,
+            r#""parallel_tool_calls":true,"temperature":null,"tool_choice":"auto","tools":[],"top_p":null,"max_output_tokens":null,"previous_response_id":null,"reasoning":null,"status":"completed","text":null,"truncation":null,"#,
+            r#""usage":{{"input_tokens":{},"input_tokens_details":{},"output_tokens":{},"output_tokens_details":{},"total_tokens":{},"cost":null}},"user":null,"store":null}}"#
+        ),
+        js(id),
+        a.created_at,
+        js(model),
+        js(&a.message_id),
+        js(&a.text),
+        a.input_tokens,
+        itd,
+        a.output_tokens,
+        otd,
+        a.total_tokens,
+    )
+    .into_bytes()
+}
+
+impl Front {
+    /// Call the upstream's `/responses` and build LiteLLM's answer; `None`: replay
+    /// through Python (`failed` says whether the upstream failed or merely answered out
+    /// of shape).
+    pub(crate) async fn serve_responses(
+        &self,
+        req: &ResponsesRequest,
+        d: &Deployment,
+        failed: &mut bool,
+    ) -> Option<Response<Body>> {
+        let format = self.cfg.format?;
+        let key = self.cfg.master_key.as_deref()?;
+        let started = Instant::now();
+        let uri: Uri = format!("{}/responses", d.api_base).parse().ok()?;
+        let up = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", d.api_key))
+            .header("content-type", "application/json")
+            .body(full(upstream_body(req, &d.upstream_model)))
+            .ok()?;
+        let call = async {
+            let resp = self.client.request(up).await.ok()?;
+            if resp.status() != StatusCode::OK {
+                return None;
+            }
+            let (parts, body) = resp.into_parts();
+            let bytes: Bytes = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.ok()?.to_bytes();
+            Some((parts, bytes))
+        };
+        let outcome = match &self.router {
+            Some(r) => tokio::time::timeout(r.timeout(), call).await.ok().flatten(),
+            None => call.await,
+        };
+        let Some((parts, bytes)) = outcome else {
+            *failed = true;
+            return None;
+        };
+        let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let a = parse_upstream(&bytes, &parts.headers, &d.upstream_model)?;
+        let id = managed_id(key, &d.id, &a.id)?;
+        let out = render_body(format, &a, &id, &req.model);
+        let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut resp = Response::new(full(out));
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let headers = match format {
+            Format::V1_110 => {
+                // The chat headers, with the responses usage as the prompt/completion counts.
+                let as_chat = wire::Answer {
+                    id: String::new(),
+                    created: a.created_at.clone(),
+                    system_fingerprint: String::new(),
+                    content: String::new(),
+                    finish_reason: String::new(),
+                    prompt_tokens: a.input_tokens,
+                    completion_tokens: a.output_tokens,
+                    total_tokens: a.total_tokens,
+                };
+                wire::litellm_headers(format, &self.cfg.version, d, &req.model, Some(&as_chat), &parts.headers, total_ms,
+                                      (total_ms - upstream_ms).max(0.0))
+            }
+            // Not served on 1.83.14 (see `handle_responses`).
+            Format::V1_83 => return None,
+        };
+        append_headers(resp.headers_mut(), headers)?;
+        lane(&mut resp, "rust");
+        Some(resp)
+    }
+
+    /// A `/v1/responses` request with the master key: served in Rust when inside the
+    /// envelope (not with callbacks: its log record is not built yet), else passed on.
+    /// Only on 1.110.2: 1.83.14's responses path sets its cost headers (`x-litellm-response-cost`
+    /// and the breakdown) on some answers and not on others for the same request shape (the
+    /// cost is read from the response while its logging may still be computing it), so no
+    /// fixed rendering matches it.
+    pub(crate) async fn handle_responses(&self, parts: hyper::http::request::Parts, bytes: Bytes) -> Response<Body> {
+        let mut group: Option<String> = None;
+        let mut replayed = false;
+        if self.log.is_none() && self.cfg.format == Some(Format::V1_110) {
+            if let Some(req) = parse_request(&bytes) {
+                if let Some(deps) = self.cfg.groups.get(&req.model).filter(|d| !d.is_empty()) {
+                    let d = deps[self.pick(deps.len())].clone();
+                    group = Some(req.model.clone());
+                    let guard = self.guards.get(&d.id);
+                    let routable = self.router.as_ref().map_or(true, |r| r.open(&req.model));
+                    if routable && guard.map_or(true, |g| g.open()) {
+                        let mut failed = false;
+                        if let Some(resp) = self.serve_responses(&req, &d, &mut failed).await {
+                            self.stats.served.fetch_add(1, Ordering::Relaxed);
+                            if let Some(g) = guard {
+                                g.ok();
+                            }
+                            return resp;
+                        }
+                        self.stats.replayed.fetch_add(1, Ordering::Relaxed);
+                        if let Some(g) = guard {
+                            g.strike();
+                        }
+                        if failed {
+                            if let Some(r) = &self.router {
+                                r.failed(&req.model, 0);
+                            }
+                        }
+                        replayed = failed;
+                    }
+                }
+            }
+        }
+        let resp = self.pass(Request::from_parts(parts, full(bytes))).await;
+        self.note_python_answer(&resp, true, group.as_deref(), replayed);
+        resp
+    }
+}

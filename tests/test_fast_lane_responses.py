@@ -1,0 +1,175 @@
+"""`POST /v1/responses` (non-streaming) through the fast lane vs the stock proxy.
+
+Both pinned LiteLLM versions call the upstream's `/responses` for an `openai/` deployment
+and re-serialise its answer with every field of their `ResponsesAPIResponse`, replacing the
+upstream's id with LiteLLM's managed, encrypted id (NaCl secretbox under sha256(master key)
+of "litellm_proxy:responses_api:response_id:<resp_ + base64(provider, model id, upstream
+id)>;user_id:default_user_id;team_id:"). The front does the same: bodies must match stock
+byte for byte once ids/timestamps are masked, headers modulo timing, and the front's id must
+decrypt (with LiteLLM's own helper) to the same structure, naming the deployment that answered.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from util_proc import free_port, stop_group, wait_http
+
+from test_fast_lane import KEY, _call, _lane, _norm_body, _norm_headers, _text  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+nacl_secret = pytest.importorskip("nacl.secret")
+pytest.importorskip("aiohttp")
+
+CONFIG = """
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params: {model: openai/gpt-4o-mini, api_base: os.environ/MOCK_API_BASE, api_key: sk-mock-upstream}
+  - model_name: team-alias
+    litellm_params: {model: openai/gpt-4o-mini, api_base: os.environ/MOCK_API_BASE, api_key: sk-mock-env}
+  - model_name: balanced
+    litellm_params: {model: openai/gpt-4o-mini, api_base: os.environ/MOCK_API_BASE, api_key: sk-mock-a}
+  - model_name: balanced
+    litellm_params: {model: openai/gpt-4o-mini, api_base: os.environ/MOCK_API_BASE, api_key: sk-mock-b}
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_base: os.environ/MOCK_API_BASE, api_key: sk-mock-upstream}
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+"""
+GROUPS = ("gpt-4o-mini", "team-alias", "balanced", "gpt-4o")
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fastlane_responses")
+    cfg = tmp / "config.yaml"
+    cfg.write_text(CONFIG)
+    env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True",
+               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
+                "LITELLM_SALT_KEY"):
+        env.pop(var, None)
+    mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
+    env["MOCK_API_BASE"] = f"http://127.0.0.1:{mock_port}/v1"
+    logs = {n: open(tmp / f"{n}.log", "w") for n in ("mock", "stock", "fast")}
+
+    def start(argv, log):
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    mock = start([sys.executable, str(ROOT / "tests/apps/router_mock.py"), "--port", str(mock_port)], logs["mock"])
+    common = ["--config", str(cfg), "--host", "127.0.0.1"]
+    stock = start([str(BIN / "litellm")] + common + ["--port", str(stock_port)], logs["stock"])
+    fast = start([sys.executable, "-m", "fast_litellm.cli", "proxy"] + common + ["--port", str(fast_port)], logs["fast"])
+    try:
+        wait_http(f"http://127.0.0.1:{mock_port}/v1/models", mock, 60)
+        wait_http(f"http://127.0.0.1:{stock_port}/health/liveliness", stock, 240)
+        wait_http(f"http://127.0.0.1:{fast_port}/health/liveliness", fast, 240)
+        _, _, body = _call(stock_port, "GET", "/v1/model/info", None, {"Authorization": f"Bearer {KEY}"})
+        ids = {}
+        for d in json.loads(body)["data"]:
+            ids.setdefault(d["model_name"], set()).add(d["model_info"]["id"])
+        yield {"stock": stock_port, "fast": fast_port, "ids": ids}
+    finally:
+        for p in (mock, stock, fast):
+            stop_group(p)
+        for fh in logs.values():
+            fh.close()
+
+
+def _decrypt(resp_id: str) -> tuple:
+    """LiteLLM's managed id -> (provider, model id, upstream id, user part)."""
+    assert resp_id.startswith("resp_")
+    box = nacl_secret.SecretBox(hashlib.sha256(KEY.encode()).digest())
+    plain = box.decrypt(base64.urlsafe_b64decode(resp_id[5:])).decode()
+    m = re.fullmatch(r"litellm_proxy:responses_api:response_id:resp_([A-Za-z0-9+/=]+);(user_id:.*;team_id:.*)", plain)
+    assert m, plain
+    inner = base64.b64decode(m.group(1)).decode()
+    m2 = re.fullmatch(r"litellm:custom_llm_provider:(\w+);model_id:(\w+);response_id:(resp_\w+)", inner)
+    assert m2, inner
+    return m2.group(1), m2.group(2), m2.group(3), m.group(2)
+
+
+def _litellm_version():
+    from importlib.metadata import version
+
+    return version("litellm")
+
+
+# 1.83.14 sets its cost headers on some responses answers and not on others (its logging may
+# still be computing the cost when the headers are built): the front leaves /v1/responses to
+# LiteLLM there, and the headers of two LiteLLM runs cannot be compared.
+SERVED = _litellm_version().startswith("1.110")
+
+
+def _both(rig, body, group):
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    s_status, s_hdrs, s_raw = _call(rig["stock"], "POST", "/v1/responses", body, h)
+    f_status, f_hdrs, f_raw = _call(rig["fast"], "POST", "/v1/responses", body, h)
+    ids = rig["ids"].get(group) if len(rig["ids"].get(group, ())) > 1 else None
+    assert f_status == s_status, (body, s_raw[:400], f_raw[:400])
+    assert _norm_body(f_raw) == _norm_body(s_raw), (body, s_raw[:1500], f_raw[:1500])
+    if SERVED:
+        assert _norm_headers(f_hdrs, ids) == _norm_headers(s_hdrs, ids), body
+    return s_status, s_raw, f_hdrs, f_raw
+
+
+def test_responses_match_stock_and_are_served_in_rust(rig):
+    rng = random.Random(2024)
+    for i in range(80):
+        group = GROUPS[i % len(GROUPS)]
+        upstream = "gpt-4o" if group == "gpt-4o" else "gpt-4o-mini"
+        usage = rng.choice([(0, 0), (12, 10)] + [(rng.randint(0, 10 ** rng.randint(1, 7)),
+                                                   rng.randint(0, 10 ** rng.randint(1, 6))) for _ in range(3)])
+        d = f"mock:model={upstream};usage={usage[0]},{usage[1]}"
+        if rng.random() < 0.6:
+            d += ";content=" + _text(rng, rng.randint(0, 30)).replace(";", "")
+        if rng.random() < 0.5:
+            inp = d
+        else:
+            inp = [{"role": rng.choice(["system", "user", "assistant"]), "content": _text(rng, rng.randint(0, 20))}
+                   for _ in range(rng.randint(0, 2))] + [{"role": "user", "content": d}]
+        body = {"model": group, "input": inp}
+        if rng.random() < 0.3:
+            body["stream"] = rng.choice([False, None])  # non-streaming for LiteLLM too (the load rig sends false)
+        status, s_raw, hdrs, f_raw = _both(rig, body, group)
+        assert status == 200 and _lane(hdrs) == ("rust" if SERVED else "python"), (status, hdrs)
+        s_id, f_id = json.loads(s_raw)["id"], json.loads(f_raw)["id"]
+        s_dec, f_dec = _decrypt(s_id), _decrypt(f_id)
+        assert f_dec[0] == s_dec[0] == "openai" and f_dec[3] == s_dec[3]
+        assert f_dec[1] == dict(hdrs)["x-litellm-model-id"] and f_dec[1] in rig["ids"][group]
+        assert f_dec[2] != s_dec[2]  # each answer's own upstream id
+
+
+@pytest.mark.parametrize("case", ["instructions", "stream", "status=500", "status=400", "annotations=1",
+                                  "model=gpt-4o-mini-2024-07-18", "tool_role", "unknown_model"])
+def test_declined_responses_go_to_litellm(rig, case):
+    body = {"model": "gpt-4o-mini", "input": "hi"}
+    if case == "instructions":
+        body["instructions"] = "be brief"
+    elif case == "stream":
+        body["stream"] = True
+    elif case == "tool_role":
+        body["input"] = [{"role": "tool", "content": "x"}]
+    elif case == "unknown_model":
+        body["model"] = "nope"
+    else:
+        body["input"] = "mock:" + case
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    s_status, s_hdrs, s_raw = _call(rig["stock"], "POST", "/v1/responses", body, h)
+    f_status, f_hdrs, f_raw = _call(rig["fast"], "POST", "/v1/responses", body, h)
+    assert f_status == s_status and _lane(f_hdrs) == "python"
+    if case in ("status=500",):
+        return  # LiteLLM's retry timings are in the error text
+    if case != "stream":
+        assert _norm_body(f_raw) == _norm_body(s_raw)
