@@ -74,11 +74,8 @@ def rig(tmp_path_factory):
     cfg.write_text(CONFIG)
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True",
                PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
-    # The transport patch (Rust httpx transport) does not honour the router's per-request
-    # timeout on 1.110.2 (a 5 s upstream is waited for instead of timing out at 2 s and falling
-    # back), which would make the fast lane's replay differ from stock for reasons outside the
-    # lane: it is switched off in both proxies here (reported; a transport fix is pending).
-    env["FAST_LITELLM_TRANSPORT"] = "0"
+    # The accelerated proxy runs with its default patches, the transport included: the
+    # router's 2 s timeout against a 5 s upstream must fall back as in stock.
     for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
                 "DEFAULT_COOLDOWN_TIME_SECONDS"):
         env.pop(var, None)

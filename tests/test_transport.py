@@ -134,6 +134,9 @@ def test_errors_are_httpx_exceptions(upstream, transport_cls):
     cases = [
         (refused, {}, httpx.ConnectError),
         (upstream.url + "/slow/3", {"timeout": httpx.Timeout(0.3)}, httpx.ReadTimeout),
+        # The head waits at most `read` (not connect + write + read): a 1 s answer with
+        # every timeout at 0.4 s is a read timeout, as with httpx's and LiteLLM's transports.
+        (upstream.url + "/slow/1", {"timeout": httpx.Timeout(0.4)}, httpx.ReadTimeout),
         (upstream.url + "/truncated", {}, httpx.RemoteProtocolError),
         ("ftp://127.0.0.1/x", {}, httpx.UnsupportedProtocol),
     ]

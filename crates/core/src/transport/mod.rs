@@ -395,11 +395,10 @@ async fn run_request(
         Ok(b) => b,
         Err((kind, msg)) => return sink.deliver(id, Event::Error(kind, msg)),
     };
-    // The head must arrive within connect + write + read (each phase's budget).
-    let head_budget = match (t.connect, t.write, t.read) {
-        (Some(c), Some(w), Some(r)) => Some(c + w + r),
-        _ => None,
-    };
+    // The head must arrive within the read timeout, as with httpx's own transport (a read
+    // waits at most `read`) and LiteLLM's aiohttp one (`sock_read`): the router's `timeout`
+    // depends on it. Connecting is bounded separately (the client's connect timeout).
+    let head_budget = t.read;
     let mut response = match with_timeout(head_budget, builder.send()).await {
         Some(Ok(r)) => r,
         Some(Err(e)) => {
