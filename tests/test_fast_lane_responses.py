@@ -14,21 +14,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import random
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from util_proc import free_port, stop_group, wait_http
-
 from test_fast_lane import KEY, _call, _lane, _norm_body, _norm_headers, _text  # noqa: E402
+from test_fast_lane_router import stock_and_fast  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 nacl_secret = pytest.importorskip("nacl.secret")
 pytest.importorskip("aiohttp")
 
@@ -52,39 +45,8 @@ GROUPS = ("gpt-4o-mini", "team-alias", "balanced", "gpt-4o")
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fastlane_responses")
-    cfg = tmp / "config.yaml"
-    cfg.write_text(CONFIG)
-    env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True",
-               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
-    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
-                "LITELLM_SALT_KEY"):
-        env.pop(var, None)
-    mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
-    env["MOCK_API_BASE"] = f"http://127.0.0.1:{mock_port}/v1"
-    logs = {n: open(tmp / f"{n}.log", "w") for n in ("mock", "stock", "fast")}
-
-    def start(argv, log):
-        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    mock = start([sys.executable, str(ROOT / "tests/apps/router_mock.py"), "--port", str(mock_port)], logs["mock"])
-    common = ["--config", str(cfg), "--host", "127.0.0.1"]
-    stock = start([str(BIN / "litellm")] + common + ["--port", str(stock_port)], logs["stock"])
-    fast = start([sys.executable, "-m", "fast_litellm.cli", "proxy"] + common + ["--port", str(fast_port)], logs["fast"])
-    try:
-        wait_http(f"http://127.0.0.1:{mock_port}/v1/models", mock, 60)
-        wait_http(f"http://127.0.0.1:{stock_port}/health/liveliness", stock, 240)
-        wait_http(f"http://127.0.0.1:{fast_port}/health/liveliness", fast, 240)
-        _, _, body = _call(stock_port, "GET", "/v1/model/info", None, {"Authorization": f"Bearer {KEY}"})
-        ids = {}
-        for d in json.loads(body)["data"]:
-            ids.setdefault(d["model_name"], set()).add(d["model_info"]["id"])
-        yield {"stock": stock_port, "fast": fast_port, "ids": ids}
-    finally:
-        for p in (mock, stock, fast):
-            stop_group(p)
-        for fh in logs.values():
-            fh.close()
+    with stock_and_fast(tmp_path_factory.mktemp("fastlane_responses"), CONFIG, drop=("LITELLM_SALT_KEY",)) as r:
+        yield r
 
 
 def _decrypt(resp_id: str) -> tuple:

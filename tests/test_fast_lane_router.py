@@ -20,6 +20,7 @@ import random
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,22 +68,22 @@ router_settings:
 pytest.importorskip("aiohttp")
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fastlane_router")
+@contextmanager
+def stock_and_fast(tmp, config: str, mock_env=lambda root: {}, drop=()):
+    """The rig's mock upstream (tests/apps/router_mock.py), stock ``litellm`` and ``fast-litellm
+    proxy`` on ``config`` (its deployments read ``MOCK_*`` api_bases from ``mock_env(root)``);
+    yields their ports and the model ids per group. Shared by the fast-lane router and
+    /v1/responses tests."""
     cfg = tmp / "config.yaml"
-    cfg.write_text(CONFIG)
+    cfg.write_text(config)
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True",
                PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
-    # The accelerated proxy runs with its default patches, the transport included: the
-    # router's 2 s timeout against a 5 s upstream must fall back as in stock.
-    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
-                "DEFAULT_COOLDOWN_TIME_SECONDS"):
+    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE") + tuple(drop):
         env.pop(var, None)
     mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
     root = f"http://127.0.0.1:{mock_port}"
-    env.update(MOCK_API_BASE=f"{root}/v1", MOCK_FAIL500=f"{root}/fail/500/v1", MOCK_FAIL429=f"{root}/fail/429/v1",
-               MOCK_SLOW=f"{root}/slow/{SLOW_S}/v1")
+    env["MOCK_API_BASE"] = f"{root}/v1"
+    env.update(mock_env(root))
     logs = {n: open(tmp / f"{n}.log", "w") for n in ("mock", "stock", "fast")}
 
     def start(argv, log):
@@ -96,7 +97,7 @@ def rig(tmp_path_factory):
         wait_http(f"{root}/v1/models", mock, 60)
         wait_http(f"http://127.0.0.1:{stock_port}/health/liveliness", stock, 240)
         wait_http(f"http://127.0.0.1:{fast_port}/health/liveliness", fast, 240)
-        status, _, body = _call(stock_port, "GET", "/v1/model/info", None, {"Authorization": f"Bearer {KEY}"})
+        _, _, body = _call(stock_port, "GET", "/v1/model/info", None, {"Authorization": f"Bearer {KEY}"})
         ids = {}
         for d in json.loads(body)["data"]:
             ids.setdefault(d["model_name"], set()).add(d["model_info"]["id"])
@@ -106,6 +107,19 @@ def rig(tmp_path_factory):
             stop_group(p)
         for fh in logs.values():
             fh.close()
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    # The accelerated proxy runs with its default patches, the transport included: the
+    # router's 2 s timeout against a 5 s upstream must fall back as in stock.
+    def mock_env(root):
+        return dict(MOCK_FAIL500=f"{root}/fail/500/v1", MOCK_FAIL429=f"{root}/fail/429/v1",
+                    MOCK_SLOW=f"{root}/slow/{SLOW_S}/v1")
+
+    with stock_and_fast(tmp_path_factory.mktemp("fastlane_router"), CONFIG, mock_env,
+                        drop=("DEFAULT_COOLDOWN_TIME_SECONDS",)) as r:
+        yield r
 
 
 def _both(rig, body, group):

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,27 +78,12 @@ def main() -> None:
     sys.path.insert(0, HERE)
     from upstream import MockUpstream
 
-    results = {"stock": [], "fast": []}
-    with MockUpstream() as up:
-        for r in range(args.rounds):
-            for which in (("stock", "fast") if r % 2 == 0 else ("fast", "stock")):
-                env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
-                env["FAST_LITELLM_TRANSPORT"] = "0" if which == "stock" else "1"
-                cmd = [sys.executable, __file__, "--child", up.url, "--calls", str(args.calls),
-                       "--threads", str(args.threads)] + (["--stream"] if args.stream else [])
-                out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-                line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-                if not line:
-                    raise RuntimeError(out.stderr[-2000:])
-                results[which].append(json.loads(line[0][7:]))
-    import importlib.metadata as md
+    import alternated
 
-    summary = {k: {"cpu_ms_per_call": round(statistics.median(x["cpu_ms"] for x in v), 3),
-                   "calls_per_s": round(statistics.median(x["rps"] for x in v), 1),
-                   "transport_patch_calls": v[-1]["transport_calls"]} for k, v in results.items()}
-    report = {"litellm": md.version("litellm"), "stream": args.stream, "calls": args.calls, "rounds": args.rounds,
-              "threads": args.threads, "results": summary,
-              "ratio_stock_over_fast": round(summary["stock"]["cpu_ms_per_call"] / summary["fast"]["cpu_ms_per_call"], 2)}
+    with MockUpstream() as up:
+        flags = ["--calls", str(args.calls), "--threads", str(args.threads)] + (["--stream"] if args.stream else [])
+        report = alternated.run(__file__, up.url, flags, args.rounds,
+                                {"stream": args.stream, "calls": args.calls, "threads": args.threads})
     print(json.dumps(report, indent=2))
 
 
