@@ -469,27 +469,7 @@ impl RateLimitFixedWindows {
             });
         }
         let r = self.table.check(&descs, now_int, now, window_size).map_err(fx_err)?;
-        let ok = pyo3::intern!(py, "OK");
-        let over = pyo3::intern!(py, "OVER_LIMIT");
-        let kinds = [
-            pyo3::intern!(py, "requests"),
-            pyo3::intern!(py, "tokens"),
-            pyo3::intern!(py, "max_parallel_requests"),
-        ];
-        let out = PyDict::new(py);
-        out.set_item(pyo3::intern!(py, "overall_code"), if r.over { over } else { ok })?;
-        let st = PyList::empty(py);
-        for s in &r.statuses {
-            let d = PyDict::new(py);
-            d.set_item(pyo3::intern!(py, "code"), if s.over { over } else { ok })?;
-            d.set_item(pyo3::intern!(py, "current_limit"), s.limit)?;
-            d.set_item(pyo3::intern!(py, "limit_remaining"), s.remaining)?;
-            d.set_item(pyo3::intern!(py, "rate_limit_type"), kinds[s.kind as usize])?;
-            d.set_item(pyo3::intern!(py, "descriptor_key"), names.get_item(s.desc)?)?;
-            st.append(d)?;
-        }
-        out.set_item(pyo3::intern!(py, "statuses"), st)?;
-        Ok(out)
+        rate_limit_response(py, &r, |i| names.get_item(i))
     }
 
     /// LiteLLM 1.83's v3 pre-call check for the common case in one call: reads
@@ -787,26 +767,7 @@ impl RateLimitFixedWindows {
         };
         let kind_names = KIND_NAMES.get_or_init(py, || V3Kind::ALL.iter().map(|k| PyString::intern(py, k.name()).unbind()).collect());
         let kname = |k: V3Kind| kind_names[V3Kind::ALL.iter().position(|x| *x == k).unwrap_or(0)].bind(py);
-        let ok = pyo3::intern!(py, "OK");
-        let over = pyo3::intern!(py, "OVER_LIMIT");
-        let kinds = [
-            pyo3::intern!(py, "requests"),
-            pyo3::intern!(py, "tokens"),
-            pyo3::intern!(py, "max_parallel_requests"),
-        ];
-        let out = PyDict::new(py);
-        out.set_item(pyo3::intern!(py, "overall_code"), if c.over { over } else { ok })?;
-        let st = PyList::empty(py);
-        for s in &c.statuses {
-            let d = PyDict::new(py);
-            d.set_item(pyo3::intern!(py, "code"), if s.over { over } else { ok })?;
-            d.set_item(pyo3::intern!(py, "current_limit"), s.limit)?;
-            d.set_item(pyo3::intern!(py, "limit_remaining"), s.remaining)?;
-            d.set_item(pyo3::intern!(py, "rate_limit_type"), kinds[s.kind as usize])?;
-            d.set_item(pyo3::intern!(py, "descriptor_key"), kname(ds[s.desc].kind))?;
-            st.append(d)?;
-        }
-        out.set_item(pyo3::intern!(py, "statuses"), st)?;
+        let out = rate_limit_response(py, &c, |i| Ok(kname(ds[i].kind).clone().into_any()))?;
         if !c.over {
             return Ok(Ok(out.into_any().unbind()));
         }
@@ -819,6 +780,36 @@ impl RateLimitFixedWindows {
         }
         Ok(Ok(PyTuple::new(py, [out.into_any(), descs.into_any()])?.into_any().unbind()))
     }
+}
+
+/// LiteLLM v3's `RateLimitResponse` dict for a check: `overall_code` and one status per
+/// limit, `descriptor_key` given by `key_of(descriptor index)`.
+fn rate_limit_response<'py>(
+    py: Python<'py>,
+    r: &fx::Checked,
+    key_of: impl Fn(usize) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let ok = pyo3::intern!(py, "OK");
+    let over = pyo3::intern!(py, "OVER_LIMIT");
+    let kinds = [
+        pyo3::intern!(py, "requests"),
+        pyo3::intern!(py, "tokens"),
+        pyo3::intern!(py, "max_parallel_requests"),
+    ];
+    let out = PyDict::new(py);
+    out.set_item(pyo3::intern!(py, "overall_code"), if r.over { over } else { ok })?;
+    let st = PyList::empty(py);
+    for s in &r.statuses {
+        let d = PyDict::new(py);
+        d.set_item(pyo3::intern!(py, "code"), if s.over { over } else { ok })?;
+        d.set_item(pyo3::intern!(py, "current_limit"), s.limit)?;
+        d.set_item(pyo3::intern!(py, "limit_remaining"), s.remaining)?;
+        d.set_item(pyo3::intern!(py, "rate_limit_type"), kinds[s.kind as usize])?;
+        d.set_item(pyo3::intern!(py, "descriptor_key"), key_of(s.desc)?)?;
+        st.append(d)?;
+    }
+    out.set_item(pyo3::intern!(py, "statuses"), st)?;
+    Ok(out)
 }
 
 static AUTH_NAMES: pyo3::sync::GILOnceCell<Vec<Py<PyString>>> = pyo3::sync::GILOnceCell::new();
