@@ -34,12 +34,12 @@ def install_clock(clock: Clock) -> Any:
     return undo
 
 
-def make_limiter(clock: Clock, fast: bool) -> Any:
+def stock_limiter(clock: Clock) -> Any:
+    """LiteLLM's own v3 limiter on a fresh InternalUsageCache, its clock driven by ``clock``,
+    built from the unpatched constructors (whatever patches are active)."""
     from litellm.caching.dual_cache import DualCache
     from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
     from litellm.proxy.utils import InternalUsageCache
-
-    from fast_litellm.components import rate_limit
 
     init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
     iuc = InternalUsageCache.__new__(InternalUsageCache)
@@ -47,6 +47,13 @@ def make_limiter(clock: Clock, fast: bool) -> Any:
     cls_init = getattr(cls.__init__, "__wrapped__", cls.__init__)
     lim = cls.__new__(cls)
     cls_init(lim, iuc, time_provider=clock.now)
+    return lim
+
+
+def make_limiter(clock: Clock, fast: bool) -> Any:
+    from fast_litellm.components import rate_limit
+
+    lim = stock_limiter(clock)
     if fast:
         assert rate_limit.accelerate_v3_limiter(lim)
     return lim

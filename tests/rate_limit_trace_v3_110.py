@@ -24,18 +24,9 @@ Clock = t3.Clock
 
 
 def make_limiter(clock: Any, fast: bool, recorder: Any = None) -> Any:
-    from litellm.caching.dual_cache import DualCache
-    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
-    from litellm.proxy.utils import InternalUsageCache
-
     from fast_litellm.components import rate_limit_v3_110 as m
 
-    init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
-    iuc = InternalUsageCache.__new__(InternalUsageCache)
-    init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
-    cls_init = getattr(cls.__init__, "__wrapped__", cls.__init__)
-    lim = cls.__new__(cls)
-    cls_init(lim, iuc, time_provider=clock.now)
+    lim = t3.stock_limiter(clock)
     if fast:
         assert m.accelerate(lim)
     if recorder is not None:
