@@ -93,8 +93,9 @@ def rig(tmp_path_factory):
     cfg.write_text(CONFIG)
     # PYTHONPATH is inherited: the source tree in the dev loop, the installed wheel in CI.
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", MOCK_KEY="sk-mock-env",
-               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""), FAST_LITELLM_FAST_LANE_STREAMS="1")
-    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE"):
+               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
+                "FAST_LITELLM_FAST_LANE_STREAMS"):
         env.pop(var, None)
     mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
     env["MOCK_API_BASE"] = f"http://127.0.0.1:{mock_port}/v1"
@@ -460,11 +461,13 @@ def test_deployment_envelope(params, ok):
     assert (_deployment_reason({"model_name": "g", "litellm_params": params}, {}) is None) is ok
 
 
-def test_streams_are_opt_in():
-    """Streams are served in Rust only with FAST_LITELLM_FAST_LANE_STREAMS=1 (a stream that
-    leaves the verified shape mid-way can only be cut); by default they go to LiteLLM."""
+def test_streams_are_on_by_default():
+    """Streams are served in Rust by default (the corpus of upstream stream shapes in
+    tests/test_fast_lane_streams.py backs this); FAST_LITELLM_FAST_LANE_STREAMS=0 sends them to LiteLLM."""
     from fast_litellm.fastlane import streams_enabled
 
-    assert streams_enabled({}) is False
+    assert streams_enabled({}) is True
+    assert streams_enabled({"FAST_LITELLM_FAST_LANE_STREAMS": ""}) is True
     assert streams_enabled({"FAST_LITELLM_FAST_LANE_STREAMS": "0"}) is False
+    assert streams_enabled({"FAST_LITELLM_FAST_LANE_STREAMS": "off"}) is False
     assert streams_enabled({"FAST_LITELLM_FAST_LANE_STREAMS": "1"}) is True

@@ -78,6 +78,8 @@ def _doctor(args: argparse.Namespace) -> int:
             fl = report["fast_lane"]
             print(f"  proxy fast lane for {args.proxy_config}: "
                   + (f"Rust serves {fl['rust_groups']}" if fl["rust_groups"] else f"pass-through only ({fl['reason']})"))
+            if fl.get("streams"):
+                print(f"    {fl['streams']}")
             if fl.get("logging"):
                 print(f"    {fl['logging']}")
             if fl.get("router"):

@@ -17,7 +17,7 @@ an envelope verified byte for byte against the stock proxy (see
 * a JSON body with exactly ``model`` and ``messages`` (system/user/assistant
   messages with string content), optionally ``"stream": false|null``, or
   ``"stream": true`` with optionally ``"stream_options": {"include_usage": <bool>}``
-  when ``FAST_LITELLM_FAST_LANE_STREAMS=1`` (streams are opt-in: see ``streams_enabled``);
+  (``FAST_LITELLM_FAST_LANE_STREAMS=0`` sends streams to LiteLLM: see ``streams_enabled``);
 * a model group whose deployments are all ``openai/<model>`` with an ``http://``
   ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
   with plain per-token rates;
@@ -33,12 +33,15 @@ an envelope verified byte for byte against the stock proxy (see
   settings -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
   usage, the model it was asked for, known headers); for streams, SSE ``data:``
-  events of one text choice (role on the first, ``finish_reason`` stop/length, an
-  optional usage chunk, ``logprobs``/``refusal`` null, ``service_tier`` and
-  ``system_fingerprint`` constant) ending in ``data: [DONE]``, re-emitted one by one
-  as LiteLLM's proxy emits them on each version (role on the first chunk, empty
-  content dropped, ``finish_reason`` in a chunk of its own, LiteLLM's usage chunk
-  with its cost on 1.110.2).
+  events (``\n``/``\r\n`` framing, comment lines skipped) of one text choice (role on
+  the first and optionally repeated, ``content`` null or text, ``finish_reason``
+  stop/length with vLLM's optional ``stop_reason``, an optional usage chunk, plain or
+  with OpenAI's all-zero token details, ``logprobs``/``refusal``/per-chunk ``usage``
+  null, ``service_tier`` and ``system_fingerprint`` constant, ids per chunk) ending in
+  ``data: [DONE]``, re-emitted one by one as LiteLLM's proxy emits them on each version
+  (role on the first chunk only, empty content dropped, ``finish_reason`` in a chunk
+  of its own, LiteLLM's usage chunk with its cost on 1.110.2); the corpus of server
+  shapes in ``tests/test_fast_lane_streams.py`` says which are served, replayed or cut.
 
 Everything else is forwarded unchanged to the Python proxy. When the upstream's
 answer falls outside the envelope (an error, a tool call, a different model...), the
@@ -97,16 +100,26 @@ _ENV_DECLINE = (
 
 
 def streams_enabled(env: Dict[str, str]) -> bool:
-    """Streaming requests are served in Rust only when asked for.
+    """Streaming requests are served in Rust unless ``FAST_LITELLM_FAST_LANE_STREAMS=0``.
 
     A non-streaming answer outside the verified shape is replayed through LiteLLM, so
-    the client always gets LiteLLM's answer. A stream cannot be replayed once its first
-    events went out: if the upstream leaves the shape mid-way (for instance it ignores
-    ``stream_options.include_usage``), the front can only cut the response, where
-    LiteLLM would have finished it. Operators whose upstreams are known to stream in
-    the verified shape opt in with ``FAST_LITELLM_FAST_LANE_STREAMS=1``.
+    the client always gets LiteLLM's answer. A stream can be replayed only until its
+    first event went out: the front checks the upstream's head and first event (a
+    surprise there means a replay), then re-emits event by event. The shapes real
+    OpenAI-compatible servers stream (OpenAI's optional fields and detailed usage, vLLM,
+    LM Studio, TGI-style servers, Ollama on 1.83.x, ids per chunk, ``\r\n`` framing,
+    comments...) are served byte for byte as LiteLLM emits them, and the ones the front
+    does not reproduce (llama.cpp's ``content: null`` role chunk, OpenAI's
+    ``obfuscation``, extra upstream headers, Ollama on 1.110.x) show in the head or first
+    event and are replayed (``tests/test_fast_lane_streams.py``). What is left can only
+    be seen mid-stream and ends the response without ``data: [DONE]`` (counted in
+    ``aborted``/``aborted_by_reason`` on ``/_fast_litellm/stats``): an upstream that
+    breaks its own shape half-way (a tool call or a second choice after text, a model
+    name change), non-zero token details (cached/reasoning tokens) in the usage chunk,
+    a missing usage chunk that was asked for, and on 1.83.x a zero usage.
+    ``FAST_LITELLM_FAST_LANE_STREAMS=0`` sends every stream to LiteLLM.
     """
-    return env_flag("FAST_LITELLM_FAST_LANE_STREAMS", env) is True
+    return env_flag("FAST_LITELLM_FAST_LANE_STREAMS", env) is not False
 
 
 def _free_port() -> int:
@@ -568,7 +581,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "python").strip().lower() != "drop",
     }
     if groups:
-        kinds = "streaming or not" if cfg["streams"] else "non-streaming; FAST_LITELLM_FAST_LANE_STREAMS=1 adds streams"
+        kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
         if cfg["log_queue"]:
             kinds = (f"non-streaming; callbacks through a logging queue of {cfg['log_queue']}, when full: "
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
@@ -664,5 +677,18 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
                   "note": "a successful first attempt is served in Rust with LiteLLM's headers; an upstream error, "
                           "timeout or out-of-shape answer is replayed through LiteLLM (its retries/fallbacks), then "
                           "the group and its fallback groups go to LiteLLM for the cooldown window"}
+    streams = None
+    if reason is None and groups:
+        if not streams_enabled(env):
+            streams = "streams go to LiteLLM (FAST_LITELLM_FAST_LANE_STREAMS=0)"
+        elif logging:
+            streams = "streams go to LiteLLM (callbacks: stream records are not built yet)"
+        elif router and router["served_settings"]:
+            streams = "streams go to LiteLLM (router settings: streams not verified with retries/fallbacks)"
+        else:
+            streams = ("streams served in Rust (FAST_LITELLM_FAST_LANE_STREAMS=0 sends them to LiteLLM): an upstream "
+                       "stream out of the verified shape in its head or first event is replayed through LiteLLM; "
+                       "one that leaves it later is cut without data: [DONE] and counted (aborted_by_reason on "
+                       "GET /_fast_litellm/stats)")
     return {"litellm": version, "reason": reason, "rust_groups": sorted(groups) if reason is None else [],
-            "python_groups": declined, "logging": logging, "router": router}
+            "python_groups": declined, "logging": logging, "router": router, "streams": streams}

@@ -89,7 +89,7 @@ pub struct Config {
     pub groups: HashMap<String, Vec<Deployment>>,
     #[serde(default)]
     pub threads: Option<usize>,
-    /// Serve streaming requests too (opt-in: a stream that leaves the verified shape
+    /// Serve streaming requests too (on by default; `FAST_LITELLM_FAST_LANE_STREAMS=0` turns it off: a stream that leaves the verified shape
     /// after its first bytes went out can only be cut, not replayed).
     #[serde(default)]
     pub streams: bool,
@@ -123,6 +123,23 @@ pub struct Stats {
     pub backend_errors: AtomicU64,
     /// Streams served in Rust that left the verified shape after bytes were sent (cut short).
     pub aborted: AtomicU64,
+    /// `aborted`, by reason (the event that left the verified shape).
+    pub aborted_by_reason: Mutex<HashMap<&'static str, u64>>,
+    /// Streams that left the verified shape before any byte went out, replayed through LiteLLM, by reason.
+    pub stream_replayed_by_reason: Mutex<HashMap<&'static str, u64>>,
+}
+
+impl Stats {
+    fn count(map: &Mutex<HashMap<&'static str, u64>>, why: &'static str) {
+        if let Ok(mut m) = map.lock() {
+            *m.entry(why).or_insert(0) += 1;
+        }
+    }
+
+    fn reasons(map: &Mutex<HashMap<&'static str, u64>>) -> serde_json::Value {
+        let m = map.lock().map(|m| m.clone()).unwrap_or_default();
+        serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect())
+    }
 }
 
 /// Per-deployment brake on replays: after `STRIKES` upstream answers in a row that
@@ -361,6 +378,8 @@ impl Front {
                     "replayed": s.replayed.load(Ordering::Relaxed),
                     "backend_errors": s.backend_errors.load(Ordering::Relaxed),
                     "aborted": s.aborted.load(Ordering::Relaxed),
+                    "aborted_by_reason": Stats::reasons(&s.aborted_by_reason),
+                    "stream_replayed_by_reason": Stats::reasons(&s.stream_replayed_by_reason),
                     "log_queue": self.cfg.log_queue,
                     "log_queued": queued,
                     "log_dropped": dropped,
@@ -646,9 +665,19 @@ impl Front {
         let format = self.cfg.format?;
         let started = Instant::now();
         let d = &plan.deployment;
-        let resp = self.client.request(upstream_request(format, plan)?).await.ok()?;
-        if resp.status() != StatusCode::OK || !wire::stream_head_ok(resp.headers()) {
-            return None;
+        let replay = |why: &'static str| {
+            Stats::count(&self.stats.stream_replayed_by_reason, why);
+            None
+        };
+        let resp = match self.client.request(upstream_request(format, plan)?).await {
+            Ok(r) => r,
+            Err(_) => return replay("upstream request failed"),
+        };
+        if resp.status() != StatusCode::OK {
+            return replay("upstream status");
+        }
+        if let Err(why) = wire::stream_head_check(resp.headers()) {
+            return replay(why);
         }
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let (parts, mut body) = resp.into_parts();
@@ -664,12 +693,17 @@ impl Front {
             match body.frame().await {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
-                        prefix.extend(state.feed(data).ok()?);
+                        match state.feed(data) {
+                            Ok(out) => prefix.extend(out),
+                            Err(why) => return replay(why),
+                        }
                     }
                 }
-                Some(Err(_)) => return None,
+                Some(Err(_)) => return replay("upstream body error"),
                 None => {
-                    state.end().ok()?;
+                    if let Err(why) = state.end() {
+                        return replay(why);
+                    }
                     ended = true;
                     break;
                 }
@@ -837,6 +871,7 @@ impl SseBody {
     fn cut(&mut self, why: &'static str) -> BoxError {
         self.ended = true;
         self.front.stats.aborted.fetch_add(1, Ordering::Relaxed);
+        Stats::count(&self.front.stats.aborted_by_reason, why);
         if let Some(g) = self.front.guards.get(&self.deployment) {
             g.strike();
         }

@@ -32,6 +32,9 @@ pub struct StreamState {
     spec: StreamSpec,
     deployment: Deployment,
     buf: Vec<u8>,
+    /// `data:` payload of the event being read (SSE lines seen so far).
+    data: Option<Vec<u8>>,
+    /// The id of the chunk being re-emitted (LiteLLM passes each upstream chunk's id through).
     id: Option<String>,
     fingerprint: Option<Option<String>>,
     tier: Option<Option<String>>,
@@ -60,12 +63,16 @@ pub fn json_float(x: f64) -> String {
 
 const TOKEN_LIMIT: u64 = 1 << 40;
 
+/// OpenAI's all-zero token details as LiteLLM prints them (its models' field order).
+const OPENAI_DETAILS: &str = r#""completion_tokens_details":{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0},"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":0}"#;
+
 impl StreamState {
     pub fn new(spec: StreamSpec, deployment: Deployment) -> Self {
         StreamState {
             spec,
             deployment,
             buf: Vec::new(),
+            data: None,
             id: None,
             fingerprint: None,
             tier: None,
@@ -82,36 +89,69 @@ impl StreamState {
     }
 
     /// Feed upstream bytes; returns the bytes to send to the client now.
+    ///
+    /// SSE framing as the OpenAI SDK reads it: lines end in `\n`, `\r\n` or `\r`; a
+    /// blank line ends an event; `:` lines are comments. Only `data:` fields are in the
+    /// envelope, one per event.
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Reject> {
         self.buf.extend_from_slice(data);
         let mut out = Vec::new();
+        let mut start = 0;
         loop {
-            let Some(pos) = self.buf.windows(2).position(|w| w == b"\n\n") else { break };
-            let event: Vec<u8> = self.buf.drain(..pos + 2).collect();
-            self.event(&event[..pos], &mut out)?;
+            let Some(rel) = self.buf[start..].iter().position(|b| *b == b'\n' || *b == b'\r') else { break };
+            let end = start + rel;
+            let next = if self.buf[end] == b'\r' {
+                match self.buf.get(end + 1) {
+                    Some(b'\n') => end + 2,
+                    Some(_) => end + 1,
+                    // A `\r` at the end of what arrived: wait for the next byte.
+                    None => break,
+                }
+            } else {
+                end + 1
+            };
+            let line = self.buf[start..end].to_vec();
+            start = next;
+            self.line(&line, &mut out)?;
         }
+        self.buf.drain(..start);
         if self.buf.len() > (8 << 20) {
             return Err("event too large");
         }
         Ok(out)
     }
 
+    fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Result<(), Reject> {
+        if line.is_empty() {
+            if let Some(payload) = self.data.take() {
+                self.event(&payload, out)?;
+            }
+            return Ok(());
+        }
+        if line[0] == b':' {
+            return Ok(());
+        }
+        let value = line.strip_prefix(b"data:").ok_or("SSE field other than data:")?;
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        if self.data.is_some() {
+            return Err("multi-line event");
+        }
+        self.data = Some(value.to_vec());
+        Ok(())
+    }
+
     /// The upstream body ended: fine only after `data: [DONE]`.
     pub fn end(&self) -> Result<(), Reject> {
-        if self.done && self.buf.iter().all(|b| *b == b'\n') {
+        if self.done && self.data.is_none() && self.buf.iter().all(|b| *b == b'\n' || *b == b'\r') {
             Ok(())
         } else {
             Err("upstream stream ended before data: [DONE]")
         }
     }
 
-    fn event(&mut self, ev: &[u8], out: &mut Vec<u8>) -> Result<(), Reject> {
+    fn event(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), Reject> {
         if self.done {
             return Err("event after [DONE]");
-        }
-        let payload = ev.strip_prefix(b"data: ").ok_or("not a data: line")?;
-        if payload.contains(&b'\n') || payload.contains(&b'\r') {
-            return Err("multi-line event");
         }
         if payload == b"[DONE]" {
             if !self.finished {
@@ -137,7 +177,7 @@ impl StreamState {
         }
         let c = choices[0].as_object().ok_or("choice")?;
         for k in c.keys() {
-            if !matches!(k.as_str(), "index" | "delta" | "finish_reason" | "logprobs") {
+            if !matches!(k.as_str(), "index" | "delta" | "finish_reason" | "logprobs" | "stop_reason") {
                 return Err("unknown choice key");
             }
         }
@@ -149,13 +189,26 @@ impl StreamState {
             Some(Value::String(s)) if s == "stop" || s == "length" => Some(s.as_str()),
             _ => return Err("finish_reason"),
         };
+        // vLLM's `stop_reason` (null, a stop string or a stop token id) on the finish chunk:
+        // 1.110.2 keeps it on its finish chunk, 1.83.14 drops it.
+        let stop_reason = match c.get("stop_reason") {
+            None => None,
+            Some(_) if finish.is_none() => return Err("stop_reason without finish_reason"),
+            Some(v @ (Value::Null | Value::String(_))) => Some(v),
+            Some(v @ Value::Number(n)) if n.is_u64() => Some(v),
+            Some(_) => return Err("stop_reason"),
+        };
         let delta = c.get("delta").and_then(Value::as_object).ok_or("delta")?;
         let mut role = false;
         let mut content: Option<&str> = None;
+        let mut null_content = false;
         for (k, val) in delta {
             match (k.as_str(), val) {
+                // Ollama, LM Studio and TGI repeat the role on every delta; LiteLLM keeps it
+                // on the first chunk only.
                 ("role", Value::String(r)) if r == "assistant" => role = true,
                 ("content", Value::String(s)) => content = Some(s),
+                ("content", Value::Null) if self.emitted_first => null_content = true,
                 ("refusal", Value::Null) if !self.emitted_first => {}
                 _ => return Err("delta field outside the envelope"),
             }
@@ -166,25 +219,35 @@ impl StreamState {
                 (false, Some(s)) if !s.is_empty() => s,
                 _ => return Err("first chunk shape"),
             };
+            if stop_reason.is_some() && self.spec.format == Format::V1_110 {
+                return Err("stop_reason on the first chunk");
+            }
             self.emitted_first = true;
             let choices = format!(r#"[{{"index":0,"delta":{{"content":{},"role":"assistant"}}}}]"#, js(text));
             self.emit(out, &choices, "");
-        } else if role {
-            return Err("role after the first chunk");
         } else {
             match content {
                 Some(s) if !s.is_empty() => {
-                    let choices = format!(r#"[{{"index":0,"delta":{{"content":{}}}}}]"#, js(s));
+                    // 1.110.2 copies a finish chunk's `stop_reason` onto the text it came with too.
+                    let stop = match (self.spec.format, stop_reason) {
+                        (Format::V1_110, Some(v)) => format!(r#","stop_reason":{}"#, v),
+                        _ => String::new(),
+                    };
+                    let choices = format!(r#"[{{"index":0,"delta":{{"content":{}}}{}}}]"#, js(s), stop);
                     self.emit(out, &choices, "");
                 }
                 Some(_) => {}
-                None if finish.is_none() => return Err("empty delta without finish_reason"),
+                None if finish.is_none() && !role && !null_content => return Err("empty delta without finish_reason"),
                 None => {}
             }
         }
         if let Some(f) = finish {
             self.finished = true;
-            let choices = format!(r#"[{{"finish_reason":{},"index":0,"delta":{{}}}}]"#, js(f));
+            let stop = match (self.spec.format, stop_reason) {
+                (Format::V1_110, Some(v)) => format!(r#","stop_reason":{}"#, v),
+                _ => String::new(),
+            };
+            let choices = format!(r#"[{{"finish_reason":{},"index":0,"delta":{{}}{}}}]"#, js(f), stop);
             // 1.83.14 builds a fresh chunk (no service_tier) for a finish_reason that
             // came with content; 1.110.2 keeps it.
             let split = content.map_or(false, |s| !s.is_empty());
@@ -212,13 +275,17 @@ impl StreamState {
         if o.get("model").and_then(Value::as_str) != Some(self.deployment.upstream_model.as_str()) {
             return Err("model");
         }
+        // LiteLLM passes each chunk's own id through (servers that stamp every chunk anew included).
         let id = o.get("id").and_then(Value::as_str).ok_or("id")?;
-        match &self.id {
-            None => self.id = Some(id.to_string()),
-            Some(prev) if prev == id => {}
-            Some(_) => return Err("id changed"),
+        if self.id.as_deref() != Some(id) {
+            self.id = Some(id.to_string());
         }
         same_over_stream(&mut self.fingerprint, o.get("system_fingerprint"), "system_fingerprint", "system_fingerprint changed")?;
+        // 1.110.2 gives Ollama's streams (`fp_ollama`) an id of its own and a
+        // `provider_specific_fields.original_response_id`: not replicated.
+        if self.spec.format == Format::V1_110 && matches!(&self.fingerprint, Some(Some(f)) if f == "fp_ollama") {
+            return Err("Ollama stream on 1.110 (LiteLLM rewrites its ids)");
+        }
         same_over_stream(&mut self.tier, o.get("service_tier"), "service_tier", "service_tier changed")?;
         Ok(())
     }
@@ -229,9 +296,32 @@ impl StreamState {
         }
         self.usage_seen = true;
         let u = u.as_object().ok_or("usage")?;
-        if u.len() != 3 {
-            return Err("usage keys");
+        for k in u.keys() {
+            if !matches!(
+                k.as_str(),
+                "prompt_tokens" | "completion_tokens" | "total_tokens" | "prompt_tokens_details" | "completion_tokens_details"
+            ) {
+                return Err("usage keys");
+            }
         }
+        // Token details: absent or null (vLLM), or OpenAI's full set, all zero. Non-zero
+        // details (cached, reasoning, audio tokens) change LiteLLM's cost and output.
+        let zeros = |k: &str, keys: &[&str]| -> Result<bool, Reject> {
+            match u.get(k) {
+                None | Some(Value::Null) => Ok(false),
+                Some(Value::Object(d)) if d.len() == keys.len() && keys.iter().all(|x| d.get(*x).and_then(Value::as_u64) == Some(0)) => Ok(true),
+                Some(_) => Err("usage details outside the envelope"),
+            }
+        };
+        let prompt_details = zeros("prompt_tokens_details", &["audio_tokens", "cached_tokens"])?;
+        let completion_details = zeros(
+            "completion_tokens_details",
+            &["accepted_prediction_tokens", "audio_tokens", "reasoning_tokens", "rejected_prediction_tokens"],
+        )?;
+        if prompt_details != completion_details {
+            return Err("usage details outside the envelope");
+        }
+        let details = prompt_details;
         let get = |k: &str| u.get(k).and_then(Value::as_u64).filter(|n| *n < TOKEN_LIMIT);
         let (p, k, t) = (
             get("prompt_tokens").ok_or("prompt_tokens")?,
@@ -250,9 +340,13 @@ impl StreamState {
                 let (pc, kc) = cost_of(&self.deployment, p, k);
                 let total = pc + kc;
                 let cost = if total != 0.0 { format!(r#","cost":{}"#, json_float(total)) } else { String::new() };
-                let tail = format!(
-                    r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},"completion_tokens_details":{{"reasoning_tokens":0,"text_tokens":{k}}}{cost}}}"#
-                );
+                let tail = if details {
+                    format!(r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},{OPENAI_DETAILS}{cost}}}"#)
+                } else {
+                    format!(
+                        r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},"completion_tokens_details":{{"reasoning_tokens":0,"text_tokens":{k}}}{cost}}}"#
+                    )
+                };
                 self.emit(out, "[]", &tail);
             }
             Format::V1_83 => {
@@ -260,9 +354,13 @@ impl StreamState {
                 if !self.spec.include_usage || p == 0 || k == 0 {
                     return Err("usage outside the 1.83 envelope");
                 }
-                let tail = format!(
-                    r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},"completion_tokens_details":{{"reasoning_tokens":0}}}}"#
-                );
+                let tail = if details {
+                    format!(r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},{OPENAI_DETAILS}}}"#)
+                } else {
+                    format!(
+                        r#","usage":{{"completion_tokens":{k},"prompt_tokens":{p},"total_tokens":{t},"completion_tokens_details":{{"reasoning_tokens":0}}}}"#
+                    )
+                };
                 // 1.83.14's usage chunk carries no service_tier.
                 self.emit_with(out, r#"[{"index":0,"delta":{}}]"#, &tail, false);
             }
@@ -366,6 +464,89 @@ mod tests {
         assert!(text.contains(r#"[{"finish_reason":"stop","index":0,"delta":{}}]"#));
         assert!(text.contains(r#""completion_tokens_details":{"reasoning_tokens":0,"text_tokens":10},"cost":7.8e-6}"#));
         assert!(text.ends_with("data: [DONE]\n\n"));
+    }
+
+    fn run(s: &mut StreamState, text: &str, piece: usize) -> Result<String, Reject> {
+        let mut out = Vec::new();
+        for p in text.as_bytes().chunks(piece) {
+            out.extend(s.feed(p)?);
+        }
+        s.end()?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn sse_framing_crlf_comments_and_split_writes() {
+        let events = format!(
+            ": keep-alive\r\n\r\ndata: {{{C},\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}}}}]}}\r\n\r\n\
+             :ping\r\ndata:{{{C},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"a\"}}}}]}}\r\n\r\n\
+             data: {{{C},\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}]}}\r\n\r\n\
+             data: [DONE]\r\n\r\n"
+        );
+        let mut whole = None;
+        for piece in [1, 2, 3, 5, 7, 4096] {
+            let got = run(&mut state(Format::V1_110, false), &events, piece).unwrap();
+            assert_eq!(got.matches("data: ").count(), 4, "{got}");
+            assert!(got.ends_with("data: [DONE]\n\n"));
+            let norm = got.split("\n\n").map(|e| e.split(",\"created\"").next().unwrap().to_string()).collect::<Vec<_>>();
+            if let Some(w) = &whole {
+                assert_eq!(&norm, w);
+            }
+            whole = Some(norm);
+        }
+        // One newline between events is not SSE: never an event boundary.
+        let single = events.replace("\r\n\r\n", "\n");
+        assert!(run(&mut state(Format::V1_110, false), &single, 4096).is_err());
+        // Other SSE fields are outside the envelope.
+        assert!(state(Format::V1_110, false).feed(b"event: x\ndata: [DONE]\n\n").is_err());
+    }
+
+    #[test]
+    fn repeated_role_ids_per_chunk_and_stop_reason() {
+        let c = |id: &str, delta: &str, extra: &str| {
+            format!(
+                "data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{delta}{extra}}}]}}\n\n"
+            )
+        };
+        let text = [
+            c("a", r#"{"role":"assistant","content":"x"}"#, ""),
+            c("b", r#"{"role":"assistant","content":"y"}"#, ""),
+            c("c", r#"{"content":null}"#, ""),
+            c("d", r#"{"role":"assistant","content":"z"}"#, r#","finish_reason":"stop","stop_reason":128009"#),
+            "data: [DONE]\n\n".to_string(),
+        ]
+        .concat();
+        let got = run(&mut state(Format::V1_110, false), &text, 3).unwrap();
+        assert!(got.contains(r#""id":"b","#) && !got.contains(r#""id":"c","#));
+        assert_eq!(got.matches(r#""role""#).count(), 1, "{got}");
+        assert!(got.contains(r#"[{"index":0,"delta":{"content":"z"},"stop_reason":128009}]"#), "{got}");
+        assert!(got.contains(r#"[{"finish_reason":"stop","index":0,"delta":{},"stop_reason":128009}]"#), "{got}");
+        let got = run(&mut state(Format::V1_83, false), &text, 3).unwrap();
+        assert!(!got.contains("stop_reason"), "{got}");
+    }
+
+    #[test]
+    fn usage_details() {
+        let mut s = state(Format::V1_83, true);
+        let text = format!(
+            "data: {{{C},\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"a\"}},\"finish_reason\":\"stop\"}}]}}\n\n\
+             data: {{{C},\"choices\":[],\"usage\":{{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5,\
+             \"prompt_tokens_details\":{{\"cached_tokens\":0,\"audio_tokens\":0}},\"completion_tokens_details\":{{\"reasoning_tokens\":0,\
+             \"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}}}}\n\ndata: [DONE]\n\n"
+        );
+        let got = run(&mut s, &text, 64).unwrap();
+        assert!(got.contains(OPENAI_DETAILS), "{got}");
+        let cached = text.replace(r#""cached_tokens":0"#, r#""cached_tokens":1"#);
+        assert_eq!(run(&mut state(Format::V1_83, true), &cached, 64), Err("usage details outside the envelope"));
+    }
+
+    #[test]
+    fn ollama_on_1_110_is_refused_at_the_first_event() {
+        let first = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"system_fingerprint\":\"fp_ollama\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"x\"},\"finish_reason\":null}]}\n\n";
+        let mut s = state(Format::V1_110, false);
+        assert!(s.feed(first.as_bytes()).is_err() && !s.started());
+        let mut s = state(Format::V1_83, false);
+        assert!(s.feed(first.as_bytes()).is_ok() && s.started());
     }
 
     #[test]

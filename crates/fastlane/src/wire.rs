@@ -129,17 +129,20 @@ fn known_upstream_header(name: &str) -> bool {
     matches!(name, "content-type" | "content-length" | "date" | "server")
 }
 
-/// The head of an upstream SSE answer the front may stream from.
-pub fn stream_head_ok(headers: &HeaderMap) -> bool {
+/// The head of an upstream SSE answer the front may stream from; `Err`: why not.
+pub fn stream_head_check(headers: &HeaderMap) -> Result<(), &'static str> {
     for (name, value) in headers.iter() {
         let ok = matches!(name.as_str(), "content-type" | "cache-control" | "transfer-encoding" | "date" | "server");
-        if !ok || value.to_str().is_err() {
-            return false;
+        if !ok {
+            return Err("upstream header outside the envelope");
+        }
+        if value.to_str().is_err() {
+            return Err("upstream header not ASCII");
         }
     }
     match headers.get("content-type").and_then(|v| v.to_str().ok()) {
-        Some(ct) => ct == "text/event-stream" || ct.starts_with("text/event-stream;"),
-        None => false,
+        Some(ct) if ct == "text/event-stream" || ct.starts_with("text/event-stream;") => Ok(()),
+        _ => Err("upstream content-type"),
     }
 }
 
