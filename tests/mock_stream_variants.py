@@ -83,6 +83,8 @@ VARIANTS = {
     # LocalAI-style servers that stamp each chunk anew.
     "created_changes": Shape("created_changes", created_style="tick"),
     "id_changes": Shape("id_changes", id_style="per_chunk"),
+    "id_changes_finish_with_content": Shape("id_changes_finish_with_content", id_style="per_chunk",
+                                            finish="with_last", tier="default"),
     # Structural variants on the plain shape.
     "plain": Shape("plain"),
     "finish_with_content": Shape("finish_with_content", finish="with_last"),

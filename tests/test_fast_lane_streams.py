@@ -81,6 +81,7 @@ EXPECTED = {
     "tgi": ("served", "served"),                     # empty id, role on every delta, usage: null
     "created_changes": ("served", "served"),
     "id_changes": ("served", "served"),              # LiteLLM passes each chunk's id through
+    "id_changes_finish_with_content": ("served", "served"),
     "finish_with_content": ("served", "served"),
     "first_text": ("served", "served"),
     "first_role_text": ("served", "served"),
@@ -166,7 +167,15 @@ _VOLATILE = {"date", "llm_provider-date", "x-litellm-call-id", "x-litellm-respon
 
 
 def _norm_body(raw: bytes) -> bytes:
-    raw = re.sub(rb'"(id|original_response_id)":"(chatcmpl-[0-9a-zA-Z_=-]*)?"', rb'"\1":"<id>"', raw)
+    # Ids differ between two upstream calls, but their pattern (one per stream, or one per
+    # chunk) must not: each distinct id becomes <idN> in order of appearance.
+    seen: dict = {}
+
+    def one(m):
+        n = seen.setdefault(m.group(2), len(seen))
+        return b'"%s":"<id%d>"' % (m.group(1), n)
+
+    raw = re.sub(rb'"(id|original_response_id)":"((?:chatcmpl-)?[0-9a-zA-Z_=-]*)"', one, raw)
     raw = re.sub(rb'"created":\d+', b'"created":0', raw)
     return re.sub(rb'"obfuscation":"[0-9a-zA-Z]*"', b'"obfuscation":"<pad>"', raw)
 

@@ -39,6 +39,9 @@ pub struct StreamState {
     fingerprint: Option<Option<String>>,
     tier: Option<Option<String>>,
     emitted_first: bool,
+    /// A finish chunk split off text it came with: LiteLLM sends it when the next upstream
+    /// event arrives, with that event's id (the usage chunk's, if one follows).
+    pending_finish: Option<(String, bool)>,
     finished: bool,
     usage_seen: bool,
     done: bool,
@@ -77,6 +80,7 @@ impl StreamState {
             fingerprint: None,
             tier: None,
             emitted_first: false,
+            pending_finish: None,
             finished: false,
             usage_seen: false,
             done: false,
@@ -161,6 +165,7 @@ impl StreamState {
                 return Err("usage chunk missing");
             }
             self.done = true;
+            self.flush_finish(out);
             out.extend_from_slice(b"data: [DONE]\n\n");
             return Ok(());
         }
@@ -237,7 +242,8 @@ impl StreamState {
                     self.emit(out, &choices, "");
                 }
                 Some(_) => {}
-                None if finish.is_none() && !role && !null_content => return Err("empty delta without finish_reason"),
+                // A role-only or empty delta mid-stream was not observed on the stock proxy.
+                None if finish.is_none() && !null_content => return Err("empty delta without finish_reason"),
                 None => {}
             }
         }
@@ -251,7 +257,12 @@ impl StreamState {
             // 1.83.14 builds a fresh chunk (no service_tier) for a finish_reason that
             // came with content; 1.110.2 keeps it.
             let split = content.map_or(false, |s| !s.is_empty());
-            self.emit_with(out, &choices, "", !(split && self.spec.format == Format::V1_83));
+            let tier = !(split && self.spec.format == Format::V1_83);
+            if split {
+                self.pending_finish = Some((choices, tier));
+            } else {
+                self.emit_with(out, &choices, "", tier);
+            }
         }
         Ok(())
     }
@@ -294,6 +305,7 @@ impl StreamState {
         if !self.finished || self.usage_seen || !choices.is_empty() {
             return Err("usage chunk out of place");
         }
+        self.flush_finish(out);
         self.usage_seen = true;
         let u = u.as_object().ok_or("usage")?;
         for k in u.keys() {
@@ -366,6 +378,12 @@ impl StreamState {
             }
         }
         Ok(())
+    }
+
+    fn flush_finish(&mut self, out: &mut Vec<u8>) {
+        if let Some((choices, tier)) = self.pending_finish.take() {
+            self.emit_with(out, &choices, "", tier);
+        }
     }
 
     fn emit(&self, out: &mut Vec<u8>, choices: &str, tail: &str) {
