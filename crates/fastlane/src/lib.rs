@@ -89,8 +89,9 @@ pub struct Config {
     pub groups: HashMap<String, Vec<Deployment>>,
     #[serde(default)]
     pub threads: Option<usize>,
-    /// Serve streaming requests too (on by default; `FAST_LITELLM_FAST_LANE_STREAMS=0` turns it off: a stream that leaves the verified shape
-    /// after its first bytes went out can only be cut, not replayed).
+    /// Serve streaming requests too (the launcher's default; `FAST_LITELLM_FAST_LANE_STREAMS=0`
+    /// turns it off). A stream that leaves the verified shape after its first bytes went out
+    /// can only be cut, not replayed: counted in `Stats::aborted_by_reason`.
     #[serde(default)]
     pub streams: bool,
     /// Capacity of the logging queue; `Some`: every request served in Rust leaves a

@@ -1,8 +1,10 @@
 //! Streaming chat completions (`"stream": true`): the upstream's SSE events are checked
 //! one at a time against the shape verified on the stock proxy and re-emitted the way
-//! LiteLLM's proxy emits them (its chunk fields, the role on the first chunk, empty
-//! content dropped, `finish_reason` in a chunk of its own, the usage chunk per version,
-//! `data: [DONE]`).
+//! LiteLLM's proxy emits them (its chunk fields, each chunk's own id, the role on the
+//! first chunk only, empty/null content dropped, `finish_reason` in a chunk of its own,
+//! vLLM's `stop_reason` per version, the usage chunk per version, `data: [DONE]`). The
+//! shapes of real OpenAI-compatible servers this covers, and the ones it replays, are
+//! the corpus of `tests/test_fast_lane_streams.py`.
 //!
 //! Nothing is buffered beyond one event: each upstream event produces its output as
 //! soon as it is complete. The response head is only sent once the first event has
