@@ -4,6 +4,12 @@
 
 use pyo3::prelude::*;
 
+// mimalloc for the extension's own (Rust) allocations: the transport allocates on
+// the event-loop thread and frees on the runtime thread (and back), which glibc's
+// per-thread arenas handle slowly. Python's own objects are not affected.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod audit;
 mod cost;
 mod fastlane;

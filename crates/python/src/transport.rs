@@ -211,6 +211,46 @@ impl AsyncReactor {
     /// One call per event-loop iteration wakes the runtime once for the batch.
     #[pyo3(signature = (batch, credit=8))]
     fn submit_many(&self, batch: &Bound<'_, PyList>, credit: usize) -> PyResult<()> {
+        let mut prepared = Vec::with_capacity(batch.len());
+        // What was prepared starts even if a later item is malformed.
+        let result = self.prepare_all(batch, credit, &mut prepared);
+        fast_litellm_core::transport::start_batch(prepared);
+        result
+    }
+
+    fn cancel(&self, id: u64) {
+        self.inner.cancel(id);
+    }
+
+    fn grant(&self, id: u64, n: usize) {
+        self.inner.grant(id, n);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.inner.in_flight()
+    }
+
+    /// Every event queued since the last call, as tuples:
+    /// `(id, 0, status, [(name, lower name, value)], http_version, body, eof, plain)` for a head
+    /// (`plain`: complete, framed by Content-Length or empty, not content-encoded),
+    /// `(id, 1, data, eof)` for a body chunk, `(id, 2, kind, message)` for an error.
+    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let events = self.inner.drain();
+        let list = PyList::empty(py);
+        for (id, event) in events {
+            list.append(event_tuple(py, id, event)?)?;
+        }
+        Ok(list)
+    }
+}
+
+impl AsyncReactor {
+    fn prepare_all(
+        &self,
+        batch: &Bound<'_, PyList>,
+        credit: usize,
+        prepared: &mut Vec<fast_litellm_core::transport::Prepared>,
+    ) -> PyResult<()> {
         for item in batch.iter() {
             let t = item.downcast::<PyTuple>()?;
             let client = t.get_item(0)?;
@@ -239,34 +279,10 @@ impl AsyncReactor {
             };
             let sink: Arc<dyn EventSink> = self.inner.clone();
             let reactor = self.inner.clone();
-            client.get().client.submit_with(request, id, sink, credit, |h| reactor.track(id, h.clone()));
+            let (p, _) = client.get().client.prepare(request, id, sink, credit, |h| reactor.track(id, h.clone()));
+            prepared.extend(p);
         }
         Ok(())
-    }
-
-    fn cancel(&self, id: u64) {
-        self.inner.cancel(id);
-    }
-
-    fn grant(&self, id: u64, n: usize) {
-        self.inner.grant(id, n);
-    }
-
-    fn in_flight(&self) -> usize {
-        self.inner.in_flight()
-    }
-
-    /// Every event queued since the last call, as tuples:
-    /// `(id, 0, status, [(name, lower name, value)], http_version, body, eof, plain)` for a head
-    /// (`plain`: complete, framed by Content-Length or empty, not content-encoded),
-    /// `(id, 1, data, eof)` for a body chunk, `(id, 2, kind, message)` for an error.
-    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let events = self.inner.drain();
-        let list = PyList::empty(py);
-        for (id, event) in events {
-            list.append(event_tuple(py, id, event)?)?;
-        }
-        Ok(list)
     }
 }
 
