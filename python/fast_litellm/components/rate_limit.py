@@ -410,6 +410,72 @@ def _window(now: Any) -> int:
     return now.toordinal() * 1440 + now.hour * 60 + now.minute
 
 
+_V1_AUTH_FIELDS = (
+    "api_key max_parallel_requests tpm_limit rpm_limit user_id user_tpm_limit user_rpm_limit team_id "
+    "team_tpm_limit team_rpm_limit end_user_id end_user_tpm_limit end_user_rpm_limit metadata "
+    "model_max_budget team_metadata"
+).split()
+
+
+def _v1_fused_check(lim: Any, table: Any, v110: bool, au_tpm: Any, au_rpm: Any) -> Callable[..., Any]:
+    """The bound ``check(auth, data, window=None)`` of a ``_native.RateLimitV1Fast``
+    for this limiter: LiteLLM's v1 pre-call check for the common case in one
+    native call (see its docstring and ``fast_litellm_core::ratelimit::window::check_v1``).
+
+    It covers exact ``UserAPIKeyAuth`` objects (fields read from the instance
+    dict: only valid when they are plain pydantic fields, checked here), no
+    Redis, no ``global_max_parallel_requests``, no per-model limit for the key
+    (key metadata, ``model_max_budget``, team metadata, no router -- LiteLLM's
+    ``get_key_model_*_limit`` unreplaced), int-or-None limits, str-or-None ids;
+    on 1.110.x no ``budget_throttle_pct`` and no session token. Clock: with
+    LiteLLM's default (``datetime.now``: the module's ``datetime`` on 1.83, the
+    limiter's ``_clock`` on 1.110) the native side reads the system clock and
+    takes ``localtime_r`` of its floored second, which is what ``datetime.now()``
+    does (``fast_litellm_core::ratelimit::window::local_minute``); a replaced
+    clock makes it answer 3 and the hook passes the minute of LiteLLM's clock."""
+    import datetime as _dt
+
+    import litellm.proxy.hooks.parallel_request_limiter as prl
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    from .. import _native
+
+    fields = getattr(UserAPIKeyAuth, "model_fields", {})
+    names = _V1_AUTH_FIELDS + (["is_session_token", "budget_throttle_pct"] if v110 else [])
+    # Instance-dict reads equal attribute reads only for plain pydantic fields,
+    # and for attributes the classes do not define.
+    iuc = lim.internal_usage_cache
+    dual = getattr(iuc, "dual_cache", None)
+    plain = (
+        all(n in fields and not hasattr(UserAPIKeyAuth, n) for n in names)
+        and "dual_cache" in getattr(iuc, "__dict__", ())
+        and not hasattr(type(iuc), "dual_cache")
+        and "redis_cache" in getattr(dual, "__dict__", ())
+        and not hasattr(type(dual), "redis_cache")
+    )
+    if not plain:
+        return lambda auth, data, window=None: 1
+    if v110:
+        clock_dict = lim.__dict__
+        c0 = clock_dict.get("_clock")
+        clock0 = c0 if c0 is not None and c0 == _dt.datetime.now and not hasattr(type(lim), "_clock") else None
+    else:
+        clock_dict = prl.__dict__
+        clock0 = _dt.datetime
+    return _native.RateLimitV1Fast(
+        table,
+        v110,
+        UserAPIKeyAuth,
+        iuc.__dict__,
+        dual,
+        clock_dict,
+        clock0,
+        prl.__dict__,
+        (au_tpm, au_rpm),
+        sys.modules,
+    ).check
+
+
 def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mirrors LiteLLM's hooks
     import litellm.proxy.hooks.parallel_request_limiter as prl
     from litellm import ModelResponse
@@ -472,7 +538,45 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
             key="global_max_parallel_requests", value=value, local_only=True, litellm_parent_otel_span=span
         )
 
+    async def refuse(u: Any, cache: Any, data: dict, call_type: Any, scope: str, limits: Any, kind: str, current: Any) -> None:
+        cur = (
+            None
+            if current is None
+            else {"current_requests": current[0], "current_tpm": current[1], "current_rpm": current[2]}
+        )
+        # LiteLLM's own check raises its own 429 (class, detail, retry-after).
+        await lim.check_key_in_limits(
+            user_api_key_dict=u,
+            cache=cache,
+            data=data,
+            call_type=call_type,
+            max_parallel_requests=limits[0],
+            tpm_limit=limits[1],
+            rpm_limit=limits[2],
+            current=cur,
+            request_count_api_key=f"{scope}::request_count",
+            rate_limit_type=kind,
+            values_to_update_in_cache=[],
+        )
+        raise RuntimeError("fast_litellm: rate-limit decision differs from LiteLLM's")  # pragma: no cover
+
+    fast_check = _v1_fused_check(lim, table, v110, au_tpm, au_rpm)
+
     async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> None:
+        # The common case in one native call (RateLimitV1Fast.check); else below.
+        try:
+            r = fast_check(user_api_key_dict, data)
+            if r.__class__ is int and r == 3:  # a replaced clock: its minute
+                r = fast_check(user_api_key_dict, data, _window(clock()))
+        except (TypeError, ValueError, MemoryError, OverflowError):  # overflow, full shared table
+            r = 1
+        if r is None:
+            return None
+        if r.__class__ is tuple:
+            return await refuse(user_api_key_dict, cache, data, call_type, r[0], r[1:4], r[4], r[5])
+        return await general_pre(user_api_key_dict, cache, data, call_type)
+
+    async def general_pre(user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> None:
         if redis():
             return await stock_pre(user_api_key_dict, cache, data, call_type)
         u = user_api_key_dict
@@ -565,26 +669,7 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
             )
         if refused >= 0:
             s = scopes[refused]
-            cur = (
-                None
-                if current is None
-                else {"current_requests": current[0], "current_tpm": current[1], "current_rpm": current[2]}
-            )
-            # LiteLLM's own check raises its own 429 (class, detail, retry-after).
-            await lim.check_key_in_limits(
-                user_api_key_dict=u,
-                cache=cache,
-                data=data,
-                call_type=call_type,
-                max_parallel_requests=s[1],
-                tpm_limit=s[2],
-                rpm_limit=s[3],
-                current=cur,
-                request_count_api_key=f"{s[0]}::request_count",
-                rate_limit_type=s[4],
-                values_to_update_in_cache=[],
-            )
-            raise RuntimeError("fast_litellm: rate-limit decision differs from LiteLLM's")  # pragma: no cover
+            await refuse(u, cache, data, call_type, s[0], s[1:4], s[4], current)
         return None
 
     def tokens_of(kwargs: Any, response_obj: Any) -> Any:
