@@ -258,6 +258,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RateLimitWindows>()?;
     m.add_class::<RateLimitFixedWindows>()?;
     m.add_class::<RateLimitV1Fast>()?;
+    m.add_class::<RateLimitV3Fast>()?;
     m.add_function(wrap_pyfunction!(ratelimit_local_minute, m)?)?;
     m.add_function(wrap_pyfunction!(ratelimit_clocks, m)?)?;
     m.add_function(wrap_pyfunction!(ratelimit_clocks_from_ns, m)?)?;
@@ -555,23 +556,6 @@ fn is_exact<T: pyo3::PyTypeInfo>(o: &Bound<'_, PyAny>) -> bool {
     o.get_type().is(&o.py().get_type::<T>())
 }
 
-/// A field read from the instance dict: absent → not covered.
-fn field<'py>(d: &Bound<'py, PyDict>, name: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
-    d.get_item(name).ok().flatten()
-}
-
-/// None, or an exact `str` (anything else: not covered).
-fn opt_str<'a>(o: &'a Bound<'_, PyAny>, keep: &'a mut Option<PyBackedStr>) -> Option<Option<&'a str>> {
-    if o.is_none() {
-        return Some(None);
-    }
-    if !is_exact::<PyString>(o) {
-        return None;
-    }
-    *keep = Some(o.extract::<PyBackedStr>().ok()?);
-    Some(keep.as_deref())
-}
-
 /// None, or an exact int within +-2**62 (anything else: not covered).
 fn opt_int(o: &Bound<'_, PyAny>) -> Option<Option<i64>> {
     opt_limit(o).ok()
@@ -642,19 +626,29 @@ impl RateLimitFixedWindows {
                 }
             };
         }
-        // Fields are read lazily, only those LiteLLM's builders read for this request
-        // (each read of a cold instance dict costs a cache miss).
+        // The fields every common-case request reads are looked up first, together,
+        // and their values' headers touched: independent loads, so the cache misses
+        // of a cold instance dict overlap instead of queueing. Others are read when
+        // LiteLLM's builders would read them.
+        let mut vals: [Option<Borrowed<'_, 'py, PyAny>>; 24] = [None; 24];
+        for i in [8usize, 0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 15, 20, 23] {
+            vals[i] = dget(py, &dict, names[i].bind(py));
+        }
+        touch(&vals);
         macro_rules! get {
             ($i:expr) => {
-                nc!(field(&dict, names[$i].bind(py)))
+                {
+                    let b: Borrowed<'_, 'py, PyAny> = nc!(vals[$i].or_else(|| dget(py, &dict, names[$i].bind(py))));
+                    b
+                }
             };
         }
-        let mut ks: [Option<PyBackedStr>; 5] = Default::default();
-        let [k_ak, k_uid, k_tid, k_eid, k_model] = &mut ks;
+        // Values are borrowed from the instance dict: only exact None/bool/int/
+        // str/dict values are looked at (no Python code runs while they are held).
         // The api key first: its descriptor's slot is prefetched while the other
         // fields are read.
         let o_ak = get!(8);
-        let api_key = nc!(opt_str(&o_ak, k_ak));
+        let api_key = nc!(opt_str_b(&o_ak));
         if let Some(ak) = api_key.filter(|s| !s.is_empty()) {
             let mut id = String::with_capacity(8 + ak.len());
             id.push_str("api_key:");
@@ -676,7 +670,7 @@ impl RateLimitFixedWindows {
                 return Ok(Err(NOT_COVERED));
             }
         }
-        if !empty(&get!(1)) || !empty(&get!(2)) || !empty(&get!(3)) {
+        if !empty(&*get!(1)) || !empty(&*get!(2)) || !empty(&*get!(3)) {
             return Ok(Err(NOT_COVERED));
         }
         let agent = get!(4);
@@ -694,7 +688,7 @@ impl RateLimitFixedWindows {
                     return Ok(Err(NOT_COVERED));
                 }
                 if let Some(a) = m.downcast::<PyDict>()?.get_item(pyo3::intern!(py, "agent_id"))? {
-                    if a.is_truthy()? {
+                    if nc!(truthy_plain(&a)) {
                         return Ok(Err(NOT_COVERED));
                     }
                 }
@@ -703,27 +697,27 @@ impl RateLimitFixedWindows {
         let (o_uid, o_tid, o_eid) = (get!(12), get!(15), get!(20));
         let mut r = V3Request {
             api_key,
-            user_id: nc!(opt_str(&o_uid, k_uid)),
-            team_id: nc!(opt_str(&o_tid, k_tid)),
-            end_user_id: nc!(opt_str(&o_eid, k_eid)),
+            user_id: nc!(opt_str_b(&o_uid)),
+            team_id: nc!(opt_str_b(&o_tid)),
+            end_user_id: nc!(opt_str_b(&o_eid)),
             ..Default::default()
         };
         if r.api_key.is_some_and(|s| !s.is_empty()) {
-            r.key_limits = [nc!(opt_int(&get!(9))), nc!(opt_int(&get!(10))), nc!(opt_int(&get!(11)))];
+            r.key_limits = [nc!(opt_int(&*get!(9))), nc!(opt_int(&*get!(10))), nc!(opt_int(&*get!(11)))];
         }
         if r.user_id.is_some_and(|s| !s.is_empty()) {
-            r.user_limits = [nc!(opt_int(&get!(13))), nc!(opt_int(&get!(14)))];
-            r.team_member_limits = [nc!(opt_int(&get!(18))), nc!(opt_int(&get!(19)))];
+            r.user_limits = [nc!(opt_int(&*get!(13))), nc!(opt_int(&*get!(14)))];
+            r.team_member_limits = [nc!(opt_int(&*get!(18))), nc!(opt_int(&*get!(19)))];
         }
         if r.team_id.is_some_and(|s| !s.is_empty()) {
-            r.team_limits = [nc!(opt_int(&get!(16))), nc!(opt_int(&get!(17)))];
+            r.team_limits = [nc!(opt_int(&*get!(16))), nc!(opt_int(&*get!(17)))];
         }
         if r.end_user_id.is_some_and(|s| !s.is_empty()) {
-            r.end_user_limits = [nc!(opt_int(&get!(21))), nc!(opt_int(&get!(22)))];
+            r.end_user_limits = [nc!(opt_int(&*get!(21))), nc!(opt_int(&*get!(22)))];
         }
         let model_obj = data.get_item(pyo3::intern!(py, "model"))?;
         if let Some(m) = &model_obj {
-            r.model = nc!(opt_str(m, k_model));
+            r.model = nc!(if m.is_none() { Some(None) } else { str_bound(m).map(Some) });
         }
         if let (Some(name), Some(m)) = (r.model.filter(|s| !s.is_empty()), &model_obj) {
             let _ = name;
@@ -737,9 +731,9 @@ impl RateLimitFixedWindows {
                     _ => None,
                 };
                 match found {
-                    Some(x) if x.is_truthy()? => got[i] = nc!(model_map(&x, m)),
+                    Some(x) if nc!(truthy_plain(&x)) => got[i] = nc!(model_map(&x, m)),
                     _ => {
-                        if !empty(&get!(23)) {
+                        if !empty(&*get!(23)) {
                             return Ok(Err(NOT_COVERED));
                         }
                         need_default[i] = true;
@@ -905,6 +899,54 @@ fn dget<'a, 'py>(py: Python<'py>, d: &'a Bound<'py, PyDict>, k: &Bound<'py, PySt
         }
         Some(Borrowed::from_ptr(py, p))
     }
+}
+
+/// Load each value's type pointer (no effect on values): issued back to back, the
+/// loads of cold objects overlap, so the checks that follow find them cached.
+#[inline]
+fn touch(vals: &[Option<Borrowed<'_, '_, PyAny>>]) {
+    let mut acc = 0usize;
+    for v in vals.iter().flatten() {
+        // SAFETY: a valid object pointer; reading its type pointer has no effect.
+        acc ^= unsafe { (*v.as_ptr()).ob_type as usize };
+    }
+    std::hint::black_box(acc);
+}
+
+/// The text of an exact `str` held by the caller (None: not a str, or not encodable).
+#[inline]
+fn str_bound<'a>(o: &'a Bound<'_, PyAny>) -> Option<&'a str> {
+    if !is_exact::<PyString>(o) {
+        return None;
+    }
+    let mut n: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `o` is a str; the buffer lives as long as the object (held for 'a).
+    unsafe {
+        let p = unicode_as_utf8(o.as_ptr(), &mut n);
+        if p.is_null() {
+            let _ = PyErr::take(o.py());
+            return None;
+        }
+        Some(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, n as usize)))
+    }
+}
+
+/// Truthiness of an exact None/bool/int/str/dict/list (no Python code runs);
+/// None (not covered) for any other type.
+#[inline]
+fn truthy_plain(o: &Bound<'_, PyAny>) -> Option<bool> {
+    if o.is_none() {
+        return Some(false);
+    }
+    if is_exact::<pyo3::types::PyBool>(o)
+        || is_exact::<pyo3::types::PyInt>(o)
+        || is_exact::<PyString>(o)
+        || is_exact::<PyDict>(o)
+        || is_exact::<PyList>(o)
+    {
+        return o.is_truthy().ok();
+    }
+    None
 }
 
 /// The text of an exact `str` (None: not a str, or not encodable).
@@ -1104,6 +1146,7 @@ impl RateLimitV1Fast {
         // so no Python code runs while they are held.
         let g = |i: usize| dget(py, &dict, names[i].bind(py));
         let f = [g(0), g(1), g(2), g(3), g(4), g(7), g(10), g(13), g(14), g(15)];
+        touch(&f);
         let [o_ak, o_mp, o_tpm, o_rpm, o_uid, o_tid, o_eid, o_md, o_mmb, o_tmd] = f;
         let (o_ak, o_mp, o_tpm, o_rpm) = (nc!(o_ak), nc!(o_mp), nc!(o_tpm), nc!(o_rpm));
         let (o_uid, o_tid, o_eid, o_md, o_mmb, o_tmd) = (nc!(o_uid), nc!(o_tid), nc!(o_eid), nc!(o_md), nc!(o_mmb), nc!(o_tmd));
@@ -1168,4 +1211,142 @@ impl RateLimitV1Fast {
 #[pyfunction]
 pub fn ratelimit_local_minute(secs: i64) -> Option<u64> {
     win::local_minute(secs)
+}
+
+// -- the v3 pre-call hook's common case in one call --------------------------------
+
+/// Returned when the v3 limiter's clock is replaced: the caller passes LiteLLM's clock values.
+const NEED_CLOCK: i64 = 3;
+
+/// LiteLLM 1.83's v3 pre-call hook for the common case in one call, bound to one
+/// limiter: the checks that keep LiteLLM's own path (Redis, the batch script,
+/// `acreate_batch`, a changed `window_size`, replaced clocks), the router
+/// lookup, [`RateLimitFixedWindows::check_auth`], and the write of the
+/// `RateLimitResponse` into `data`. The objects it compares against are
+/// captured once, at construction.
+#[pyclass(module = "fast_litellm._native", frozen)]
+pub struct RateLimitV3Fast {
+    table: Py<RateLimitFixedWindows>,
+    /// `UserAPIKeyAuth`, or None (the fused path is off).
+    auth_cls: Py<PyAny>,
+    /// The limiter's instance dict: `window_size`, `batch_rate_limiter_script`, `_time_provider`.
+    lim_dict: Py<PyDict>,
+    /// The `window_size` object seen at construction (an int > 0) and its value.
+    window: Py<PyAny>,
+    window_size: i64,
+    /// LiteLLM's default time provider as stored on the limiter, or None (never default).
+    tp0: Py<PyAny>,
+    iuc_dict: Py<PyDict>,
+    dual: Py<PyAny>,
+    dual_dict: Py<PyDict>,
+    /// `litellm.caching.in_memory_cache`'s dict (its `time`) and the `time` module.
+    imc_dict: Py<PyDict>,
+    time_mod: Py<PyAny>,
+    modules: Py<PyDict>,
+}
+
+#[pymethods]
+impl RateLimitV3Fast {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (table, auth_cls, lim_dict, window, tp0, iuc_dict, dual, imc_dict, time_mod, modules))]
+    fn new(
+        table: Py<RateLimitFixedWindows>,
+        auth_cls: Py<PyAny>,
+        lim_dict: Py<PyDict>,
+        window: &Bound<'_, PyAny>,
+        tp0: Py<PyAny>,
+        iuc_dict: Py<PyDict>,
+        dual: &Bound<'_, PyAny>,
+        imc_dict: Py<PyDict>,
+        time_mod: Py<PyAny>,
+        modules: Py<PyDict>,
+    ) -> PyResult<Self> {
+        let window_size: i64 = window.extract()?;
+        let dual_dict = dual.getattr("__dict__")?.downcast_into::<PyDict>()?.unbind();
+        Ok(RateLimitV3Fast {
+            table,
+            auth_cls,
+            lim_dict,
+            window: window.clone().unbind(),
+            window_size,
+            tp0,
+            iuc_dict,
+            dual: dual.clone().unbind(),
+            dual_dict,
+            imc_dict,
+            time_mod,
+            modules,
+        })
+    }
+
+    /// The pre-call check. `defaults`: the router's `(tpm, rpm)` deployment
+    /// defaults when asked for (2); `clock`: LiteLLM's `(limiter second, cache
+    /// time)` when asked for (3). Returns None (done: admitted with the response
+    /// stored in `data`, or no descriptor), `(response, descriptors)` (refused:
+    /// LiteLLM's `_handle_rate_limit_error` raises), 1 (not the common case:
+    /// nothing counted), 2 or 3.
+    #[pyo3(signature = (auth, data, call_type, defaults=None, clock=None))]
+    fn check(
+        &self,
+        py: Python<'_>,
+        auth: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        call_type: &Bound<'_, PyAny>,
+        defaults: Option<&Bound<'_, PyAny>>,
+        clock: Option<(i64, f64)>,
+    ) -> PyResult<PyObject> {
+        let code = |c: i64| -> PyResult<PyObject> { Ok(c.into_pyobject(py)?.into_any().unbind()) };
+        if !auth.get_type().is(self.auth_cls.bind(py)) || !is_exact::<PyDict>(data) {
+            return code(NOT_COVERED);
+        }
+        let data = data.downcast::<PyDict>()?;
+        let lim = self.lim_dict.bind(py);
+        let plain = (|| {
+            let w = dget(py, lim, pyo3::intern!(py, "window_size"))?;
+            let ct = str_bound(call_type)?;
+            let script = dget(py, lim, pyo3::intern!(py, "batch_rate_limiter_script"))?;
+            let dual = dget(py, self.iuc_dict.bind(py), pyo3::intern!(py, "dual_cache"))?;
+            let redis = dget(py, self.dual_dict.bind(py), pyo3::intern!(py, "redis_cache"))?;
+            Some(w.is(self.window.bind(py)) && ct != "acreate_batch" && script.is_none() && dual.is(self.dual.bind(py)) && redis.is_none())
+        })();
+        if plain != Some(true) {
+            return code(NOT_COVERED);
+        }
+        if clock.is_none() {
+            let tp = dget(py, lim, pyo3::intern!(py, "_time_provider"));
+            let t = dget(py, self.imc_dict.bind(py), pyo3::intern!(py, "time"));
+            let default = matches!((tp, t), (Some(tp), Some(t)) if !tp.is_none() && tp.is(self.tp0.bind(py)) && t.is(self.time_mod.bind(py)));
+            if !default {
+                return code(NEED_CLOCK);
+            }
+        }
+        let dflt = match defaults {
+            Some(d) => d.clone(),
+            None => {
+                // No router (the proxy module loaded, its llm_router None): no deployment defaults.
+                let no_router = match dget(py, self.modules.bind(py), pyo3::intern!(py, "litellm.proxy.proxy_server")) {
+                    Some(ps) => ps.getattr(pyo3::intern!(py, "llm_router")).map(|r| r.is_none()).unwrap_or(true),
+                    None => false,
+                };
+                if no_router {
+                    pyo3::types::PyBool::new(py, false).to_owned().into_any()
+                } else {
+                    py.None().into_bound(py)
+                }
+            }
+        };
+        match self.table.get().check_auth_inner(py, auth, data, clock, self.window_size, &dflt)? {
+            Err(c) => code(c),
+            Ok(o) => {
+                let b = o.bind(py);
+                if is_exact::<PyDict>(b) {
+                    data.set_item(pyo3::intern!(py, "litellm_proxy_rate_limit_response"), b)?;
+                    Ok(py.None())
+                } else {
+                    Ok(o)
+                }
+            }
+        }
+    }
 }

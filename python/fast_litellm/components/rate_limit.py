@@ -1036,6 +1036,36 @@ def fused_v3_check(lim: Any, table: Any) -> Any:
     return check
 
 
+def _v3_fast_check(lim: Any, table: Any, auth_cls: Any, window: Any, tp0: Any, iuc: Any, dual: Any) -> Callable[..., Any]:
+    """The bound ``check(auth, data, call_type, defaults=None, clock=None)`` of a
+    ``_native.RateLimitV3Fast`` for this limiter (see its docstring), or a
+    function answering 1 (not covered) when the fused path is off: no exact
+    ``UserAPIKeyAuth`` fields (``auth_cls`` None), a ``window_size`` that is not
+    an int > 0, or attributes it reads from instance dicts that a class defines."""
+    import time as _time
+
+    import litellm.caching.in_memory_cache as imc_mod
+
+    from .. import _native
+
+    cls = type(lim)
+    ok = (
+        auth_cls is not None
+        and window.__class__ is int
+        and window > 0
+        and all(n in lim.__dict__ and not hasattr(cls, n) for n in ("window_size", "batch_rate_limiter_script", "_time_provider"))
+        and "dual_cache" in getattr(iuc, "__dict__", ())
+        and not hasattr(type(iuc), "dual_cache")
+        and "redis_cache" in getattr(dual, "__dict__", ())
+        and not hasattr(type(dual), "redis_cache")
+    )
+    if not ok:
+        return lambda auth, data, call_type, defaults=None, clock=None: 1
+    return _native.RateLimitV3Fast(
+        table, auth_cls, lim.__dict__, window, tp0, iuc.__dict__, dual, imc_mod.__dict__, _time, sys.modules
+    ).check
+
+
 def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
     import litellm.caching.in_memory_cache as imc_mod
 
@@ -1064,40 +1094,29 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
         auth_cls = None
     dual = iuc.dual_cache
     # (f_tp0 None: a custom clock; the fused call is then given LiteLLM's clock values)
+    v3_check = _v3_fast_check(lim, table, auth_cls, f_window, f_tp0, iuc, dual)
 
     async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> Any:
-        if (
-            user_api_key_dict.__class__ is auth_cls
-            and data.__class__ is dict
-            and lim.window_size is f_window  # an int > 0 (checked at install)
-            and call_type != "acreate_batch"
-            and lim.batch_rate_limiter_script is None
-            and dual.redis_cache is None
-            and iuc.dual_cache is dual
-        ):
-            # not delegated(); fused(user_api_key_dict, data), inlined
-            # fused(user_api_key_dict, data), inlined
-            clock = None if lim._time_provider is f_tp0 and imc_mod.time is _time else (
-                int(lim._get_current_time().timestamp()),
-                imc_mod.time.time(),
-            )
-            ps = modules.get(_PROXY_SERVER)
-            dflt = False if ps is not None and getattr(ps, "llm_router", None) is None else None
-            try:
-                r = f_check(user_api_key_dict, data, clock, f_window, dflt)
-                if r.__class__ is int and r == 2:
-                    r = f_check(user_api_key_dict, data, clock, f_window, f_defaults(data.get("model")))
-            except (TypeError, ValueError, MemoryError):  # odd values, overflow, full shared table
-                return await stock_pre(user_api_key_dict, cache, data, call_type)
-            if r is None:
-                return None
-            if r.__class__ is dict:
-                data["litellm_proxy_rate_limit_response"] = r
-                return None
-            if r.__class__ is tuple:
-                lim._handle_rate_limit_error(response=r[0], descriptors=r[1])
-                return None
-            # not the common case: the general path below
+        # The common case in one native call (RateLimitV3Fast.check: the checks of
+        # delegated(), the clocks, the router lookup, check_auth and the write of the
+        # response into data); else the general path below.
+        try:
+            r = v3_check(user_api_key_dict, data, call_type)
+            if r.__class__ is int and r != 1:
+                clock = None
+                if r == 3:  # a replaced clock: LiteLLM's clock values
+                    clock = (int(lim._get_current_time().timestamp()), imc_mod.time.time())
+                    r = v3_check(user_api_key_dict, data, call_type, None, clock)
+                if r.__class__ is int and r == 2:  # the router's deployment defaults
+                    r = v3_check(user_api_key_dict, data, call_type, f_defaults(data.get("model")), clock)
+        except (TypeError, ValueError, MemoryError):  # odd values, overflow, full shared table
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        if r is None:
+            return None
+        if r.__class__ is tuple:
+            lim._handle_rate_limit_error(response=r[0], descriptors=r[1])
+            return None
+        # not the common case (r == 1): the general path below
         if call_type == "acreate_batch" or delegated():
             return await stock_pre(user_api_key_dict, cache, data, call_type)
         u = user_api_key_dict
