@@ -54,6 +54,23 @@ two distinct live scopes collide with probability ~n^2/2^65 (~3e-8 at a million
 keys); the per-table random seed keeps collisions from being crafted. Refusals
 are raised by LiteLLM's own ``check_key_in_limits`` (same class --
 ``HTTPException``/``ProxyRateLimitError`` --, status, detail, ``retry-after``).
+
+The common case of the pre-call check is ONE native call
+(``_native.RateLimitV1Fast.check``, built per limiter by ``_v1_fused_check``):
+exact ``UserAPIKeyAuth`` (fields read from its instance dict), no Redis, no
+``global_max_parallel_requests``, no per-model limit for the key (key metadata,
+``model_max_budget``, team metadata; without a router there are no deployment
+defaults), int-or-None limits, str-or-None ids, and on 1.110.x no budget
+throttle and no session token. The scopes and decisions are
+``fast_litellm_core::ratelimit::window::WindowTable::check_v1``. The minute:
+with LiteLLM's default clock (``datetime.now``), ``localtime_r`` of the floored
+second of the system clock, which is what ``datetime.now()`` computes (CPython
+floors the ns time to the microsecond, then ``localtime_r`` of the seconds);
+tested at every second around the 2024-2026 offset changes of 11 zones and at
+minute boundaries 1850-2150. One ``localtime_r`` per distinct second (cached):
+a ``time.tzset()`` to another zone takes effect at the next second. A replaced
+clock: the minute of LiteLLM's clock is passed in. Anything else runs the
+Python transcription below (one native ``admit``).
 The global in-flight integer stays in LiteLLM's cache, handled by LiteLLM's
 calls. Redis configured on the cache: every hook runs LiteLLM's code.
 Limits that are not ``int``: LiteLLM's hook runs.
@@ -119,7 +136,11 @@ hook only reads ``data`` and stays LiteLLM's). They keep every entry in
 80-byte slot per descriptor string ``"{key}:{value}"`` (64-bit keyed SipHash; the
 string is never stored), with the four entries' exact values and ``f64``
 expiries, so the pre-check, the window logic and the final check are one native
-call that returns LiteLLM's ``RateLimitResponse`` dict. The common case (no
+call that returns LiteLLM's ``RateLimitResponse`` dict. The hook's own checks
+(Redis, batch script, ``acreate_batch``, ``window_size``, default clocks, the
+router lookup) and the write of the response into ``data`` are in the same
+native call (``_native.RateLimitV3Fast.check``, built per limiter by
+``_v3_fast_check``); the hook's Python is that call and two comparisons. The common case (no
 dynamic/typed limits, no team/project/organisation metadata, no organisation
 limits, no agent, no ``model_max_budget``; exact ``UserAPIKeyAuth``) is ONE
 native call (``fused_v3_check`` -> ``RateLimitFixedWindows.check_auth``): the
@@ -162,10 +183,9 @@ at pre-call reconciled at success/failure, a per-request stash, PTU team
 ceilings and normalised tokens, batch-enqueued reservations. Reproducing it
 exactly is its own piece of work.
 
-Missing: v3 on 1.110.x (above); a one-native-call pre-call path for v1 like v3's
-(v1's check is still our Python transcription of LiteLLM's hook around one
-native ``admit``: 5.5x/6.0x, not the 10x target); Redis is delegated to
-LiteLLM's own code.
+Missing: v3 on 1.110.x (above, in ``rate_limit_v3_110``); v1's per-model-limit,
+global-limit and throttled requests still run the Python transcription (one
+native ``admit``); Redis is delegated to LiteLLM's own code.
 """
 
 from __future__ import annotations
@@ -1269,7 +1289,8 @@ PATCHES = [
             "proxy calls it). The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
             "parallel_request_limiter hook with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true): its "
             "pre-call/success/failure/post-call hooks count in a Rust per-minute table (24-byte "
-            "slots, lock-free CAS) with one native call per check; 429s are raised by LiteLLM's "
+            "slots, lock-free CAS); the common pre-call check (no per-model/global limit) is one "
+            "native call reading the UserAPIKeyAuth directly; 429s are raised by LiteLLM's "
             "own check_key_in_limits. Shared across workers through a memory-mapped file when "
             "FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). Redis configured: LiteLLM's hooks run."
         ),
