@@ -586,6 +586,8 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
         # The common case in one native call (RateLimitV1Fast.check); else below.
         try:
             r = fast_check(user_api_key_dict, data)
+            if r is None:
+                return None
             if r.__class__ is int and r == 3:  # a replaced clock: its minute
                 r = fast_check(user_api_key_dict, data, _window(clock()))
         except (TypeError, ValueError, MemoryError, OverflowError):  # overflow, full shared table
@@ -1122,6 +1124,8 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
         # response into data); else the general path below.
         try:
             r = v3_check(user_api_key_dict, data, call_type)
+            if r is None:
+                return None
             if r.__class__ is int and r != 1:
                 clock = None
                 if r == 3:  # a replaced clock: LiteLLM's clock values
