@@ -100,6 +100,8 @@ Deliberate differences (documented, tested)
 * A scope with no traffic for exactly the repeated hour of a DST fall-back would
   see its counts from an hour earlier (stock: expired by the 60 s TTL).
 * Limiters built while the patch was active keep our hooks after ``deactivate()``.
+* 1.83.14 reads ``datetime.now()`` three times for one minute key (date, hour,
+  minute), which can mix two instants at a boundary; we read the clock once.
 
 The older patch ``rate_limit.internal_usage_cache`` (off by default) swaps only
 the limiters' ``InMemoryCache`` for an exact Rust model of it; it is exact but not
