@@ -96,6 +96,17 @@ def gen_trace(n: int, seed: int, n_keys: int = 25) -> List[Tuple]:
                 metadata=rng.choice([{}, {}, {"model_rpm_limit": {"gpt-4o": 2}}, {"model_tpm_limit": {"gpt-4o-mini": 300}}]),
             )
         )
+    # Shapes the fused pre-call check (RateLimitV1Fast) does or does not cover,
+    # from a second generator so the draws above stay as they were.
+    rng2 = random.Random(seed ^ 0x5EED)
+    for spec in keys:
+        r2 = rng2.random()
+        if r2 < 0.1:
+            spec["end_user_id"] = ""  # falsy: no customer scope
+        elif r2 < 0.15:
+            spec["team_metadata"] = {"note": "x"}  # truthy: LiteLLM's helpers run
+        elif r2 < 0.2:
+            spec["model_max_budget"] = {"gpt-4o": {"budget_limit": 1.0}}  # no rpm/tpm in it
     trace: List[Tuple] = []
     for _ in range(n):
         r = rng.random()
@@ -103,7 +114,9 @@ def gen_trace(n: int, seed: int, n_keys: int = 25) -> List[Tuple]:
         model = rng.choice(models)
         if r < 0.6:
             glob = rng.choice([None] * 20 + [3])
-            trace.append(("pre", spec, model, glob))
+            shape = rng2.random()
+            # model None sometimes; request data without "metadata" sometimes
+            trace.append(("pre", spec, None if shape < 0.03 else model, glob, shape < 0.2))
         elif r < 0.85:
             trace.append(("success", spec, model, rng.choice([0, 7, 120, 900])))
         elif r < 0.93:
@@ -141,9 +154,11 @@ async def run_trace(limiter: Any, clock: Clock, trace: List[Tuple], sizes: Any =
             data: dict = {"model": model, "metadata": {}}
             if ev[3] is not None:
                 data["metadata"]["global_max_parallel_requests"] = ev[3]
+            elif len(ev) > 4 and ev[4]:
+                del data["metadata"]
             try:
                 await limiter.async_pre_call_hook(user_api_key_dict=auth, cache=cache, data=data, call_type="completion")
-                out.append(("ok", sorted(data["metadata"].items())))
+                out.append(("ok", sorted(data.get("metadata", {}).items())))
             except Exception as exc:
                 out.append(_outcome(exc))
         elif kind in ("success", "failure"):

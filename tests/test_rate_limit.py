@@ -276,3 +276,205 @@ def test_counters_exact_under_threads():
     for t in threads:
         t.join()
     assert sum(fast.get_cache(f"c{i}") for i in range(10)) == 8 * 5000
+
+
+# -- the fused v1 pre-call check (RateLimitV1Fast) ----------------------------------
+
+_ZONE_CHECK = r"""
+import datetime as dt, os, random, sys, time
+from fast_litellm import _native
+
+def window(d):
+    return d.toordinal() * 1440 + d.hour * 60 + d.minute
+
+zones = sys.argv[1:]
+rng = random.Random(5)
+bad = []
+n = 0
+for z in zones:
+    os.environ["TZ"] = z
+    time.tzset()
+    secs = set()
+    # Every second within 16 minutes before / 1 minute after each UTC-offset change
+    # of 2024-2026 (DST starts and ends), found on a 15-minute grid.
+    t0 = 1_704_067_200
+    prev = time.localtime(t0).tm_gmtoff
+    for t in range(t0, t0 + 3 * 366 * 86400, 900):
+        off = time.localtime(t).tm_gmtoff
+        if off != prev:
+            secs.update(range(t - 960, t + 61))
+        prev = off
+    # Minute boundaries (UTC and local) and random instants, 1850-2150: offsets
+    # with seconds (local mean time), historical zone changes.
+    for _ in range(4000):
+        s = rng.randrange(-3_786_825_600, 5_680_281_600)
+        m = s - s % 60
+        secs.update((s, m - 61, m - 60, m - 1, m, m + 1, m + 59))
+        secs.add(s - time.localtime(s).tm_sec)
+        secs.add(s - time.localtime(s).tm_sec - 1)
+    for s in sorted(secs):
+        n += 1
+        want = window(dt.datetime.fromtimestamp(s))
+        got = _native.ratelimit_local_minute(s)
+        if got != want:
+            bad.append((z, s, got, want))
+    # datetime.now() is localtime of the floored second of the system clock.
+    for _ in range(200):
+        a = time.time_ns() // 10**9
+        d = dt.datetime.now()
+        b = time.time_ns() // 10**9
+        if window(d) not in (_native.ratelimit_local_minute(a), _native.ratelimit_local_minute(b)):
+            bad.append((z, "now", a, b, window(d)))
+print(n, len(bad), bad[:5])
+"""
+
+ZONES = [
+    "UTC", "America/New_York", "Europe/London", "Europe/Dublin", "Asia/Kolkata", "Asia/Kathmandu",
+    "Australia/Lord_Howe", "Pacific/Chatham", "America/St_Johns", "Europe/Amsterdam", "Africa/Monrovia",
+]
+
+
+def test_v1_local_minute_matches_datetime_across_zones():
+    """The fused path's minute (localtime_r of the floored system second, native) is
+    LiteLLM's "%Y-%m-%d-%H-%M" key of datetime.now(): checked at every second around
+    the 2024-2026 offset changes of 11 zones (DST, half/quarter-hour offsets,
+    30-minute DST, negative DST) and at minute boundaries of random instants
+    1850-2150 (offsets with seconds), against datetime.fromtimestamp."""
+    import subprocess
+
+    zones = [z for z in ZONES if os.path.exists(f"/usr/share/zoneinfo/{z}")]
+    assert len(zones) >= 6, zones
+    out = subprocess.run(
+        [sys.executable, "-c", _ZONE_CHECK, *zones], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    n, nbad, first = out.stdout.strip().split(" ", 2)
+    assert int(n) > 200_000 and nbad == "0", out.stdout
+
+
+def _fused(lim):
+    from fast_litellm.components import rate_limit
+    from litellm.proxy.auth import auth_utils as au
+
+    return rate_limit._v1_fused_check(
+        lim, rate_limit.windows_for(lim), rate_limit._flavor() == "1.110", au.get_key_model_tpm_limit, au.get_key_model_rpm_limit
+    )
+
+
+def _v1_limiter(clock=None):
+    import inspect
+
+    from fast_litellm.components import rate_limit
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy.hooks.parallel_request_limiter import _PROXY_MaxParallelRequestsHandler as cls
+    from litellm.proxy.utils import InternalUsageCache
+
+    init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
+    iuc = InternalUsageCache.__new__(InternalUsageCache)
+    init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
+    cls_init = getattr(cls.__init__, "__wrapped__", cls.__init__)
+    lim = cls.__new__(cls)
+    kwargs = {"clock": clock} if clock is not None and "clock" in inspect.signature(cls_init).parameters else {}
+    cls_init(lim, iuc, **kwargs)
+    assert rate_limit.accelerate_limiter(lim)
+    return lim
+
+
+def test_v1_fused_check_covers_the_common_case_only(monkeypatch):
+    """RateLimitV1Fast.check: None (admitted) for the common case with LiteLLM's
+    default clock, counted in the current local minute; 1 (nothing counted:
+    the general path runs) for everything it does not cover; 3 for a replaced
+    clock; LiteLLM's refusal values for a 429."""
+    import datetime as _dt
+
+    import litellm.proxy.hooks.parallel_request_limiter as prl
+    import litellm.proxy.proxy_server as ps
+    from fast_litellm.components import rate_limit
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    v110 = rate_limit._flavor() == "1.110"
+    monkeypatch.setattr(ps, "llm_router", None)
+    lim = _v1_limiter()
+    check = _fused(lim)
+    table = rate_limit.windows_for(lim)
+    data = {"model": "gpt-4o"}
+    u = UserAPIKeyAuth(api_key="sk-fused", rpm_limit=2, user_id="u-fused", team_id="t-fused", end_user_id="")
+    w0 = rate_limit._window(_dt.datetime.now())
+    assert check(u, data) is None
+    w1 = rate_limit._window(_dt.datetime.now())
+    got = [table.get(w, u.api_key) for w in {w0, w1}]
+    assert (1, 0, 1) in got, got
+    assert any(table.get(w, "u-fused") == (1, 0, 1) for w in {w0, w1})
+    assert all(table.get(w, "") is None for w in {w0, w1})  # "" end user: no scope
+    assert check(u, dict(data)) is None
+    r = check(u, dict(data))  # third call: the key's rpm (2) refuses
+    assert r == (u.api_key, sys.maxsize, sys.maxsize, 2, "key", (2, 0, 2)), r
+
+    def fresh(**kw):
+        return UserAPIKeyAuth(api_key="sk-other", rpm_limit=5, **kw)
+
+    other = fresh().api_key  # LiteLLM stores the key's hash
+
+    not_covered = [
+        (fresh(), {"model": "gpt-4o", "metadata": {"global_max_parallel_requests": 3}}),
+        (fresh(), {"model": "gpt-4o", "metadata": None}),
+        (fresh(metadata={"model_rpm_limit": {"gpt-4o": 1}}), data),
+        (fresh(metadata={"model_tpm_limit": {"x": 1}}), data),
+        (fresh(model_max_budget={"gpt-4o": {"rpm_limit": 1}}), data),
+        (fresh(team_metadata={"model_rpm_limit": {"gpt-4o": 1}}), data),
+        (fresh(), None),
+        (fresh(), [("model", "gpt-4o")]),
+    ]
+    sub = type("Sub", (UserAPIKeyAuth,), {})
+    not_covered.append((sub(api_key="sk-other", rpm_limit=5), data))
+    odd = fresh()
+    odd.__dict__["tpm_limit"] = 2.5
+    not_covered.append((odd, data))
+    big = fresh()
+    big.__dict__["rpm_limit"] = 2**70
+    not_covered.append((big, data))
+    if v110:
+        not_covered.append((fresh(budget_throttle_pct=0.5), data))
+        not_covered.append((fresh(is_session_token=True, key_alias="alias"), data))
+    for auth, d in not_covered:
+        assert check(auth, d) == 1, (auth.__dict__.get("metadata"), d)
+    assert all(table.get(w, other) is None for w in {w0, w1})
+    # model None: no router lookup needed
+    assert check(fresh(), {"model": None}) is None
+    # a router: its deployment defaults may apply (LiteLLM's helpers)
+    monkeypatch.setattr(ps, "llm_router", object())
+    assert check(fresh(), data) == 1
+    monkeypatch.setattr(ps, "llm_router", None)
+    # replaced helpers, Redis: LiteLLM's code
+    monkeypatch.setattr(prl, "get_key_model_rpm_limit", lambda *a, **k: None)
+    assert check(fresh(), data) == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(ps, "llm_router", None)
+    lim.internal_usage_cache.dual_cache.redis_cache = object()
+    assert check(fresh(), data) == 1
+    lim.internal_usage_cache.dual_cache.redis_cache = None
+    # replaced clock: 3, then the given minute is used
+    clock = rlt.Clock()
+    if v110:
+        lim2 = _v1_limiter(clock=clock.now)
+        check2 = _fused(lim2)
+        assert check2(fresh(), data) == 3
+        assert check2(fresh(), data, 12345) is None
+        assert rate_limit.windows_for(lim2).get(12345, other) == (1, 0, 1)
+    else:
+        undo = rlt.install_clock(clock)
+        try:
+            assert check(fresh(), data) == 3
+            assert check(fresh(), data, 12345) is None
+            assert table.get(12345, other) == (1, 0, 1)
+        finally:
+            undo()
+
+
+def test_v1_minute_cache_matches_uncached():
+    from fast_litellm import _native
+
+    lim = _v1_limiter()
+    fast = _fused(lim).__self__
+    for s in [1_767_225_599, 1_767_225_600, 1_767_225_600, 1_767_225_659, 1_767_225_660, 1_767_225_600, 0, -1, -61]:
+        assert fast.minute_at(s) == _native.ratelimit_local_minute(s), s

@@ -226,6 +226,66 @@ class RateLimitFixedWindows:
     def nbytes(self) -> int:
         """Exact bytes of the table (header + slots)."""
 
+class RateLimitV1Fast:
+    """LiteLLM's v1 pre-call check for the common case in one call, bound to one
+    limiter (its table, usage cache, clock and module objects, captured at
+    construction): reads the ``UserAPIKeyAuth``'s fields from its instance dict,
+    checks nothing outside the common case applies and counts in the table
+    (``fast_litellm_core::ratelimit::window::WindowTable::check_v1``)."""
+
+    def __init__(
+        self,
+        windows: RateLimitWindows,
+        v110: bool,
+        auth_cls: Any,
+        iuc_dict: Dict[str, Any],
+        dual: Any,
+        clock_dict: Dict[str, Any],
+        clock0: Any,
+        prl_dict: Dict[str, Any],
+        key_model_fns: Tuple[Any, Any],
+        modules: Dict[str, Any],
+    ) -> None: ...
+    def check(self, auth: Any, data: Any, window: Optional[int] = None) -> Any:
+        """None (admitted / no scope), 1 (not the common case: nothing counted), 3
+        (a replaced clock: call again with its ``window``), or refused:
+        ``(scope, max_parallel, tpm, rpm, rate_limit_type, current or None)``."""
+    def minute_at(self, secs: int) -> Optional[int]:
+        """The minute ``check`` uses at Unix second ``secs`` (per-second cache)."""
+
+class RateLimitV3Fast:
+    """LiteLLM 1.83's v3 pre-call hook for the common case in one call, bound to one
+    limiter: the delegation checks, clocks, router lookup, ``check_auth`` and the
+    write of the response into ``data``."""
+
+    def __init__(
+        self,
+        table: RateLimitFixedWindows,
+        auth_cls: Any,
+        lim_dict: Dict[str, Any],
+        window: int,
+        tp0: Any,
+        iuc_dict: Dict[str, Any],
+        dual: Any,
+        imc_dict: Dict[str, Any],
+        time_mod: Any,
+        modules: Dict[str, Any],
+    ) -> None: ...
+    def check(
+        self,
+        auth: Any,
+        data: Any,
+        call_type: Any,
+        defaults: Any = None,
+        clock: Optional[Tuple[int, float]] = None,
+    ) -> Any:
+        """None (done), ``(response, descriptors)`` (refused), 1 (not the common
+        case), 2 (pass the router's ``defaults``), 3 (pass LiteLLM's ``clock``)."""
+
+def ratelimit_local_minute(secs: int) -> Optional[int]:
+    """``toordinal() * 1440 + hour * 60 + minute`` of the local time of Unix second
+    ``secs`` (``localtime_r``, as ``datetime.now()``), the v1 limiter's minute key."""
+
 def ratelimit_clocks() -> Tuple[int, float]:
     """``(int(datetime.now().timestamp()), time.time())`` of one system-clock reading."""
 

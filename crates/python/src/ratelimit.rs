@@ -257,6 +257,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RateLimitStore>()?;
     m.add_class::<RateLimitWindows>()?;
     m.add_class::<RateLimitFixedWindows>()?;
+    m.add_class::<RateLimitV1Fast>()?;
+    m.add_class::<RateLimitV3Fast>()?;
+    m.add_function(wrap_pyfunction!(ratelimit_local_minute, m)?)?;
     m.add_function(wrap_pyfunction!(ratelimit_clocks, m)?)?;
     m.add_function(wrap_pyfunction!(ratelimit_clocks_from_ns, m)?)?;
     m.add_function(wrap_pyfunction!(ratelimit_lock_owner, m)?)?;
@@ -553,23 +556,6 @@ fn is_exact<T: pyo3::PyTypeInfo>(o: &Bound<'_, PyAny>) -> bool {
     o.get_type().is(&o.py().get_type::<T>())
 }
 
-/// A field read from the instance dict: absent → not covered.
-fn field<'py>(d: &Bound<'py, PyDict>, name: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
-    d.get_item(name).ok().flatten()
-}
-
-/// None, or an exact `str` (anything else: not covered).
-fn opt_str<'a>(o: &'a Bound<'_, PyAny>, keep: &'a mut Option<PyBackedStr>) -> Option<Option<&'a str>> {
-    if o.is_none() {
-        return Some(None);
-    }
-    if !is_exact::<PyString>(o) {
-        return None;
-    }
-    *keep = Some(o.extract::<PyBackedStr>().ok()?);
-    Some(keep.as_deref())
-}
-
 /// None, or an exact int within +-2**62 (anything else: not covered).
 fn opt_int(o: &Bound<'_, PyAny>) -> Option<Option<i64>> {
     opt_limit(o).ok()
@@ -640,19 +626,29 @@ impl RateLimitFixedWindows {
                 }
             };
         }
-        // Fields are read lazily, only those LiteLLM's builders read for this request
-        // (each read of a cold instance dict costs a cache miss).
+        // The fields every common-case request reads are looked up first, together,
+        // and their values' headers touched: independent loads, so the cache misses
+        // of a cold instance dict overlap instead of queueing. Others are read when
+        // LiteLLM's builders would read them.
+        let mut vals: [Option<Borrowed<'_, 'py, PyAny>>; 24] = [None; 24];
+        for i in [8usize, 0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 15, 20, 23] {
+            vals[i] = dget(py, &dict, names[i].bind(py));
+        }
+        touch(&vals);
         macro_rules! get {
             ($i:expr) => {
-                nc!(field(&dict, names[$i].bind(py)))
+                {
+                    let b: Borrowed<'_, 'py, PyAny> = nc!(vals[$i].or_else(|| dget(py, &dict, names[$i].bind(py))));
+                    b
+                }
             };
         }
-        let mut ks: [Option<PyBackedStr>; 5] = Default::default();
-        let [k_ak, k_uid, k_tid, k_eid, k_model] = &mut ks;
+        // Values are borrowed from the instance dict: only exact None/bool/int/
+        // str/dict values are looked at (no Python code runs while they are held).
         // The api key first: its descriptor's slot is prefetched while the other
         // fields are read.
         let o_ak = get!(8);
-        let api_key = nc!(opt_str(&o_ak, k_ak));
+        let api_key = nc!(opt_str_b(&o_ak));
         if let Some(ak) = api_key.filter(|s| !s.is_empty()) {
             let mut id = String::with_capacity(8 + ak.len());
             id.push_str("api_key:");
@@ -674,7 +670,7 @@ impl RateLimitFixedWindows {
                 return Ok(Err(NOT_COVERED));
             }
         }
-        if !empty(&get!(1)) || !empty(&get!(2)) || !empty(&get!(3)) {
+        if !empty(&*get!(1)) || !empty(&*get!(2)) || !empty(&*get!(3)) {
             return Ok(Err(NOT_COVERED));
         }
         let agent = get!(4);
@@ -692,7 +688,7 @@ impl RateLimitFixedWindows {
                     return Ok(Err(NOT_COVERED));
                 }
                 if let Some(a) = m.downcast::<PyDict>()?.get_item(pyo3::intern!(py, "agent_id"))? {
-                    if a.is_truthy()? {
+                    if nc!(truthy_plain(&a)) {
                         return Ok(Err(NOT_COVERED));
                     }
                 }
@@ -701,27 +697,27 @@ impl RateLimitFixedWindows {
         let (o_uid, o_tid, o_eid) = (get!(12), get!(15), get!(20));
         let mut r = V3Request {
             api_key,
-            user_id: nc!(opt_str(&o_uid, k_uid)),
-            team_id: nc!(opt_str(&o_tid, k_tid)),
-            end_user_id: nc!(opt_str(&o_eid, k_eid)),
+            user_id: nc!(opt_str_b(&o_uid)),
+            team_id: nc!(opt_str_b(&o_tid)),
+            end_user_id: nc!(opt_str_b(&o_eid)),
             ..Default::default()
         };
         if r.api_key.is_some_and(|s| !s.is_empty()) {
-            r.key_limits = [nc!(opt_int(&get!(9))), nc!(opt_int(&get!(10))), nc!(opt_int(&get!(11)))];
+            r.key_limits = [nc!(opt_int(&*get!(9))), nc!(opt_int(&*get!(10))), nc!(opt_int(&*get!(11)))];
         }
         if r.user_id.is_some_and(|s| !s.is_empty()) {
-            r.user_limits = [nc!(opt_int(&get!(13))), nc!(opt_int(&get!(14)))];
-            r.team_member_limits = [nc!(opt_int(&get!(18))), nc!(opt_int(&get!(19)))];
+            r.user_limits = [nc!(opt_int(&*get!(13))), nc!(opt_int(&*get!(14)))];
+            r.team_member_limits = [nc!(opt_int(&*get!(18))), nc!(opt_int(&*get!(19)))];
         }
         if r.team_id.is_some_and(|s| !s.is_empty()) {
-            r.team_limits = [nc!(opt_int(&get!(16))), nc!(opt_int(&get!(17)))];
+            r.team_limits = [nc!(opt_int(&*get!(16))), nc!(opt_int(&*get!(17)))];
         }
         if r.end_user_id.is_some_and(|s| !s.is_empty()) {
-            r.end_user_limits = [nc!(opt_int(&get!(21))), nc!(opt_int(&get!(22)))];
+            r.end_user_limits = [nc!(opt_int(&*get!(21))), nc!(opt_int(&*get!(22)))];
         }
         let model_obj = data.get_item(pyo3::intern!(py, "model"))?;
         if let Some(m) = &model_obj {
-            r.model = nc!(opt_str(m, k_model));
+            r.model = nc!(if m.is_none() { Some(None) } else { str_bound(m).map(Some) });
         }
         if let (Some(name), Some(m)) = (r.model.filter(|s| !s.is_empty()), &model_obj) {
             let _ = name;
@@ -735,9 +731,9 @@ impl RateLimitFixedWindows {
                     _ => None,
                 };
                 match found {
-                    Some(x) if x.is_truthy()? => got[i] = nc!(model_map(&x, m)),
+                    Some(x) if nc!(truthy_plain(&x)) => got[i] = nc!(model_map(&x, m)),
                     _ => {
-                        if !empty(&get!(23)) {
+                        if !empty(&*get!(23)) {
                             return Ok(Err(NOT_COVERED));
                         }
                         need_default[i] = true;
@@ -833,4 +829,524 @@ pub fn ratelimit_lock_owner() -> u64 {
 #[pyfunction]
 pub fn ratelimit_clocks_from_ns(ns: i64) -> (i64, f64) {
     fast_litellm_core::ratelimit::fixed::clocks_from_ns(ns)
+}
+
+// -- the v1 pre-call check in one call (conversion only; logic in core) ----------
+
+use fast_litellm_core::ratelimit::window::{V1Kind, V1Request};
+use pyo3::Borrowed;
+
+/// Returned when the fused v1 path needs LiteLLM's clock (a replaced clock): the
+/// caller passes the minute of its clock.
+const NEED_WINDOW: i64 = 3;
+
+const V1_FIELDS: [&str; 18] = [
+    "api_key",               // 0
+    "max_parallel_requests", // 1
+    "tpm_limit",             // 2
+    "rpm_limit",             // 3
+    "user_id",               // 4
+    "user_tpm_limit",        // 5
+    "user_rpm_limit",        // 6
+    "team_id",               // 7
+    "team_tpm_limit",        // 8
+    "team_rpm_limit",        // 9
+    "end_user_id",           // 10
+    "end_user_tpm_limit",    // 11
+    "end_user_rpm_limit",    // 12
+    "metadata",              // 13
+    "model_max_budget",      // 14
+    "team_metadata",         // 15
+    "is_session_token",      // 16 (1.110)
+    "budget_throttle_pct",   // 17 (1.110)
+];
+
+static V1_NAMES: pyo3::sync::GILOnceCell<Vec<Py<PyString>>> = pyo3::sync::GILOnceCell::new();
+static V1_KIND_NAMES: pyo3::sync::GILOnceCell<Vec<Py<PyString>>> = pyo3::sync::GILOnceCell::new();
+
+
+/// None, or an exact int that fits i64 (anything else: not covered).
+fn opt_i64_b(o: &Borrowed<'_, '_, PyAny>) -> Option<Option<i64>> {
+    if o.is_none() {
+        return Some(None);
+    }
+    if !is_exact::<pyo3::types::PyInt>(o) {
+        return None;
+    }
+    o.extract::<i64>().ok().map(Some)
+}
+
+extern "C" {
+    // In the stable ABI from 3.10, exported by every CPython 3: the str's own
+    // UTF-8 buffer (cached in the object; for ASCII, its data), no copy.
+    #[link_name = "PyUnicode_AsUTF8AndSize"]
+    fn unicode_as_utf8(o: *mut pyo3::ffi::PyObject, size: *mut pyo3::ffi::Py_ssize_t) -> *const std::os::raw::c_char;
+}
+
+/// `d[k]` as a borrowed reference (no refcount traffic), None if absent or on error
+/// (cleared). Only for dicts no Python code runs on while the reference is used.
+#[inline]
+fn dget<'a, 'py>(py: Python<'py>, d: &'a Bound<'py, PyDict>, k: &Bound<'py, PyString>) -> Option<Borrowed<'a, 'py, PyAny>> {
+    // SAFETY: valid dict and key; the value is borrowed from `d`, which outlives 'a
+    // and is not mutated while it is used (no Python code runs in between).
+    unsafe {
+        let p = pyo3::ffi::PyDict_GetItemWithError(d.as_ptr(), k.as_ptr());
+        if p.is_null() {
+            if !pyo3::ffi::PyErr_Occurred().is_null() {
+                let _ = PyErr::take(py);
+            }
+            return None;
+        }
+        Some(Borrowed::from_ptr(py, p))
+    }
+}
+
+/// Load each value's type pointer (no effect on values): issued back to back, the
+/// loads of cold objects overlap, so the checks that follow find them cached.
+#[inline]
+fn touch(vals: &[Option<Borrowed<'_, '_, PyAny>>]) {
+    let mut acc = 0usize;
+    for v in vals.iter().flatten() {
+        // SAFETY: a valid object pointer; reading its type pointer has no effect.
+        acc ^= unsafe { (*v.as_ptr()).ob_type as usize };
+    }
+    std::hint::black_box(acc);
+}
+
+/// The text of an exact `str` held by the caller (None: not a str, or not encodable).
+#[inline]
+fn str_bound<'a>(o: &'a Bound<'_, PyAny>) -> Option<&'a str> {
+    if !is_exact::<PyString>(o) {
+        return None;
+    }
+    let mut n: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `o` is a str; the buffer lives as long as the object (held for 'a).
+    unsafe {
+        let p = unicode_as_utf8(o.as_ptr(), &mut n);
+        if p.is_null() {
+            let _ = PyErr::take(o.py());
+            return None;
+        }
+        Some(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, n as usize)))
+    }
+}
+
+/// Truthiness of an exact None/bool/int/str/dict/list (no Python code runs);
+/// None (not covered) for any other type.
+#[inline]
+fn truthy_plain(o: &Bound<'_, PyAny>) -> Option<bool> {
+    if o.is_none() {
+        return Some(false);
+    }
+    if is_exact::<pyo3::types::PyBool>(o)
+        || is_exact::<pyo3::types::PyInt>(o)
+        || is_exact::<PyString>(o)
+        || is_exact::<PyDict>(o)
+        || is_exact::<PyList>(o)
+    {
+        return o.is_truthy().ok();
+    }
+    None
+}
+
+/// The text of an exact `str` (None: not a str, or not encodable).
+#[inline]
+fn str_of<'a>(o: &Borrowed<'a, '_, PyAny>) -> Option<&'a str> {
+    if !is_exact::<PyString>(o) {
+        return None;
+    }
+    let mut n: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `o` is a str; the buffer lives as long as the object (borrowed for 'a).
+    unsafe {
+        let p = unicode_as_utf8(o.as_ptr(), &mut n);
+        if p.is_null() {
+            let _ = PyErr::take(o.py());
+            return None;
+        }
+        Some(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, n as usize)))
+    }
+}
+
+/// None, or an exact str.
+#[inline]
+fn opt_str_b<'a>(o: &Borrowed<'a, '_, PyAny>) -> Option<Option<&'a str>> {
+    if o.is_none() {
+        Some(None)
+    } else {
+        str_of(o).map(Some)
+    }
+}
+
+/// Falsy for None or an empty exact dict; None (not covered) for other types.
+#[inline]
+fn falsy_none_or_dict(o: &Borrowed<'_, '_, PyAny>) -> Option<bool> {
+    if o.is_none() {
+        return Some(true);
+    }
+    if !is_exact::<PyDict>(o) {
+        return None;
+    }
+    o.downcast::<PyDict>().ok().map(|d| d.is_empty())
+}
+
+/// LiteLLM's v1 pre-call check (`_PROXY_MaxParallelRequestsHandler.async_pre_call_hook`)
+/// for the common case, in one call, bound to one limiter: reads the
+/// `UserAPIKeyAuth`'s fields from its instance dict and `data`, checks that
+/// nothing outside the common case applies (Redis, a global limit, per-model
+/// limits for the key, a replaced clock or helper, budget throttling, session
+/// tokens, odd types), and counts in the limiter's table. The per-limiter
+/// objects it compares against are captured once, at construction.
+#[pyclass(module = "fast_litellm._native", frozen)]
+pub struct RateLimitV1Fast {
+    windows: Py<RateLimitWindows>,
+    v110: bool,
+    /// `UserAPIKeyAuth`, or None (the fused path is off).
+    auth_cls: Py<PyAny>,
+    /// The usage cache's instance dict (its `dual_cache`), the `DualCache` seen at
+    /// construction and its instance dict (its `redis_cache`).
+    iuc_dict: Py<PyDict>,
+    dual: Py<PyAny>,
+    dual_dict: Py<PyDict>,
+    /// 1.110: the limiter's instance dict (its `_clock`); 1.83: the module dict (its `datetime`).
+    clock_dict: Py<PyDict>,
+    /// The default clock object expected there (the limiter's own `datetime.now`
+    /// bound method on 1.110; the `datetime` class on 1.83), or None (never default).
+    clock0: Py<PyAny>,
+    prl_dict: Py<PyDict>,
+    key_model_fns: (Py<PyAny>, Py<PyAny>),
+    modules: Py<PyDict>,
+    /// `(second, minute)` of the last system-clock reading: `localtime_r` once per second.
+    minute_cache: std::sync::Mutex<(i64, u64)>,
+}
+
+#[pymethods]
+impl RateLimitV1Fast {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (windows, v110, auth_cls, iuc_dict, dual, clock_dict, clock0, prl_dict, key_model_fns, modules))]
+    fn new(
+        windows: Py<RateLimitWindows>,
+        v110: bool,
+        auth_cls: Py<PyAny>,
+        iuc_dict: Py<PyDict>,
+        dual: &Bound<'_, PyAny>,
+        clock_dict: Py<PyDict>,
+        clock0: Py<PyAny>,
+        prl_dict: Py<PyDict>,
+        key_model_fns: (Py<PyAny>, Py<PyAny>),
+        modules: Py<PyDict>,
+    ) -> PyResult<Self> {
+        let dual_dict = dual.getattr("__dict__")?.downcast_into::<PyDict>()?.unbind();
+        Ok(RateLimitV1Fast {
+            windows,
+            v110,
+            auth_cls,
+            iuc_dict,
+            dual: dual.clone().unbind(),
+            dual_dict,
+            clock_dict,
+            clock0,
+            prl_dict,
+            key_model_fns,
+            modules,
+            minute_cache: std::sync::Mutex::new((i64::MIN, 0)),
+        })
+    }
+
+    /// `window`: None for LiteLLM's default clock (read here), else the minute of
+    /// the limiter's clock. Returns None (admitted, or no scope), 1 (not the
+    /// common case: nothing counted), 3 (a replaced clock: call again with
+    /// `window`) or, refused, `(scope, max_parallel, tpm, rpm, rate_limit_type,
+    /// current (requests, tpm, rpm) or None)` for LiteLLM's `check_key_in_limits`.
+    #[pyo3(signature = (auth, data, window=None))]
+    fn check(&self, py: Python<'_>, auth: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>, window: Option<u64>) -> PyResult<PyObject> {
+        match self.check_inner(py, auth, data, window)? {
+            Ok(o) => Ok(o),
+            Err(code) => Ok(code.into_pyobject(py)?.into_any().unbind()),
+        }
+    }
+
+    /// The minute `check` uses for LiteLLM's default clock at Unix second `secs`
+    /// (through the per-second cache), for tests.
+    fn minute_at(&self, secs: i64) -> Option<u64> {
+        self.minute(secs)
+    }
+}
+
+impl RateLimitV1Fast {
+    fn minute(&self, secs: i64) -> Option<u64> {
+        let mut c = self.minute_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if c.0 == secs {
+            return Some(c.1);
+        }
+        let m = win::local_minute(secs)?;
+        *c = (secs, m);
+        Some(m)
+    }
+
+    fn check_inner<'py>(
+        &self,
+        py: Python<'py>,
+        auth: &Bound<'py, PyAny>,
+        data: &Bound<'py, PyAny>,
+        window: Option<u64>,
+    ) -> PyResult<Result<PyObject, i64>> {
+        macro_rules! nc {
+            ($e:expr) => {
+                match $e {
+                    Some(x) => x,
+                    None => return Ok(Err(NOT_COVERED)),
+                }
+            };
+        }
+        macro_rules! ncb {
+            ($e:expr) => {
+                if $e {
+                    return Ok(Err(NOT_COVERED));
+                }
+            };
+        }
+        ncb!(!auth.get_type().is(self.auth_cls.bind(py)) || !is_exact::<PyDict>(data));
+        let data = data.downcast::<PyDict>()?;
+        // Redis on the usage cache (now): LiteLLM's hooks.
+        let dual = nc!(dget(py, self.iuc_dict.bind(py), pyo3::intern!(py, "dual_cache")));
+        ncb!(!dual.is(self.dual.bind(py)));
+        ncb!(!nc!(dget(py, self.dual_dict.bind(py), pyo3::intern!(py, "redis_cache"))).is_none());
+        // A global limit in the request's metadata: the general path.
+        if let Some(m) = data.get_item(pyo3::intern!(py, "metadata"))? {
+            ncb!(!is_exact::<PyDict>(&m));
+            if let Some(g) = m.downcast::<PyDict>()?.get_item(pyo3::intern!(py, "global_max_parallel_requests"))? {
+                ncb!(!g.is_none());
+            }
+        }
+        // get_key_model_{tpm,rpm}_limit as LiteLLM's own (unreplaced) functions.
+        let prl = self.prl_dict.bind(py);
+        match (
+            dget(py, prl, pyo3::intern!(py, "get_key_model_tpm_limit")),
+            dget(py, prl, pyo3::intern!(py, "get_key_model_rpm_limit")),
+        ) {
+            (Some(a), Some(b)) if a.is(self.key_model_fns.0.bind(py)) && b.is(self.key_model_fns.1.bind(py)) => {}
+            _ => return Ok(Err(NOT_COVERED)),
+        }
+        let model = data.get_item(pyo3::intern!(py, "model"))?;
+        if model.as_ref().is_some_and(|m| !m.is_none()) {
+            // The router's deployment defaults: none without a router.
+            let ps = nc!(dget(py, self.modules.bind(py), pyo3::intern!(py, "litellm.proxy.proxy_server")));
+            match ps.getattr(pyo3::intern!(py, "llm_router")) {
+                Ok(r) if r.is_none() => {}
+                _ => return Ok(Err(NOT_COVERED)),
+            }
+        }
+        let names = V1_NAMES.get_or_init(py, || V1_FIELDS.iter().map(|n| PyString::intern(py, n).unbind()).collect());
+        let Ok(dict) = auth.getattr(pyo3::intern!(py, "__dict__")) else { return Ok(Err(NOT_COVERED)) };
+        let Ok(dict) = dict.downcast_into::<PyDict>() else { return Ok(Err(NOT_COVERED)) };
+        // All the common case's fields first (independent lookups: their cache
+        // misses overlap), then their checks. Values are borrowed from the
+        // instance dict: only exact None/bool/int/str/dict values are looked at,
+        // so no Python code runs while they are held.
+        let g = |i: usize| dget(py, &dict, names[i].bind(py));
+        let f = [g(0), g(1), g(2), g(3), g(4), g(7), g(10), g(13), g(14), g(15)];
+        touch(&f);
+        let [o_ak, o_mp, o_tpm, o_rpm, o_uid, o_tid, o_eid, o_md, o_mmb, o_tmd] = f;
+        let (o_ak, o_mp, o_tpm, o_rpm) = (nc!(o_ak), nc!(o_mp), nc!(o_tpm), nc!(o_rpm));
+        let (o_uid, o_tid, o_eid, o_md, o_mmb, o_tmd) = (nc!(o_uid), nc!(o_tid), nc!(o_eid), nc!(o_md), nc!(o_mmb), nc!(o_tmd));
+        if self.v110 {
+            // get_logged_api_key: a session token with an alias logs the alias;
+            // throttled_limit: a throttle percentage scales the key's limits.
+            let st = nc!(g(16));
+            ncb!(!(st.is_none() || st.is(&pyo3::types::PyBool::new(py, false))));
+            ncb!(!nc!(g(17)).is_none());
+        }
+        // Per-model limits for the key (metadata, model_max_budget, team metadata): the general path.
+        if !nc!(falsy_none_or_dict(&o_md)) {
+            let md = o_md.downcast::<PyDict>()?;
+            for k in [pyo3::intern!(py, "model_tpm_limit"), pyo3::intern!(py, "model_rpm_limit")] {
+                if let Some(v) = dget(py, md, k) {
+                    // `if result:` -- only None, False, 0 and empty containers/strs are known falsy here.
+                    ncb!(!(v.is_none() || (is_exact::<PyDict>(&v) && v.downcast::<PyDict>()?.is_empty())));
+                }
+            }
+        }
+        ncb!(!nc!(falsy_none_or_dict(&o_mmb)) || !nc!(falsy_none_or_dict(&o_tmd)));
+        let mut r = V1Request {
+            api_key: nc!(opt_str_b(&o_ak)),
+            key_limits: [nc!(opt_i64_b(&o_mp)), nc!(opt_i64_b(&o_tpm)), nc!(opt_i64_b(&o_rpm))],
+            user_id: nc!(opt_str_b(&o_uid)),
+            team_id: nc!(opt_str_b(&o_tid)),
+            end_user_id: nc!(opt_str_b(&o_eid)),
+            ..Default::default()
+        };
+        if r.user_id.is_some() {
+            r.user_limits = [nc!(opt_i64_b(&nc!(g(5)))), nc!(opt_i64_b(&nc!(g(6))))];
+        }
+        if r.team_id.is_some() {
+            r.team_limits = [nc!(opt_i64_b(&nc!(g(8)))), nc!(opt_i64_b(&nc!(g(9))))];
+        }
+        if r.end_user_id.is_some_and(|s| !s.is_empty()) {
+            r.end_user_limits = [nc!(opt_i64_b(&nc!(g(11)))), nc!(opt_i64_b(&nc!(g(12))))];
+        }
+        let window = match window {
+            Some(w) => w,
+            None => {
+                let key = if self.v110 { pyo3::intern!(py, "_clock") } else { pyo3::intern!(py, "datetime") };
+                match dget(py, self.clock_dict.bind(py), key) {
+                    Some(c) if c.is(self.clock0.bind(py)) && !c.is_none() => {}
+                    _ => return Ok(Err(NEED_WINDOW)),
+                }
+                nc!(self.minute(win::system_second()))
+            }
+        };
+        let Some(x) = self.windows.get().table.check_v1(window, &r).map_err(win_err)? else {
+            return Ok(Ok(py.None()));
+        };
+        let kinds = V1_KIND_NAMES.get_or_init(py, || V1Kind::ALL.iter().map(|k| PyString::intern(py, k.name()).unbind()).collect());
+        let kname = kinds[V1Kind::ALL.iter().position(|k| *k == x.kind).unwrap_or(0)].bind(py);
+        let cur = x.current.map(counts_tuple);
+        Ok(Ok((x.scope, x.max_parallel, x.tpm_limit, x.rpm_limit, kname, cur).into_pyobject(py)?.into_any().unbind()))
+    }
+}
+
+/// `local_minute(secs)`: the minute key identity of LiteLLM's v1 limiter for Unix
+/// second `secs` in local time, for tests (`None` if out of range).
+#[pyfunction]
+pub fn ratelimit_local_minute(secs: i64) -> Option<u64> {
+    win::local_minute(secs)
+}
+
+// -- the v3 pre-call hook's common case in one call --------------------------------
+
+/// Returned when the v3 limiter's clock is replaced: the caller passes LiteLLM's clock values.
+const NEED_CLOCK: i64 = 3;
+
+/// LiteLLM 1.83's v3 pre-call hook for the common case in one call, bound to one
+/// limiter: the checks that keep LiteLLM's own path (Redis, the batch script,
+/// `acreate_batch`, a changed `window_size`, replaced clocks), the router
+/// lookup, [`RateLimitFixedWindows::check_auth`], and the write of the
+/// `RateLimitResponse` into `data`. The objects it compares against are
+/// captured once, at construction.
+#[pyclass(module = "fast_litellm._native", frozen)]
+pub struct RateLimitV3Fast {
+    table: Py<RateLimitFixedWindows>,
+    /// `UserAPIKeyAuth`, or None (the fused path is off).
+    auth_cls: Py<PyAny>,
+    /// The limiter's instance dict: `window_size`, `batch_rate_limiter_script`, `_time_provider`.
+    lim_dict: Py<PyDict>,
+    /// The `window_size` object seen at construction (an int > 0) and its value.
+    window: Py<PyAny>,
+    window_size: i64,
+    /// LiteLLM's default time provider as stored on the limiter, or None (never default).
+    tp0: Py<PyAny>,
+    iuc_dict: Py<PyDict>,
+    dual: Py<PyAny>,
+    dual_dict: Py<PyDict>,
+    /// `litellm.caching.in_memory_cache`'s dict (its `time`) and the `time` module.
+    imc_dict: Py<PyDict>,
+    time_mod: Py<PyAny>,
+    modules: Py<PyDict>,
+}
+
+#[pymethods]
+impl RateLimitV3Fast {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (table, auth_cls, lim_dict, window, tp0, iuc_dict, dual, imc_dict, time_mod, modules))]
+    fn new(
+        table: Py<RateLimitFixedWindows>,
+        auth_cls: Py<PyAny>,
+        lim_dict: Py<PyDict>,
+        window: &Bound<'_, PyAny>,
+        tp0: Py<PyAny>,
+        iuc_dict: Py<PyDict>,
+        dual: &Bound<'_, PyAny>,
+        imc_dict: Py<PyDict>,
+        time_mod: Py<PyAny>,
+        modules: Py<PyDict>,
+    ) -> PyResult<Self> {
+        let window_size: i64 = window.extract()?;
+        let dual_dict = dual.getattr("__dict__")?.downcast_into::<PyDict>()?.unbind();
+        Ok(RateLimitV3Fast {
+            table,
+            auth_cls,
+            lim_dict,
+            window: window.clone().unbind(),
+            window_size,
+            tp0,
+            iuc_dict,
+            dual: dual.clone().unbind(),
+            dual_dict,
+            imc_dict,
+            time_mod,
+            modules,
+        })
+    }
+
+    /// The pre-call check. `defaults`: the router's `(tpm, rpm)` deployment
+    /// defaults when asked for (2); `clock`: LiteLLM's `(limiter second, cache
+    /// time)` when asked for (3). Returns None (done: admitted with the response
+    /// stored in `data`, or no descriptor), `(response, descriptors)` (refused:
+    /// LiteLLM's `_handle_rate_limit_error` raises), 1 (not the common case:
+    /// nothing counted), 2 or 3.
+    #[pyo3(signature = (auth, data, call_type, defaults=None, clock=None))]
+    fn check(
+        &self,
+        py: Python<'_>,
+        auth: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        call_type: &Bound<'_, PyAny>,
+        defaults: Option<&Bound<'_, PyAny>>,
+        clock: Option<(i64, f64)>,
+    ) -> PyResult<PyObject> {
+        let code = |c: i64| -> PyResult<PyObject> { Ok(c.into_pyobject(py)?.into_any().unbind()) };
+        if !auth.get_type().is(self.auth_cls.bind(py)) || !is_exact::<PyDict>(data) {
+            return code(NOT_COVERED);
+        }
+        let data = data.downcast::<PyDict>()?;
+        let lim = self.lim_dict.bind(py);
+        let plain = (|| {
+            let w = dget(py, lim, pyo3::intern!(py, "window_size"))?;
+            let ct = str_bound(call_type)?;
+            let script = dget(py, lim, pyo3::intern!(py, "batch_rate_limiter_script"))?;
+            let dual = dget(py, self.iuc_dict.bind(py), pyo3::intern!(py, "dual_cache"))?;
+            let redis = dget(py, self.dual_dict.bind(py), pyo3::intern!(py, "redis_cache"))?;
+            Some(w.is(self.window.bind(py)) && ct != "acreate_batch" && script.is_none() && dual.is(self.dual.bind(py)) && redis.is_none())
+        })();
+        if plain != Some(true) {
+            return code(NOT_COVERED);
+        }
+        if clock.is_none() {
+            let tp = dget(py, lim, pyo3::intern!(py, "_time_provider"));
+            let t = dget(py, self.imc_dict.bind(py), pyo3::intern!(py, "time"));
+            let default = matches!((tp, t), (Some(tp), Some(t)) if !tp.is_none() && tp.is(self.tp0.bind(py)) && t.is(self.time_mod.bind(py)));
+            if !default {
+                return code(NEED_CLOCK);
+            }
+        }
+        let dflt = match defaults {
+            Some(d) => d.clone(),
+            None => {
+                // No router (the proxy module loaded, its llm_router None): no deployment defaults.
+                let no_router = match dget(py, self.modules.bind(py), pyo3::intern!(py, "litellm.proxy.proxy_server")) {
+                    Some(ps) => ps.getattr(pyo3::intern!(py, "llm_router")).map(|r| r.is_none()).unwrap_or(true),
+                    None => false,
+                };
+                if no_router {
+                    pyo3::types::PyBool::new(py, false).to_owned().into_any()
+                } else {
+                    py.None().into_bound(py)
+                }
+            }
+        };
+        match self.table.get().check_auth_inner(py, auth, data, clock, self.window_size, &dflt)? {
+            Err(c) => code(c),
+            Ok(o) => {
+                let b = o.bind(py);
+                if is_exact::<PyDict>(b) {
+                    data.set_item(pyo3::intern!(py, "litellm_proxy_rate_limit_response"), b)?;
+                    Ok(py.None())
+                } else {
+                    Ok(o)
+                }
+            }
+        }
+    }
 }

@@ -54,6 +54,23 @@ two distinct live scopes collide with probability ~n^2/2^65 (~3e-8 at a million
 keys); the per-table random seed keeps collisions from being crafted. Refusals
 are raised by LiteLLM's own ``check_key_in_limits`` (same class --
 ``HTTPException``/``ProxyRateLimitError`` --, status, detail, ``retry-after``).
+
+The common case of the pre-call check is ONE native call
+(``_native.RateLimitV1Fast.check``, built per limiter by ``_v1_fused_check``):
+exact ``UserAPIKeyAuth`` (fields read from its instance dict), no Redis, no
+``global_max_parallel_requests``, no per-model limit for the key (key metadata,
+``model_max_budget``, team metadata; without a router there are no deployment
+defaults), int-or-None limits, str-or-None ids, and on 1.110.x no budget
+throttle and no session token. The scopes and decisions are
+``fast_litellm_core::ratelimit::window::WindowTable::check_v1``. The minute:
+with LiteLLM's default clock (``datetime.now``), ``localtime_r`` of the floored
+second of the system clock, which is what ``datetime.now()`` computes (CPython
+floors the ns time to the microsecond, then ``localtime_r`` of the seconds);
+tested at every second around the 2024-2026 offset changes of 11 zones and at
+minute boundaries 1850-2150. One ``localtime_r`` per distinct second (cached):
+a ``time.tzset()`` to another zone takes effect at the next second. A replaced
+clock: the minute of LiteLLM's clock is passed in. Anything else runs the
+Python transcription below (one native ``admit``).
 The global in-flight integer stays in LiteLLM's cache, handled by LiteLLM's
 calls. Redis configured on the cache: every hook runs LiteLLM's code.
 Limits that are not ``int``: LiteLLM's hook runs.
@@ -83,6 +100,8 @@ Deliberate differences (documented, tested)
 * A scope with no traffic for exactly the repeated hour of a DST fall-back would
   see its counts from an hour earlier (stock: expired by the 60 s TTL).
 * Limiters built while the patch was active keep our hooks after ``deactivate()``.
+* 1.83.14 reads ``datetime.now()`` three times for one minute key (date, hour,
+  minute), which can mix two instants at a boundary; we read the clock once.
 
 The older patch ``rate_limit.internal_usage_cache`` (off by default) swaps only
 the limiters' ``InMemoryCache`` for an exact Rust model of it; it is exact but not
@@ -119,7 +138,11 @@ hook only reads ``data`` and stays LiteLLM's). They keep every entry in
 80-byte slot per descriptor string ``"{key}:{value}"`` (64-bit keyed SipHash; the
 string is never stored), with the four entries' exact values and ``f64``
 expiries, so the pre-check, the window logic and the final check are one native
-call that returns LiteLLM's ``RateLimitResponse`` dict. The common case (no
+call that returns LiteLLM's ``RateLimitResponse`` dict. The hook's own checks
+(Redis, batch script, ``acreate_batch``, ``window_size``, default clocks, the
+router lookup) and the write of the response into ``data`` are in the same
+native call (``_native.RateLimitV3Fast.check``, built per limiter by
+``_v3_fast_check``); the hook's Python is that call and two comparisons. The common case (no
 dynamic/typed limits, no team/project/organisation metadata, no organisation
 limits, no agent, no ``model_max_budget``; exact ``UserAPIKeyAuth``) is ONE
 native call (``fused_v3_check`` -> ``RateLimitFixedWindows.check_auth``): the
@@ -162,10 +185,9 @@ at pre-call reconciled at success/failure, a per-request stash, PTU team
 ceilings and normalised tokens, batch-enqueued reservations. Reproducing it
 exactly is its own piece of work.
 
-Missing: v3 on 1.110.x (above); a one-native-call pre-call path for v1 like v3's
-(v1's check is still our Python transcription of LiteLLM's hook around one
-native ``admit``: 5.5x/6.0x, not the 10x target); Redis is delegated to
-LiteLLM's own code.
+Missing: v3 on 1.110.x (above, in ``rate_limit_v3_110``); v1's per-model-limit,
+global-limit and throttled requests still run the Python transcription (one
+native ``admit``); Redis is delegated to LiteLLM's own code.
 """
 
 from __future__ import annotations
@@ -410,6 +432,72 @@ def _window(now: Any) -> int:
     return now.toordinal() * 1440 + now.hour * 60 + now.minute
 
 
+_V1_AUTH_FIELDS = (
+    "api_key max_parallel_requests tpm_limit rpm_limit user_id user_tpm_limit user_rpm_limit team_id "
+    "team_tpm_limit team_rpm_limit end_user_id end_user_tpm_limit end_user_rpm_limit metadata "
+    "model_max_budget team_metadata"
+).split()
+
+
+def _v1_fused_check(lim: Any, table: Any, v110: bool, au_tpm: Any, au_rpm: Any) -> Callable[..., Any]:
+    """The bound ``check(auth, data, window=None)`` of a ``_native.RateLimitV1Fast``
+    for this limiter: LiteLLM's v1 pre-call check for the common case in one
+    native call (see its docstring and ``fast_litellm_core::ratelimit::window::check_v1``).
+
+    It covers exact ``UserAPIKeyAuth`` objects (fields read from the instance
+    dict: only valid when they are plain pydantic fields, checked here), no
+    Redis, no ``global_max_parallel_requests``, no per-model limit for the key
+    (key metadata, ``model_max_budget``, team metadata, no router -- LiteLLM's
+    ``get_key_model_*_limit`` unreplaced), int-or-None limits, str-or-None ids;
+    on 1.110.x no ``budget_throttle_pct`` and no session token. Clock: with
+    LiteLLM's default (``datetime.now``: the module's ``datetime`` on 1.83, the
+    limiter's ``_clock`` on 1.110) the native side reads the system clock and
+    takes ``localtime_r`` of its floored second, which is what ``datetime.now()``
+    does (``fast_litellm_core::ratelimit::window::local_minute``); a replaced
+    clock makes it answer 3 and the hook passes the minute of LiteLLM's clock."""
+    import datetime as _dt
+
+    import litellm.proxy.hooks.parallel_request_limiter as prl
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    from .. import _native
+
+    fields = getattr(UserAPIKeyAuth, "model_fields", {})
+    names = _V1_AUTH_FIELDS + (["is_session_token", "budget_throttle_pct"] if v110 else [])
+    # Instance-dict reads equal attribute reads only for plain pydantic fields,
+    # and for attributes the classes do not define.
+    iuc = lim.internal_usage_cache
+    dual = getattr(iuc, "dual_cache", None)
+    plain = (
+        all(n in fields and not hasattr(UserAPIKeyAuth, n) for n in names)
+        and "dual_cache" in getattr(iuc, "__dict__", ())
+        and not hasattr(type(iuc), "dual_cache")
+        and "redis_cache" in getattr(dual, "__dict__", ())
+        and not hasattr(type(dual), "redis_cache")
+    )
+    if not plain:
+        return lambda auth, data, window=None: 1
+    if v110:
+        clock_dict = lim.__dict__
+        c0 = clock_dict.get("_clock")
+        clock0 = c0 if c0 is not None and c0 == _dt.datetime.now and not hasattr(type(lim), "_clock") else None
+    else:
+        clock_dict = prl.__dict__
+        clock0 = _dt.datetime
+    return _native.RateLimitV1Fast(
+        table,
+        v110,
+        UserAPIKeyAuth,
+        iuc.__dict__,
+        dual,
+        clock_dict,
+        clock0,
+        prl.__dict__,
+        (au_tpm, au_rpm),
+        sys.modules,
+    ).check
+
+
 def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mirrors LiteLLM's hooks
     import litellm.proxy.hooks.parallel_request_limiter as prl
     from litellm import ModelResponse
@@ -472,7 +560,47 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
             key="global_max_parallel_requests", value=value, local_only=True, litellm_parent_otel_span=span
         )
 
+    async def refuse(u: Any, cache: Any, data: dict, call_type: Any, scope: str, limits: Any, kind: str, current: Any) -> None:
+        cur = (
+            None
+            if current is None
+            else {"current_requests": current[0], "current_tpm": current[1], "current_rpm": current[2]}
+        )
+        # LiteLLM's own check raises its own 429 (class, detail, retry-after).
+        await lim.check_key_in_limits(
+            user_api_key_dict=u,
+            cache=cache,
+            data=data,
+            call_type=call_type,
+            max_parallel_requests=limits[0],
+            tpm_limit=limits[1],
+            rpm_limit=limits[2],
+            current=cur,
+            request_count_api_key=f"{scope}::request_count",
+            rate_limit_type=kind,
+            values_to_update_in_cache=[],
+        )
+        raise RuntimeError("fast_litellm: rate-limit decision differs from LiteLLM's")  # pragma: no cover
+
+    fast_check = _v1_fused_check(lim, table, v110, au_tpm, au_rpm)
+
     async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> None:
+        # The common case in one native call (RateLimitV1Fast.check); else below.
+        try:
+            r = fast_check(user_api_key_dict, data)
+            if r is None:
+                return None
+            if r.__class__ is int and r == 3:  # a replaced clock: its minute
+                r = fast_check(user_api_key_dict, data, _window(clock()))
+        except (TypeError, ValueError, MemoryError, OverflowError):  # overflow, full shared table
+            r = 1
+        if r is None:
+            return None
+        if r.__class__ is tuple:
+            return await refuse(user_api_key_dict, cache, data, call_type, r[0], r[1:4], r[4], r[5])
+        return await general_pre(user_api_key_dict, cache, data, call_type)
+
+    async def general_pre(user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> None:
         if redis():
             return await stock_pre(user_api_key_dict, cache, data, call_type)
         u = user_api_key_dict
@@ -565,26 +693,7 @@ def _install_v1_hooks(lim: Any, cls: type) -> None:  # noqa: C901, PLR0915 - mir
             )
         if refused >= 0:
             s = scopes[refused]
-            cur = (
-                None
-                if current is None
-                else {"current_requests": current[0], "current_tpm": current[1], "current_rpm": current[2]}
-            )
-            # LiteLLM's own check raises its own 429 (class, detail, retry-after).
-            await lim.check_key_in_limits(
-                user_api_key_dict=u,
-                cache=cache,
-                data=data,
-                call_type=call_type,
-                max_parallel_requests=s[1],
-                tpm_limit=s[2],
-                rpm_limit=s[3],
-                current=cur,
-                request_count_api_key=f"{s[0]}::request_count",
-                rate_limit_type=s[4],
-                values_to_update_in_cache=[],
-            )
-            raise RuntimeError("fast_litellm: rate-limit decision differs from LiteLLM's")  # pragma: no cover
+            await refuse(u, cache, data, call_type, s[0], s[1:4], s[4], current)
         return None
 
     def tokens_of(kwargs: Any, response_obj: Any) -> Any:
@@ -951,6 +1060,36 @@ def fused_v3_check(lim: Any, table: Any) -> Any:
     return check
 
 
+def _v3_fast_check(lim: Any, table: Any, auth_cls: Any, window: Any, tp0: Any, iuc: Any, dual: Any) -> Callable[..., Any]:
+    """The bound ``check(auth, data, call_type, defaults=None, clock=None)`` of a
+    ``_native.RateLimitV3Fast`` for this limiter (see its docstring), or a
+    function answering 1 (not covered) when the fused path is off: no exact
+    ``UserAPIKeyAuth`` fields (``auth_cls`` None), a ``window_size`` that is not
+    an int > 0, or attributes it reads from instance dicts that a class defines."""
+    import time as _time
+
+    import litellm.caching.in_memory_cache as imc_mod
+
+    from .. import _native
+
+    cls = type(lim)
+    ok = (
+        auth_cls is not None
+        and window.__class__ is int
+        and window > 0
+        and all(n in lim.__dict__ and not hasattr(cls, n) for n in ("window_size", "batch_rate_limiter_script", "_time_provider"))
+        and "dual_cache" in getattr(iuc, "__dict__", ())
+        and not hasattr(type(iuc), "dual_cache")
+        and "redis_cache" in getattr(dual, "__dict__", ())
+        and not hasattr(type(dual), "redis_cache")
+    )
+    if not ok:
+        return lambda auth, data, call_type, defaults=None, clock=None: 1
+    return _native.RateLimitV3Fast(
+        table, auth_cls, lim.__dict__, window, tp0, iuc.__dict__, dual, imc_mod.__dict__, _time, sys.modules
+    ).check
+
+
 def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
     import litellm.caching.in_memory_cache as imc_mod
 
@@ -979,40 +1118,31 @@ def _install_v3_hooks(lim: Any) -> None:  # noqa: C901 - mirrors LiteLLM's hooks
         auth_cls = None
     dual = iuc.dual_cache
     # (f_tp0 None: a custom clock; the fused call is then given LiteLLM's clock values)
+    v3_check = _v3_fast_check(lim, table, auth_cls, f_window, f_tp0, iuc, dual)
 
     async def async_pre_call_hook(user_api_key_dict: Any, cache: Any, data: dict, call_type: str) -> Any:
-        if (
-            user_api_key_dict.__class__ is auth_cls
-            and data.__class__ is dict
-            and lim.window_size is f_window  # an int > 0 (checked at install)
-            and call_type != "acreate_batch"
-            and lim.batch_rate_limiter_script is None
-            and dual.redis_cache is None
-            and iuc.dual_cache is dual
-        ):
-            # not delegated(); fused(user_api_key_dict, data), inlined
-            # fused(user_api_key_dict, data), inlined
-            clock = None if lim._time_provider is f_tp0 and imc_mod.time is _time else (
-                int(lim._get_current_time().timestamp()),
-                imc_mod.time.time(),
-            )
-            ps = modules.get(_PROXY_SERVER)
-            dflt = False if ps is not None and getattr(ps, "llm_router", None) is None else None
-            try:
-                r = f_check(user_api_key_dict, data, clock, f_window, dflt)
-                if r.__class__ is int and r == 2:
-                    r = f_check(user_api_key_dict, data, clock, f_window, f_defaults(data.get("model")))
-            except (TypeError, ValueError, MemoryError):  # odd values, overflow, full shared table
-                return await stock_pre(user_api_key_dict, cache, data, call_type)
+        # The common case in one native call (RateLimitV3Fast.check: the checks of
+        # delegated(), the clocks, the router lookup, check_auth and the write of the
+        # response into data); else the general path below.
+        try:
+            r = v3_check(user_api_key_dict, data, call_type)
             if r is None:
                 return None
-            if r.__class__ is dict:
-                data["litellm_proxy_rate_limit_response"] = r
-                return None
-            if r.__class__ is tuple:
-                lim._handle_rate_limit_error(response=r[0], descriptors=r[1])
-                return None
-            # not the common case: the general path below
+            if r.__class__ is int and r != 1:
+                clock = None
+                if r == 3:  # a replaced clock: LiteLLM's clock values
+                    clock = (int(lim._get_current_time().timestamp()), imc_mod.time.time())
+                    r = v3_check(user_api_key_dict, data, call_type, None, clock)
+                if r.__class__ is int and r == 2:  # the router's deployment defaults
+                    r = v3_check(user_api_key_dict, data, call_type, f_defaults(data.get("model")), clock)
+        except (TypeError, ValueError, MemoryError):  # odd values, overflow, full shared table
+            return await stock_pre(user_api_key_dict, cache, data, call_type)
+        if r is None:
+            return None
+        if r.__class__ is tuple:
+            lim._handle_rate_limit_error(response=r[0], descriptors=r[1])
+            return None
+        # not the common case (r == 1): the general path below
         if call_type == "acreate_batch" or delegated():
             return await stock_pre(user_api_key_dict, cache, data, call_type)
         u = user_api_key_dict
@@ -1165,7 +1295,8 @@ PATCHES = [
             "proxy calls it). The v1 proxy limiter (ProxyLogging.max_parallel_request_limiter; the proxy's "
             "parallel_request_limiter hook with LEGACY_MULTI_INSTANCE_RATE_LIMITING=true): its "
             "pre-call/success/failure/post-call hooks count in a Rust per-minute table (24-byte "
-            "slots, lock-free CAS) with one native call per check; 429s are raised by LiteLLM's "
+            "slots, lock-free CAS); the common pre-call check (no per-model/global limit) is one "
+            "native call reading the UserAPIKeyAuth directly; 429s are raised by LiteLLM's "
             "own check_key_in_limits. Shared across workers through a memory-mapped file when "
             "FAST_LITELLM_RATE_LIMIT_SHM is set (the launcher sets it). Redis configured: LiteLLM's hooks run."
         ),

@@ -479,6 +479,150 @@ impl WindowTable {
     }
 }
 
+// -- LiteLLM's v1 pre-call check, whole (the fused path) ---------------------------
+
+/// `sys.maxsize` on 64-bit CPython: LiteLLM's value for an unset limit.
+pub const MAXSIZE: i64 = i64::MAX;
+
+/// LiteLLM's `rate_limit_type` of a v1 scope (the model-per-key scope is not
+/// part of the fused path: its limits come from LiteLLM's helpers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum V1Kind {
+    Key,
+    User,
+    Team,
+    Customer,
+}
+
+impl V1Kind {
+    pub const ALL: [V1Kind; 4] = [V1Kind::Key, V1Kind::User, V1Kind::Team, V1Kind::Customer];
+    pub fn name(self) -> &'static str {
+        match self {
+            V1Kind::Key => "key",
+            V1Kind::User => "user",
+            V1Kind::Team => "team",
+            V1Kind::Customer => "customer",
+        }
+    }
+}
+
+/// The fields of a `UserAPIKeyAuth` LiteLLM's v1 pre-call hook reads, for a
+/// request with no per-model limit for the key and no global limit. `None`
+/// limits are unset (`sys.maxsize`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct V1Request<'a> {
+    /// The (logged) api key: `None` = no key scope.
+    pub api_key: Option<&'a str>,
+    /// `(max_parallel_requests, tpm_limit, rpm_limit)` of the key.
+    pub key_limits: [Option<i64>; 3],
+    /// `user_id` (`None`: no scope; `""` is a scope, as in LiteLLM) and its `(tpm, rpm)`.
+    pub user_id: Option<&'a str>,
+    pub user_limits: [Option<i64>; 2],
+    pub team_id: Option<&'a str>,
+    pub team_limits: [Option<i64>; 2],
+    /// `end_user_id`: a scope only when truthy (LiteLLM's `if end_user_id:`).
+    pub end_user_id: Option<&'a str>,
+    pub end_user_limits: [Option<i64>; 2],
+}
+
+/// A refusal: the scope LiteLLM's `check_key_in_limits` raises for, with the
+/// values it is called with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct V1Refused<'a> {
+    pub kind: V1Kind,
+    pub scope: &'a str,
+    pub max_parallel: i64,
+    pub tpm_limit: i64,
+    pub rpm_limit: i64,
+    pub current: Option<Counts>,
+}
+
+impl<'a> V1Request<'a> {
+    /// The scopes in LiteLLM's order: key, user, team, end user, as
+    /// `(kind, scope string, max_parallel, tpm, rpm)`.
+    pub fn scopes(&self) -> ([(V1Kind, &'a str, i64, i64, i64); 4], usize) {
+        let m = |x: Option<i64>| x.unwrap_or(MAXSIZE);
+        let mut out = [(V1Kind::Key, "", 0, 0, 0); 4];
+        let mut n = 0;
+        let mut push = |k: V1Kind, s: &'a str, p: i64, t: i64, r: i64| {
+            out[n] = (k, s, p, t, r);
+            n += 1;
+        };
+        if let Some(k) = self.api_key {
+            let [p, t, r] = self.key_limits;
+            push(V1Kind::Key, k, m(p), m(t), m(r));
+        }
+        if let Some(u) = self.user_id {
+            push(V1Kind::User, u, MAXSIZE, m(self.user_limits[0]), m(self.user_limits[1]));
+        }
+        if let Some(u) = self.team_id {
+            push(V1Kind::Team, u, MAXSIZE, m(self.team_limits[0]), m(self.team_limits[1]));
+        }
+        if let Some(u) = self.end_user_id.filter(|s| !s.is_empty()) {
+            push(V1Kind::Customer, u, MAXSIZE, m(self.end_user_limits[0]), m(self.end_user_limits[1]));
+        }
+        (out, n)
+    }
+}
+
+impl WindowTable {
+    /// LiteLLM's v1 `async_pre_call_hook` for `r` in local minute `window`:
+    /// every scope read once, checked in order, admitted scopes counted, the
+    /// first refusal returned (earlier scopes stay counted, as in LiteLLM).
+    pub fn check_v1<'a>(&self, window: u64, r: &V1Request<'a>) -> Result<Option<V1Refused<'a>>, Error> {
+        let (scopes, n) = r.scopes();
+        if n == 0 {
+            return Ok(None);
+        }
+        let seed = self.inner.read().unwrap().slots.seed();
+        let mut checks = [Check { hash: 0, max_parallel: 0, tpm_limit: 0, rpm_limit: 0 }; 4];
+        for (c, s) in checks.iter_mut().zip(&scopes[..n]) {
+            *c = Check { hash: hash_with(seed, s.1.as_bytes()), max_parallel: s.2, tpm_limit: s.3, rpm_limit: s.4 };
+        }
+        match self.admit(window, &checks[..n])? {
+            Admit::Ok(_) => Ok(None),
+            Admit::Refused { index, current, .. } => {
+                let s = scopes[index];
+                Ok(Some(V1Refused { kind: s.0, scope: s.1, max_parallel: s.2, tpm_limit: s.3, rpm_limit: s.4, current }))
+            }
+        }
+    }
+}
+
+/// The identity of LiteLLM's `"%Y-%m-%d-%H-%M"` minute key for the local time
+/// of Unix second `secs`: `date.toordinal() * 1440 + hour * 60 + minute`.
+/// `datetime.now()` is `localtime_r` of the floored second of the system clock
+/// (CPython: `_PyTime_localtime`), and so is this. None if `localtime_r` fails.
+pub fn local_minute(secs: i64) -> Option<u64> {
+    let t: libc::time_t = secs.try_into().ok()?;
+    // SAFETY: plain C call writing into our zeroed `tm`.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return None;
+        }
+        tm
+    };
+    let year = tm.tm_year as i64 + 1900;
+    if !(1..=9999).contains(&year) {
+        return None;
+    }
+    let y = year - 1;
+    let ordinal = y * 365 + y / 4 - y / 100 + y / 400 + tm.tm_yday as i64 + 1;
+    Some((ordinal * 1440 + tm.tm_hour as i64 * 60 + tm.tm_min as i64) as u64)
+}
+
+/// The floored Unix second of the system clock (CPython's `datetime.now()` rounding).
+pub fn system_second() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => {
+            let d = e.duration();
+            -(d.as_secs() as i64) - if d.subsec_nanos() > 0 { 1 } else { 0 }
+        }
+    }
+}
+
 impl Default for WindowTable {
     fn default() -> Self {
         Self::new()
@@ -570,6 +714,42 @@ mod tests {
             let c = t.get(7, t.hash(&format!("k{i}"))).unwrap();
             assert_eq!(c, Counts { requests: 0, tpm: 3000, rpm: 1000 });
         }
+    }
+
+    #[test]
+    fn check_v1_scopes_order_and_refusal() {
+        let t = WindowTable::new();
+        let r = V1Request {
+            api_key: Some("sk-a"),
+            key_limits: [None, None, Some(2)],
+            user_id: Some("u"),
+            user_limits: [None, Some(1)],
+            end_user_id: Some(""),
+            ..Default::default()
+        };
+        assert_eq!(r.scopes().1, 2); // "" end user: no scope
+        assert_eq!(t.check_v1(5, &r).unwrap(), None);
+        // user refuses on the second call; the key was counted first
+        let got = t.check_v1(5, &r).unwrap().unwrap();
+        assert_eq!(got.kind, V1Kind::User);
+        assert_eq!((got.scope, got.max_parallel, got.tpm_limit, got.rpm_limit), ("u", MAXSIZE, MAXSIZE, 1));
+        assert_eq!(got.current, Some(Counts { requests: 1, tpm: 0, rpm: 1 }));
+        assert_eq!(t.get(5, t.hash("sk-a")), Some(Counts { requests: 2, tpm: 0, rpm: 2 }));
+        // no scope at all: admitted, nothing counted
+        assert_eq!(t.check_v1(5, &V1Request::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn local_minute_in_utc() {
+        // TZ is process-wide: this test only checks the calendar arithmetic on a
+        // known UTC instant when the process runs in UTC.
+        if std::env::var("TZ").map(|v| v == "UTC").unwrap_or(false) {
+            // 2026-01-01 00:00:00 UTC: ordinal 739617
+            assert_eq!(local_minute(1_767_225_600), Some(739_617 * 1440));
+            assert_eq!(local_minute(1_767_225_659), Some(739_617 * 1440));
+            assert_eq!(local_minute(1_767_225_660), Some(739_617 * 1440 + 1));
+        }
+        assert!(local_minute(1_767_225_600).is_some());
     }
 
     #[test]
