@@ -302,6 +302,412 @@ def _build_offload(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 
+# -- the fused pre-call check (rate_limit.v3_110_fused_pre_call) ---------------------
+
+_HOOK_NAME = "async_pre_call_hook"
+_CHAT_CALL_TYPES = frozenset(("completion", "acompletion"))
+# Key/team metadata fields that add descriptors or change the estimate: any of them -> LiteLLM.
+_KEY_META_FIELDS = frozenset(
+    ("model_rpm_limit", "model_tpm_limit", "tag_rpm_limit", "default_estimated_output_tokens",
+     "default_estimated_output_tokens_per_model")
+)
+_TEAM_META_FIELDS = frozenset(
+    ("model_rpm_limit", "model_tpm_limit", "default_estimated_output_tokens", "default_estimated_output_tokens_per_model")
+)
+_ORG_META_FIELDS = frozenset(("model_rpm_limit", "model_tpm_limit"))
+_PROJECT_META_FIELDS = frozenset(("model_rpm_limit", "model_tpm_limit", "model_itpm_limit", "model_otpm_limit"))
+# Methods of the limiter the fused path stands in for: overridden on the instance
+# (a mock, another patch) -> LiteLLM. The store patch's three locked sections are allowed.
+_BYPASSED = (
+    "should_rate_limit", "_build_request_rate_limit_descriptors", "create_rate_limit_descriptors",
+    "_create_rate_limit_descriptors", "reserve_tpm_tokens", "atomic_check_and_increment_by_n",
+    "in_memory_cache_sliding_window", "_estimate_tokens_for_request", "_estimate_ptu_tokens_for_request",
+    "_estimate_input_and_output_tokens", "_apply_implicit_output_cap", "get_rate_limiter_for_call_type",
+    "_get_current_time", "_reserve_project_io_tokens_or_raise", "_rate_limited_model",
+    "_collect_windowed_keys_and_gauges", "is_cache_list_over_limit", "_local_counter_states",
+    "_get_enforced_limit", "create_organization_rate_limit_descriptor", "_create_tag_rate_limit_descriptors",
+    "_get_resolved_agent_id", "_add_model_per_key_rate_limit_descriptor", "_add_team_ptu_rate_limit_descriptor",
+    "_build_descriptor_atomic_payload", "get_output_candidate_count", "no_max_tokens_output_floor",
+    "_get_explicit_output_cap",
+)
+_STORE_SECTIONS = frozenset(
+    ("_in_memory_cache_sliding_window", "_atomic_check_and_increment_in_memory", "_apply_local_window_guarded_token_increments")
+)
+_BYPASSED_SET = frozenset(_BYPASSED) | _STORE_SECTIONS
+
+
+class _FusedCounts:
+    """How many checks the fused path answered itself (``fused``) and handed to LiteLLM (``delegated``)."""
+
+    fused = 0
+    delegated = 0
+
+
+FUSED = _FusedCounts()
+
+
+def _fused_env(cls: Any) -> Any:
+    """What the fused path needs from LiteLLM's module, looked up once per build."""
+    import sys
+
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+    from litellm.proxy.auth.budget_throttle import throttled_limit  # noqa: F401 - exists on the supported versions
+    from litellm.redis.stores.rate_limits import RateLimitScope
+    from litellm.types.passthrough_endpoints.pass_through_endpoints import EndpointType
+
+    from litellm.proxy._types import UserAPIKeyAuth
+    class_methods = {name: cls.__dict__.get(name) for name in _BYPASSED + tuple(_STORE_SECTIONS)}
+    return {
+        "v3": v3,
+        "sys": sys,
+        "Scope": RateLimitScope,
+        "decisions": EndpointType.DECISIONS,
+        "Auth": UserAPIKeyAuth,
+        "group_resolver": v3._resolve_model_group_alias_via_proxy_router,
+        "ptu_resolver": v3._resolve_ptu_team_ceiling_via_proxy_router,
+        "class_methods": class_methods,
+        "baseline_floor": int(v3.DEFAULT_MAX_TOKENS_ESTIMATE * v3.NO_MAX_TOKENS_TPM_RESERVATION_FRACTION),
+    }
+
+
+def _plain_meta(m: Any, banned: frozenset) -> bool:
+    """Falsy, or a dict with string keys and none of ``banned``."""
+    if not m:
+        return True
+    if m.__class__ is not dict or not banned.isdisjoint(m):
+        return False
+    for k in m:
+        if k.__class__ is not str:
+            return False
+    return True
+
+
+def _int_or_none(v: Any) -> bool:
+    return v is None or v.__class__ is int
+
+
+def fused_pre_call(env: dict, lim: Any, auth: Any, data: Any, call_type: Any, endpoint_type: Any) -> Any:
+    """Phase 1 of the fused check: decide, without touching any state, whether this
+    check is in the covered case. Returns NOT_COVERED or the plan for :func:`_commit`:
+    (api_key, rpm, tpm, model). Covered: a chat call (``completion``/``acompletion``)
+    with a small plain-text body (see ``small_text_request``), no tags or agent in its
+    metadata; a key whose only limits are its own ``rpm_limit``/``tpm_limit`` (no
+    ``max_parallel_requests``, no user/team/team-member/end-user/organisation limits,
+    no model, tag, project or PTU limits, no output-token estimates, not ``dynamic``);
+    no Redis, TPM reservation on, no LiteLLM router loaded (so no model aliases,
+    deployment default limits or PTU ceilings), the limiter's own resolvers and methods."""
+    from .._patching import NOT_COVERED
+
+    v3 = env["v3"]
+    if lim.__class__ is not v3._PROXY_MaxParallelRequestsHandler_v3 or call_type not in _CHAT_CALL_TYPES:
+        return NOT_COVERED
+    d = lim.__dict__
+    if not _BYPASSED_SET.isdisjoint(d) and (
+        not _STORE_SECTIONS.issuperset(_BYPASSED_SET.intersection(d)) or "_fast_litellm_v3b" not in d
+    ):
+        return NOT_COVERED
+    cdict = lim.__class__.__dict__
+    for name, fn in env["class_methods"].items():
+        if cdict.get(name) is not fn:
+            return NOT_COVERED
+    if not lim.tpm_reservation_enabled or lim.window_size.__class__ is not int or lim.window_size <= 0:
+        return NOT_COVERED
+    if lim._model_group_resolver is not env["group_resolver"] or lim._ptu_team_ceiling_resolver is not env["ptu_resolver"]:
+        return NOT_COVERED
+    ps = env["sys"].modules.get("litellm.proxy.proxy_server")
+    if ps is None or getattr(ps, "llm_router", 0) is not None:
+        return NOT_COVERED
+    if lim._check_and_increment_lock.locked() or lim.rate_limits.has_redis:
+        return NOT_COVERED
+    # -- the request body
+    if data.__class__ is not dict or not small_text_request(data):
+        return NOT_COVERED
+    for k in data:
+        if k.__class__ is not str:
+            return NOT_COVERED
+    if data.get("tags") is not None:
+        return NOT_COVERED
+    md = data.get("metadata")
+    lmd = data.get("litellm_metadata")
+    for m in (md, lmd):
+        if m is not None and (m.__class__ is not dict or m.get("tags") or m.get("agent_id") is not None):
+            return NOT_COVERED
+    if md is not None and "litellm_metadata" in data:  # which one LiteLLM reads tags from
+        return NOT_COVERED
+    for f in ("max_tokens", "max_completion_tokens", "n", "best_of"):
+        v = data.get(f)
+        if v is not None and v.__class__ is not int:
+            return NOT_COVERED
+    model = data.get("model")
+    if model is not None and model.__class__ is not str:
+        return NOT_COVERED
+    # -- the key
+    if auth.__class__ is not env["Auth"]:
+        return NOT_COVERED
+    api_key = auth.api_key
+    if not api_key or api_key.__class__ is not str or auth.max_parallel_requests is not None:
+        return NOT_COVERED
+    rpm, tpm = auth.rpm_limit, auth.tpm_limit
+    if not (_int_or_none(rpm) and _int_or_none(tpm)):
+        return NOT_COVERED
+    meta = auth.metadata
+    if not _plain_meta(meta, _KEY_META_FIELDS):
+        return NOT_COVERED
+    if meta and ((meta.get("rpm_limit_type") == "dynamic") or (meta.get("tpm_limit_type") == "dynamic")):
+        return NOT_COVERED
+    if auth.model_max_budget:
+        return NOT_COVERED
+    if auth.user_id and (
+        auth.user_rpm_limit is not None or auth.user_tpm_limit is not None
+        or auth.team_member_rpm_limit is not None or auth.team_member_tpm_limit is not None
+    ):
+        return NOT_COVERED
+    if auth.team_id and (auth.team_rpm_limit is not None or auth.team_tpm_limit is not None):
+        return NOT_COVERED
+    if auth.end_user_id and (auth.end_user_rpm_limit is not None or auth.end_user_tpm_limit is not None):
+        return NOT_COVERED
+    if auth.org_id is not None and (auth.organization_rpm_limit is not None or auth.organization_tpm_limit is not None):
+        return NOT_COVERED
+    if not (
+        _plain_meta(auth.team_metadata, _TEAM_META_FIELDS)
+        and _plain_meta(auth.organization_metadata, _ORG_META_FIELDS)
+        and _plain_meta(auth.project_metadata, _PROJECT_META_FIELDS)
+    ):
+        return NOT_COVERED
+    if auth.agent_id or auth.invoked_agent_id is not None:
+        return NOT_COVERED
+    if ((md or {}).get("agent_id") or (lmd or {}).get("agent_id")) is not None:
+        return NOT_COVERED
+    pct = auth.budget_throttle_pct
+    if pct is not None:
+        rpm = v3.throttled_limit(rpm, pct)
+        tpm = v3.throttled_limit(tpm, pct)
+    stash = v3._request_stash.get()
+    if stash is not None and (stash.ptu_ceiling is not None or stash.__class__ is not v3.RequestRateLimiterStash):
+        return NOT_COVERED
+    return (api_key, rpm, tpm, model)
+
+
+def _status(code: str, limit: int, remaining: int, kind: str, key: str) -> dict:
+    return {
+        "code": code,
+        "current_limit": limit,
+        "limit_remaining": remaining,
+        "rate_limit_type": kind,
+        "descriptor_key": "api_key",
+        "descriptor_value": key,
+    }
+
+
+def _descriptors(lim: Any, key: str, rpm: Any, tpm: Any) -> list:
+    if rpm is None and tpm is None:
+        return []
+    return [
+        {
+            "key": "api_key",
+            "value": key,
+            "rate_limit": {
+                "requests_per_unit": rpm,
+                "tokens_per_unit": tpm,
+                "max_parallel_requests": None,
+                "window_size": lim.window_size,
+            },
+        }
+    ]
+
+
+def _estimate(env: dict, data: dict, tpm: int, call_type: str) -> int:
+    """``_estimate_tokens_for_request`` of a covered request (plain-string chat
+    messages, int or absent output caps, no configured output estimate)."""
+    v3 = env["v3"]
+    messages = data.get("messages")
+    chars = 0
+    if messages:
+        for m in messages:
+            c = m.get("content")
+            if c:
+                chars += len(c)
+    est_in = max(1, chars // v3.DEFAULT_CHARS_PER_TOKEN) if chars > 0 else 0
+    caps = [int(float(v)) for v in (data.get("max_tokens"), data.get("max_completion_tokens")) if v is not None]
+    explicit = max(caps) if caps else None
+    if explicit is None and est_in == 0:
+        out = 0
+    elif explicit is not None:
+        out = explicit
+    else:
+        out = max(est_in, min(env["baseline_floor"], max(1, int(tpm * v3.NO_MAX_TOKENS_TPM_RESERVATION_FRACTION))))
+    n = 1
+    for v in (data.get("n"), data.get("best_of")):
+        n = max(n, int(v or 1))
+    return est_in + out * n
+
+
+def _locked_section(lim: Any) -> Any:
+    return lim.__dict__.get("_fast_litellm_v3b")
+
+
+async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, endpoint_type: Any, plan: tuple) -> None:
+    """Phase 2: what LiteLLM's hook does in the covered case, step for step on the same
+    store (``lim.rate_limits``), the same time-provider calls and the same stash."""
+    v3 = env["v3"]
+    key, rpm, tpm, model = plan
+    stash = v3.claim_request_stash_for_data(data)
+    stash.tpm_limited_tags = frozenset()
+    stash.socket_agent_windows = ()
+    if rpm is None and tpm is None:
+        return None
+    store = lim.rate_limits
+    window_size = lim.window_size
+    scope = env["Scope"]("api_key", key)
+    window = scope.window
+    table = _locked_section(lim)
+    # -- should_rate_limit(skip_tpm_check=True): the requests counter, no gauges
+    now_int = int(lim._time_provider().timestamp())
+    if rpm is None:
+        response: dict = {"overall_code": "OK", "statuses": []}
+    else:
+        requests = scope.counter("requests")
+        ws, cv = store.local((window, requests))
+        if ws.__class__ is dict or cv.__class__ is dict:
+            raise TypeError("a rate-limit counter in memory holds a slot registry")
+        rpm = int(rpm)
+        if cv is not None and int(cv) > rpm:
+            response = {"overall_code": "OVER_LIMIT", "statuses": [_status("OVER_LIMIT", rpm, rpm - int(cv), "requests", key)]}
+        else:
+            if table is not None:
+                table.lock()
+            try:
+                ws = store.local((window,))[0]
+                if ws.__class__ is dict:
+                    raise TypeError("a rate-limit counter in memory holds a slot registry")
+                if ws is None or (now_int - int(ws)) >= window_size:
+                    store.set_local(requests, 0, window_size)
+                    store.set_local(scope.counter("tokens"), 0, window_size)
+                    store.set_local(window, str(now_int), window_size)
+                    store.set_local(requests, 1, window_size)
+                    count = 1
+                else:
+                    cv = store.local((requests,))[0]
+                    if cv.__class__ is dict:
+                        raise TypeError("a rate-limit counter in memory holds a slot registry")
+                    count = (int(cv) if cv is not None else 0) + 1
+                    store.set_local(requests, count, window_size)
+            finally:
+                if table is not None:
+                    table.unlock()
+            code = "OVER_LIMIT" if count > rpm else "OK"
+            response = {"overall_code": code, "statuses": [_status(code, rpm, rpm - count, "requests", key)]}
+    if response["overall_code"] == "OVER_LIMIT":
+        lim._handle_rate_limit_error(response=response, descriptors=_descriptors(lim, key, rpm, tpm), requested_model=model)
+    else:
+        stash.rate_limit_response = response
+    if tpm is None:
+        return None
+    # -- the TPM reservation
+    tpm = int(tpm)
+    # _apply_implicit_output_cap: no explicit cap and a TPM limit small enough -> max_tokens
+    floor = min(env["baseline_floor"], max(1, int(tpm * v3.NO_MAX_TOKENS_TPM_RESERVATION_FRACTION)))
+    if (
+        floor < env["baseline_floor"]
+        and data.get("max_tokens") is None
+        and data.get("max_completion_tokens") is None
+        and endpoint_type != env["decisions"]
+    ):
+        data["max_tokens"] = floor
+    estimated = max(_estimate(env, data, tpm, call_type), 1)
+    tokens = scope.counter("tokens")
+    now_int = int(lim._time_provider().timestamp())
+    if table is not None:
+        table.lock()
+    try:
+        ws = store.local((window,))[0]
+        if ws.__class__ is dict:
+            raise TypeError("a rate-limit counter in memory holds a slot registry")
+        expired = ws is None or (now_int - int(ws)) >= window_size
+        raw = None if expired else store.local((tokens,))[0]
+        if raw.__class__ is dict:
+            raise TypeError("a rate-limit counter in memory holds a slot registry")
+        current = 0 if expired else int(raw or 0)
+        over = current + estimated > tpm
+        if not over:
+            if expired:
+                store.set_local(scope.counter("requests"), 0, window_size)
+                store.set_local(tokens, 0, window_size)
+                store.set_local(window, str(now_int), window_size)
+            new = estimated if expired else current + estimated
+            store.set_local(tokens, new, window_size)
+    finally:
+        if table is not None:
+            table.unlock()
+    if over:
+        tpm_response = {"overall_code": "OVER_LIMIT", "statuses": [_status("OVER_LIMIT", tpm, max(0, tpm - current), "tokens", key)]}
+        await lim._release_stashed_parallel_slot(stash, auth.parent_otel_span)
+        lim._handle_rate_limit_error(response=tpm_response, descriptors=_descriptors(lim, key, rpm, tpm), requested_model=model)
+        return None
+    stash.discard_released_tpm_reservation()
+    stash.reserved_tokens = estimated
+    stash.ptu_reserved_tokens = estimated
+    stash.ptu_reserved_window_identities = frozenset()
+    stash.reserved_model = v3.RateLimitedModel(requested=model, group=model) if model else None
+    stash.reserved_scopes = frozenset((("api_key", key),))
+    stored = stash.rate_limit_response
+    if stored is not None:
+        stored["statuses"].append(_status("OK", tpm, max(0, tpm - new), "tokens", key))
+    # _reserve_project_io_tokens_or_raise: re-claims the same stash for the same call id (a no-op), no
+    # project descriptors, so nothing else.
+    return None
+
+
+def _wrap_pre_call(patch: Patch, original: Callable[..., Any], generic: Callable[..., Any]) -> Callable[..., Any]:
+    from .._patching import NOT_COVERED, _NEVER_CATCH, _SHADOW
+
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+
+    env = _fused_env(v3._PROXY_MaxParallelRequestsHandler_v3)
+    import inspect
+
+    default_endpoint = inspect.signature(original).parameters["endpoint_type"].default
+
+    async def async_pre_call_hook(self: Any, user_api_key_dict: Any, cache: Any, data: Any, call_type: Any, endpoint_type: Any = default_endpoint) -> Any:
+        patch.calls += 1
+        if _SHADOW[0]:  # stateful: the two sides cannot both run; LiteLLM's answers
+            return await original(self, user_api_key_dict, cache, data, call_type, endpoint_type)
+        try:
+            plan = fused_pre_call(env, self, user_api_key_dict, data, call_type, endpoint_type)
+        except _NEVER_CATCH:
+            raise
+        except BaseException as exc:  # nothing was written yet: LiteLLM runs
+            patch.record_fallback(exc)
+            return await original(self, user_api_key_dict, cache, data, call_type, endpoint_type)
+        if plan is NOT_COVERED:
+            patch.delegated += 1
+            FUSED.delegated += 1
+            return await original(self, user_api_key_dict, cache, data, call_type, endpoint_type)
+        FUSED.fused += 1
+        # From here on the store is written: errors (LiteLLM's 429 included) are the caller's.
+        return await _commit(env, self, user_api_key_dict, data, call_type, endpoint_type, plan)
+
+    return async_pre_call_hook
+
+
+def _build_pre_call(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Patch.build``: checks that LiteLLM has what the fused path reads (the work is in
+    :func:`_wrap_pre_call`); the generic wrapper is never used for this patch."""
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+
+    _fused_env(v3._PROXY_MaxParallelRequestsHandler_v3)
+    for name in ("_request_stash", "claim_request_stash_for_data", "RateLimitedModel", "throttled_limit",
+                 "RequestRateLimiterStash", "DEFAULT_CHARS_PER_TOKEN"):
+        getattr(v3, name)
+
+    async def fast(*args: Any, **kwargs: Any) -> Any:
+        from .._patching import NOT_COVERED
+
+        return NOT_COVERED
+
+    return fast
+
+
 STORE_SKIP_REASON = (
     "on only where workers share a table (fast-litellm proxy/run set FAST_LITELLM_RATE_LIMIT_SHM; "
     "FAST_LITELLM_RATE_LIMIT=1 forces it): in one process it is exact (100k-event trace parity) but "
@@ -358,6 +764,24 @@ PATCHES = [
         callers="every proxy request with a TPM limit: _PROXY_MaxParallelRequestsHandler_v3.async_pre_call_hook",
         compare=lambda a, b: True,
     ),
+    Patch(
+        name="rate_limit.v3_110_fused_pre_call",
+        component=COMPONENT,
+        target="litellm.proxy.hooks.parallel_request_limiter_v3:_PROXY_MaxParallelRequestsHandler_v3.async_pre_call_hook",
+        supports=">=1.110,<1.111",
+        build=_build_pre_call,
+        wrap=_wrap_pre_call,
+        summary=(
+            "The 1.110.x v3 limiter's pre-call check in one synchronous step for its common case: a chat "
+            "call with a small plain-text body and a key whose only limits are its own rpm_limit/tpm_limit "
+            "(no parallel, user/team/end-user/org, model, tag, project or PTU limits, no Redis, no router "
+            "loaded). Same store entries written in the same order on the limiter's own store, same "
+            "time-provider calls, same request stash, same RateLimitResponse and the same 429 (LiteLLM's "
+            "own error builder); every other check runs LiteLLM's hook."
+        ),
+        callers="every proxy request: PROXY_HOOKS['parallel_request_limiter'] pre-call (ProxyLogging.pre_call_hook)",
+        compare=lambda a, b: True,
+    ),
 ]
 
 
@@ -373,6 +797,12 @@ BENCHMARKS = [
         patch="rate_limit.v3_110_store",
         setup=_bench_setup,
         notes="100 checks per call (divide by 100 for one check): 1.110.x v3 limiter async_pre_call_hook, 5,000 rotating keys, no Redis",
+    ),
+    Benchmark(
+        name="rate_limit.v3_110_fused_pre_call",
+        patch="rate_limit.v3_110_fused_pre_call",
+        setup=_bench_setup,
+        notes="same harness: 100 v3 pre-call checks, stock vs every default patch (fused check + inline estimates)",
     ),
     Benchmark(
         name="rate_limit.v3_110_inline_estimates",
