@@ -36,12 +36,32 @@ def _quiet(monkeypatch):
 
 
 def test_trace_parity_with_stock():
+    """Stock (LiteLLM's hook on LiteLLM's store) vs the fused pre-call hook on our store:
+    outcomes, request stashes and final stores identical over 100,000 events, a good
+    share of the pre-calls answered by the fused path."""
     import rate_limit_trace_v3_110 as t
 
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    m.FUSED.fused = m.FUSED.delegated = 0
     n, bad, first, used = t.compare(100_000, seed=110)
     assert n > 80_000
     assert bad == 0, first
     assert used > 30  # the trace did reach our table
+    assert m.FUSED.fused > 12_000 and m.FUSED.fused > 0.25 * (m.FUSED.fused + m.FUSED.delegated), vars(m.FUSED)
+
+
+def test_trace_parity_fused_on_litellm_store():
+    """The fused hook on LiteLLM's own store (the default: the store patch is off in one process)."""
+    import rate_limit_trace_v3_110 as t
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    m.FUSED.fused = m.FUSED.delegated = 0
+    n, bad, first, _ = t.compare(30_000, seed=1110, fast_store=False)
+    assert n > 25_000
+    assert bad == 0, first
+    assert m.FUSED.fused > 3_000, vars(m.FUSED)
 
 
 def test_store_semantics_match_native_rate_limits():
@@ -344,3 +364,96 @@ def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
     assert [p.name.endswith(".v3b") for p in left] == [True] * len(left)  # the launcher does not know .v3b yet
     for p in left:
         p.unlink()
+
+
+# -- rate_limit.v3_110_fused_pre_call -------------------------------------------------
+
+
+def _fused_patch():
+    from fast_litellm import registry
+
+    return next(p for p in registry.patches() if p.name == "rate_limit.v3_110_fused_pre_call")
+
+
+def test_fused_estimate_equals_litellm():
+    """The fused path's token estimate (and implicit output cap) against LiteLLM's own
+    ``_apply_implicit_output_cap`` + ``_estimate_tokens_for_request`` on generated requests."""
+    import random
+
+    from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+    from litellm.types.passthrough_endpoints.pass_through_endpoints import EndpointType
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    env = m._fused_env(cls)
+    lim = _limiter(False)
+    rng = random.Random(5)
+    for i in range(3000):
+        msgs = [{"role": rng.choice(["user", "system", "assistant"]), "content": rng.choice([None, "", "a" * rng.randint(0, 700)])}
+                for _ in range(rng.randint(0, 4))]
+        data = {"model": "gpt-4o"}
+        if rng.random() < 0.9:
+            data["messages"] = msgs
+        for f in ("max_tokens", "max_completion_tokens", "n", "best_of"):
+            if rng.random() < 0.25:
+                data[f] = rng.choice([0, 1, -2, 7, 300, 5000, 10**17 + 1])
+        if not m.small_text_request(data):
+            continue
+        tpm = rng.choice([1, 3, 4, 10, 100, 4095, 4096, 4100, 10**6])
+        call_type = rng.choice(["completion", "acompletion"])
+        endpoint = rng.choice([EndpointType.GENERIC, EndpointType.DECISIONS])
+        a, b = dict(data), dict(data)
+        cls._apply_implicit_output_cap(data=a, min_configured_limit=tpm, call_type=call_type, configured_output_tokens=None, endpoint_type=endpoint)
+        want = max(lim._estimate_tokens_for_request(data=a, model="gpt-4o", min_configured_tpm_limit=tpm, call_type=call_type, configured_output_tokens=None, team_id=None), 1)
+        floor = min(env["baseline_floor"], max(1, int(tpm * 0.25)))
+        if floor < env["baseline_floor"] and b.get("max_tokens") is None and b.get("max_completion_tokens") is None and endpoint != env["decisions"]:
+            b["max_tokens"] = floor
+        assert a == b, (data, tpm)
+        assert max(m._estimate(env, b, tpm, call_type), 1) == want, (data, tpm, call_type)
+
+
+def test_fused_three_rpm_admits_three_of_six_and_is_used():
+    p = _fused_patch()
+    assert p.state == "applied", p.reason
+    lim = _limiter(False)
+    before = p.calls - p.delegated
+    assert asyncio.run(_admitted(lim, "hk-fused-three", 6, rpm_limit=3, tpm_limit=100_000)) == 3
+    assert p.calls - p.delegated - before == 6
+
+
+def test_fused_leaves_uncovered_checks_to_litellm(monkeypatch):
+    """Limits beyond the key's own rpm/tpm, a loaded router, an overridden method or
+    shadow mode: LiteLLM's hook answers (delegated), with its decisions."""
+    import litellm.proxy.proxy_server as ps
+
+    from fast_litellm import _patching
+
+    p = _fused_patch()
+
+    def delegated(lim, key, **limits):
+        d = p.delegated
+        asyncio.run(_admitted(lim, key, 1, **limits))
+        return p.delegated - d
+
+    lim = _limiter(False)
+    assert delegated(lim, "hk-d1", rpm_limit=5) == 0
+    assert delegated(lim, "hk-d2", rpm_limit=5, max_parallel_requests=2) == 1
+    assert delegated(lim, "hk-d3", rpm_limit=5, user_id="u", user_rpm_limit=3) == 1
+    assert delegated(lim, "hk-d4", rpm_limit=5, metadata={"model_rpm_limit": {"gpt-4o": 1}}) == 1
+    assert delegated(lim, "hk-d5", rpm_limit=5, metadata={"rpm_limit_type": "dynamic"}) == 1
+    import types
+
+    registry = types.SimpleNamespace(aliases=lambda: {}, deployments=lambda model: [], names=lambda *a, **k: [])
+    monkeypatch.setattr(ps, "llm_router", types.SimpleNamespace(registry=lambda: registry))
+    assert delegated(lim, "hk-d6", rpm_limit=5) == 1
+    monkeypatch.setattr(ps, "llm_router", None)
+    lim2 = _limiter(False)
+    lim2.should_rate_limit = lim2.should_rate_limit  # an instance override (e.g. a mock)
+    assert delegated(lim2, "hk-d7", rpm_limit=5) == 1
+    _patching._SHADOW[0] = True
+    try:
+        d = p.delegated
+        assert asyncio.run(_admitted(lim, "hk-d8", 3, rpm_limit=2)) == 2  # LiteLLM's hook alone: no double count
+        assert p.delegated == d
+    finally:
+        _patching._SHADOW[0] = False
