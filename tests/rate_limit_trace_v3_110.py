@@ -91,7 +91,51 @@ def _plain_specs(rng: random.Random, n: int) -> List[dict]:
 VARIANTS = (0, 0, 0, 0, 0, 0, 1, 2, 3, 4)
 
 
-def gen_trace(n: int, seed: int, n_keys: int = 8, n_plain: int = 6) -> List[Tuple]:
+# -- a loaded router (proxy_server.llm_router), as a proxy with a model_list has ------------------
+
+def router_model_list(changed: bool = False) -> List[dict]:
+    """Plain groups (one or two deployments), groups whose deployments carry the per-key defaults
+    ``default_api_key_rpm_limit``/``default_api_key_tpm_limit`` (on one deployment of two, as a
+    string, ...), wildcard groups with and without them, and the target of a ``-latest`` alias with
+    one. ``changed``: the list a mid-trace ``set_model_list`` installs (gpt-4o gains a default,
+    claude loses its)."""
+
+    def dep(name: str, model: str, **extra: Any) -> dict:
+        return {"model_name": name, "litellm_params": {"model": model, "api_key": "sk-trace", **extra}}
+
+    out = [
+        dep("gpt-4o", "openai/gpt-4o"),
+        dep("gpt-4o", "azure/gpt-4o", api_base="https://trace.invalid", **({"default_api_key_rpm_limit": 3} if changed else {})),
+        dep("gpt-4o-mini", "openai/gpt-4o-mini"),
+        dep("claude-3-5-sonnet-20240620", "anthropic/claude-3-5-sonnet-20240620",
+            **({} if changed else {"default_api_key_rpm_limit": 4})),
+        dep("slim", "openai/gpt-4o-mini"),
+        dep("slim", "openai/gpt-4o", default_api_key_tpm_limit="500"),
+        dep("azure_ai/gpt-6-astra", "azure_ai/gpt-6-astra", default_api_key_rpm_limit=2),
+        dep("azure_ai/claude-opus-5-5", "azure_ai/claude-opus-5-5"),
+        dep("openai/*", "openai/*"),
+        dep("anthropic/*", "anthropic/*", default_api_key_tpm_limit=800),
+    ]
+    return out
+
+
+ROUTER_ALIASES = {"gpt4": "gpt-4o", "cheap": {"model": "gpt-4o-mini", "hidden": True}, "limited": "claude-3-5-sonnet-20240620"}
+# Requested models: groups, aliases (plain and to a group with defaults), wildcard routes, unknown
+# models, -latest aliases whose target group has / has not a default.
+ROUTER_MODELS = (
+    "gpt-4o", "gpt-4o", "gpt-4o", "gpt4", "cheap", "gpt-4o-mini", "limited", "claude-3-5-sonnet-20240620", "slim",
+    "openai/gpt-9-trace", "anthropic/claude-trace", "mystery-model", "azure_ai/gpt-astra-latest",
+    "azure_ai/claude-opus-latest",
+)
+
+
+def make_router(changed: bool = False) -> Any:
+    from litellm import Router
+
+    return Router(model_list=router_model_list(changed), model_group_alias=dict(ROUTER_ALIASES))
+
+
+def gen_trace(n: int, seed: int, n_keys: int = 8, n_plain: int = 6, models: Any = None) -> List[Tuple]:
     """The 1.83 v3 trace's events and key specs (limits incl. None and 0, ticks
     across windows), each pre-call given a prompt size and max_tokens set/unset,
     each success a random usage split; plus (``n_plain``) covered keys and their
@@ -101,6 +145,8 @@ def gen_trace(n: int, seed: int, n_keys: int = 8, n_plain: int = 6) -> List[Tupl
     plain = _plain_specs(rng, n_plain) if n_plain else []
     out: List[Tuple] = []
     for ev in base:
+        if models and ev[0] != "tick":
+            ev = (ev[0], ev[1], rng.choice(models), ev[3])
         if ev[0] != "tick" and plain and rng.random() < 0.6:
             spec = rng.choice(plain[0::2]) if rng.random() < 0.8 else rng.choice(plain[1::2])
             ev = (ev[0], spec, ev[2], ev[3]) if ev[0] != "pre" else ("pre", spec, ev[2], None)
@@ -168,7 +214,7 @@ def _inline_offload() -> Any:
     return undo
 
 
-async def run_trace(limiter: Any, clock: Any, trace: List[Tuple]) -> List[Any]:
+async def run_trace(limiter: Any, clock: Any, trace: List[Tuple], midway: Any = None) -> List[Any]:
     import litellm
     from litellm.caching.dual_cache import DualCache
     from litellm.proxy._types import UserAPIKeyAuth
@@ -181,7 +227,9 @@ async def run_trace(limiter: Any, clock: Any, trace: List[Tuple]) -> List[Any]:
     async def in_ctx(ctx: Any, coro: Any) -> Any:
         return await asyncio.get_running_loop().create_task(coro, context=ctx)
 
-    for ev in trace:
+    for i, ev in enumerate(trace):
+        if midway is not None and i == len(trace) // 2:
+            midway()
         kind = ev[0]
         if kind == "tick":
             clock.t += ev[1]
@@ -272,22 +320,30 @@ def snapshot(limiter: Any, entries: Any) -> List[Tuple]:
 
 
 def compare(
-    n: int, seed: int, n_keys: int = 8, segment: int = 20_000, fused: bool = True, fast_store: bool = True
+    n: int, seed: int, n_keys: int = 8, segment: int = 20_000, fused: bool = True, fast_store: bool = True,
+    router: bool = False,
 ) -> Tuple[int, int, List[Any], int]:
     """(outcomes, mismatches, first mismatches, entries in our table) over ``n``
     events in segments of ``segment`` (fresh limiters each), so no run lasts near
     the stores' 60 s real-time TTLs. Asserts that stock's 200-entry store never
     had to evict. Stock side: LiteLLM's hook on LiteLLM's store; other side: the
-    fused pre-call hook (``fused``) and our store (``fast_store``)."""
+    fused pre-call hook (``fused``) and our store (``fast_store``). ``router``: each side runs with
+    its own ``make_router()`` as ``proxy_server.llm_router`` (requests name ``ROUTER_MODELS``), and
+    halfway through each segment the router's model list is replaced (``router_model_list(True)``)."""
     total, nbad, first, used = 0, 0, [], 0
     for k in range(0, n, segment):
-        a, b, c, d = _compare_segment(min(segment, n - k), seed + k, n_keys, fused, fast_store)
+        a, b, c, d = _compare_segment(min(segment, n - k), seed + k, n_keys, fused, fast_store, router)
         total, nbad, first, used = total + a, nbad + b, (first + c)[:5], max(used, d)
     return total, nbad, first, used
 
 
-def _compare_segment(n: int, seed: int, n_keys: int, fused: bool = True, fast_store: bool = True) -> Tuple[int, int, List[Any], int]:
-    trace = gen_trace(n, seed, n_keys)
+def _compare_segment(
+    n: int, seed: int, n_keys: int, fused: bool = True, fast_store: bool = True, router: bool = False
+) -> Tuple[int, int, List[Any], int]:
+    import litellm.proxy.proxy_server as ps
+
+    trace = gen_trace(n, seed, n_keys, n_plain=4 if router else 6, models=ROUTER_MODELS if router else None)
+    saved_router = ps.llm_router
     seen: set = set()
     results = []
     undo_clock = None
@@ -301,9 +357,16 @@ def _compare_segment(n: int, seed: int, n_keys: int, fused: bool = True, fast_st
             undo_hook = _hook(fused and fast)
             try:
                 limiter = make_limiter(clock, fast and fast_store, seen)
+                midway = None
+                if router:
+                    r = ps.llm_router = make_router()
+
+                    def midway() -> None:
+                        r.set_model_list(router_model_list(changed=True))
+
                 loop = asyncio.new_event_loop()
                 try:
-                    outs = loop.run_until_complete(run_trace(limiter, clock, trace))
+                    outs = loop.run_until_complete(run_trace(limiter, clock, trace, midway))
                 finally:
                     loop.close()
                 limiters.append(limiter)
@@ -318,6 +381,7 @@ def _compare_segment(n: int, seed: int, n_keys: int, fused: bool = True, fast_st
         snaps = [snapshot(lim, seen) for lim in limiters]
     finally:
         undo()
+        ps.llm_router = saved_router
     a, b = results
     bad: List[Any] = [(i, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y]
     if snaps[0] != snaps[1]:

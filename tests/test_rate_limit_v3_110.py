@@ -64,6 +64,40 @@ def test_trace_parity_fused_on_litellm_store():
     assert m.FUSED.fused > 3_000, vars(m.FUSED)
 
 
+def test_trace_parity_with_router_loaded():
+    """The same comparison with a router loaded as a proxy with a model_list has it
+    (``proxy_server.llm_router``): requests name plain groups, model_group_alias aliases (plain
+    and to a group with deployment key defaults), wildcard routes with and without defaults,
+    unknown models and ``-latest`` aliases; halfway through each segment the router's model list
+    is replaced (a plain group gains a default, another loses its). Outcomes, stashes (the
+    resolved model group included) and final stores identical; keys in the covered case with a
+    plain model are answered by the fused path."""
+    import rate_limit_trace_v3_110 as t
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    m.FUSED.fused = m.FUSED.delegated = 0
+    n, bad, first, used = t.compare(20_000, seed=210, n_keys=4, segment=5_000, router=True)
+    assert n > 16_000
+    assert bad == 0, first
+    assert used > 30
+    # ~48% of pre-calls are a covered key, ~60% of those a plain shape, ~60% of those a model
+    # whose group has no deployment key default: ~17% of all pre-calls.
+    assert m.FUSED.fused > 1_200 and m.FUSED.fused > 0.12 * (m.FUSED.fused + m.FUSED.delegated), vars(m.FUSED)
+
+
+def test_trace_parity_with_router_on_litellm_store():
+    import rate_limit_trace_v3_110 as t
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    m.FUSED.fused = m.FUSED.delegated = 0
+    n, bad, first, _ = t.compare(8_000, seed=2110, n_keys=4, segment=4_000, fast_store=False, router=True)
+    assert n > 6_000
+    assert bad == 0, first
+    assert m.FUSED.fused > 400, vars(m.FUSED)
+
+
 def test_store_semantics_match_native_rate_limits():
     import rate_limit_trace_v3_110 as t
 
@@ -422,8 +456,8 @@ def test_fused_three_rpm_admits_three_of_six_and_is_used():
 
 
 def test_fused_leaves_uncovered_checks_to_litellm(monkeypatch):
-    """Limits beyond the key's own rpm/tpm, a loaded router, an overridden method or
-    shadow mode: LiteLLM's hook answers (delegated), with its decisions."""
+    """Limits beyond the key's own rpm/tpm, a loaded router that is not LiteLLM's ``Router``,
+    an overridden method or shadow mode: LiteLLM's hook answers (delegated), with its decisions."""
     import litellm.proxy.proxy_server as ps
 
     from fast_litellm import _patching
@@ -457,3 +491,116 @@ def test_fused_leaves_uncovered_checks_to_litellm(monkeypatch):
         assert p.delegated == d
     finally:
         _patching._SHADOW[0] = False
+
+
+def _fused_with_router(router, lim, model: str, **limits) -> tuple:
+    """(fused, delegated) for one check of ``model`` with ``router`` loaded, and LiteLLM's group."""
+    import contextvars
+
+    import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
+    import litellm.proxy.proxy_server as ps
+    from litellm.proxy._types import UserAPIKeyAuth
+
+    from fast_litellm.components import rate_limit_v3_110 as m
+
+    saved = ps.llm_router
+    ps.llm_router = router
+    try:
+        f, d = m.FUSED.fused, m.FUSED.delegated
+        data = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+        auth = UserAPIKeyAuth(api_key=limits.pop("api_key", "hk-router"), **limits)
+        ctx = contextvars.Context()
+
+        loop = asyncio.new_event_loop()
+        try:
+            hook = lim.async_pre_call_hook(user_api_key_dict=auth, cache=None, data=data, call_type="acompletion")
+            loop.run_until_complete(loop.create_task(hook, context=ctx))
+        finally:
+            loop.close()
+        stash = ctx.run(v3.get_request_stash)
+        out = (m.FUSED.fused - f, m.FUSED.delegated - d)
+        if out == (1, 0):  # the group the fused path recorded is LiteLLM's
+            want = lim._rate_limited_model(model) if auth.tpm_limit is not None else None
+            assert stash is not None and stash.reserved_model == want, (stash and stash.reserved_model, want)
+        return out
+    finally:
+        ps.llm_router = saved
+
+
+def test_fused_with_router_covers_plain_groups_and_follows_router_changes():
+    """With LiteLLM's Router loaded: plain groups, aliases to them, wildcard routes, unknown
+    models and a -latest alias of a plain group are fused (the stash records LiteLLM's resolved
+    group); groups whose deployments carry default_api_key_rpm/tpm_limit (directly, through an
+    alias, a wildcard or a -latest alias) are LiteLLM's. A replaced model list, an added
+    deployment and an alias map edited in place change the answer at once."""
+    import rate_limit_trace_v3_110 as t
+    from litellm.types.router import Deployment
+
+    lim = _limiter(False)  # imports LiteLLM's limiter module: the patch applies
+    lim_fast = _limiter(True)
+    p = _fused_patch()
+    assert p.state == "applied", p.reason
+    router = t.make_router()
+    fused = ("gpt-4o", "gpt4", "cheap", "gpt-4o-mini", "openai/gpt-9-trace", "mystery-model", "azure_ai/claude-opus-latest")
+    delegated = ("limited", "claude-3-5-sonnet-20240620", "slim", "anthropic/claude-trace", "azure_ai/gpt-astra-latest")
+    for li in (lim, lim_fast):
+        for model in fused:
+            assert _fused_with_router(router, li, model, rpm_limit=50, tpm_limit=10**6) == (1, 0), model
+            assert _fused_with_router(router, li, model, api_key="hk-team", team_id="t-1", rpm_limit=50, tpm_limit=10**6) == (1, 0), model
+        for model in delegated:
+            assert _fused_with_router(router, li, model, rpm_limit=50, tpm_limit=10**6) == (0, 1), model
+    router.set_model_list(t.router_model_list(changed=True))
+    assert _fused_with_router(router, lim, "gpt-4o", rpm_limit=50) == (0, 1)
+    assert _fused_with_router(router, lim, "gpt4", rpm_limit=50) == (0, 1)
+    assert _fused_with_router(router, lim, "limited", rpm_limit=50) == (1, 0)
+    assert _fused_with_router(router, lim, "gpt-4o-mini", rpm_limit=50) == (1, 0)
+    router.add_deployment(Deployment(model_name="gpt-4o-mini", litellm_params={"model": "openai/gpt-4o-mini", "api_key": "sk-t", "default_api_key_tpm_limit": 900}))
+    assert _fused_with_router(router, lim, "gpt-4o-mini", rpm_limit=50) == (0, 1)
+    assert _fused_with_router(router, lim, "mystery-model", rpm_limit=50) == (1, 0)
+    router.registry().aliases()["mystery-model"] = "gpt-4o-mini"  # the live alias map, edited in place
+    assert _fused_with_router(router, lim, "mystery-model", rpm_limit=50) == (0, 1)
+    # The same checks with no router: fused, group = model.
+    assert _fused_with_router(None, lim, "limited", rpm_limit=50) == (1, 0)
+
+
+def test_real_proxy_with_model_list_uses_the_fused_path(tmp_path):
+    """``fast-litellm proxy --config`` with a model_list (so proxy_server.llm_router is a Router):
+    keyed chat requests go through the fused pre-call check (its counters, written by the
+    custom_auth of each next request, show fused calls and no fallbacks), with LiteLLM's 429 at
+    the key's rpm limit."""
+    import shutil
+    import subprocess
+
+    import test_rate_limit_v3_proxy as px
+    from util_proc import fast_litellm_cmd, free_port, post_chat, stop_group, wait_http
+
+    if shutil.which("uvicorn", path=str(px.BIN)) is None:
+        pytest.skip("uvicorn not installed")
+    (tmp_path / "rl110_router_auth.py").write_text((px.TESTS / "apps" / "rl110_router_auth.py").read_text())
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(px.CONFIG.replace("rl_custom_auth.user_api_key_auth", "rl110_router_auth.user_api_key_auth"))
+    port = free_port()
+    counters = tmp_path / "counters.json"
+    env = px._env(tmp_path, f"hk-rl110-{os.getpid()}")
+    env["FAST_LITELLM_TEST_COUNTERS"] = str(counters)
+    env["FAST_LITELLM_TEST_RPM"] = "4"
+    argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port)]
+    log = tmp_path / "proxy.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=300)
+        except Exception:
+            raise RuntimeError("proxy did not start:\n" + log.read_text(errors="replace")[-3000:])
+        px._wait_clear_of_window_end()
+        codes = [post_chat(port, "model-a", f"hi {i}")[0] for i in range(6)]
+        assert codes == [200] * 4 + [429] * 2, codes
+        seen = json.loads(counters.read_text())  # written by the 6th request's auth: 5 checks counted
+    finally:
+        stop_group(proc, timeout=30)
+    patch = seen["patch"]
+    assert patch is not None and patch["state"] == "applied", patch
+    assert patch["fallbacks"] == 0, patch
+    assert seen["fused"] >= 5 and seen["delegated"] == 0, (seen, log.read_text(errors="replace")[-2000:])
+    assert patch["calls"] - patch["delegated"] >= 5, patch

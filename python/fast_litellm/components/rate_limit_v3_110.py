@@ -366,6 +366,9 @@ def _fused_env(cls: Any) -> Any:
     from litellm.types.passthrough_endpoints.pass_through_endpoints import EndpointType
 
     from litellm.proxy._types import UserAPIKeyAuth
+    from litellm.proxy.auth import auth_utils
+    from litellm.router import Router
+
     class_methods = {name: cls.__dict__.get(name) for name in _BYPASSED + tuple(_STORE_SECTIONS)}
     return {
         "v3": v3,
@@ -376,8 +379,18 @@ def _fused_env(cls: Any) -> Any:
         "group_resolver": v3._resolve_model_group_alias_via_proxy_router,
         "ptu_resolver": v3._resolve_ptu_team_ceiling_via_proxy_router,
         "class_methods": class_methods,
+        "Router": Router,
+        "auth_utils": auth_utils,
+        "default_rpm": auth_utils._get_deployment_default_rpm_limit,
+        "default_tpm": auth_utils._get_deployment_default_tpm_limit,
+        "key_model_rpm": auth_utils.get_key_model_rpm_limit,
+        "key_model_tpm": auth_utils.get_key_model_tpm_limit,
+        "expand": v3.expand_model_latest_alias,
         "baseline_floor": int(v3.DEFAULT_MAX_TOKENS_ESTIMATE * v3.NO_MAX_TOKENS_TPM_RESERVATION_FRACTION),
     }
+
+
+_MISSING = object()
 
 
 def _plain_meta(m: Any, banned: frozenset) -> bool:
@@ -425,7 +438,10 @@ def fused_pre_call(env: dict, lim: Any, auth: Any, data: Any, call_type: Any, en
     if lim._model_group_resolver is not env["group_resolver"] or lim._ptu_team_ceiling_resolver is not env["ptu_resolver"]:
         return NOT_COVERED
     ps = env["sys"].modules.get("litellm.proxy.proxy_server")
-    if ps is None or getattr(ps, "llm_router", 0) is not None:
+    if ps is None:
+        return NOT_COVERED
+    router = getattr(ps, "llm_router", _MISSING)
+    if router is _MISSING:
         return NOT_COVERED
     if lim._check_and_increment_lock.locked() or lim.rate_limits.has_redis:
         return NOT_COVERED
@@ -451,6 +467,7 @@ def fused_pre_call(env: dict, lim: Any, auth: Any, data: Any, call_type: Any, en
     model = data.get("model")
     if model is not None and model.__class__ is not str:
         return NOT_COVERED
+    group = model
     # -- the key
     if auth.__class__ is not env["Auth"]:
         return NOT_COVERED
@@ -495,7 +512,110 @@ def fused_pre_call(env: dict, lim: Any, auth: Any, data: Any, call_type: Any, en
     stash = v3._request_stash.get()
     if stash is not None and (stash.ptu_ceiling is not None or stash.__class__ is not v3.RequestRateLimiterStash):
         return NOT_COVERED
-    return (api_key, rpm, tpm, model)
+    if router is not None and model:
+        group = router_group(env, lim, router, model, auth.team_id)
+        if group is NOT_COVERED:
+            return NOT_COVERED
+    return (api_key, rpm, tpm, model, group)
+
+
+# -- what a loaded router changes on the covered path ---------------------------------
+#
+# With ``proxy_server.llm_router`` set, LiteLLM's hook (1.110.x) reads the router for a request's
+# model (and, on a key with a team, for its PTU ceiling); everything else on the covered path is
+# router-independent. Per latest-alias candidate ``c`` of the model (``expand_model_latest_alias``):
+#   group(c) = _resolve_model_group_alias_via_proxy_router(c) or c      (router_settings.model_group_alias)
+#   deployment key defaults: auth_utils._get_deployment_default_{rpm,tpm}_limit(group(c)) -- the minimum
+#       ``default_api_key_{rpm,tpm}_limit`` over the group's deployments; either set -> a model_per_key
+#       descriptor (LiteLLM's path: delegated)
+# and, for a key with a team_id, _resolve_ptu_team_ceiling_via_proxy_router(team_id, group(model)) -- a
+# ceiling -> a PTU descriptor (delegated). The request stash then records RateLimitedModel(model, group).
+# The alias lookup is a dict read on the live map: done on every check. The two deployment scans
+# (25-60 us each: the router builds the group's rows) and the PTU ceiling (35 us: it lists every
+# deployment) are cached per router state: the router object, its core and host registry, router-core's
+# handle and registry version (moves on every deployment write), the host registry's own version
+# (moves on model-list replacement and routing-group changes) and its PTU cache object (reset when the
+# router drops its own PTU answers). Any of them different -> the cache is dropped and LiteLLM's own
+# functions are asked again, so a cached answer is what they would return now.
+
+_ROUTER_CACHE_MAX = 4096
+
+
+class _RouterFacts:
+    __slots__ = ("token", "defaults", "ptu")
+
+    def __init__(self, token: tuple) -> None:
+        self.token = token
+        self.defaults: dict = {}  # group -> True when it has no deployment key default (rpm and tpm)
+        self.ptu: dict = {}  # (team_id, group) -> True when the router gives no PTU ceiling
+
+
+_ROUTER_FACTS: list = [None]
+
+
+def _router_token(router: Any) -> Any:
+    core = router.__dict__.get("_core")
+    hosted = getattr(core, "_hosted", None)
+    if hosted is None:
+        return None
+    handle = hosted._live_handle()
+    if handle is None:
+        return None
+    return (router, core, hosted, handle, handle.registry_version(), hosted._registry_version, hosted._ptu_cache)
+
+
+def _same_token(a: tuple, b: tuple) -> bool:
+    for x, y in zip(a, b):
+        if x is not y and x != y:
+            return False
+    return True
+
+
+def router_group(env: dict, lim: Any, router: Any, model: str, team_id: Any) -> Any:
+    """The model group LiteLLM's hook resolves ``model`` to with ``router`` loaded, or NOT_COVERED when
+    the router adds a descriptor (deployment key defaults, a team PTU ceiling) or its state is unknown."""
+    from .._patching import NOT_COVERED
+
+    if router.__class__ is not env["Router"]:
+        return NOT_COVERED
+    au = env["auth_utils"]
+    if (au._get_deployment_default_rpm_limit is not env["default_rpm"]
+            or au._get_deployment_default_tpm_limit is not env["default_tpm"]
+            or au.get_key_model_rpm_limit is not env["key_model_rpm"]
+            or au.get_key_model_tpm_limit is not env["key_model_tpm"]
+            or env["v3"].expand_model_latest_alias is not env["expand"]):
+        return NOT_COVERED
+    token = _router_token(router)
+    if token is None:
+        return NOT_COVERED
+    facts = _ROUTER_FACTS[0]
+    if facts is None or not _same_token(facts.token, token):
+        facts = _ROUTER_FACTS[0] = _RouterFacts(token)
+    resolve = lim._model_group_resolver
+    group = resolve(model) or model
+    defaults = facts.defaults
+    for c in env["expand"](model):
+        g = group if c == model else (resolve(c) or c)
+        ok = defaults.get(g)
+        if ok is None:
+            ok = env["default_rpm"](g) is None and env["default_tpm"](g) is None
+            if len(defaults) >= _ROUTER_CACHE_MAX:
+                defaults.clear()
+            defaults[g] = ok
+        if not ok:
+            return NOT_COVERED
+    if team_id:
+        k = (team_id, group)
+        ok = facts.ptu.get(k)
+        if ok is None:
+            ok = lim._ptu_team_ceiling_resolver(team_id, group) is None
+            if len(facts.ptu) >= _ROUTER_CACHE_MAX:
+                facts.ptu.clear()
+            facts.ptu[k] = ok
+        if not ok:
+            return NOT_COVERED
+    # A change made meanwhile (another thread) moved the token: the next check drops these facts.
+    return group
 
 
 def _status(code: str, limit: int, remaining: int, kind: str, key: str) -> dict:
@@ -560,7 +680,7 @@ async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, en
     """Phase 2: what LiteLLM's hook does in the covered case, step for step on the same
     store (``lim.rate_limits``), the same time-provider calls and the same stash."""
     v3 = env["v3"]
-    key, rpm, tpm, model = plan
+    key, rpm, tpm, model, group = plan
     stash = v3.claim_request_stash_for_data(data)
     stash.tpm_limited_tags = frozenset()
     stash.socket_agent_windows = ()
@@ -658,7 +778,7 @@ async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, en
     stash.reserved_tokens = estimated
     stash.ptu_reserved_tokens = estimated
     stash.ptu_reserved_window_identities = frozenset()
-    stash.reserved_model = v3.RateLimitedModel(requested=model, group=model) if model else None
+    stash.reserved_model = v3.RateLimitedModel(requested=model, group=group) if model else None
     stash.reserved_scopes = frozenset((("api_key", key),))
     stored = stash.rate_limit_response
     if stored is not None:
@@ -801,6 +921,36 @@ def _bench_setup() -> Callable[[], Any]:
     return rate_limit._bench_v3_pre_call_hook()
 
 
+BENCH_MODEL_LIST = [
+    {"model_name": "gpt-4o", "litellm_params": {"model": "openai/gpt-4o", "api_key": "sk-bench"}},
+    {"model_name": "gpt-4o", "litellm_params": {"model": "azure/gpt-4o", "api_key": "sk-bench", "api_base": "https://bench.invalid"}},
+    {"model_name": "gpt-4o-mini", "litellm_params": {"model": "openai/gpt-4o-mini", "api_key": "sk-bench"}},
+]
+
+
+def _bench_router_setup() -> Callable[[], Any]:
+    """The same harness with a router loaded the way the proxy loads a config's model_list
+    (``proxy_server.llm_router = Router(model_list=...)``: two gpt-4o deployments and a
+    gpt-4o-mini one); set around each batch so other benchmarks do not see it."""
+    import litellm.proxy.proxy_server as ps
+    from litellm import Router
+
+    from . import rate_limit
+
+    router = Router(model_list=[dict(d, litellm_params=dict(d["litellm_params"])) for d in BENCH_MODEL_LIST])
+    run_batch = rate_limit._bench_v3_pre_call_hook()
+
+    def run() -> None:
+        saved = ps.llm_router
+        ps.llm_router = router
+        try:
+            run_batch()
+        finally:
+            ps.llm_router = saved
+
+    return run
+
+
 BENCHMARKS = [
     Benchmark(
         name="rate_limit.v3_110_pre_call_hook",
@@ -811,8 +961,18 @@ BENCHMARKS = [
     Benchmark(
         name="rate_limit.v3_110_fused_pre_call",
         patch="rate_limit.v3_110_fused_pre_call",
+        setup=_bench_router_setup,
+        notes=(
+            "100 v3 pre-call checks (gpt-4o, 5,000 rotating keys with rpm/tpm, no Redis) with a router loaded as "
+            "the proxy loads a model_list (proxy_server.llm_router = Router(2 gpt-4o + 1 gpt-4o-mini deployments)); "
+            "stock vs every default patch (fused check + inline estimates)"
+        ),
+    ),
+    Benchmark(
+        name="rate_limit.v3_110_fused_pre_call_no_router",
+        patch="rate_limit.v3_110_fused_pre_call",
         setup=_bench_setup,
-        notes="same harness: 100 v3 pre-call checks, stock vs every default patch (fused check + inline estimates)",
+        notes="the same without a router loaded (SDK-style embedding of the limiter; not what a proxy with a model_list sees)",
     ),
     Benchmark(
         name="rate_limit.v3_110_inline_estimates",
