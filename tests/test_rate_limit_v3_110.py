@@ -600,6 +600,8 @@ def test_real_proxy_with_model_list_uses_the_fused_path(tmp_path):
     finally:
         stop_group(proc, timeout=30)
     patch = seen["patch"]
+    print("fused pre-call counters in the proxy:", {k: v for k, v in seen.items() if k != "patch"},
+          {k: patch[k] for k in ("state", "calls", "delegated", "fallbacks")} if patch else None)
     assert patch is not None and patch["state"] == "applied", patch
     assert patch["fallbacks"] == 0, patch
     assert seen["fused"] >= 5 and seen["delegated"] == 0, (seen, log.read_text(errors="replace")[-2000:])

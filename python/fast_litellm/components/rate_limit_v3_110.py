@@ -55,11 +55,14 @@ The fused pre-call check (``rate_limit.v3_110_fused_pre_call``, on by default)
 --------------------------------------------------------------------------------
 Wraps ``async_pre_call_hook`` (``Patch.wrap``). For its covered case -- a chat call
 with a small plain-text body, a key whose only limits are its own rpm/tpm, no Redis,
-no router loaded, the stock class unmodified (see :func:`fused_pre_call`) -- it runs
-what LiteLLM's hook does in that case in one synchronous step (:func:`_commit`): same
-stash, same store calls in the same order on ``self.rate_limits``, same time-provider
-calls, same response and LiteLLM's own 429. Everything else: LiteLLM's hook. 13.3x per
-check in the bench harness (587 -> 44 us, load ~5, with the inline estimates).
+the stock class unmodified, and either no router or LiteLLM's ``Router`` loaded (as
+every proxy with a model_list has) with no ``default_api_key_rpm/tpm_limit`` on the
+deployments of the requested model's group and no team PTU ceiling (see
+:func:`fused_pre_call`, :func:`router_group`) -- it runs what LiteLLM's hook does in
+that case in one synchronous step (:func:`_commit`): same stash (the model group
+resolved through the router's model_group_alias), same store calls in the same order
+on ``self.rate_limits``, same time-provider calls, same response and LiteLLM's own
+429. Everything else: LiteLLM's hook. Figures in docs/benchmarks.md.
 
 Deliberate differences of the store patch: no 200-entry cap (stock forgets counters above it);
 gauges (``max_parallel_requests``) remain per worker in LiteLLM's store; expiry
@@ -412,13 +415,14 @@ def _int_or_none(v: Any) -> bool:
 def fused_pre_call(env: dict, lim: Any, auth: Any, data: Any, call_type: Any, endpoint_type: Any) -> Any:
     """Phase 1 of the fused check: decide, without touching any state, whether this
     check is in the covered case. Returns NOT_COVERED or the plan for :func:`_commit`:
-    (api_key, rpm, tpm, model). Covered: a chat call (``completion``/``acompletion``)
+    (api_key, rpm, tpm, model, group). Covered: a chat call (``completion``/``acompletion``)
     with a small plain-text body (see ``small_text_request``), no tags or agent in its
     metadata; a key whose only limits are its own ``rpm_limit``/``tpm_limit`` (no
     ``max_parallel_requests``, no user/team/team-member/end-user/organisation limits,
     no model, tag, project or PTU limits, no output-token estimates, not ``dynamic``);
-    no Redis, TPM reservation on, no LiteLLM router loaded (so no model aliases,
-    deployment default limits or PTU ceilings), the limiter's own resolvers and methods."""
+    no Redis, TPM reservation on, the limiter's own resolvers and methods; no router
+    loaded, or LiteLLM's Router with no deployment key defaults on the model's group(s)
+    and no PTU ceiling for the key's team (:func:`router_group`)."""
     from .._patching import NOT_COVERED
 
     v3 = env["v3"]
@@ -904,8 +908,10 @@ PATCHES = [
         summary=(
             "The 1.110.x v3 limiter's pre-call check in one synchronous step for its common case: a chat "
             "call with a small plain-text body and a key whose only limits are its own rpm_limit/tpm_limit "
-            "(no parallel, user/team/end-user/org, model, tag, project or PTU limits, no Redis, no router "
-            "loaded). Same store entries written in the same order on the limiter's own store, same "
+            "(no parallel, user/team/end-user/org, model, tag, project or PTU limits, no Redis), with no router "
+            "or LiteLLM's Router loaded (a proxy with a model_list): model_group_alias resolved as LiteLLM does; "
+            "a group whose deployments set default_api_key_rpm/tpm_limit, or a team PTU ceiling, stays "
+            "LiteLLM's. Router facts cached per router state (router-core registry version etc.). Same store entries written in the same order on the limiter's own store, same "
             "time-provider calls, same request stash, same RateLimitResponse and the same 429 (LiteLLM's "
             "own error builder); every other check runs LiteLLM's hook."
         ),
