@@ -559,6 +559,10 @@ def test_fused_with_router_covers_plain_groups_and_follows_router_changes():
     assert _fused_with_router(router, lim, "mystery-model", rpm_limit=50) == (1, 0)
     router.registry().aliases()["mystery-model"] = "gpt-4o-mini"  # the live alias map, edited in place
     assert _fused_with_router(router, lim, "mystery-model", rpm_limit=50) == (0, 1)
+    router.registry().aliases()["chain"] = "gpt4"  # an alias to an alias: LiteLLM's path
+    assert _fused_with_router(router, lim, "chain", rpm_limit=50) == (0, 1)
+    del router.registry().aliases()["mystery-model"]
+    assert _fused_with_router(router, lim, "mystery-model", rpm_limit=50) == (1, 0)
     # The same checks with no router: fused, group = model.
     assert _fused_with_router(None, lim, "limited", rpm_limit=50) == (1, 0)
 

@@ -540,7 +540,9 @@ def fused_pre_call(env: dict, lim: Any, auth: Any, data: Any, call_type: Any, en
 # handle and registry version (moves on every deployment write), the host registry's own version
 # (moves on model-list replacement and routing-group changes) and its PTU cache object (reset when the
 # router drops its own PTU answers). Any of them different -> the cache is dropped and LiteLLM's own
-# functions are asked again, so a cached answer is what they would return now.
+# functions are asked again, so a cached answer is what they would return now. A group's deployment
+# lookup also reads the live alias map (no version) for a name that is itself an alias, and the routing
+# groups: a resolved group that is an alias (a chain), or any routing group -> LiteLLM's path.
 
 _ROUTER_CACHE_MAX = 4096
 
@@ -595,11 +597,19 @@ def router_group(env: dict, lim: Any, router: Any, model: str, team_id: Any) -> 
     facts = _ROUTER_FACTS[0]
     if facts is None or not _same_token(facts.token, token):
         facts = _ROUTER_FACTS[0] = _RouterFacts(token)
+    hosted = token[2]
+    if hosted._core_routing_groups:  # routing groups: their names and members join the group lookup
+        return NOT_COVERED
+    aliases = hosted._core_model_group_alias
     resolve = lim._model_group_resolver
     group = resolve(model) or model
     defaults = facts.defaults
     for c in env["expand"](model):
         g = group if c == model else (resolve(c) or c)
+        if aliases and g in aliases:
+            # A group name that is itself an alias (a chain): the router's deployment lookup follows
+            # the live alias map, which has no version -> not cached, LiteLLM's path.
+            return NOT_COVERED
         ok = defaults.get(g)
         if ok is None:
             ok = env["default_rpm"](g) is None and env["default_tpm"](g) is None
