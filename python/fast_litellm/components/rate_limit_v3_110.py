@@ -559,8 +559,12 @@ class _RouterFacts:
 _ROUTER_FACTS: list = [None]
 
 
+def _object_dict(obj: Any, _get: Any = object.__getattribute__) -> dict:
+    return _get(obj, "__dict__")
+
+
 def _router_token(router: Any) -> Any:
-    core = router.__dict__.get("_core")
+    core = _object_dict(router).get("_core")  # not through Router.__getattribute__ (Python, ~3 us)
     hosted = getattr(core, "_hosted", None)
     if hosted is None:
         return None
@@ -582,7 +586,7 @@ def router_group(env: dict, lim: Any, router: Any, model: str, team_id: Any) -> 
     the router adds a descriptor (deployment key defaults, a team PTU ceiling) or its state is unknown."""
     from .._patching import NOT_COVERED
 
-    if router.__class__ is not env["Router"]:
+    if type(router) is not env["Router"]:
         return NOT_COVERED
     au = env["auth_utils"]
     if (au._get_deployment_default_rpm_limit is not env["default_rpm"]
