@@ -97,7 +97,7 @@ def router_model_list(changed: bool = False) -> List[dict]:
     """Plain groups (one or two deployments), groups whose deployments carry the per-key defaults
     ``default_api_key_rpm_limit``/``default_api_key_tpm_limit`` (on one deployment of two, as a
     string, ...), wildcard groups with and without them, and the target of a ``-latest`` alias with
-    one. ``changed``: the list a mid-trace ``set_model_list`` installs (gpt-4o gains a default,
+    one. ``changed``: the list a mid-trace ``set_model_list`` installs (gpt-4o gains defaults,
     claude loses its)."""
 
     def dep(name: str, model: str, **extra: Any) -> dict:
@@ -105,7 +105,7 @@ def router_model_list(changed: bool = False) -> List[dict]:
 
     out = [
         dep("gpt-4o", "openai/gpt-4o"),
-        dep("gpt-4o", "azure/gpt-4o", api_base="https://trace.invalid", **({"default_api_key_rpm_limit": 3} if changed else {})),
+        dep("gpt-4o", "azure/gpt-4o", api_base="https://trace.invalid", **({"default_api_key_rpm_limit": 3, "default_api_key_tpm_limit": 5000} if changed else {})),
         dep("gpt-4o-mini", "openai/gpt-4o-mini"),
         dep("claude-3-5-sonnet-20240620", "anthropic/claude-3-5-sonnet-20240620",
             **({} if changed else {"default_api_key_rpm_limit": 4})),
@@ -139,7 +139,8 @@ def gen_trace(n: int, seed: int, n_keys: int = 8, n_plain: int = 6, models: Any 
     """The 1.83 v3 trace's events and key specs (limits incl. None and 0, ticks
     across windows), each pre-call given a prompt size and max_tokens set/unset,
     each success a random usage split; plus (``n_plain``) covered keys and their
-    switching twins, and request shapes the fused pre-call path does not cover."""
+    switching twins, and request shapes the fused pre-call path does not cover. ``models``: requests
+    name these (a router trace), and the clock advances more often."""
     base = t3.gen_trace(n, seed, n_keys=n_keys)
     rng = random.Random(seed * 7919 + 1)
     plain = _plain_specs(rng, n_plain) if n_plain else []
@@ -147,6 +148,11 @@ def gen_trace(n: int, seed: int, n_keys: int = 8, n_plain: int = 6, models: Any 
     for ev in base:
         if models and ev[0] != "tick":
             ev = (ev[0], ev[1], rng.choice(models), ev[3])
+            if rng.random() < 0.08:
+                # The base trace's clock resets a window every ~60 events, so ~85% of its pre-calls
+                # are 429s on the key's own rpm; with a router, reset every ~15 so admits (and the
+                # stash the router feeds: the model group, model_per_key scopes) dominate.
+                out.append(("tick", rng.uniform(15.0, 70.0)))
         if ev[0] != "tick" and plain and rng.random() < 0.6:
             spec = rng.choice(plain[0::2]) if rng.random() < 0.8 else rng.choice(plain[1::2])
             ev = (ev[0], spec, ev[2], ev[3]) if ev[0] != "pre" else ("pre", spec, ev[2], None)
@@ -168,6 +174,8 @@ def gen_trace(n: int, seed: int, n_keys: int = 8, n_plain: int = 6, models: Any 
 def _hook(fused: bool) -> Any:
     """Put LiteLLM's own pre-call hook (``fused=False``) or the fused one on the class; returns an undo."""
     from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
+
+    from fast_litellm import registry  # noqa: F401 - first import activates: patches land before we look
 
     current = cls.__dict__["async_pre_call_hook"]
     original = current
@@ -364,11 +372,16 @@ def _compare_segment(
                     def midway() -> None:
                         r.set_model_list(router_model_list(changed=True))
 
+                from fast_litellm.components import rate_limit_v3_110 as m
+
+                before = m.FUSED.fused + m.FUSED.delegated
                 loop = asyncio.new_event_loop()
                 try:
                     outs = loop.run_until_complete(run_trace(limiter, clock, trace, midway))
                 finally:
                     loop.close()
+                if not fast:  # the stock side ran LiteLLM's hook alone
+                    assert m.FUSED.fused + m.FUSED.delegated == before, "the fused hook ran on the stock side"
                 limiters.append(limiter)
                 results.append(outs)
                 if fast and fast_store:
