@@ -913,22 +913,29 @@ fn touch(vals: &[Option<Borrowed<'_, '_, PyAny>>]) {
     std::hint::black_box(acc);
 }
 
+/// The UTF-8 text of the str object `o` (None: not encodable).
+///
+/// SAFETY: `o` is an exact `str` that the caller keeps alive for `'a` (its UTF-8
+/// buffer is cached in the object and lives as long as it).
+#[inline]
+unsafe fn exact_str_text<'a>(py: Python<'_>, o: *mut pyo3::ffi::PyObject) -> Option<&'a str> {
+    let mut n: pyo3::ffi::Py_ssize_t = 0;
+    let p = unicode_as_utf8(o, &mut n);
+    if p.is_null() {
+        let _ = PyErr::take(py);
+        return None;
+    }
+    Some(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, n as usize)))
+}
+
 /// The text of an exact `str` held by the caller (None: not a str, or not encodable).
 #[inline]
 fn str_bound<'a>(o: &'a Bound<'_, PyAny>) -> Option<&'a str> {
     if !is_exact::<PyString>(o) {
         return None;
     }
-    let mut n: pyo3::ffi::Py_ssize_t = 0;
-    // SAFETY: `o` is a str; the buffer lives as long as the object (held for 'a).
-    unsafe {
-        let p = unicode_as_utf8(o.as_ptr(), &mut n);
-        if p.is_null() {
-            let _ = PyErr::take(o.py());
-            return None;
-        }
-        Some(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, n as usize)))
-    }
+    // SAFETY: `o` is an exact str, held for 'a.
+    unsafe { exact_str_text(o.py(), o.as_ptr()) }
 }
 
 /// Truthiness of an exact None/bool/int/str/dict/list (no Python code runs);
@@ -955,16 +962,8 @@ fn str_of<'a>(o: &Borrowed<'a, '_, PyAny>) -> Option<&'a str> {
     if !is_exact::<PyString>(o) {
         return None;
     }
-    let mut n: pyo3::ffi::Py_ssize_t = 0;
-    // SAFETY: `o` is a str; the buffer lives as long as the object (borrowed for 'a).
-    unsafe {
-        let p = unicode_as_utf8(o.as_ptr(), &mut n);
-        if p.is_null() {
-            let _ = PyErr::take(o.py());
-            return None;
-        }
-        Some(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, n as usize)))
-    }
+    // SAFETY: `o` is an exact str, borrowed for 'a.
+    unsafe { exact_str_text(o.py(), o.as_ptr()) }
 }
 
 /// None, or an exact str.
