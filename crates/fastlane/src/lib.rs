@@ -421,9 +421,9 @@ impl Front {
                 group = Some(plan.req.model.clone());
                 if routable && guard.map_or(true, |g| g.open()) {
                     // An upstream error or timeout (not an answer merely out of shape).
-                    let mut failed = plan.req.streaming();
+                    let mut failed = false;
                     let served = if plan.req.streaming() {
-                        self.clone().serve_stream(&plan).await
+                        self.clone().serve_stream(&plan, &mut failed).await
                     } else {
                         self.serve(&plan, &parts, &bytes, peer, &mut failed).await
                     };
@@ -662,7 +662,12 @@ impl Front {
 
     /// A streaming chat completion: wait for the upstream's head and first event (until
     /// then a surprise still means a replay through LiteLLM), then stream event by event.
-    async fn serve_stream(self: Arc<Self>, plan: &wire::Plan) -> Option<Response<Body>> {
+    ///
+    /// With router settings, LiteLLM's timeout bounds the wait for the head and for each
+    /// read of the body (the OpenAI client's read timeout): past it before the first event
+    /// the front replays (LiteLLM retries/falls back), after it the stream is cut.
+    /// `failed`: the upstream errored or timed out (not an answer merely out of shape).
+    async fn serve_stream(self: Arc<Self>, plan: &wire::Plan, failed: &mut bool) -> Option<Response<Body>> {
         let format = self.cfg.format?;
         let started = Instant::now();
         let d = &plan.deployment;
@@ -670,46 +675,64 @@ impl Front {
             Stats::count(&self.stats.stream_replayed_by_reason, why);
             None
         };
-        let resp = match self.client.request(upstream_request(format, plan)?).await {
-            Ok(r) => r,
-            Err(_) => return replay("upstream request failed"),
-        };
-        if resp.status() != StatusCode::OK {
-            return replay("upstream status");
-        }
-        if let Err(why) = wire::stream_head_check(resp.headers()) {
-            return replay(why);
-        }
-        let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (parts, mut body) = resp.into_parts();
         let spec = stream::StreamSpec {
             format,
             requested_model: plan.req.model.clone(),
             include_usage: plan.req.include_usage().unwrap_or(false),
         };
-        let mut state = stream::StreamState::new(spec, d.clone());
-        let mut prefix = Vec::new();
-        let mut ended = false;
-        while !state.started() {
-            match body.frame().await {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        match state.feed(data) {
-                            Ok(out) => prefix.extend(out),
-                            Err(why) => return replay(why),
+        let timeout = self.router.as_ref().map(|r| r.timeout());
+        let head = async {
+            let resp = match self.client.request(upstream_request(format, plan).ok_or((false, "request not built"))?).await {
+                Ok(r) => r,
+                Err(_) => return Err((true, "upstream request failed")),
+            };
+            if resp.status() != StatusCode::OK {
+                return Err((true, "upstream status"));
+            }
+            if let Err(why) = wire::stream_head_check(resp.headers()) {
+                return Err((false, why));
+            }
+            let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let (parts, mut body) = resp.into_parts();
+            let mut state = stream::StreamState::new(spec, d.clone());
+            let mut prefix = Vec::new();
+            let mut ended = false;
+            while !state.started() {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            match state.feed(data) {
+                                Ok(out) => prefix.extend(out),
+                                Err(why) => return Err((false, why)),
+                            }
                         }
                     }
-                }
-                Some(Err(_)) => return replay("upstream body error"),
-                None => {
-                    if let Err(why) = state.end() {
-                        return replay(why);
+                    Some(Err(_)) => return Err((true, "upstream body error")),
+                    None => {
+                        if let Err(why) = state.end() {
+                            return Err((false, why));
+                        }
+                        ended = true;
+                        break;
                     }
-                    ended = true;
-                    break;
                 }
             }
-        }
+            Ok((upstream_ms, parts, body, state, prefix, ended))
+        };
+        let outcome = match timeout {
+            Some(t) => match tokio::time::timeout(t, head).await {
+                Ok(x) => x,
+                Err(_) => Err((true, "upstream timeout")),
+            },
+            None => head.await,
+        };
+        let (upstream_ms, parts, body, state, prefix, ended) = match outcome {
+            Ok(x) => x,
+            Err((upstream_failed, why)) => {
+                *failed = upstream_failed;
+                return replay(why);
+            }
+        };
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let sse = SseBody {
             prefix: Some(Bytes::from(prefix)),
@@ -718,6 +741,9 @@ impl Front {
             ended,
             front: self.clone(),
             deployment: d.id.clone(),
+            group: plan.req.model.clone(),
+            timeout,
+            stall: None,
         };
         let mut out = Response::new(BodyExt::boxed(sse));
         append_headers(
@@ -866,6 +892,10 @@ struct SseBody {
     ended: bool,
     front: Arc<Front>,
     deployment: String,
+    group: String,
+    /// LiteLLM's timeout (router settings): a read that waits longer cuts the stream.
+    timeout: Option<std::time::Duration>,
+    stall: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl SseBody {
@@ -875,6 +905,13 @@ impl SseBody {
         Stats::count(&self.front.stats.aborted_by_reason, why);
         if let Some(g) = self.front.guards.get(&self.deployment) {
             g.strike();
+        }
+        // An upstream that failed mid-stream may count against the deployment in LiteLLM's
+        // router too: keep the group and its fallbacks on LiteLLM for the cooldown window.
+        if matches!(why, "upstream read timeout" | "upstream body error") {
+            if let Some(r) = &self.front.router {
+                r.failed(&self.group, 0);
+            }
         }
         Box::new(StreamCut(why))
     }
@@ -888,6 +925,7 @@ impl hyper::body::Body for SseBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::future::Future;
         use std::task::Poll;
         let this = &mut *self;
         if let Some(p) = this.prefix.take() {
@@ -900,8 +938,17 @@ impl hyper::body::Body for SseBody {
                 return Poll::Ready(None);
             }
             match std::pin::Pin::new(&mut this.upstream).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if let Some(t) = this.timeout {
+                        let sleep = this.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(t)));
+                        if sleep.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Some(Err(this.cut("upstream read timeout"))));
+                        }
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Some(Ok(frame))) => {
+                    this.stall = None;
                     let Some(data) = frame.data_ref() else { continue };
                     match this.state.feed(data) {
                         Ok(out) if out.is_empty() => continue,
