@@ -65,7 +65,8 @@ app (once verified, straight through the route's auth and chat-completions endpo
 the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
 ``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost).
-Streams are not recorded yet: with callbacks, streaming requests go to LiteLLM. Upstream
+Streams served in Rust are recorded too (the upstream's SSE body, queued once the stream
+ended; a stream cut mid-way leaves no record and is counted in ``aborted``). Upstream
 errors are replayed through LiteLLM (which logs them itself) and never queued, so no
 request is logged twice.
 """
@@ -586,7 +587,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
         if cfg["log_queue"]:
-            kinds = (f"non-streaming; callbacks through a logging queue of {cfg['log_queue']}, when full: "
+            kinds = (f"{'streaming or not' if cfg['streams'] else 'non-streaming'}; callbacks through a logging queue of {cfg['log_queue']}, when full: "
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
                + (" and non-streaming /v1/responses" if not cfg["log_queue"] and cfg["format"] == "litellm-1.110" else "") + "; everything else via LiteLLM")
@@ -671,7 +672,7 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
     logging = None
     if reason is None and groups and logging_needed(config):
         logging = (f"callbacks of requests served in Rust run through a logging queue of {_log_queue_size(env)} "
-                   "records (streams go to LiteLLM); queued/dropped counts: GET /_fast_litellm/stats with the master key")
+                   "records (streams included, once they ended); queued/dropped counts: GET /_fast_litellm/stats with the master key")
     router = None
     if reason is None and groups:
         plan = router_plan(config, groups, env)
@@ -684,8 +685,6 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
     if reason is None and groups:
         if not streams_enabled(env):
             streams = "streams go to LiteLLM (FAST_LITELLM_FAST_LANE_STREAMS=0)"
-        elif logging:
-            streams = "streams go to LiteLLM (callbacks: stream records are not built yet)"
         else:
             streams = ("streams served in Rust (FAST_LITELLM_FAST_LANE_STREAMS=0 sends them to LiteLLM): an upstream "
                        "stream out of the verified shape in its head or first event is replayed through LiteLLM; "
