@@ -235,6 +235,33 @@ def test_stream_failure_falls_back_as_stock(rig, group, fallback):
     assert _lane(hdrs) == "python"  # inside the cooldown window
 
 
+def test_stream_stalling_past_the_timeout_mid_way_is_cut(rig):
+    """After the first event went out no replay is possible: an upstream that then waits longer
+    than LiteLLM's timeout (2 s here) between events gets the stream cut without
+    ``data: [DONE]`` (stock ends it with its own error), counted, and the group goes to LiteLLM
+    for the cooldown window."""
+    import http.client
+
+    _wait_cooldown()
+    body = {"model": "ok", "messages": [{"role": "user", "content": "mock:model=gpt-4o-mini;pieces=a|b;gap=3"}],
+            "stream": True}
+    conn = http.client.HTTPConnection("127.0.0.1", rig["fast"], timeout=60)
+    conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                 {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("x-fast-litellm-lane") == "rust"
+    try:
+        raw = resp.read()
+    except http.client.IncompleteRead as exc:
+        raw = exc.partial
+    conn.close()
+    assert raw.startswith(b"data: ") and b"[DONE]" not in raw, raw[:300]
+    _s, _h, stats = _call(rig["fast"], "GET", "/_fast_litellm/stats", None, {"Authorization": f"Bearer {KEY}"})
+    assert json.loads(stats)["aborted_by_reason"].get("upstream read timeout", 0) >= 1, stats[:500]
+    _, hdrs = _both(rig, {"model": "ok", "messages": [{"role": "user", "content": "hi"}]}, "ok")
+    assert _lane(hdrs) == "python"  # inside the cooldown window
+
+
 def test_unrelated_group_stays_in_rust_during_a_cooldown(rig):
     _wait_cooldown()
     body = {"model": "down500", "messages": [{"role": "user", "content": "hi"}]}
