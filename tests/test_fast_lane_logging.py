@@ -270,6 +270,88 @@ def test_callbacks_get_the_same_events_as_stock(rig):
         rig["fast_log"].read_text(errors="replace")
 
 
+def _stream_corpus(seed, n):
+    rng = random.Random(seed)
+    lo = 1 if _litellm_version().startswith("1.83") else 0  # 1.83.14 recounts a zero usage itself
+    out = []
+    for i in range(n):
+        group = GROUPS[i % len(GROUPS)]
+        upstream = "gpt-4o" if group == "gpt-4o" else "gpt-4o-mini"
+        pieces = ["".join(rng.choice("ab é中😀\"\\") for _ in range(rng.randint(0, 5))) for _ in range(rng.randint(1, 5))]
+        first = rng.choice(["role", "text"])
+        usage = (rng.randint(lo, 10 ** rng.randint(1, 5)), rng.randint(lo, 10 ** rng.randint(1, 4)))
+        d = f"mock:model={upstream};pieces={'|'.join(pieces)};first={first};usage={usage[0]},{usage[1]}"
+        if rng.random() < 0.3:
+            d += ";finish=length"
+        if rng.random() < 0.4:
+            d += ";style=openai"
+        msgs = [{"role": "user", "content": f"nonce s{seed}-{i}"}, {"role": "user", "content": d}]
+        body = {"model": group, "messages": msgs, "stream": True}
+        if rng.random() < 0.7:
+            body["stream_options"] = {"include_usage": rng.random() < 0.8}
+        out.append(body)
+    return out
+
+
+def _litellm_version():
+    from importlib.metadata import version
+
+    return version("litellm")
+
+
+def _rows(path):
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_stream_callbacks_get_the_same_events_as_stock(rig):
+    """Streams served in Rust: the record holds the upstream's SSE body, queued once the stream
+    ended; LiteLLM's replay assembles the response, usage and cost itself (``stream: true``)."""
+    corpus = _stream_corpus(77, 24)
+    before = {p: _metrics(rig[p]) for p in ("stock", "fast")}
+    base = {p: len(rig["out"][p].read_text().splitlines()) if rig["out"][p].exists() else 0 for p in ("stock", "fast")}
+    served = {}
+    for body in corpus:
+        s_status, sh, s_raw = _call(rig["stock"], "POST", "/v1/chat/completions", body)
+        f_status, fh, f_raw = _call(rig["fast"], "POST", "/v1/chat/completions", body)
+        assert s_status == f_status == 200, (s_raw[:300], f_raw[:300])
+        assert _norm_body(f_raw) == _norm_body(s_raw), (s_raw[:600], f_raw[:600])
+        ids = rig["ids"].get(body["model"]) if body["model"] == "balanced" else None
+        assert _norm_headers(fh, ids) == _norm_headers(sh, ids)
+        fh = dict(fh)
+        assert fh.get("x-fast-litellm-lane") == "rust", fh
+        first = json.loads(f_raw.split(b"\n", 1)[0][len(b"data: "):])
+        served[body["messages"][0]["content"].split()[1]] = (fh["x-litellm-call-id"], first["id"], fh)
+    rows = {}
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
+        if all(len([r for r in rows[p] if r["kind"] == "async_success"]) >= len(corpus) for p in rows):
+            break
+        time.sleep(0.3)
+    time.sleep(1.0)  # let any duplicate show up
+    rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
+    by = {"stock": {}, "fast": {}}
+    for name in by:
+        for r in rows[name]:
+            by[name].setdefault(_nonce(r), []).append(r)
+    assert set(by["fast"]) == set(by["stock"]) == set(served), (sorted(by["fast"])[:5], sorted(by["stock"])[:5])
+    for nonce, (call_id, resp_id, fh) in served.items():
+        s_rows = sorted((_key(r) for r in by["stock"][nonce]), key=lambda k: k["kind"])
+        f_rows = sorted((_key(r) for r in by["fast"][nonce]), key=lambda k: k["kind"])
+        assert f_rows == s_rows, (nonce, s_rows, f_rows)
+        assert all(k["stream"] is True for k in f_rows)
+        for r in by["fast"][nonce]:
+            assert r["litellm_call_id"] == call_id
+            assert r["slo"]["model_id"] == fh["x-litellm-model-id"]
+        assert len([r for r in by["fast"][nonce] if r["kind"] == "async_success"]) == 1
+    after = {p: _metrics(rig[p]) for p in ("stock", "fast")}
+    deltas = {}
+    for p in ("stock", "fast"):
+        deltas[p] = {k: v - before[p].get(k, 0.0) for k, v in after[p].items() if _COUNTERS.match(k[0])}
+        deltas[p] = {k: round(v, 9) for k, v in deltas[p].items() if v}
+    assert deltas["fast"] == deltas["stock"]
+
+
 def test_internal_route_is_not_reachable_from_the_public_port(rig):
     for method in ("GET", "POST"):
         status, h, raw = _call(rig["fast"], method, "/_fast_litellm/lane-log", [] if method == "POST" else None,

@@ -193,6 +193,75 @@ def test_failure_falls_back_as_stock_then_cools_down(rig, group, fallback):
     assert _lane(hdrs) == "rust"
 
 
+def test_stream_successes_match_stock_and_are_served_in_rust(rig):
+    """A stream whose first attempt succeeds: stock LiteLLM's head and events are the same
+    as without router settings (1.110.2: ``x-litellm-attempted-retries/fallbacks: 0``), so
+    the front serves it; LiteLLM's timeout only bounds the wait for the head and each read."""
+    _wait_cooldown()  # a previous case's window
+    rng = random.Random(8765)
+    for i in range(40):
+        group = ("ok", "backup")[i % 2]
+        upstream = "gpt-4o" if group == "backup" else "gpt-4o-mini"
+        pieces = [_text(rng, rng.randint(0, 6)).replace("|", "").replace(";", "") for _ in range(rng.randint(1, 5))]
+        first = rng.choice(["role", "text"])
+        usage = (rng.randint(1, 10 ** rng.randint(1, 5)), rng.randint(1, 10 ** rng.randint(1, 4)))
+        d = f"mock:model={upstream};pieces={'|'.join(pieces)};first={first};usage={usage[0]},{usage[1]}"
+        if rng.random() < 0.3:
+            d += ";finish=length"
+        if rng.random() < 0.4:
+            d += ";style=openai"
+        body = {"model": group, "messages": [{"role": "user", "content": d}], "stream": True}
+        if rng.random() < 0.6:
+            body["stream_options"] = {"include_usage": rng.random() < 0.7}
+        _, hdrs = _both(rig, body, group)
+        assert _lane(hdrs) == "rust" and dict(hdrs)["content-type"].startswith("text/event-stream")
+
+
+@pytest.mark.parametrize("group, fallback", [("down500", "backup"), ("slow", "spare")])
+def test_stream_failure_falls_back_as_stock(rig, group, fallback):
+    """A stream whose primary answers 500, or sends no head within LiteLLM's timeout: nothing
+    went out yet, so the front replays and LiteLLM streams the fallback's answer; the
+    fallback group then stays on LiteLLM for the cooldown window."""
+    _wait_cooldown()
+    body = {"model": group, "messages": [{"role": "user", "content": "mock:model=gpt-4o;pieces=a|b"}], "stream": True,
+            "stream_options": {"include_usage": True}}
+    status, hdrs = _both(rig, body, group)
+    assert status == 200 and _lane(hdrs) == "python"
+    h = dict(hdrs)
+    if "x-litellm-attempted-fallbacks" in h:
+        assert h["x-litellm-attempted-fallbacks"] == "1"
+    direct = dict(body, model=fallback)
+    _, hdrs = _both(rig, direct, fallback)
+    assert _lane(hdrs) == "python"  # inside the cooldown window
+
+
+def test_stream_stalling_past_the_timeout_mid_way_is_cut(rig):
+    """After the first event went out no replay is possible: an upstream that then waits longer
+    than LiteLLM's timeout (2 s here) between events gets the stream cut without
+    ``data: [DONE]`` (stock ends it with its own error), counted, and the group goes to LiteLLM
+    for the cooldown window."""
+    import http.client
+
+    _wait_cooldown()
+    body = {"model": "ok", "messages": [{"role": "user", "content": "mock:model=gpt-4o-mini;pieces=a|b;gap=3"}],
+            "stream": True}
+    conn = http.client.HTTPConnection("127.0.0.1", rig["fast"], timeout=60)
+    conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                 {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.getheader("x-fast-litellm-lane") == "rust"
+    try:
+        raw = resp.read()
+    except http.client.IncompleteRead as exc:
+        raw = exc.partial
+    conn.close()
+    assert raw.startswith(b"data: ") and b"[DONE]" not in raw, raw[:300]
+    _s, _h, stats = _call(rig["fast"], "GET", "/_fast_litellm/stats", None, {"Authorization": f"Bearer {KEY}"})
+    assert json.loads(stats)["aborted_by_reason"].get("upstream read timeout", 0) >= 1, stats[:500]
+    _, hdrs = _both(rig, {"model": "ok", "messages": [{"role": "user", "content": "hi"}]}, "ok")
+    assert _lane(hdrs) == "python"  # inside the cooldown window
+
+
 def test_unrelated_group_stays_in_rust_during_a_cooldown(rig):
     _wait_cooldown()
     body = {"model": "down500", "messages": [{"role": "user", "content": "hi"}]}

@@ -27,9 +27,11 @@ an envelope verified byte for byte against the stock proxy (see
   ``async_log_*`` event methods, checked at start) and
   ``require_auth_for_metrics_endpoint``, and optionally the router settings of
   ``router_reason`` (fallbacks, retries, timeouts, allowed_fails/cooldown_time,
-  simple-shuffle: a successful first attempt is served in Rust, any failure is replayed
-  through LiteLLM, after which the group and its fallback groups go to LiteLLM for its
-  cooldown window; see ``router_plan``) -- no guardrails, caching, database or other
+  simple-shuffle: a successful first attempt is served in Rust, streaming or not, any
+  failure is replayed through LiteLLM, after which the group and its fallback groups go to
+  LiteLLM for its cooldown window; for a stream LiteLLM's timeout bounds the wait for the
+  head and first event -- past it: a replay -- and each later read -- past it: the stream is
+  cut; see ``router_plan``) -- no guardrails, caching, database or other
   settings -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
   usage, the model it was asked for, known headers); for streams, SSE ``data:``
@@ -63,7 +65,8 @@ app (once verified, straight through the route's auth and chat-completions endpo
 the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
 ``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost).
-Streams are not recorded yet: with callbacks, streaming requests go to LiteLLM. Upstream
+Streams served in Rust are recorded too (the upstream's SSE body, queued once the stream
+ended; a stream cut mid-way leaves no record and is counted in ``aborted``). Upstream
 errors are replayed through LiteLLM (which logs them itself) and never queued, so no
 request is logged twice.
 """
@@ -572,8 +575,9 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "master_key": key if groups else None,
         "groups": groups,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
-        # With router settings streams go to LiteLLM (not verified with retries/fallbacks).
-        "streams": streams_enabled(env) and not (router and router["settings"]),
+        # With router settings a stream's successful first attempt is served in Rust (LiteLLM's
+        # timeout bounds the wait for its head and first event, then each read); failures replay.
+        "streams": streams_enabled(env),
         "router": {k: v for k, v in router.items() if k != "settings"} if router else None,
         "log_queue": _log_queue_size(env) if groups and logging_needed(config) else None,
         # A full queue sends requests to LiteLLM (lossless: spend, budgets and metrics stay exact);
@@ -583,7 +587,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
         if cfg["log_queue"]:
-            kinds = (f"non-streaming; callbacks through a logging queue of {cfg['log_queue']}, when full: "
+            kinds = (f"{'streaming or not' if cfg['streams'] else 'non-streaming'}; callbacks through a logging queue of {cfg['log_queue']}, when full: "
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
                + (" and non-streaming /v1/responses" if not cfg["log_queue"] and cfg["format"] == "litellm-1.110" else "") + "; everything else via LiteLLM")
@@ -668,7 +672,7 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
     logging = None
     if reason is None and groups and logging_needed(config):
         logging = (f"callbacks of requests served in Rust run through a logging queue of {_log_queue_size(env)} "
-                   "records (streams go to LiteLLM); queued/dropped counts: GET /_fast_litellm/stats with the master key")
+                   "records (streams included, once they ended); queued/dropped counts: GET /_fast_litellm/stats with the master key")
     router = None
     if reason is None and groups:
         plan = router_plan(config, groups, env)
@@ -681,14 +685,14 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
     if reason is None and groups:
         if not streams_enabled(env):
             streams = "streams go to LiteLLM (FAST_LITELLM_FAST_LANE_STREAMS=0)"
-        elif logging:
-            streams = "streams go to LiteLLM (callbacks: stream records are not built yet)"
-        elif router and router["served_settings"]:
-            streams = "streams go to LiteLLM (router settings: streams not verified with retries/fallbacks)"
         else:
             streams = ("streams served in Rust (FAST_LITELLM_FAST_LANE_STREAMS=0 sends them to LiteLLM): an upstream "
                        "stream out of the verified shape in its head or first event is replayed through LiteLLM; "
                        "one that leaves it later is cut without data: [DONE] and counted (aborted_by_reason on "
                        "GET /_fast_litellm/stats)")
+            if router and router["served_settings"]:
+                streams += ("; with router settings a stream's first attempt is served in Rust, LiteLLM's timeout "
+                            "bounds the wait for its head and first event (past it, or on an upstream error: a replay "
+                            "through LiteLLM, which retries/falls back) and each later read (past it: the stream is cut)")
     return {"litellm": version, "reason": reason, "rust_groups": sorted(groups) if reason is None else [],
             "python_groups": declined, "logging": logging, "router": router, "streams": streams}

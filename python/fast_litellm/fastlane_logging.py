@@ -63,7 +63,11 @@ What differs from the stock proxy (the replay happens after the fact):
   response building and success handlers (~12 ms of CPU per record on 1.110.2, ~5 ms on
   1.83.14 on the reference box, see docs/benchmarks.md), so under sustained load above
   that rate the queue fills (then requests go to LiteLLM, or records are dropped and counted);
-* streams are not recorded yet: with a logging queue, streaming requests go to LiteLLM.
+* streams: the record holds the upstream's whole SSE body and is queued once the stream
+  ended in shape (a stream cut mid-way leaves no record, it is counted in ``aborted``; one
+  over 8 MiB of SSE is counted as a dropped record); the replay waits until the first event
+  had come, then LiteLLM reads the recorded events at once, so ``completion_start_time``
+  (time to first token) is the replay's, like the other timestamps.
 """
 
 from __future__ import annotations
@@ -394,7 +398,12 @@ class _Direct:
         try:
             try:
                 user = await auth(request=request, **kwargs)
-                await endpoint(request=request, fastapi_response=sub, model=None, user_api_key_dict=user)
+                result = await endpoint(request=request, fastapi_response=sub, model=None, user_api_key_dict=user)
+                # A stream: LiteLLM's success logging runs once its body was read to the end.
+                body_iterator = getattr(result, "body_iterator", None)
+                if body_iterator is not None:
+                    async for _chunk in body_iterator:
+                        pass
             except Exception:
                 if not armed.canned.used:
                     return None  # nothing reached the upstream step: the full replay decides

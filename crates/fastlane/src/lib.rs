@@ -421,9 +421,9 @@ impl Front {
                 group = Some(plan.req.model.clone());
                 if routable && guard.map_or(true, |g| g.open()) {
                     // An upstream error or timeout (not an answer merely out of shape).
-                    let mut failed = plan.req.streaming();
+                    let mut failed = false;
                     let served = if plan.req.streaming() {
-                        self.clone().serve_stream(&plan).await
+                        self.clone().serve_stream(&plan, &parts, &bytes, peer, &mut failed).await
                     } else {
                         self.serve(&plan, &parts, &bytes, peer, &mut failed).await
                     };
@@ -578,7 +578,7 @@ impl Front {
 
     fn plan(&self, body: &[u8]) -> Option<wire::Plan> {
         let req = wire::parse_request(body)?;
-        if req.streaming() && (!self.cfg.streams || self.log.is_some()) {
+        if req.streaming() && !self.cfg.streams {
             return None;
         }
         let deployments = self.cfg.groups.get(&req.model)?;
@@ -662,55 +662,126 @@ impl Front {
 
     /// A streaming chat completion: wait for the upstream's head and first event (until
     /// then a surprise still means a replay through LiteLLM), then stream event by event.
-    async fn serve_stream(self: Arc<Self>, plan: &wire::Plan) -> Option<Response<Body>> {
+    ///
+    /// With router settings, LiteLLM's timeout bounds the wait for the head and for each
+    /// read of the body (the OpenAI client's read timeout): past it before the first event
+    /// the front replays (LiteLLM retries/falls back), after it the stream is cut.
+    /// `failed`: the upstream errored or timed out (not an answer merely out of shape).
+    async fn serve_stream(
+        self: Arc<Self>,
+        plan: &wire::Plan,
+        head: &hyper::http::request::Parts,
+        request_body: &[u8],
+        peer: SocketAddr,
+        failed: &mut bool,
+    ) -> Option<Response<Body>> {
         let format = self.cfg.format?;
         let started = Instant::now();
+        let started_unix = unix_now_f64();
+        let logging = self.log.is_some();
         let d = &plan.deployment;
         let replay = |why: &'static str| {
             Stats::count(&self.stats.stream_replayed_by_reason, why);
             None
         };
-        let resp = match self.client.request(upstream_request(format, plan)?).await {
-            Ok(r) => r,
-            Err(_) => return replay("upstream request failed"),
-        };
-        if resp.status() != StatusCode::OK {
-            return replay("upstream status");
-        }
-        if let Err(why) = wire::stream_head_check(resp.headers()) {
-            return replay(why);
-        }
-        let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (parts, mut body) = resp.into_parts();
         let spec = stream::StreamSpec {
             format,
             requested_model: plan.req.model.clone(),
             include_usage: plan.req.include_usage().unwrap_or(false),
         };
-        let mut state = stream::StreamState::new(spec, d.clone());
-        let mut prefix = Vec::new();
-        let mut ended = false;
-        while !state.started() {
-            match body.frame().await {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        match state.feed(data) {
-                            Ok(out) => prefix.extend(out),
-                            Err(why) => return replay(why),
+        let timeout = self.router.as_ref().map(|r| r.timeout());
+        let first = async {
+            let resp = match self.client.request(upstream_request(format, plan).ok_or((false, "request not built"))?).await {
+                Ok(r) => r,
+                Err(_) => return Err((true, "upstream request failed")),
+            };
+            if resp.status() != StatusCode::OK {
+                return Err((true, "upstream status"));
+            }
+            if let Err(why) = wire::stream_head_check(resp.headers()) {
+                return Err((false, why));
+            }
+            let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let (parts, mut body) = resp.into_parts();
+            let mut state = stream::StreamState::new(spec, d.clone());
+            let mut prefix = Vec::new();
+            let mut raw = Vec::new();
+            let mut ended = false;
+            while !state.started() {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            if logging {
+                                raw.extend_from_slice(data);
+                            }
+                            match state.feed(data) {
+                                Ok(out) => prefix.extend(out),
+                                Err(why) => return Err((false, why)),
+                            }
                         }
                     }
-                }
-                Some(Err(_)) => return replay("upstream body error"),
-                None => {
-                    if let Err(why) = state.end() {
-                        return replay(why);
+                    Some(Err(_)) => return Err((true, "upstream body error")),
+                    None => {
+                        if let Err(why) = state.end() {
+                            return Err((false, why));
+                        }
+                        ended = true;
+                        break;
                     }
-                    ended = true;
-                    break;
                 }
             }
-        }
+            Ok((upstream_ms, parts, body, state, prefix, raw, ended))
+        };
+        let outcome = match timeout {
+            Some(t) => match tokio::time::timeout(t, first).await {
+                Ok(x) => x,
+                Err(_) => Err((true, "upstream timeout")),
+            },
+            None => first.await,
+        };
+        let (upstream_ms, parts, body, state, prefix, raw, ended) = match outcome {
+            Ok(x) => x,
+            Err((upstream_failed, why)) => {
+                *failed = upstream_failed;
+                return replay(why);
+            }
+        };
+        let first_event_unix = unix_now_f64();
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let headers = wire::litellm_headers(
+            format,
+            &self.cfg.version,
+            d,
+            &plan.req.model,
+            None,
+            &parts.headers,
+            total_ms,
+            (total_ms - upstream_ms).max(0.0),
+        );
+        // With callbacks: the record is completed (the upstream's whole SSE body) and queued
+        // once the stream ended in shape; a cut stream leaves none (counted in `aborted`).
+        let log = if logging {
+            let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
+            let mut v = log_value(LogInput {
+                head,
+                request_body,
+                peer,
+                plan,
+                call_id: &call_id,
+                upstream_status: parts.status.as_u16(),
+                upstream_headers: &parts.headers,
+                upstream_body: b"",
+                pin: self.cfg.groups.get(&plan.req.model).map_or(false, |g| g.len() > 1),
+                start: started_unix,
+                // For a stream: when its first event arrived (the replay waits that long).
+                upstream_done: first_event_unix,
+                end: first_event_unix,
+            });
+            v["stream"] = serde_json::Value::Bool(true);
+            Some((v, raw))
+        } else {
+            None
+        };
         let sse = SseBody {
             prefix: Some(Bytes::from(prefix)),
             upstream: body,
@@ -718,21 +789,13 @@ impl Front {
             ended,
             front: self.clone(),
             deployment: d.id.clone(),
+            group: plan.req.model.clone(),
+            timeout,
+            stall: None,
+            log,
         };
         let mut out = Response::new(BodyExt::boxed(sse));
-        append_headers(
-            out.headers_mut(),
-            wire::litellm_headers(
-                format,
-                &self.cfg.version,
-                d,
-                &plan.req.model,
-                None,
-                &parts.headers,
-                total_ms,
-                (total_ms - upstream_ms).max(0.0),
-            ),
-        )?;
+        append_headers(out.headers_mut(), headers)?;
         lane(&mut out, "rust");
         Some(out)
     }
@@ -799,6 +862,10 @@ fn header_pairs(h: &HeaderMap) -> Vec<(String, String)> {
 /// One queue record: what the Python side needs to run the request's success logging
 /// (the client's request as received, the upstream's answer as received, times).
 fn log_record(x: LogInput<'_>) -> String {
+    log_value(x).to_string()
+}
+
+fn log_value(x: LogInput<'_>) -> serde_json::Value {
     let d = &x.plan.deployment;
     serde_json::json!({
         "v": 1,
@@ -823,7 +890,6 @@ fn log_record(x: LogInput<'_>) -> String {
         "end": x.end,
         "stream": false,
     })
-    .to_string()
 }
 
 fn bad_gateway() -> Response<Body> {
@@ -866,15 +932,38 @@ struct SseBody {
     ended: bool,
     front: Arc<Front>,
     deployment: String,
+    group: String,
+    /// LiteLLM's timeout (router settings): a read that waits longer cuts the stream.
+    timeout: Option<std::time::Duration>,
+    stall: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// With callbacks: the record so far and the upstream's raw SSE bytes.
+    log: Option<(serde_json::Value, Vec<u8>)>,
 }
 
 impl SseBody {
+    /// The stream ended in shape: queue its record for LiteLLM's success logging.
+    fn finish_log(&mut self) {
+        let Some((mut v, raw)) = self.log.take() else { return };
+        let Some(q) = &self.front.log else { return };
+        v["response"] = serde_json::Value::String(String::from_utf8_lossy(&raw).into_owned());
+        v["end"] = serde_json::json!(unix_now_f64());
+        q.push(v.to_string());
+    }
+
     fn cut(&mut self, why: &'static str) -> BoxError {
         self.ended = true;
+        self.log = None;
         self.front.stats.aborted.fetch_add(1, Ordering::Relaxed);
         Stats::count(&self.front.stats.aborted_by_reason, why);
         if let Some(g) = self.front.guards.get(&self.deployment) {
             g.strike();
+        }
+        // An upstream that failed mid-stream may count against the deployment in LiteLLM's
+        // router too: keep the group and its fallbacks on LiteLLM for the cooldown window.
+        if matches!(why, "upstream read timeout" | "upstream body error") {
+            if let Some(r) = &self.front.router {
+                r.failed(&self.group, 0);
+            }
         }
         Box::new(StreamCut(why))
     }
@@ -888,6 +977,7 @@ impl hyper::body::Body for SseBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::future::Future;
         use std::task::Poll;
         let this = &mut *self;
         if let Some(p) = this.prefix.take() {
@@ -897,12 +987,33 @@ impl hyper::body::Body for SseBody {
         }
         loop {
             if this.ended {
+                this.finish_log();
                 return Poll::Ready(None);
             }
             match std::pin::Pin::new(&mut this.upstream).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if let Some(t) = this.timeout {
+                        let sleep = this.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(t)));
+                        if sleep.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Some(Err(this.cut("upstream read timeout"))));
+                        }
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Some(Ok(frame))) => {
+                    this.stall = None;
                     let Some(data) = frame.data_ref() else { continue };
+                    if let Some((_, raw)) = &mut this.log {
+                        if raw.len() + data.len() > MAX_UPSTREAM_BODY {
+                            // Too big to record: the request is served, its record dropped and counted.
+                            this.log = None;
+                            if let Some(q) = &this.front.log {
+                                q.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                        } else {
+                            raw.extend_from_slice(data);
+                        }
+                    }
                     match this.state.feed(data) {
                         Ok(out) if out.is_empty() => continue,
                         Ok(out) => return Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from(out))))),
@@ -915,6 +1026,7 @@ impl hyper::body::Body for SseBody {
                         return Poll::Ready(Some(Err(this.cut(why))));
                     }
                     this.ended = true;
+                    this.finish_log();
                     return Poll::Ready(None);
                 }
             }
