@@ -28,8 +28,12 @@ sys.path.insert(0, HERE)
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
+    import fast_litellm
+
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     monkeypatch.delenv("FAST_LITELLM_RATE_LIMIT_SHM", raising=False)
+    # These tests read the patches' state: start active whatever an earlier test file left.
+    fast_litellm.activate()
     logging.disable(logging.CRITICAL)
     yield
     logging.disable(logging.NOTSET)
