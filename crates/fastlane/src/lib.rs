@@ -368,6 +368,30 @@ fn allowed_request_header(name: &str) -> bool {
 }
 
 impl Front {
+    /// The bookkeeping after a Rust attempt at `model` on the deployment behind `guard`:
+    /// counters and the guard; after an upstream error or timeout (`failed`), the group
+    /// and its fallbacks go to LiteLLM from now on (it is about to retry/fall back and may
+    /// cool deployments down). Gives the response back when the attempt served one.
+    fn settle(&self, served: Option<Response<Body>>, guard: Option<&Guard>, model: &str, failed: bool) -> Option<Response<Body>> {
+        if served.is_some() {
+            self.stats.served.fetch_add(1, Ordering::Relaxed);
+            if let Some(g) = guard {
+                g.ok();
+            }
+            return served;
+        }
+        self.stats.replayed.fetch_add(1, Ordering::Relaxed);
+        if let Some(g) = guard {
+            g.strike();
+        }
+        if failed {
+            if let Some(r) = &self.router {
+                r.failed(model, 0);
+            }
+        }
+        None
+    }
+
     async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         if req.uri().path().starts_with(INTERNAL_PREFIX) {
             if req.method() == Method::GET && req.uri().path() == STATS_PATH && self.is_master(req.headers()) {
@@ -427,23 +451,8 @@ impl Front {
                     } else {
                         self.serve(&plan, &parts, &bytes, peer, &mut failed).await
                     };
-                    if let Some(resp) = served {
-                        self.stats.served.fetch_add(1, Ordering::Relaxed);
-                        if let Some(g) = guard {
-                            g.ok();
-                        }
+                    if let Some(resp) = self.settle(served, guard, &plan.req.model, failed) {
                         return resp;
-                    }
-                    self.stats.replayed.fetch_add(1, Ordering::Relaxed);
-                    if let Some(g) = guard {
-                        g.strike();
-                    }
-                    // LiteLLM is about to retry/fall back and may cool deployments down:
-                    // this group and its fallbacks go to LiteLLM from now on.
-                    if failed {
-                        if let Some(r) = &self.router {
-                            r.failed(&plan.req.model, 0);
-                        }
                     }
                     replayed = failed;
                 }

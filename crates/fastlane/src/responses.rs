@@ -8,7 +8,6 @@
 //! sha256(master key), URL-safe base64). So a later `previous_response_id` sent to LiteLLM
 //! decodes to the same deployment and upstream response.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use base64::Engine;
@@ -310,21 +309,9 @@ impl Front {
                     let routable = self.router.as_ref().map_or(true, |r| r.open(&req.model));
                     if routable && guard.map_or(true, |g| g.open()) {
                         let mut failed = false;
-                        if let Some(resp) = self.serve_responses(&req, &d, &mut failed).await {
-                            self.stats.served.fetch_add(1, Ordering::Relaxed);
-                            if let Some(g) = guard {
-                                g.ok();
-                            }
+                        let served = self.serve_responses(&req, &d, &mut failed).await;
+                        if let Some(resp) = self.settle(served, guard, &req.model, failed) {
                             return resp;
-                        }
-                        self.stats.replayed.fetch_add(1, Ordering::Relaxed);
-                        if let Some(g) = guard {
-                            g.strike();
-                        }
-                        if failed {
-                            if let Some(r) = &self.router {
-                                r.failed(&req.model, 0);
-                            }
                         }
                         replayed = failed;
                     }
