@@ -369,10 +369,9 @@ def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
     the workers, exactly N admitted (stock: each worker counts alone). Reuses the 1.83
     proxy test's config, custom_auth and helpers."""
     import shutil
-    import subprocess
 
     import test_rate_limit_v3_proxy as px
-    from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http
+    from util_proc import fast_litellm_cmd, free_port, logged_server
 
     if shutil.which("uvicorn", path=str(px.BIN)) is None:
         pytest.skip("uvicorn not installed")
@@ -384,20 +383,12 @@ def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
     argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4", "--run_gunicorn",
                                   "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path / "proxy.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        try:
-            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=300)
-        except Exception:
-            raise RuntimeError("proxy did not start:\n" + log.read_text(errors="replace")[-3000:])
+    with logged_server(argv, f"http://127.0.0.1:{port}/health/liveliness", log, env=env, cwd=str(tmp_path), timeout=300):
         px._wait_clear_of_window_end()
         got = px._burst(port, 3 * px.N)
         codes = sorted(c for c, _ in got)
         assert codes == [200] * px.N + [429] * (2 * px.N), codes
         assert all(h.get("retry-after") == "60" for c, h in got if c == 429)
-    finally:
-        stop_group(proc, timeout=30)
     left = list(tmp_path.glob("fast-litellm-rl-*"))
     assert [p.name.endswith(".v3b") for p in left] == [True] * len(left)  # the launcher does not know .v3b yet
     for p in left:
@@ -577,10 +568,9 @@ def test_real_proxy_with_model_list_uses_the_fused_path(tmp_path):
     custom_auth of each next request, show fused calls and no fallbacks), with LiteLLM's 429 at
     the key's rpm limit."""
     import shutil
-    import subprocess
 
     import test_rate_limit_v3_proxy as px
-    from util_proc import fast_litellm_cmd, free_port, post_chat, stop_group, wait_http
+    from util_proc import fast_litellm_cmd, free_port, logged_server, post_chat
 
     if shutil.which("uvicorn", path=str(px.BIN)) is None:
         pytest.skip("uvicorn not installed")
@@ -594,19 +584,11 @@ def test_real_proxy_with_model_list_uses_the_fused_path(tmp_path):
     env["FAST_LITELLM_TEST_RPM"] = "4"
     argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path / "proxy.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=env, cwd=str(tmp_path), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        try:
-            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=300)
-        except Exception:
-            raise RuntimeError("proxy did not start:\n" + log.read_text(errors="replace")[-3000:])
+    with logged_server(argv, f"http://127.0.0.1:{port}/health/liveliness", log, env=env, cwd=str(tmp_path), timeout=300):
         px._wait_clear_of_window_end()
         codes = [post_chat(port, "model-a", f"hi {i}")[0] for i in range(6)]
         assert codes == [200] * 4 + [429] * 2, codes
         seen = json.loads(counters.read_text())  # written by the 6th request's auth: 5 checks counted
-    finally:
-        stop_group(proc, timeout=30)
     patch = seen["patch"]
     print("fused pre-call counters in the proxy:", {k: v for k, v in seen.items() if k != "patch"},
           {k: patch[k] for k in ("state", "calls", "delegated", "fallbacks")} if patch else None)

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-import subprocess
-
-from util_proc import fast_litellm_cmd, free_port, post_chat, stop_group, wait_http
+from util_proc import fast_litellm_cmd, free_port, logged_server, post_chat
 
 TESTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -86,14 +84,8 @@ def test_proxy_four_workers_one_v3_limit(tmp_path):
     key = f"hk-v3-{os.getpid()}"
     argv = fast_litellm_cmd() + ["proxy", "--config", str(cfg), "--num_workers", "4", "--run_gunicorn",
                                   "--host", "127.0.0.1", "--port", str(port)]
-    log = tmp_path / "proxy.log"
-    with open(log, "wb") as out:  # a file, not a pipe: 4 workers' logs would fill a pipe
-        proc = subprocess.Popen(argv, env=_env(tmp_path, key), cwd=str(tmp_path), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        try:
-            wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, timeout=240)
-        except Exception:
-            raise RuntimeError("proxy did not start:\n" + log.read_text(errors="replace")[-3000:])
+    url = f"http://127.0.0.1:{port}/health/liveliness"
+    with logged_server(argv, url, tmp_path / "proxy.log", env=_env(tmp_path, key), cwd=str(tmp_path), timeout=240):
         _wait_clear_of_window_end()
         got = _burst(port, 3 * N)
         codes = sorted(c for c, _ in got)
@@ -106,6 +98,4 @@ def test_proxy_four_workers_one_v3_limit(tmp_path):
         assert all(h.get("x-ratelimit-api_key-limit-requests") == str(N) for h in ok_headers), ok_headers[:1]
         refused = [h for c, h in got if c == 429]
         assert all(h.get("retry-after") == "60" for h in refused)
-    finally:
-        stop_group(proc, timeout=30)
     assert list(tmp_path.glob("fast-litellm-rl-*")) == []  # the launcher removed its tables

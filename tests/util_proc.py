@@ -67,6 +67,22 @@ def server(argv, url, env=None, cwd=None, timeout=180.0):
         stop_group(proc, timeout=20)
 
 
+@contextmanager
+def logged_server(argv, url, log, env=None, cwd=None, timeout=180.0, stop_timeout=30.0):
+    """``server``, with the output going to the file ``log``: several workers' logs would
+    fill a pipe nobody reads. A failed start raises with the log's tail."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        try:
+            wait_http(url, proc, timeout)
+        except Exception:
+            raise RuntimeError(f"server failed to start: {argv}\n" + log.read_text(errors="replace")[-3000:])
+        yield proc
+    finally:
+        stop_group(proc, timeout=stop_timeout)
+
+
 def post_chat(port: int, model: str, content: str, key: str = "anything", timeout: float = 120.0):
     """POST one chat completion to a local proxy: (status, headers), error statuses included."""
     import json
