@@ -216,6 +216,16 @@ def _metrics(port):
 _COUNTERS = re.compile(r"^litellm_.*(request|token|spend|success|deployment_success).*_total$")
 
 
+def _counter_deltas(rig, before):
+    """How much each Prometheus counter grew since ``before``, per proxy (non-zero growth only)."""
+    deltas = {}
+    for p in ("stock", "fast"):
+        after = _metrics(rig[p])
+        grown = {k: v - before[p].get(k, 0.0) for k, v in after.items() if _COUNTERS.match(k[0])}
+        deltas[p] = {k: round(v, 9) for k, v in grown.items() if v}
+    return deltas
+
+
 def test_callbacks_get_the_same_events_as_stock(rig):
     corpus = _corpus(4321, N)
     before = {p: _metrics(rig[p]) for p in ("stock", "fast")}
@@ -252,11 +262,7 @@ def test_callbacks_get_the_same_events_as_stock(rig):
             assert r["slo"]["model_id"] == fh["x-litellm-model-id"]
         assert len([r for r in by["fast"][nonce] if r["kind"] == "async_success"]) == 1
     # Prometheus: the counters grew by the same amounts as stock's (same labels).
-    after = {p: _metrics(rig[p]) for p in ("stock", "fast")}
-    deltas = {}
-    for p in ("stock", "fast"):
-        deltas[p] = {k: v - before[p].get(k, 0.0) for k, v in after[p].items() if _COUNTERS.match(k[0])}
-        deltas[p] = {k: round(v, 9) for k, v in deltas[p].items() if v}
+    deltas = _counter_deltas(rig, before)
     assert deltas["fast"] == deltas["stock"]
     req = [v for (name, _l), v in deltas["fast"].items() if name == "litellm_requests_metric_total"]
     assert sum(req) == N
@@ -344,11 +350,7 @@ def test_stream_callbacks_get_the_same_events_as_stock(rig):
             assert r["litellm_call_id"] == call_id
             assert r["slo"]["model_id"] == fh["x-litellm-model-id"]
         assert len([r for r in by["fast"][nonce] if r["kind"] == "async_success"]) == 1
-    after = {p: _metrics(rig[p]) for p in ("stock", "fast")}
-    deltas = {}
-    for p in ("stock", "fast"):
-        deltas[p] = {k: v - before[p].get(k, 0.0) for k, v in after[p].items() if _COUNTERS.match(k[0])}
-        deltas[p] = {k: round(v, 9) for k, v in deltas[p].items() if v}
+    deltas = _counter_deltas(rig, before)
     assert deltas["fast"] == deltas["stock"]
 
 
