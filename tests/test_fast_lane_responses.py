@@ -1,4 +1,4 @@
-"""`POST /v1/responses` (non-streaming) through the fast lane vs the stock proxy.
+"""`POST /v1/responses` (non-streaming and SSE) through the fast lane vs the stock proxy.
 
 Both pinned LiteLLM versions call the upstream's `/responses` for an `openai/` deployment
 and re-serialise its answer with every field of their `ResponsesAPIResponse`, replacing the
@@ -113,14 +113,62 @@ def test_responses_match_stock_and_are_served_in_rust(rig):
         assert f_dec[2] != s_dec[2]  # each answer's own upstream id
 
 
-@pytest.mark.parametrize("case", ["instructions", "stream", "status=500", "status=400", "annotations=1",
+def _norm_stream(raw: bytes) -> bytes:
+    raw = _norm_body(raw)
+    raw = re.sub(rb'"(id|item_id)":"(msg|rs)_[0-9a-f]+"', rb'"\1":"<item>"', raw)
+    return re.sub(rb'"obfuscation":"[0-9a-f]*"', b'"obfuscation":"<pad>"', raw)
+
+
+def _stream_ids(raw: bytes) -> set:
+    return set(re.findall(r'"id":"(resp_[A-Za-z0-9_=-]+)"', raw.decode()))
+
+
+def _stream_both(rig, body, group):
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    s_status, s_hdrs, s_raw = _call(rig["stock"], "POST", "/v1/responses", body, h)
+    f_status, f_hdrs, f_raw = _call(rig["fast"], "POST", "/v1/responses", body, h)
+    ids = rig["ids"].get(group) if len(rig["ids"].get(group, ())) > 1 else None
+    assert f_status == s_status, (body, s_raw[:400], f_raw[:400])
+    assert _norm_stream(f_raw) == _norm_stream(s_raw), (body, s_raw[:3000], f_raw[:3000])
+    if SERVED:
+        assert _norm_headers(f_hdrs, ids) == _norm_headers(s_hdrs, ids), body
+    return s_status, s_raw, f_hdrs, f_raw
+
+
+def test_response_streams_match_stock_and_are_served_in_rust(rig):
+    """OpenAI's text stream (created, in_progress, item/part added, deltas, text/part/item
+    done, completed) and the minimal one (created, deltas, completed), with random texts,
+    usages and optional fields, event for event as the stock proxy prints them."""
+    rng = random.Random(77)
+    for i in range(40):
+        group = GROUPS[i % len(GROUPS)]
+        upstream = "gpt-4o" if group == "gpt-4o" else "gpt-4o-mini"
+        pieces = [_text(rng, rng.randint(0, 6)).replace(";", "").replace("|", "") for _ in range(rng.randint(1, 12))]
+        d = f"mock:model={upstream};usage={rng.randint(1, 10 ** rng.randint(1, 7))},{rng.randint(0, 10 ** rng.randint(1, 6))}"
+        d += ";pieces=" + "|".join(pieces)
+        if rng.random() < 0.25:
+            d += ";events=mini"
+        for flag in ("obfuscation", "tier", "int_temp"):
+            if rng.random() < 0.3:
+                d += f";{flag}=1"
+        inp = d if rng.random() < 0.5 else [{"role": "user", "content": d}]
+        body = {"model": group, "input": inp, "stream": True}
+        status, s_raw, hdrs, f_raw = _stream_both(rig, body, group)
+        # Runs before the declined cases: their upstream errors put the deployment on LiteLLM for a while.
+        assert status == 200 and _lane(hdrs) == ("rust" if SERVED else "python"), (status, hdrs)
+        s_ids, f_ids = _stream_ids(s_raw), _stream_ids(f_raw)
+        assert len(s_ids) == len(f_ids) == 1  # one managed id for the whole stream
+        s_dec, f_dec = _decrypt(s_ids.pop()), _decrypt(f_ids.pop())
+        assert f_dec[0] == s_dec[0] == "openai" and f_dec[3] == s_dec[3]
+        assert f_dec[1] == dict(hdrs)["x-litellm-model-id"] and f_dec[1] in rig["ids"][group]
+
+
+@pytest.mark.parametrize("case", ["instructions", "status=500", "status=400", "annotations=1",
                                   "model=gpt-4o-mini-2024-07-18", "tool_role", "unknown_model"])
 def test_declined_responses_go_to_litellm(rig, case):
     body = {"model": "gpt-4o-mini", "input": "hi"}
     if case == "instructions":
         body["instructions"] = "be brief"
-    elif case == "stream":
-        body["stream"] = True
     elif case == "tool_role":
         body["input"] = [{"role": "tool", "content": "x"}]
     elif case == "unknown_model":
@@ -133,5 +181,27 @@ def test_declined_responses_go_to_litellm(rig, case):
     assert f_status == s_status and _lane(f_hdrs) == "python"
     if case in ("status=500",):
         return  # LiteLLM's retry timings are in the error text
-    if case != "stream":
-        assert _norm_body(f_raw) == _norm_body(s_raw)
+    assert _norm_body(f_raw) == _norm_body(s_raw)
+
+
+@pytest.mark.parametrize("case", ["reasoning=1", "tools=1", "status=500", "status=429"])
+def test_response_streams_out_of_shape_go_to_litellm_before_a_byte(rig, case):
+    """A reasoning item before the text, a tool in the response or an upstream error: the
+    front sees it before sending anything, and LiteLLM answers."""
+    # team-alias: the declined cases above left gpt-4o-mini's deployment on LiteLLM for a while.
+    body = {"model": "team-alias", "input": f"mock:pieces=a|b;{case}", "stream": True}
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+
+    def replays():
+        raw = _call(rig["fast"], "GET", "/_fast_litellm/stats", None, {"Authorization": f"Bearer {KEY}"})[2]
+        return sum(json.loads(raw)["stream_replayed_by_reason"].values())
+
+    before = replays()
+    s_status, s_hdrs, s_raw = _call(rig["stock"], "POST", "/v1/responses", body, h)
+    f_status, f_hdrs, f_raw = _call(rig["fast"], "POST", "/v1/responses", body, h)
+    assert f_status == s_status and _lane(f_hdrs) == "python"
+    if case.startswith("status="):
+        return  # LiteLLM's retry timings are in the error text; the deployment may now be on LiteLLM
+    if SERVED:
+        assert replays() == before + 1  # tried in Rust, refused before the first byte
+    assert _norm_stream(f_raw) == _norm_stream(s_raw)

@@ -15,7 +15,9 @@
 pub mod logq;
 pub mod pyfmt;
 mod responses;
+mod responses_stream;
 mod router;
+mod sse;
 mod stream;
 mod wire;
 
@@ -698,57 +700,9 @@ impl Front {
             requested_model: plan.req.model.clone(),
             include_usage: plan.req.include_usage().unwrap_or(false),
         };
-        let timeout = self.router.as_ref().map(|r| r.timeout());
-        let first = async {
-            let resp = match self.client.request(upstream_request(format, plan).ok_or((false, "request not built"))?).await {
-                Ok(r) => r,
-                Err(_) => return Err((true, "upstream request failed")),
-            };
-            if resp.status() != StatusCode::OK {
-                return Err((true, "upstream status"));
-            }
-            if let Err(why) = wire::stream_head_check(resp.headers()) {
-                return Err((false, why));
-            }
-            let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
-            let (parts, mut body) = resp.into_parts();
-            let mut state = stream::StreamState::new(spec, d.clone());
-            let mut prefix = Vec::new();
-            let mut raw = Vec::new();
-            let mut ended = false;
-            while !state.started() {
-                match body.frame().await {
-                    Some(Ok(frame)) => {
-                        if let Some(data) = frame.data_ref() {
-                            if logging {
-                                raw.extend_from_slice(data);
-                            }
-                            match state.feed(data) {
-                                Ok(out) => prefix.extend(out),
-                                Err(why) => return Err((false, why)),
-                            }
-                        }
-                    }
-                    Some(Err(_)) => return Err((true, "upstream body error")),
-                    None => {
-                        if let Err(why) = state.end() {
-                            return Err((false, why));
-                        }
-                        ended = true;
-                        break;
-                    }
-                }
-            }
-            Ok((upstream_ms, parts, body, state, prefix, raw, ended))
-        };
-        let outcome = match timeout {
-            Some(t) => match tokio::time::timeout(t, first).await {
-                Ok(x) => x,
-                Err(_) => Err((true, "upstream timeout")),
-            },
-            None => first.await,
-        };
-        let (upstream_ms, parts, body, state, prefix, raw, ended) = match outcome {
+        let up = upstream_request(format, plan).ok_or("request not built");
+        let state = SseState::Chat(stream::StreamState::new(spec, d.clone()));
+        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging).await {
             Ok(x) => x,
             Err((upstream_failed, why)) => {
                 *failed = upstream_failed;
@@ -799,7 +753,7 @@ impl Front {
             front: self.clone(),
             deployment: d.id.clone(),
             group: plan.req.model.clone(),
-            timeout,
+            timeout: self.router.as_ref().map(|r| r.timeout()),
             stall: None,
             log,
         };
@@ -807,6 +761,67 @@ impl Front {
         append_headers(out.headers_mut(), headers)?;
         lane(&mut out, "rust");
         Some(out)
+    }
+
+    /// Send a streaming request upstream and read until the state accepted its first
+    /// event(s) (until then nothing went to the client, so a surprise still means a
+    /// replay). With router settings LiteLLM's timeout bounds this wait. `Err((failed,
+    /// why))`: `failed` when the upstream errored or timed out, not merely out of shape.
+    async fn open_stream(
+        &self,
+        up: Result<Request<Body>, &'static str>,
+        mut state: SseState,
+        logging: bool,
+    ) -> Result<OpenedStream, (bool, &'static str)> {
+        let started = Instant::now();
+        let first = async {
+            let resp = match self.client.request(up.map_err(|why| (false, why))?).await {
+                Ok(r) => r,
+                Err(_) => return Err((true, "upstream request failed")),
+            };
+            if resp.status() != StatusCode::OK {
+                return Err((true, "upstream status"));
+            }
+            if let Err(why) = wire::stream_head_check(resp.headers()) {
+                return Err((false, why));
+            }
+            let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let (parts, mut body) = resp.into_parts();
+            let mut prefix = Vec::new();
+            let mut raw = Vec::new();
+            let mut ended = false;
+            while !state.started() {
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(data) = frame.data_ref() {
+                            if logging {
+                                raw.extend_from_slice(data);
+                            }
+                            match state.feed(data) {
+                                Ok(out) => prefix.extend(out),
+                                Err(why) => return Err((false, why)),
+                            }
+                        }
+                    }
+                    Some(Err(_)) => return Err((true, "upstream body error")),
+                    None => {
+                        if let Err(why) = state.end() {
+                            return Err((false, why));
+                        }
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            Ok((upstream_ms, parts, body, state, prefix, raw, ended))
+        };
+        match self.router.as_ref().map(|r| r.timeout()) {
+            Some(t) => match tokio::time::timeout(t, first).await {
+                Ok(x) => x,
+                Err(_) => Err((true, "upstream timeout")),
+            },
+            None => first.await,
+        }
     }
 
     /// Forward to the Python proxy unchanged and stream its answer back.
@@ -921,6 +936,38 @@ impl RetainHop for hyper::HeaderMap {
     }
 }
 
+/// What `open_stream` hands back: upstream ms to the head, the head, the rest of the body,
+/// the stream state, the output so far, the raw bytes read (with logging), and whether
+/// the upstream body already ended.
+type OpenedStream = (f64, hyper::http::response::Parts, Incoming, SseState, Vec<u8>, Vec<u8>, bool);
+
+/// The verified stream shapes the front re-emits.
+enum SseState {
+    Chat(stream::StreamState),
+    Responses(responses_stream::RespStreamState),
+}
+
+impl SseState {
+    fn started(&self) -> bool {
+        match self {
+            SseState::Chat(s) => s.started(),
+            SseState::Responses(s) => s.started(),
+        }
+    }
+    fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, stream::Reject> {
+        match self {
+            SseState::Chat(s) => s.feed(data),
+            SseState::Responses(s) => s.feed(data),
+        }
+    }
+    fn end(&self) -> Result<(), stream::Reject> {
+        match self {
+            SseState::Chat(s) => s.end(),
+            SseState::Responses(s) => s.end(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct StreamCut(&'static str);
 
@@ -937,7 +984,7 @@ impl std::error::Error for StreamCut {}
 struct SseBody {
     prefix: Option<Bytes>,
     upstream: Incoming,
-    state: stream::StreamState,
+    state: SseState,
     ended: bool,
     front: Arc<Front>,
     deployment: String,

@@ -21,8 +21,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
+use crate::responses_stream::{RespStreamSpec, RespStreamState};
 use crate::wire::{self, js, Format};
-use crate::{append_headers, full, lane, Body, Deployment, Front, MAX_UPSTREAM_BODY};
+use crate::{append_headers, full, lane, Body, Deployment, Front, SseBody, SseState, Stats, MAX_UPSTREAM_BODY};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +42,8 @@ pub enum Input {
 }
 
 /// `{"model": ..., "input": "<text>" | [{"role": ..., "content": "<text>"}]}`, optionally
-/// `"stream": false` or `null` (non-streaming for LiteLLM too).
+/// `"stream": false` or `null` (non-streaming for LiteLLM too) or `true` (SSE, see
+/// `responses_stream`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponsesRequest {
@@ -49,10 +53,16 @@ pub struct ResponsesRequest {
     pub stream: Option<Value>,
 }
 
+impl ResponsesRequest {
+    pub fn streaming(&self) -> bool {
+        matches!(self.stream, Some(Value::Bool(true)))
+    }
+}
+
 pub fn parse_request(body: &[u8]) -> Option<ResponsesRequest> {
     let req: ResponsesRequest = serde_json::from_slice(body).ok()?;
     // serde maps `"stream": null` to None as well.
-    if !matches!(req.stream, None | Some(Value::Bool(false))) {
+    if !matches!(req.stream, None | Some(Value::Bool(_))) {
         return None;
     }
     if let Input::Messages(m) = &req.input {
@@ -67,7 +77,7 @@ pub fn parse_request(body: &[u8]) -> Option<ResponsesRequest> {
 struct UpstreamBody<'a> {
     model: &'a str,
     input: &'a Value,
-    /// LiteLLM forwards `"stream": false` and drops `null`.
+    /// LiteLLM forwards `"stream": true|false` and drops `null`.
     #[serde(skip_serializing_if = "Option::is_none")]
     stream: Option<bool>,
 }
@@ -77,7 +87,10 @@ fn upstream_body(req: &ResponsesRequest, upstream_model: &str) -> Vec<u8> {
         Input::Text(t) => Value::String(t.clone()),
         Input::Messages(m) => serde_json::to_value(m).expect("messages serialize"),
     };
-    let stream = matches!(req.stream, Some(Value::Bool(false))).then_some(false);
+    let stream = match req.stream {
+        Some(Value::Bool(b)) => Some(b),
+        _ => None,
+    };
     serde_json::to_vec(&UpstreamBody { model: upstream_model, input: &input, stream }).expect("serialize")
 }
 
@@ -222,7 +235,69 @@ pub fn render_body(format: Format, a: &RespAnswer, id: &str, model: &str) -> Vec
     .into_bytes()
 }
 
+/// The `/responses` POST LiteLLM sends the deployment.
+fn upstream_request(req: &ResponsesRequest, d: &Deployment) -> Option<Request<Body>> {
+    let uri: Uri = format!("{}/responses", d.api_base).parse().ok()?;
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header("authorization", format!("Bearer {}", d.api_key))
+        .header("content-type", "application/json")
+        .body(full(upstream_body(req, &d.upstream_model)))
+        .ok()
+}
+
 impl Front {
+    /// A streaming `/v1/responses` (1.110.x): hold the upstream's events up to the first
+    /// text delta, then stream event by event (see `responses_stream`). `None`: replay.
+    pub(crate) async fn serve_responses_stream(
+        self: &Arc<Self>,
+        req: &ResponsesRequest,
+        d: &Deployment,
+        failed: &mut bool,
+    ) -> Option<Response<Body>> {
+        let format = self.cfg.format?;
+        if format != Format::V1_110 || !self.cfg.streams {
+            return None;
+        }
+        let key = self.cfg.master_key.clone()?;
+        let started = Instant::now();
+        let model_id = d.id.clone();
+        let spec = RespStreamSpec {
+            requested_model: req.model.clone(),
+            managed_id: Box::new(move |upstream_id| managed_id(&key, &model_id, upstream_id)),
+        };
+        let state = SseState::Responses(RespStreamState::new(spec, d.clone()));
+        let up = upstream_request(req, d).ok_or("request not built");
+        let (upstream_ms, parts, body, state, prefix, _, ended) = match self.open_stream(up, state, false).await {
+            Ok(x) => x,
+            Err((upstream_failed, why)) => {
+                *failed = upstream_failed;
+                Stats::count(&self.stats.stream_replayed_by_reason, why);
+                return None;
+            }
+        };
+        let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let headers = wire::litellm_headers(format, &self.cfg.version, d, &req.model, None, &parts.headers, total_ms,
+                                            (total_ms - upstream_ms).max(0.0));
+        let sse = SseBody {
+            prefix: Some(Bytes::from(prefix)),
+            upstream: body,
+            state,
+            ended,
+            front: self.clone(),
+            deployment: d.id.clone(),
+            group: req.model.clone(),
+            timeout: self.router.as_ref().map(|r| r.timeout()),
+            stall: None,
+            log: None,
+        };
+        let mut out = Response::new(BodyExt::boxed(sse));
+        append_headers(out.headers_mut(), headers)?;
+        lane(&mut out, "rust");
+        Some(out)
+    }
+
     /// Call the upstream's `/responses` and build LiteLLM's answer; `None`: replay
     /// through Python (`failed` says whether the upstream failed or merely answered out
     /// of shape).
@@ -235,14 +310,7 @@ impl Front {
         let format = self.cfg.format?;
         let key = self.cfg.master_key.as_deref()?;
         let started = Instant::now();
-        let uri: Uri = format!("{}/responses", d.api_base).parse().ok()?;
-        let up = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header("authorization", format!("Bearer {}", d.api_key))
-            .header("content-type", "application/json")
-            .body(full(upstream_body(req, &d.upstream_model)))
-            .ok()?;
+        let up = upstream_request(req, d)?;
         let call = async {
             let resp = self.client.request(up).await.ok()?;
             if resp.status() != StatusCode::OK {
@@ -297,7 +365,7 @@ impl Front {
     /// and the breakdown) on some answers and not on others for the same request shape (the
     /// cost is read from the response while its logging may still be computing it), so no
     /// fixed rendering matches it.
-    pub(crate) async fn handle_responses(&self, parts: hyper::http::request::Parts, bytes: Bytes) -> Response<Body> {
+    pub(crate) async fn handle_responses(self: &Arc<Self>, parts: hyper::http::request::Parts, bytes: Bytes) -> Response<Body> {
         let mut group: Option<String> = None;
         let mut replayed = false;
         if self.log.is_none() && self.cfg.format == Some(Format::V1_110) {
@@ -307,9 +375,17 @@ impl Front {
                     group = Some(req.model.clone());
                     let guard = self.guards.get(&d.id);
                     let routable = self.router.as_ref().map_or(true, |r| r.open(&req.model));
-                    if routable && guard.map_or(true, |g| g.open()) {
+                    // A stream's final usage carries LiteLLM's cost; a zero cost's rendering
+                    // was not verified, so unpriced deployments' streams stay on LiteLLM.
+                    let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
+                    let eligible = !req.streaming() || (self.cfg.streams && priced);
+                    if eligible && routable && guard.map_or(true, |g| g.open()) {
                         let mut failed = false;
-                        let served = self.serve_responses(&req, &d, &mut failed).await;
+                        let served = if req.streaming() {
+                            self.serve_responses_stream(&req, &d, &mut failed).await
+                        } else {
+                            self.serve_responses(&req, &d, &mut failed).await
+                        };
                         if let Some(resp) = self.settle(served, guard, &req.model, failed) {
                             return resp;
                         }

@@ -15,6 +15,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::sse::SseReader;
 use crate::wire::{cost_of, js, Format};
 use crate::Deployment;
 
@@ -33,9 +34,7 @@ pub struct StreamSpec {
 pub struct StreamState {
     spec: StreamSpec,
     deployment: Deployment,
-    buf: Vec<u8>,
-    /// `data:` payload of the event being read (SSE lines seen so far).
-    data: Option<Vec<u8>>,
+    sse: SseReader,
     /// The id of the chunk being re-emitted (LiteLLM passes each upstream chunk's id through).
     id: Option<String>,
     fingerprint: Option<Option<String>>,
@@ -76,8 +75,7 @@ impl StreamState {
         StreamState {
             spec,
             deployment,
-            buf: Vec::new(),
-            data: None,
+            sse: SseReader::default(),
             id: None,
             fingerprint: None,
             tier: None,
@@ -94,61 +92,22 @@ impl StreamState {
         self.emitted_first
     }
 
-    /// Feed upstream bytes; returns the bytes to send to the client now.
-    ///
-    /// SSE framing as the OpenAI SDK reads it: lines end in `\n`, `\r\n` or `\r`; a
-    /// blank line ends an event; `:` lines are comments. Only `data:` fields are in the
-    /// envelope, one per event.
+    /// Feed upstream bytes; returns the bytes to send to the client now. Only `data:`
+    /// fields are in the envelope, one per event (framing: `crate::sse`).
     pub fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, Reject> {
-        self.buf.extend_from_slice(data);
         let mut out = Vec::new();
-        let mut start = 0;
-        loop {
-            let Some(rel) = self.buf[start..].iter().position(|b| *b == b'\n' || *b == b'\r') else { break };
-            let end = start + rel;
-            let next = if self.buf[end] == b'\r' {
-                match self.buf.get(end + 1) {
-                    Some(b'\n') => end + 2,
-                    Some(_) => end + 1,
-                    // A `\r` at the end of what arrived: wait for the next byte.
-                    None => break,
-                }
-            } else {
-                end + 1
-            };
-            let line = self.buf[start..end].to_vec();
-            start = next;
-            self.line(&line, &mut out)?;
-        }
-        self.buf.drain(..start);
-        if self.buf.len() > (8 << 20) {
-            return Err("event too large");
+        for e in self.sse.feed(data)? {
+            if e.event.is_some() {
+                return Err("SSE field other than data:");
+            }
+            self.event(&e.data, &mut out)?;
         }
         Ok(out)
     }
 
-    fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Result<(), Reject> {
-        if line.is_empty() {
-            if let Some(payload) = self.data.take() {
-                self.event(&payload, out)?;
-            }
-            return Ok(());
-        }
-        if line[0] == b':' {
-            return Ok(());
-        }
-        let value = line.strip_prefix(b"data:").ok_or("SSE field other than data:")?;
-        let value = value.strip_prefix(b" ").unwrap_or(value);
-        if self.data.is_some() {
-            return Err("multi-line event");
-        }
-        self.data = Some(value.to_vec());
-        Ok(())
-    }
-
     /// The upstream body ended: fine only after `data: [DONE]`.
     pub fn end(&self) -> Result<(), Reject> {
-        if self.done && self.data.is_none() && self.buf.iter().all(|b| *b == b'\n' || *b == b'\r') {
+        if self.done && self.sse.idle() {
             Ok(())
         } else {
             Err("upstream stream ended before data: [DONE]")
