@@ -8,8 +8,8 @@ an envelope verified byte for byte against the stock proxy (see
 
 * POST ``/v1/chat/completions`` or ``/chat/completions`` (or ``/v1/responses``/``/responses``
   with a body of exactly ``model`` and ``input``, a string or system/user/assistant messages
-  with string content, non-streaming, without callbacks, on 1.110.2 only: see
-  ``crates/fastlane/src/responses.rs``),
+  with string content, without callbacks; streaming (``"stream": true``) only on 1.110.x:
+  see ``crates/fastlane/src/responses.rs`` and ``responses_stream.rs``),
   no query string,
   ``Authorization: Bearer <master key>``, ``Content-Type: application/json``, no
   other headers than host/accept/accept-encoding/user-agent/connection/
@@ -525,6 +525,14 @@ def _wait_backend(port: int, proc: subprocess.Popen, stopping: threading.Event) 
     return False
 
 
+
+def _responses_kinds(cfg) -> str:
+    """What the front serves of /v1/responses (not with callbacks: its log records are not built)."""
+    if cfg["format"] == "litellm-1.110" and cfg["streams"]:
+        return " and /v1/responses (streaming or not)"
+    return " and non-streaming /v1/responses"
+
+
 def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     from . import _native  # the front lives in the extension module
 
@@ -590,7 +598,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
             kinds = (f"{'streaming or not' if cfg['streams'] else 'non-streaming'}; callbacks through a logging queue of {cfg['log_queue']}, when full: "
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
-               + (" and non-streaming /v1/responses" if not cfg["log_queue"] and cfg["format"] == "litellm-1.110" else "") + "; everything else via LiteLLM")
+               + (_responses_kinds(cfg) if not cfg["log_queue"] else "") + "; everything else via LiteLLM")
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")

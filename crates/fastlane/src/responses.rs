@@ -335,25 +335,23 @@ impl Front {
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut resp = Response::new(full(out));
         resp.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let headers = match format {
-            Format::V1_110 => {
-                // The chat headers, with the responses usage as the prompt/completion counts.
-                let as_chat = wire::Answer {
-                    id: String::new(),
-                    created: a.created_at.clone(),
-                    system_fingerprint: String::new(),
-                    content: String::new(),
-                    finish_reason: String::new(),
-                    prompt_tokens: a.input_tokens,
-                    completion_tokens: a.output_tokens,
-                    total_tokens: a.total_tokens,
-                };
-                wire::litellm_headers(format, &self.cfg.version, d, &req.model, Some(&as_chat), &parts.headers, total_ms,
-                                      (total_ms - upstream_ms).max(0.0))
-            }
-            // Not served on 1.83.14 (see `handle_responses`).
-            Format::V1_83 => return None,
+        // The chat completion's headers, with the responses usage as the prompt/completion
+        // counts; 1.83.14 sends no `x-litellm-overhead-duration-ms` on this route.
+        let as_chat = wire::Answer {
+            id: String::new(),
+            created: a.created_at.clone(),
+            system_fingerprint: String::new(),
+            content: String::new(),
+            finish_reason: String::new(),
+            prompt_tokens: a.input_tokens,
+            completion_tokens: a.output_tokens,
+            total_tokens: a.total_tokens,
         };
+        let mut headers = wire::litellm_headers(format, &self.cfg.version, d, &req.model, Some(&as_chat), &parts.headers,
+                                                total_ms, (total_ms - upstream_ms).max(0.0));
+        if format == Format::V1_83 {
+            headers.retain(|(k, _)| k != "x-litellm-overhead-duration-ms");
+        }
         append_headers(resp.headers_mut(), headers)?;
         lane(&mut resp, "rust");
         Some(resp)
@@ -361,14 +359,11 @@ impl Front {
 
     /// A `/v1/responses` request with the master key: served in Rust when inside the
     /// envelope (not with callbacks: its log record is not built yet), else passed on.
-    /// Only on 1.110.2: 1.83.14's responses path sets its cost headers (`x-litellm-response-cost`
-    /// and the breakdown) on some answers and not on others for the same request shape (the
-    /// cost is read from the response while its logging may still be computing it), so no
-    /// fixed rendering matches it.
+    /// Streams only on 1.110.x (1.83.14's responses stream was not verified).
     pub(crate) async fn handle_responses(self: &Arc<Self>, parts: hyper::http::request::Parts, bytes: Bytes) -> Response<Body> {
         let mut group: Option<String> = None;
         let mut replayed = false;
-        if self.log.is_none() && self.cfg.format == Some(Format::V1_110) {
+        if self.log.is_none() && self.cfg.format.is_some() {
             if let Some(req) = parse_request(&bytes) {
                 if let Some(deps) = self.cfg.groups.get(&req.model).filter(|d| !d.is_empty()) {
                     let d = deps[self.pick(deps.len())].clone();
@@ -378,7 +373,8 @@ impl Front {
                     // A stream's final usage carries LiteLLM's cost; a zero cost's rendering
                     // was not verified, so unpriced deployments' streams stay on LiteLLM.
                     let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
-                    let eligible = !req.streaming() || (self.cfg.streams && priced);
+                    let v110 = self.cfg.format == Some(Format::V1_110);
+                    let eligible = !req.streaming() || (v110 && self.cfg.streams && priced);
                     if eligible && routable && guard.map_or(true, |g| g.open()) {
                         let mut failed = false;
                         let served = if req.streaming() {
