@@ -122,6 +122,15 @@ def rig(tmp_path_factory):
         yield r
 
 
+def _litellm_version():
+    from importlib.metadata import version
+
+    return version("litellm")
+
+
+V110 = _litellm_version().startswith("1.110")
+
+
 def _both(rig, body, group):
     """The same request to stock and to the fast lane: (fast headers) after asserting parity."""
     h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -235,27 +244,29 @@ def test_stream_failure_falls_back_as_stock(rig, group, fallback):
     assert _lane(hdrs) == "python"  # inside the cooldown window
 
 
-def test_stream_stalling_past_the_timeout_mid_way_is_cut(rig):
+def test_stream_stalling_past_the_timeout_mid_way_ends_as_in_stock(rig):
     """After the first event went out no replay is possible: an upstream that then waits longer
-    than LiteLLM's timeout (2 s here) between events gets the stream cut without
-    ``data: [DONE]`` (stock ends it with its own error), counted, and the group goes to LiteLLM
-    for the cooldown window."""
-    import http.client
-
+    than LiteLLM's timeout (2 s here) between events gets the stream ended the way the stock
+    proxy ends it (its error event, and on 1.110.x ``data: [DONE]``), counted, and the group goes
+    to LiteLLM for the cooldown window."""
     _wait_cooldown()
     body = {"model": "ok", "messages": [{"role": "user", "content": "mock:model=gpt-4o-mini;pieces=a|b;gap=3"}],
             "stream": True}
-    conn = http.client.HTTPConnection("127.0.0.1", rig["fast"], timeout=60)
-    conn.request("POST", "/v1/chat/completions", json.dumps(body),
-                 {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
-    resp = conn.getresponse()
-    assert resp.status == 200 and resp.getheader("x-fast-litellm-lane") == "rust"
-    try:
-        raw = resp.read()
-    except http.client.IncompleteRead as exc:
-        raw = exc.partial
-    conn.close()
-    assert raw.startswith(b"data: ") and b"[DONE]" not in raw, raw[:300]
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    s_status, s_hdrs, s_raw = _call(rig["stock"], "POST", "/v1/chat/completions", body, h)
+    f_status, f_hdrs, f_raw = _call(rig["fast"], "POST", "/v1/chat/completions", body, h)
+    assert f_status == s_status == 200 and _lane(f_hdrs) == "rust"
+    assert b'"error"' in s_raw, s_raw[:600]
+    if V110:
+        # 1.110.2 sometimes lets one more late event through before its timeout fires (here it
+        # passed the event that came 3 s after the first with a 2 s timeout, and timed out on
+        # the next): the front ends at the first stall, with the same error event and [DONE].
+        s_events, f_events = _norm_body(s_raw).split(b"\n\n"), _norm_body(f_raw).split(b"\n\n")
+        assert f_events[-3:] == s_events[-3:] and f_events[:-3] == s_events[:len(f_events) - 3], (s_raw, f_raw)
+    else:
+        assert _norm_body(f_raw) == _norm_body(s_raw), (s_raw[:800], f_raw[:800])
+    ids = rig["ids"]["ok"] if len(rig["ids"]["ok"]) > 1 else None
+    assert _norm_headers(f_hdrs, ids) == _norm_headers(s_hdrs, ids)
     _s, _h, stats = _call(rig["fast"], "GET", "/_fast_litellm/stats", None, {"Authorization": f"Bearer {KEY}"})
     assert json.loads(stats)["aborted_by_reason"].get("upstream read timeout", 0) >= 1, stats[:500]
     _, hdrs = _both(rig, {"model": "ok", "messages": [{"role": "user", "content": "hi"}]}, "ok")

@@ -1007,6 +1007,12 @@ impl SseBody {
     }
 
     fn cut(&mut self, why: &'static str) -> BoxError {
+        self.fail(why);
+        Box::new(StreamCut(why))
+    }
+
+    /// The bookkeeping of a stream that ended early (counted, the deployment struck).
+    fn fail(&mut self, why: &'static str) {
         self.ended = true;
         self.log = None;
         self.front.stats.aborted.fetch_add(1, Ordering::Relaxed);
@@ -1021,7 +1027,6 @@ impl SseBody {
                 r.failed(&self.group, 0);
             }
         }
-        Box::new(StreamCut(why))
     }
 }
 
@@ -1051,6 +1056,13 @@ impl hyper::body::Body for SseBody {
                     if let Some(t) = this.timeout {
                         let sleep = this.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(t)));
                         if sleep.as_mut().poll(cx).is_ready() {
+                            // A chat stream ends as LiteLLM ends it on its read timeout: its
+                            // error event (and `[DONE]` on 1.110.x); other streams are cut.
+                            if let SseState::Chat(chat) = &this.state {
+                                let event = chat.read_timeout_event();
+                                this.fail("upstream read timeout");
+                                return Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(event)))));
+                            }
                             return Poll::Ready(Some(Err(this.cut("upstream read timeout"))));
                         }
                     }

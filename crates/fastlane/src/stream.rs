@@ -87,6 +87,24 @@ impl StreamState {
         }
     }
 
+    /// What LiteLLM's proxy sends when the upstream stalls past its read timeout mid-stream
+    /// (probed on both versions: 1.110.2 maps it to `litellm.Timeout` and ends with `[DONE]`;
+    /// 1.83.14 sends aiohttp's message as a 500 and ends there).
+    pub fn read_timeout_event(&self) -> &'static [u8] {
+        match self.spec.format {
+            Format::V1_110 => concat!(
+                r#"data: {"error": {"message": "litellm.Timeout: APITimeoutError - Request timed out. Error_str: Request timed out.", "type": "invalid_request_error", "param": null, "code": "408"}}"#,
+                "\n\ndata: [DONE]\n\n"
+            )
+            .as_bytes(),
+            Format::V1_83 => concat!(
+                r#"data: {"error": {"message": "Timeout on reading data from socket", "type": "None", "param": "None", "code": "500"}}"#,
+                "\n\n"
+            )
+            .as_bytes(),
+        }
+    }
+
     /// True once at least one event produced output (the head may be sent).
     pub fn started(&self) -> bool {
         self.emitted_first
