@@ -354,6 +354,54 @@ def test_stream_callbacks_get_the_same_events_as_stock(rig):
     assert deltas["fast"] == deltas["stock"]
 
 
+def test_responses_callbacks_get_the_same_events_as_stock(rig):
+    """Non-streaming /v1/responses served in Rust with callbacks: the record's one upstream
+    call is LiteLLM's ``POST <api_base>/responses``, replayed through LiteLLM's app, which
+    builds the logging object, cost and metrics as for a request it served itself."""
+    rng = random.Random(99)
+    corpus = []
+    for i in range(12):
+        nonce = f"nonce r{i} " + "é" * rng.randint(0, 2)
+        inp = [{"role": "system", "content": nonce}, {"role": "user", "content": "hi " + "中" * rng.randint(0, 3)}]
+        corpus.append({"model": GROUPS[i % len(GROUPS)], "input": inp})
+    before = {p: _metrics(rig[p]) for p in ("stock", "fast")}
+    base = {p: len(_rows(rig["out"][p])) for p in ("stock", "fast")}
+    served = {}
+    for body in corpus:
+        s_status, sh, s_raw = _call(rig["stock"], "POST", "/v1/responses", body)
+        f_status, fh, f_raw = _call(rig["fast"], "POST", "/v1/responses", body)
+        assert s_status == f_status == 200, (s_raw[:300], f_raw[:300])
+        assert _norm_body(f_raw) == _norm_body(s_raw), (s_raw[:600], f_raw[:600])
+        ids = rig["ids"].get(body["model"]) if body["model"] == "balanced" else None
+        assert _norm_headers(fh, ids) == _norm_headers(sh, ids)
+        fh = dict(fh)
+        assert fh.get("x-fast-litellm-lane") == "rust", fh
+        served[body["input"][0]["content"].split()[1]] = (fh["x-litellm-call-id"], fh)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
+        if all(len([r for r in rows[p] if r["kind"] == "async_success"]) >= len(corpus) for p in rows):
+            break
+        time.sleep(0.3)
+    time.sleep(1.0)  # let any duplicate show up
+    rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
+    by = {"stock": {}, "fast": {}}
+    for name in by:
+        for r in rows[name]:
+            by[name].setdefault(_nonce(r), []).append(r)
+    assert set(by["fast"]) == set(by["stock"]) == set(served), (sorted(by["fast"])[:5], sorted(by["stock"])[:5])
+    for nonce, (call_id, fh) in served.items():
+        s_rows = sorted((_key(r) for r in by["stock"][nonce]), key=lambda k: k["kind"])
+        f_rows = sorted((_key(r) for r in by["fast"][nonce]), key=lambda k: k["kind"])
+        assert f_rows == s_rows, (nonce, s_rows, f_rows)
+        for r in by["fast"][nonce]:
+            assert r["litellm_call_id"] == call_id
+            assert r["slo"]["model_id"] == fh["x-litellm-model-id"]
+        assert len([r for r in by["fast"][nonce] if r["kind"] == "async_success"]) == 1
+    deltas = _counter_deltas(rig, before)
+    assert deltas["fast"] == deltas["stock"]
+
+
 def test_internal_route_is_not_reachable_from_the_public_port(rig):
     for method in ("GET", "POST"):
         status, h, raw = _call(rig["fast"], method, "/_fast_litellm/lane-log", [] if method == "POST" else None,

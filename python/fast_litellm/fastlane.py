@@ -8,7 +8,7 @@ an envelope verified byte for byte against the stock proxy (see
 
 * POST ``/v1/chat/completions`` or ``/chat/completions`` (or ``/v1/responses``/``/responses``
   with a body of exactly ``model`` and ``input``, a string or system/user/assistant messages
-  with string content, without callbacks; streaming (``"stream": true``) only on 1.110.x:
+  with string content; streaming (``"stream": true``) only on 1.110.x and without callbacks:
   see ``crates/fastlane/src/responses.rs`` and ``responses_stream.rs``),
   no query string,
   ``Authorization: Bearer <master key>``, ``Content-Type: application/json``, no
@@ -527,8 +527,9 @@ def _wait_backend(port: int, proc: subprocess.Popen, stopping: threading.Event) 
 
 
 def _responses_kinds(cfg) -> str:
-    """What the front serves of /v1/responses (not with callbacks: its log records are not built)."""
-    if cfg["format"] == "litellm-1.110" and cfg["streams"]:
+    """What the front serves of /v1/responses (streams only on 1.110.x and without callbacks:
+    a responses stream's log record is not built)."""
+    if cfg["format"] == "litellm-1.110" and cfg["streams"] and not cfg["log_queue"]:
         return " and /v1/responses (streaming or not)"
     return " and non-streaming /v1/responses"
 
@@ -598,7 +599,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
             kinds = (f"{'streaming or not' if cfg['streams'] else 'non-streaming'}; callbacks through a logging queue of {cfg['log_queue']}, when full: "
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
-               + (_responses_kinds(cfg) if not cfg["log_queue"] else "") + "; everything else via LiteLLM")
+               + _responses_kinds(cfg) + "; everything else via LiteLLM")
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")

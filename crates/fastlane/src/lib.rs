@@ -436,7 +436,7 @@ impl Front {
                 }
             };
             if matches!(parts.uri.path(), "/v1/responses" | "/responses") {
-                return self.handle_responses(parts, bytes).await;
+                return self.handle_responses(parts, bytes, peer).await;
             }
             let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
             let mut group: Option<String> = None;
@@ -657,7 +657,9 @@ impl Front {
                 head,
                 request_body,
                 peer,
-                plan,
+                group: &plan.req.model,
+                deployment: &plan.deployment,
+                upstream_path: "/chat/completions",
                 call_id: &call_id,
                 upstream_status: parts.status.as_u16(),
                 upstream_headers: &parts.headers,
@@ -729,7 +731,9 @@ impl Front {
                 head,
                 request_body,
                 peer,
-                plan,
+                group: &plan.req.model,
+                deployment: &plan.deployment,
+                upstream_path: "/chat/completions",
                 call_id: &call_id,
                 upstream_status: parts.status.as_u16(),
                 upstream_headers: &parts.headers,
@@ -865,7 +869,11 @@ struct LogInput<'a> {
     head: &'a hyper::http::request::Parts,
     request_body: &'a [u8],
     peer: SocketAddr,
-    plan: &'a wire::Plan,
+    /// The model group the client named, the deployment that answered, and the upstream
+    /// path LiteLLM calls (`/chat/completions`, `/responses`).
+    group: &'a str,
+    deployment: &'a Deployment,
+    upstream_path: &'a str,
     call_id: &'a str,
     upstream_status: u16,
     upstream_headers: &'a HeaderMap,
@@ -890,7 +898,7 @@ fn log_record(x: LogInput<'_>) -> String {
 }
 
 fn log_value(x: LogInput<'_>) -> serde_json::Value {
-    let d = &x.plan.deployment;
+    let d = x.deployment;
     serde_json::json!({
         "v": 1,
         "lane": "rust",
@@ -900,12 +908,12 @@ fn log_value(x: LogInput<'_>) -> serde_json::Value {
         "peer": [x.peer.ip().to_string(), x.peer.port()],
         "request": String::from_utf8_lossy(x.request_body),
         "call_id": x.call_id,
-        "model_group": x.plan.req.model,
+        "model_group": x.group,
         "model_id": d.id,
         "pin": x.pin,
         "model": d.model,
         "api_base": d.api_base,
-        "upstream_url": format!("{}/chat/completions", d.api_base),
+        "upstream_url": format!("{}{}", d.api_base, x.upstream_path),
         "status": x.upstream_status,
         "response_headers": header_pairs(x.upstream_headers),
         "response": String::from_utf8_lossy(x.upstream_body),

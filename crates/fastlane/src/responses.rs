@@ -21,11 +21,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::responses_stream::{RespStreamSpec, RespStreamState};
 use crate::wire::{self, js, Format};
-use crate::{append_headers, full, lane, Body, Deployment, Front, SseBody, SseState, Stats, MAX_UPSTREAM_BODY};
+use crate::{
+    append_headers, full, lane, log_record, unix_now_f64, Body, Deployment, Front, LogInput, SseBody, SseState, Stats,
+    MAX_UPSTREAM_BODY,
+};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -306,10 +310,12 @@ impl Front {
         req: &ResponsesRequest,
         d: &Deployment,
         failed: &mut bool,
+        client: (&hyper::http::request::Parts, &[u8], SocketAddr),
     ) -> Option<Response<Body>> {
         let format = self.cfg.format?;
         let key = self.cfg.master_key.as_deref()?;
         let started = Instant::now();
+        let started_unix = unix_now_f64();
         let up = upstream_request(req, d)?;
         let call = async {
             let resp = self.client.request(up).await.ok()?;
@@ -329,6 +335,7 @@ impl Front {
             return None;
         };
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let upstream_done_unix = unix_now_f64();
         let a = parse_upstream(&bytes, &parts.headers, &d.upstream_model)?;
         let id = managed_id(key, &d.id, &a.id)?;
         let out = render_body(format, &a, &id, &req.model);
@@ -352,18 +359,46 @@ impl Front {
         if format == Format::V1_83 {
             headers.retain(|(k, _)| k != "x-litellm-overhead-duration-ms");
         }
+        let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
         append_headers(resp.headers_mut(), headers)?;
         lane(&mut resp, "rust");
+        if let Some(q) = &self.log {
+            let (head, request_body, peer) = client;
+            q.push(log_record(LogInput {
+                head,
+                request_body,
+                peer,
+                group: &req.model,
+                deployment: d,
+                upstream_path: "/responses",
+                call_id: &call_id,
+                upstream_status: parts.status.as_u16(),
+                upstream_headers: &parts.headers,
+                upstream_body: &bytes,
+                pin: self.cfg.groups.get(&req.model).map_or(false, |g| g.len() > 1),
+                start: started_unix,
+                upstream_done: upstream_done_unix,
+                end: unix_now_f64(),
+            }));
+        }
         Some(resp)
     }
 
     /// A `/v1/responses` request with the master key: served in Rust when inside the
-    /// envelope (not with callbacks: its log record is not built yet), else passed on.
-    /// Streams only on 1.110.x (1.83.14's responses stream was not verified).
-    pub(crate) async fn handle_responses(self: &Arc<Self>, parts: hyper::http::request::Parts, bytes: Bytes) -> Response<Body> {
+    /// envelope, else passed on. With callbacks the answer leaves a log record (as for chat)
+    /// and streams go to LiteLLM. Streams only on 1.110.x (1.83.14's responses stream head
+    /// carries a cost estimate the front does not reproduce).
+    pub(crate) async fn handle_responses(
+        self: &Arc<Self>,
+        parts: hyper::http::request::Parts,
+        bytes: Bytes,
+        peer: SocketAddr,
+    ) -> Response<Body> {
         let mut group: Option<String> = None;
         let mut replayed = false;
-        if self.log.is_none() && self.cfg.format.is_some() {
+        // With callbacks, a full logging queue sends requests to LiteLLM when so configured.
+        let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
+        if !log_full && self.cfg.format.is_some() {
             if let Some(req) = parse_request(&bytes) {
                 if let Some(deps) = self.cfg.groups.get(&req.model).filter(|d| !d.is_empty()) {
                     let d = deps[self.pick(deps.len())].clone();
@@ -374,13 +409,14 @@ impl Front {
                     // was not verified, so unpriced deployments' streams stay on LiteLLM.
                     let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
                     let v110 = self.cfg.format == Some(Format::V1_110);
-                    let eligible = !req.streaming() || (v110 && self.cfg.streams && priced);
+                    // With callbacks only non-streaming answers have a log record (the stream's is not built).
+                    let eligible = if req.streaming() { v110 && self.cfg.streams && priced && self.log.is_none() } else { true };
                     if eligible && routable && guard.map_or(true, |g| g.open()) {
                         let mut failed = false;
                         let served = if req.streaming() {
                             self.serve_responses_stream(&req, &d, &mut failed).await
                         } else {
-                            self.serve_responses(&req, &d, &mut failed).await
+                            self.serve_responses(&req, &d, &mut failed, (&parts, &bytes, peer)).await
                         };
                         if let Some(resp) = self.settle(served, guard, &req.model, failed) {
                             return resp;
