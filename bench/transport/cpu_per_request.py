@@ -8,6 +8,9 @@ returns the response at once (its requests never suspend), ``canned_suspended``
 after one asyncio future round trip (the least any transport that waits costs).
 
   python bench/transport/cpu_per_request.py [--requests 4000] [--rounds 5] [--concurrency 64] [--json]
+
+The mock runs under this interpreter unless ``FAST_LITELLM_BENCH_MOCK_PYTHON`` names another
+(to hold the mock's aiohttp fixed when comparing LiteLLM versions' environments).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class MockUpstream:
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "mock_upstream.py"), "0"],
+            [os.environ.get("FAST_LITELLM_BENCH_MOCK_PYTHON", sys.executable), os.path.join(HERE, "mock_upstream.py"), "0"],
             stdout=subprocess.PIPE,
             text=True,
         )
