@@ -8,7 +8,7 @@ an envelope verified byte for byte against the stock proxy (see
 
 * POST ``/v1/chat/completions`` or ``/chat/completions`` (or ``/v1/responses``/``/responses``
   with a body of exactly ``model`` and ``input``, a string or system/user/assistant messages
-  with string content; streaming (``"stream": true``) only on 1.110.x and without callbacks:
+  with string content; streaming (``"stream": true``) only on 1.110.x:
   see ``crates/fastlane/src/responses.rs`` and ``responses_stream.rs``),
   no query string,
   ``Authorization: Bearer <master key>``, ``Content-Type: application/json``, no
@@ -527,9 +527,8 @@ def _wait_backend(port: int, proc: subprocess.Popen, stopping: threading.Event) 
 
 
 def _responses_kinds(cfg) -> str:
-    """What the front serves of /v1/responses (streams only on 1.110.x and without callbacks:
-    a responses stream's log record is not built)."""
-    if cfg["format"] == "litellm-1.110" and cfg["streams"] and not cfg["log_queue"]:
+    """What the front serves of /v1/responses (streams only on 1.110.x)."""
+    if cfg["format"] == "litellm-1.110" and cfg["streams"]:
         return " and /v1/responses (streaming or not)"
     return " and non-streaming /v1/responses"
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use crate::responses_stream::{RespStreamSpec, RespStreamState};
 use crate::wire::{self, js, Format};
 use crate::{
-    append_headers, full, lane, log_record, unix_now_f64, Body, Deployment, Front, LogInput, SseBody, SseState, Stats,
+    append_headers, full, lane, log_record, log_value, unix_now_f64, Body, Deployment, Front, LogInput, SseBody, SseState, Stats,
     MAX_UPSTREAM_BODY,
 };
 
@@ -259,6 +259,7 @@ impl Front {
         req: &ResponsesRequest,
         d: &Deployment,
         failed: &mut bool,
+        client: (&hyper::http::request::Parts, &[u8], SocketAddr),
     ) -> Option<Response<Body>> {
         let format = self.cfg.format?;
         if format != Format::V1_110 || !self.cfg.streams {
@@ -266,6 +267,8 @@ impl Front {
         }
         let key = self.cfg.master_key.clone()?;
         let started = Instant::now();
+        let started_unix = unix_now_f64();
+        let logging = self.log.is_some();
         let model_id = d.id.clone();
         let spec = RespStreamSpec {
             requested_model: req.model.clone(),
@@ -273,7 +276,7 @@ impl Front {
         };
         let state = SseState::Responses(RespStreamState::new(spec, d.clone()));
         let up = upstream_request(req, d).ok_or("request not built");
-        let (upstream_ms, parts, body, state, prefix, _, ended) = match self.open_stream(up, state, false).await {
+        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging).await {
             Ok(x) => x,
             Err((upstream_failed, why)) => {
                 *failed = upstream_failed;
@@ -284,6 +287,33 @@ impl Front {
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let headers = wire::litellm_headers(format, &self.cfg.version, d, &req.model, None, &parts.headers, total_ms,
                                             (total_ms - upstream_ms).max(0.0));
+        // With callbacks: the record gets the upstream's whole SSE body once the stream ended
+        // in shape (as for chat streams).
+        let log = if logging {
+            let first_event_unix = unix_now_f64();
+            let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
+            let (head, request_body, peer) = client;
+            let mut v = log_value(LogInput {
+                head,
+                request_body,
+                peer,
+                group: &req.model,
+                deployment: d,
+                upstream_path: "/responses",
+                call_id: &call_id,
+                upstream_status: parts.status.as_u16(),
+                upstream_headers: &parts.headers,
+                upstream_body: b"",
+                pin: self.cfg.groups.get(&req.model).map_or(false, |g| g.len() > 1),
+                start: started_unix,
+                upstream_done: first_event_unix,
+                end: first_event_unix,
+            });
+            v["stream"] = serde_json::Value::Bool(true);
+            Some((v, raw))
+        } else {
+            None
+        };
         let sse = SseBody {
             prefix: Some(Bytes::from(prefix)),
             upstream: body,
@@ -294,7 +324,7 @@ impl Front {
             group: req.model.clone(),
             timeout: self.router.as_ref().map(|r| r.timeout()),
             stall: None,
-            log: None,
+            log,
         };
         let mut out = Response::new(BodyExt::boxed(sse));
         append_headers(out.headers_mut(), headers)?;
@@ -385,8 +415,8 @@ impl Front {
     }
 
     /// A `/v1/responses` request with the master key: served in Rust when inside the
-    /// envelope, else passed on. With callbacks the answer leaves a log record (as for chat)
-    /// and streams go to LiteLLM. Streams only on 1.110.x (1.83.14's responses stream head
+    /// envelope, else passed on. With callbacks the answer leaves a log record (as for chat,
+    /// streams included). Streams only on 1.110.x (1.83.14's responses stream head
     /// carries a cost estimate the front does not reproduce).
     pub(crate) async fn handle_responses(
         self: &Arc<Self>,
@@ -409,12 +439,11 @@ impl Front {
                     // was not verified, so unpriced deployments' streams stay on LiteLLM.
                     let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
                     let v110 = self.cfg.format == Some(Format::V1_110);
-                    // With callbacks only non-streaming answers have a log record (the stream's is not built).
-                    let eligible = if req.streaming() { v110 && self.cfg.streams && priced && self.log.is_none() } else { true };
+                    let eligible = !req.streaming() || (v110 && self.cfg.streams && priced);
                     if eligible && routable && guard.map_or(true, |g| g.open()) {
                         let mut failed = false;
                         let served = if req.streaming() {
-                            self.serve_responses_stream(&req, &d, &mut failed).await
+                            self.serve_responses_stream(&req, &d, &mut failed, (&parts, &bytes, peer)).await
                         } else {
                             self.serve_responses(&req, &d, &mut failed, (&parts, &bytes, peer)).await
                         };
