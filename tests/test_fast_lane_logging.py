@@ -318,6 +318,23 @@ def _rows(path):
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
+def _new_events_by_nonce(rig, base, n, timeout=60):
+    """The callback events written since ``base`` (line counts), per proxy and request nonce,
+    once both proxies logged ``n`` successes (and a moment more, for any duplicate)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
+        if all(len([r for r in rows[p] if r["kind"] == "async_success"]) >= n for p in rows):
+            break
+        time.sleep(0.3)
+    time.sleep(1.0)
+    by = {"stock": {}, "fast": {}}
+    for name in by:
+        for r in _rows(rig["out"][name])[base[name]:]:
+            by[name].setdefault(_nonce(r), []).append(r)
+    return by
+
+
 def test_stream_callbacks_get_the_same_events_as_stock(rig):
     """Streams served in Rust: the record holds the upstream's SSE body, queued once the stream
     ended; LiteLLM's replay assembles the response, usage and cost itself (``stream: true``)."""
@@ -336,19 +353,7 @@ def test_stream_callbacks_get_the_same_events_as_stock(rig):
         assert fh.get("x-fast-litellm-lane") == "rust", fh
         first = json.loads(f_raw.split(b"\n", 1)[0][len(b"data: "):])
         served[body["messages"][0]["content"].split()[1]] = (fh["x-litellm-call-id"], first["id"], fh)
-    rows = {}
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
-        if all(len([r for r in rows[p] if r["kind"] == "async_success"]) >= len(corpus) for p in rows):
-            break
-        time.sleep(0.3)
-    time.sleep(1.0)  # let any duplicate show up
-    rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
-    by = {"stock": {}, "fast": {}}
-    for name in by:
-        for r in rows[name]:
-            by[name].setdefault(_nonce(r), []).append(r)
+    by = _new_events_by_nonce(rig, base, len(corpus))
     assert set(by["fast"]) == set(by["stock"]) == set(served), (sorted(by["fast"])[:5], sorted(by["stock"])[:5])
     for nonce, (call_id, resp_id, fh) in served.items():
         s_rows = sorted((_key(r) for r in by["stock"][nonce]), key=lambda k: k["kind"])
@@ -391,18 +396,7 @@ def test_responses_callbacks_get_the_same_events_as_stock(rig, stream):
         fh = dict(fh)
         assert fh.get("x-fast-litellm-lane") == lane, fh
         served[body["input"][0]["content"].split()[1]] = (fh["x-litellm-call-id"], fh)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
-        if all(len([r for r in rows[p] if r["kind"] == "async_success"]) >= len(corpus) for p in rows):
-            break
-        time.sleep(0.3)
-    time.sleep(1.0)  # let any duplicate show up
-    rows = {p: _rows(rig["out"][p])[base[p]:] for p in ("stock", "fast")}
-    by = {"stock": {}, "fast": {}}
-    for name in by:
-        for r in rows[name]:
-            by[name].setdefault(_nonce(r), []).append(r)
+    by = _new_events_by_nonce(rig, base, len(corpus))
     assert set(by["fast"]) == set(by["stock"]) == set(served), (sorted(by["fast"])[:5], sorted(by["stock"])[:5])
     for nonce, (call_id, fh) in served.items():
         s_rows = sorted((_key(r) for r in by["stock"][nonce]), key=lambda k: k["kind"])

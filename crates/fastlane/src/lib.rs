@@ -711,7 +711,6 @@ impl Front {
                 return replay(why);
             }
         };
-        let first_event_unix = unix_now_f64();
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let headers = wire::litellm_headers(
             format,
@@ -723,23 +722,45 @@ impl Front {
             total_ms,
             (total_ms - upstream_ms).max(0.0),
         );
-        // With callbacks: the record is completed (the upstream's whole SSE body) and queued
-        // once the stream ended in shape; a cut stream leaves none (counted in `aborted`).
+        let origin = StreamOrigin {
+            client: (head, request_body, peer),
+            group: &plan.req.model,
+            deployment: d,
+            upstream_path: "/chat/completions",
+            started_unix,
+        };
+        self.stream_response(origin, headers, (parts, body, state, prefix, raw, ended), logging)
+    }
+
+    /// The client-facing response of a stream served in Rust: LiteLLM's head, then the
+    /// events already accepted, then the rest as they come. With callbacks the log record
+    /// is completed (the upstream's whole SSE body) and queued once the stream ended in
+    /// shape; a cut stream leaves none (counted in `aborted`).
+    fn stream_response(
+        self: &Arc<Self>,
+        o: StreamOrigin<'_>,
+        headers: Vec<(String, String)>,
+        opened: (hyper::http::response::Parts, Incoming, SseState, Vec<u8>, Vec<u8>, bool),
+        logging: bool,
+    ) -> Option<Response<Body>> {
+        let (parts, body, state, prefix, raw, ended) = opened;
+        let first_event_unix = unix_now_f64();
         let log = if logging {
             let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
+            let (head, request_body, peer) = o.client;
             let mut v = log_value(LogInput {
                 head,
                 request_body,
                 peer,
-                group: &plan.req.model,
-                deployment: &plan.deployment,
-                upstream_path: "/chat/completions",
+                group: o.group,
+                deployment: o.deployment,
+                upstream_path: o.upstream_path,
                 call_id: &call_id,
                 upstream_status: parts.status.as_u16(),
                 upstream_headers: &parts.headers,
                 upstream_body: b"",
-                pin: self.cfg.groups.get(&plan.req.model).map_or(false, |g| g.len() > 1),
-                start: started_unix,
+                pin: self.cfg.groups.get(o.group).map_or(false, |g| g.len() > 1),
+                start: o.started_unix,
                 // For a stream: when its first event arrived (the replay waits that long).
                 upstream_done: first_event_unix,
                 end: first_event_unix,
@@ -755,8 +776,8 @@ impl Front {
             state,
             ended,
             front: self.clone(),
-            deployment: d.id.clone(),
-            group: plan.req.model.clone(),
+            deployment: o.deployment.id.clone(),
+            group: o.group.to_string(),
             timeout: self.router.as_ref().map(|r| r.timeout()),
             stall: None,
             log,
@@ -863,6 +884,15 @@ fn unix_now_f64() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// Who asked for a stream served in Rust, and what LiteLLM would have called upstream.
+struct StreamOrigin<'a> {
+    client: (&'a hyper::http::request::Parts, &'a [u8], SocketAddr),
+    group: &'a str,
+    deployment: &'a Deployment,
+    upstream_path: &'static str,
+    started_unix: f64,
 }
 
 struct LogInput<'a> {

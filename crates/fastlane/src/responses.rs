@@ -27,7 +27,7 @@ use std::sync::Arc;
 use crate::responses_stream::{RespStreamSpec, RespStreamState};
 use crate::wire::{self, js, Format};
 use crate::{
-    append_headers, full, lane, log_record, log_value, unix_now_f64, Body, Deployment, Front, LogInput, SseBody, SseState, Stats,
+    append_headers, full, lane, log_record, unix_now_f64, Body, Deployment, Front, LogInput, SseState, Stats, StreamOrigin,
     MAX_UPSTREAM_BODY,
 };
 
@@ -287,49 +287,8 @@ impl Front {
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let headers = wire::litellm_headers(format, &self.cfg.version, d, &req.model, None, &parts.headers, total_ms,
                                             (total_ms - upstream_ms).max(0.0));
-        // With callbacks: the record gets the upstream's whole SSE body once the stream ended
-        // in shape (as for chat streams).
-        let log = if logging {
-            let first_event_unix = unix_now_f64();
-            let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
-            let (head, request_body, peer) = client;
-            let mut v = log_value(LogInput {
-                head,
-                request_body,
-                peer,
-                group: &req.model,
-                deployment: d,
-                upstream_path: "/responses",
-                call_id: &call_id,
-                upstream_status: parts.status.as_u16(),
-                upstream_headers: &parts.headers,
-                upstream_body: b"",
-                pin: self.cfg.groups.get(&req.model).map_or(false, |g| g.len() > 1),
-                start: started_unix,
-                upstream_done: first_event_unix,
-                end: first_event_unix,
-            });
-            v["stream"] = serde_json::Value::Bool(true);
-            Some((v, raw))
-        } else {
-            None
-        };
-        let sse = SseBody {
-            prefix: Some(Bytes::from(prefix)),
-            upstream: body,
-            state,
-            ended,
-            front: self.clone(),
-            deployment: d.id.clone(),
-            group: req.model.clone(),
-            timeout: self.router.as_ref().map(|r| r.timeout()),
-            stall: None,
-            log,
-        };
-        let mut out = Response::new(BodyExt::boxed(sse));
-        append_headers(out.headers_mut(), headers)?;
-        lane(&mut out, "rust");
-        Some(out)
+        let origin = StreamOrigin { client, group: &req.model, deployment: d, upstream_path: "/responses", started_unix };
+        self.stream_response(origin, headers, (parts, body, state, prefix, raw, ended), logging)
     }
 
     /// Call the upstream's `/responses` and build LiteLLM's answer; `None`: replay
