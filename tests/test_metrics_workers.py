@@ -230,6 +230,35 @@ def test_fast_litellm_proxy_four_workers_one_consistent_view(tmp_path):
     assert "pass-through only" in log
 
 
+def test_scrape_skips_a_metric_file_being_created(tmp_path):
+    """prometheus_client creates a worker's metric file empty and sizes it just after; a scrape
+    in between made /metrics answer 500 (struct.error) under load. The collector the patch hands
+    LiteLLM skips such a file (and one removed since listed) and reads the others."""
+    pytest.importorskip("prometheus_client")
+    code = f"""
+import os
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = {str(tmp_path)!r}
+from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
+from fast_litellm.components.metrics import _tolerant_collector_class
+Counter("lane_test_requests", "test", registry=None).inc(3)
+open(os.path.join({str(tmp_path)!r}, "counter_99999.db"), "wb").close()  # being created by another worker
+r0 = CollectorRegistry()
+multiprocess.MultiProcessCollector(r0)
+try:
+    generate_latest(r0)
+    print("stock: ok")
+except Exception as exc:
+    print("stock:", type(exc).__name__)
+r = CollectorRegistry()
+_tolerant_collector_class()(r)
+print(generate_latest(r).decode())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "stock: error" in out.stdout, out.stdout  # struct.error: the failure the patch avoids
+    assert "lane_test_requests_total 3.0" in out.stdout, out.stdout
+
+
 def test_user_multiproc_dir_is_respected_and_kept(tmp_path):
     """A directory the user chose is used as is (and not removed); quick, no server."""
     mine = tmp_path / "mine"

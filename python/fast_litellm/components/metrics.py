@@ -232,6 +232,49 @@ def _build_metric_factory(original: Callable[..., Any]) -> Callable[..., Any]:
     return create_metric_factory
 
 
+def _tolerant_collector_class() -> Any:
+    """A ``MultiProcessCollector`` that skips metric files another worker is creating.
+
+    ``prometheus_client`` creates a worker's ``.db`` file empty and sizes it just after;
+    a scrape that reads it in between fails with ``struct.error`` (HTTP 500 on /metrics,
+    seen under load with 4 workers). An empty or vanished file holds no samples yet.
+    """
+    from prometheus_client import multiprocess
+
+    class TolerantMultiProcessCollector(multiprocess.MultiProcessCollector):
+        def collect(self):  # type: ignore[override]
+            files = []
+            for name in glob.glob(os.path.join(self._path, "*.db")):
+                try:
+                    if os.path.getsize(name) >= 8:
+                        files.append(name)
+                except OSError:
+                    pass  # removed since listed (a dead worker's live gauges)
+            return self.merge(files, accumulate=True)
+
+    return TolerantMultiProcessCollector
+
+
+def _build_mount_metrics_endpoint(original: Callable[..., Any]) -> Callable[..., Any]:
+    tolerant = _tolerant_collector_class()
+
+    def mount_metrics_endpoint(*args: Any, **kwargs: Any) -> Any:
+        if not multiproc_dir():
+            return NOT_COVERED
+        from prometheus_client import multiprocess
+
+        # LiteLLM builds its /metrics app from ``multiprocess.MultiProcessCollector``
+        # (looked up at call time): hand it the tolerant collector for that one call.
+        stock = multiprocess.MultiProcessCollector
+        multiprocess.MultiProcessCollector = tolerant
+        try:
+            return original(*args, **kwargs)
+        finally:
+            multiprocess.MultiProcessCollector = stock
+
+    return mount_metrics_endpoint
+
+
 PATCHES = [
     Patch(
         name="metrics.gauge_multiprocess_mode",
@@ -250,6 +293,21 @@ PATCHES = [
             "directory is set. A correctness fix, not a speed patch: no benchmark."
         ),
         callers="PrometheusLogger.__init__ (the 'prometheus' callback), once per worker",
+    ),
+    Patch(
+        name="metrics.tolerant_multiprocess_scrape",
+        component=COMPONENT,
+        target="litellm.integrations.prometheus:PrometheusLogger._mount_metrics_endpoint",
+        supports=">=1.83.14,<1.111",
+        build=_build_mount_metrics_endpoint,
+        compare=lambda stock, ours: stock is None and ours is None,
+        summary=(
+            "Only with PROMETHEUS_MULTIPROC_DIR set: /metrics reads the workers' metric files with a "
+            "collector that skips a file another worker is still creating (prometheus_client creates "
+            "it empty, then sizes it; reading it in between fails the scrape with HTTP 500). "
+            "A correctness fix, not a speed patch: no benchmark."
+        ),
+        callers="PrometheusLogger.__init__ mounts /metrics once per worker when the 'prometheus' callback loads",
     ),
 ]
 
