@@ -690,6 +690,15 @@ def _estimate(env: dict, data: dict, tpm: int, call_type: str) -> int:
     return est_in + out * n
 
 
+def _counters(values: Any) -> Any:
+    """Counter values read from the store, refused (``TypeError``) if one is a gauge's slot
+    registry: the commit phase reads counters only and must not misread one."""
+    for v in values:
+        if v.__class__ is dict:
+            raise TypeError("a rate-limit counter in memory holds a slot registry")
+    return values
+
+
 def _locked_section(lim: Any) -> Any:
     return lim.__dict__.get("_fast_litellm_v3b")
 
@@ -715,9 +724,7 @@ async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, en
         response: dict = {"overall_code": "OK", "statuses": []}
     else:
         requests = scope.counter("requests")
-        ws, cv = store.local((window, requests))
-        if ws.__class__ is dict or cv.__class__ is dict:
-            raise TypeError("a rate-limit counter in memory holds a slot registry")
+        ws, cv = _counters(store.local((window, requests)))
         rpm = int(rpm)
         if cv is not None and int(cv) > rpm:
             response = {"overall_code": "OVER_LIMIT", "statuses": [_status("OVER_LIMIT", rpm, rpm - int(cv), "requests", key)]}
@@ -725,9 +732,7 @@ async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, en
             if table is not None:
                 table.lock()
             try:
-                ws = store.local((window,))[0]
-                if ws.__class__ is dict:
-                    raise TypeError("a rate-limit counter in memory holds a slot registry")
+                (ws,) = _counters(store.local((window,)))
                 if ws is None or (now_int - int(ws)) >= window_size:
                     store.set_local(requests, 0, window_size)
                     store.set_local(scope.counter("tokens"), 0, window_size)
@@ -735,9 +740,7 @@ async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, en
                     store.set_local(requests, 1, window_size)
                     count = 1
                 else:
-                    cv = store.local((requests,))[0]
-                    if cv.__class__ is dict:
-                        raise TypeError("a rate-limit counter in memory holds a slot registry")
+                    (cv,) = _counters(store.local((requests,)))
                     count = (int(cv) if cv is not None else 0) + 1
                     store.set_local(requests, count, window_size)
             finally:
@@ -768,13 +771,9 @@ async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, en
     if table is not None:
         table.lock()
     try:
-        ws = store.local((window,))[0]
-        if ws.__class__ is dict:
-            raise TypeError("a rate-limit counter in memory holds a slot registry")
+        (ws,) = _counters(store.local((window,)))
         expired = ws is None or (now_int - int(ws)) >= window_size
-        raw = None if expired else store.local((tokens,))[0]
-        if raw.__class__ is dict:
-            raise TypeError("a rate-limit counter in memory holds a slot registry")
+        (raw,) = (None,) if expired else _counters(store.local((tokens,)))
         current = 0 if expired else int(raw or 0)
         over = current + estimated > tpm
         if not over:
