@@ -704,7 +704,7 @@ impl Front {
         };
         let up = upstream_request(format, plan).ok_or("request not built");
         let state = SseState::Chat(stream::StreamState::new(spec, d.clone()));
-        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging).await {
+        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging, started).await {
             Ok(x) => x,
             Err((upstream_failed, why)) => {
                 *failed = upstream_failed;
@@ -790,15 +790,16 @@ impl Front {
 
     /// Send a streaming request upstream and read until the state accepted its first
     /// event(s) (until then nothing went to the client, so a surprise still means a
-    /// replay). With router settings LiteLLM's timeout bounds this wait. `Err((failed,
-    /// why))`: `failed` when the upstream errored or timed out, not merely out of shape.
+    /// replay). With router settings LiteLLM's timeout bounds this wait. The head's time is
+    /// counted from `started`. `Err((failed, why))`: `failed` when the upstream errored or
+    /// timed out, not merely out of shape.
     async fn open_stream(
         &self,
         up: Result<Request<Body>, &'static str>,
         mut state: SseState,
         logging: bool,
+        started: Instant,
     ) -> Result<OpenedStream, (bool, &'static str)> {
-        let started = Instant::now();
         let first = async {
             let resp = match self.client.request(up.map_err(|why| (false, why))?).await {
                 Ok(r) => r,

@@ -252,8 +252,9 @@ fn upstream_request(req: &ResponsesRequest, d: &Deployment) -> Option<Request<Bo
 }
 
 impl Front {
-    /// A streaming `/v1/responses` (1.110.x): hold the upstream's events up to the first
-    /// text delta, then stream event by event (see `responses_stream`). `None`: replay.
+    /// A streaming `/v1/responses` (1.110.x, checked by `handle_responses`): hold the
+    /// upstream's events up to the first text delta, then stream event by event (see
+    /// `responses_stream`). `None`: replay.
     pub(crate) async fn serve_responses_stream(
         self: &Arc<Self>,
         req: &ResponsesRequest,
@@ -262,9 +263,6 @@ impl Front {
         client: (&hyper::http::request::Parts, &[u8], SocketAddr),
     ) -> Option<Response<Body>> {
         let format = self.cfg.format?;
-        if format != Format::V1_110 || !self.cfg.streams {
-            return None;
-        }
         let key = self.cfg.master_key.clone()?;
         let started = Instant::now();
         let started_unix = unix_now_f64();
@@ -276,7 +274,7 @@ impl Front {
         };
         let state = SseState::Responses(RespStreamState::new(spec, d.clone()));
         let up = upstream_request(req, d).ok_or("request not built");
-        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging).await {
+        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging, started).await {
             Ok(x) => x,
             Err((upstream_failed, why)) => {
                 *failed = upstream_failed;

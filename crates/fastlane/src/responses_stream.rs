@@ -394,8 +394,6 @@ impl RespStreamState {
                 }
                 if ty.ends_with(".delta") {
                     self.committed = true;
-                }
-                if ty.ends_with(".delta") {
                     &["type", "item_id", "output_index", "content_index", "delta"]
                 } else {
                     &["type", "item_id", "output_index", "content_index", "text"]
