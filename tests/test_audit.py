@@ -505,7 +505,7 @@ def test_installer_rewrites_are_not_differences(tmp_path):
     """What pip/uv change in RECORD (row order, bytecode, scripts, INSTALLER...) is not a difference."""
     site, record, version = _copy_dist_info(tmp_path)
     rows = record.read_text().splitlines()
-    extra = [f"litellm/__pycache__/zz.cpython-313.pyc,,", f"../../../bin/litellm-x,sha256={_b64(b'x')},1",
+    extra = ["litellm/__pycache__/zz.cpython-313.pyc,,", f"../../../bin/litellm-x,sha256={_b64(b'x')},1",
              f"litellm-{version}.dist-info/direct_url.json,sha256={_b64(b'{}')},2"]
     record.write_text("\n".join(list(reversed(rows)) + extra) + "\n")
     findings, [i] = _record_check(site)

@@ -11,14 +11,23 @@ What it checks (never touching the network, never importing ``litellm``):
    the interpreter after install: counted as info). A ``__pycache__`` ``.pyc``
    without its source is an ``orphan_bytecode`` finding.
 2. **Known-compromised releases** (``data/compromised.json``, each entry with its
-   public source): any installed copy is a critical finding, as is a ``.pth``
-   file whose sha256 is a known-malicious file.
-3. **Start-up code**: every ``.pth`` line that ``site.py`` executes (``import ...``)
+   public source: litellm 1.82.7/1.82.8 in March 2026, 1.107.0 in October 2026):
+   any installed copy is a critical finding, as is a ``.pth`` file whose sha256 is
+   a known-malicious file, a payload file named in ``site_files`` (``cook.pth``,
+   ``cook.py``, ``litellm_init.pth``...) in any site-packages directory of this
+   interpreter or of the host, and a ``host_markers`` path (``/tmp/...``, ``~/...``;
+   under ``--host-root``/``--home`` when given).
+3. **Published RECORD** (``data/litellm_records.json``, see
+   :mod:`fast_litellm.published_records`): each litellm copy's installed RECORD
+   must be that of a wheel PyPI published for its version; a deleted or never
+   published version in the manifest's range is a finding, a version outside it
+   is info.
+4. **Start-up code**: every ``.pth`` line that ``site.py`` executes (``import ...``)
    on the site directories, with the file, its owning distribution (from RECORD)
    or "unowned", and the line. Lines matching ``data/pth_allowlist.json`` (by
    content, and by owner where the entry demands one) are info; everything else
-   is a finding. ``sitecustomize``/``usercustomize`` modules in a site directory
-   are findings too.
+   is a finding. ``sitecustomize``/``usercustomize`` modules (or their
+   ``__pycache__`` bytecode) in any site-packages directory are findings too.
 
 Exit codes: 0 clean, 1 findings, 2 could not check (and no findings). The file
 work runs in the Rust core (``fast_litellm._native``), in parallel, with the GIL
@@ -430,7 +439,7 @@ def run_audit(paths: Optional[Sequence[str]] = None, dists: Optional[Sequence[st
                 f"{f['name']} {f['version']} is a known-compromised release: {rel['summary']}",
                 dist=f["name"], version=f["version"], path=f["dist_info"], sources=rel.get("sources")))
 
-    # 2b. litellm copies against the published RECORD of their version's wheels.
+    # 3. litellm copies against the published RECORD of their version's wheels.
     published = _published_records(found, findings, info, errors)
 
     # Which distributions to verify: the first copy of each name (the one imports use).
@@ -466,7 +475,7 @@ def run_audit(paths: Optional[Sequence[str]] = None, dists: Optional[Sequence[st
         else:
             targets.append(f)
 
-    # 1 + 3: one native call per directory (RECORD checks, unlisted files, .pth scan).
+    # 1 + 4: one native call per directory (RECORD checks, unlisted files, .pth scan).
     site_keys = {os.path.realpath(s) for s in sites}
     dist_reports: List[Dict[str, Any]] = []
     by_base: Dict[str, List[Dict[str, Any]]] = {}
@@ -487,7 +496,7 @@ def run_audit(paths: Optional[Sequence[str]] = None, dists: Optional[Sequence[st
             _pth_results(base, report["pth"], owner_of_record, allowlist, allow_sha, compromised, findings, info,
                          errors)
 
-    # 4. start-up modules and known payload files in every site-packages directory
+    # 2c + 4. start-up modules and known payload files in every site-packages directory
     # (this interpreter's and the host's), and the host markers the payloads leave.
     root = os.path.abspath(host_root or os.sep)
     home = home or os.path.join(root, os.path.expanduser("~").lstrip(os.sep))
@@ -726,6 +735,11 @@ _PUBLISHED_STATES = {
 }
 
 
+_PUBLISHED_LABELS = {"published": "RECORD as published", "differs": "RECORD NOT AS PUBLISHED",
+                     "deleted": "RELEASE DELETED FROM PYPI", "unpublished": "RELEASE NEVER ON PYPI",
+                     "not_in_manifest": "RECORD not in manifest"}
+
+
 def _published_records(found, findings, info, errors) -> Dict[str, str]:
     """Compare every litellm copy's RECORD with the shipped manifest; {record path: state}."""
     copies = [f for f in found if f["key"] == "litellm" and f["record"] and f["version"]]
@@ -784,7 +798,7 @@ def format_report(r: Dict[str, Any]) -> str:
            f"{len(r['searched'])} director(ies), {len(r['site_dirs'])} site dir(s), {r['elapsed_seconds']:.2f} s"]
     for d in r["distributions"]:
         state = "OK" if not d["issues"] and not d["unlisted"] else f"{d['issues'] + d['unlisted']} problem(s)"
-        published = f", RECORD {d['published_record'].replace('_', ' ')}" if "published_record" in d else ""
+        published = f", {_PUBLISHED_LABELS[d['published_record']]}" if "published_record" in d else ""
         out.append(f"  {d['name']} {d['version']}: {d['verified']} files hashed ({d['bytes'] / 2**20:.1f} MiB) of "
                    f"{d['entries']} RECORD entries: {state}{published}   [{d['base']}]")
     if r["findings"]:

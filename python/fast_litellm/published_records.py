@@ -40,9 +40,11 @@ def record_rows(data: bytes) -> List[Row]:
     """(path, hash field, size field) of each non-empty row of a RECORD file."""
     out = []
     for fields in csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline="")):
-        if fields and fields[0]:
-            fields = fields + ["", ""]
+        n = len(fields)
+        if n >= 3 and fields[0]:
             out.append((fields[0], fields[1].strip(), fields[2].strip()))
+        elif n and fields[0]:
+            out.append((fields[0], fields[1].strip() if n > 1 else "", ""))
     return out
 
 
@@ -73,9 +75,10 @@ def installed_entries(rows: Iterable[Row]) -> List[Row]:
     """The rows of an installed RECORD that came from the wheel (the installer's own dropped)."""
     out = []
     for path, digest, size in rows:
-        name = _dist_info_file(path)
-        if name in _SIGNATURE_FILES or name in _INSTALLER_FILES:
-            continue
+        if ".dist-info/" in path:
+            name = _dist_info_file(path)
+            if name in _SIGNATURE_FILES or name in _INSTALLER_FILES:
+                continue
         if path.startswith(("../", "/")) or (len(path) > 1 and path[1] == ":"):
             continue  # console scripts and other files outside site-packages
         if not digest and path.endswith(".pyc") and "/__pycache__/" in f"/{path}":
@@ -86,10 +89,8 @@ def installed_entries(rows: Iterable[Row]) -> List[Row]:
 
 def entries_digest(entries: Iterable[Row]) -> str:
     """Order-independent sha256 over the rows (an installer may reorder them)."""
-    h = hashlib.sha256()
-    for path, digest, size in sorted(set(entries)):
-        h.update(f"{path}\0{digest}\0{size}\n".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
+    text = "".join(f"{path}\0{digest}\0{size}\n" for path, digest, size in sorted(set(entries)))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def wheel_fingerprint(record: bytes) -> Dict[str, object]:
