@@ -543,8 +543,37 @@ def test_version_without_published_wheel(tmp_path, capsys, version, expected):
 
 
 def test_manifest_covers_the_supported_range():
+    from packaging.version import Version
+
     m = audit.load_data("litellm_records.json")
-    assert m["range"] == ["1.83.7", "1.110.2"]
+    assert m["range"][0] == "1.83.7" and Version(m["range"][1]) >= Version("1.110.2")
     assert {"1.83.7", "1.83.14", "1.110.2"} <= set(m["versions"]) and "1.107.0" not in m["versions"]
     assert set(m["deleted"]) == {"1.82.7", "1.82.8", "1.107.0"}
     assert all(e["wheels"] for e in m["versions"].values())
+
+
+def test_manifest_script_reads_record_from_zip_ranges(tmp_path):
+    """The script's range reader (end record, central directory, one member) agrees with zipfile,
+    on a wheel whose RECORD is not the last member and is preceded by a large stored file."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "make-litellm-record-manifest.py"
+    spec = importlib.util.spec_from_file_location("make_manifest", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    wheel = build_wheel(tmp_path, "demo-pkg", "1.0", dict(DEMO_FILES, **{"demo_pkg/blob.bin": os.urandom(200_000)}))
+    deflated = tmp_path / "deflated.whl"  # as real wheels are
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in src.namelist():
+            zf.writestr(name, src.read(name))
+        zf.writestr("demo_pkg/after.txt", "written after RECORD\n")
+    with zipfile.ZipFile(deflated) as zf:
+        expected = zf.read("demo_pkg-1.0.dist-info/RECORD")
+        assert zf.getinfo("demo_pkg-1.0.dist-info/RECORD").compress_type == zipfile.ZIP_DEFLATED
+    blob = deflated.read_bytes()
+
+    class LocalRanges(script.Remote):  # the same reads, served from the bytes instead of HTTP
+        def read(self, start, length):
+            return blob[start: min(self.size, start + length)]
+
+    assert script.record_by_range(LocalRanges("file://" + str(deflated), len(blob))) == expected
