@@ -11,14 +11,23 @@ What it checks (never touching the network, never importing ``litellm``):
    the interpreter after install: counted as info). A ``__pycache__`` ``.pyc``
    without its source is an ``orphan_bytecode`` finding.
 2. **Known-compromised releases** (``data/compromised.json``, each entry with its
-   public source): any installed copy is a critical finding, as is a ``.pth``
-   file whose sha256 is a known-malicious file.
-3. **Start-up code**: every ``.pth`` line that ``site.py`` executes (``import ...``)
+   public source: litellm 1.82.7/1.82.8 in March 2026, 1.107.0 in October 2026):
+   any installed copy is a critical finding, as is a ``.pth`` file whose sha256 is
+   a known-malicious file, a payload file named in ``site_files`` (``cook.pth``,
+   ``cook.py``, ``litellm_init.pth``...) in any site-packages directory of this
+   interpreter or of the host, and a ``host_markers`` path (``/tmp/...``, ``~/...``;
+   under ``--host-root``/``--home`` when given).
+3. **Published RECORD** (``data/litellm_records.json``, see
+   :mod:`fast_litellm.published_records`): each litellm copy's installed RECORD
+   must be that of a wheel PyPI published for its version; a deleted or never
+   published version in the manifest's range is a finding, a version outside it
+   is info.
+4. **Start-up code**: every ``.pth`` line that ``site.py`` executes (``import ...``)
    on the site directories, with the file, its owning distribution (from RECORD)
    or "unowned", and the line. Lines matching ``data/pth_allowlist.json`` (by
    content, and by owner where the entry demands one) are info; everything else
-   is a finding. ``sitecustomize``/``usercustomize`` modules in a site directory
-   are findings too.
+   is a finding. ``sitecustomize``/``usercustomize`` modules (or their
+   ``__pycache__`` bytecode) in any site-packages directory are findings too.
 
 Exit codes: 0 clean, 1 findings, 2 could not check (and no findings). The file
 work runs in the Rust core (``fast_litellm._native``), in parallel, with the GIL
@@ -30,6 +39,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import fnmatch
+import glob
 import hashlib
 import json
 import os
@@ -39,6 +50,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from . import published_records
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_TARGETS = ("litellm", "fast-litellm")
@@ -380,8 +393,13 @@ def _describe_issue(issue: Dict[str, Any]) -> str:
 
 
 def run_audit(paths: Optional[Sequence[str]] = None, dists: Optional[Sequence[str]] = None,
-              all_dists: bool = False, allow_sha256: Sequence[str] = (), engine: str = "auto") -> Dict[str, Any]:
-    """Run every check and return the report (see :func:`main` for the exit code)."""
+              all_dists: bool = False, allow_sha256: Sequence[str] = (), engine: str = "auto",
+              host_root: Optional[str] = None, home: Optional[str] = None) -> Dict[str, Any]:
+    """Run every check and return the report (see :func:`main` for the exit code).
+
+    ``host_root``/``home`` relocate the host-wide checks (markers, other site-packages
+    directories) for an image mounted elsewhere, or for tests; by default ``/`` and
+    the user's home directory."""
     start = time.perf_counter()
     engine_name, list_dists, audit_base = _engine(prefer_native=(engine != "python"))
     findings: List[Dict[str, Any]] = []
@@ -421,6 +439,9 @@ def run_audit(paths: Optional[Sequence[str]] = None, dists: Optional[Sequence[st
                 f"{f['name']} {f['version']} is a known-compromised release: {rel['summary']}",
                 dist=f["name"], version=f["version"], path=f["dist_info"], sources=rel.get("sources")))
 
+    # 3. litellm copies against the published RECORD of their version's wheels.
+    published = _published_records(found, findings, info, errors)
+
     # Which distributions to verify: the first copy of each name (the one imports use).
     active: Dict[str, Dict[str, Any]] = {}
     for f in found:
@@ -454,7 +475,7 @@ def run_audit(paths: Optional[Sequence[str]] = None, dists: Optional[Sequence[st
         else:
             targets.append(f)
 
-    # 1 + 3: one native call per directory (RECORD checks, unlisted files, .pth scan).
+    # 1 + 4: one native call per directory (RECORD checks, unlisted files, .pth scan).
     site_keys = {os.path.realpath(s) for s in sites}
     dist_reports: List[Dict[str, Any]] = []
     by_base: Dict[str, List[Dict[str, Any]]] = {}
@@ -468,11 +489,22 @@ def run_audit(paths: Optional[Sequence[str]] = None, dists: Optional[Sequence[st
             errors.append({"kind": "unreadable_record", "path": rec,
                            "message": f"{rec}: {msg} (file ownership in {base} may be incomplete)"})
         for t, d in zip(here, report["dists"]):
-            dist_reports.append(_dist_result(t, d, findings, info, errors))
+            dist_reports.append(dict(_dist_result(t, d, findings, info, errors),
+                                     **({"published_record": published[t["record"]]} if t["record"] in published
+                                        else {})))
         if is_site:
             _pth_results(base, report["pth"], owner_of_record, allowlist, allow_sha, compromised, findings, info,
                          errors)
-            _startup_modules(base, findings)
+
+    # 2c + 4. start-up modules and known payload files in every site-packages directory
+    # (this interpreter's and the host's), and the host markers the payloads leave.
+    root = os.path.abspath(host_root or os.sep)
+    home = home or os.path.join(root, os.path.expanduser("~").lstrip(os.sep))
+    site_like = [d for d in search if os.path.basename(os.path.normpath(d)) in _SITE_DIR_NAMES]
+    for base in _dedupe(list(sites) + site_like + _host_site_dirs(root, home, with_interpreter=host_root is None)):
+        _startup_modules(base, findings)
+        _site_file_indicators(base, compromised.get("site_files", []), findings)
+    _host_markers(compromised.get("host_markers", []), root, home, findings)
 
     if findings:
         code = EXIT_FINDINGS
@@ -614,19 +646,121 @@ def _pth_results(base, pths, owner_of_record, allowlist, allow_sha, compromised,
                                          sha256=p["sha256"]))
 
 
-def _startup_modules(base, findings) -> None:
-    """``sitecustomize``/``usercustomize`` in a site dir are imported at start."""
+def _listdir(path: str) -> List[str]:
     try:
-        names = os.listdir(base)
+        return sorted(os.listdir(path))
     except OSError:
-        return
-    for name in sorted(names):
+        return []
+
+
+def _startup_modules(base, findings) -> None:
+    """``sitecustomize``/``usercustomize`` in a site dir are imported at start (and their
+    ``__pycache__`` bytecode shows one was there and ran, even once the source is gone).
+    Ours lives only on the launcher's PYTHONPATH, never in a site-packages directory."""
+    for name in _listdir(base):
         stem = name.split(".", 1)[0]
         if stem in _STARTUP_MODULES and (name == stem or name.endswith((".py", ".pyc")) or ".so" in name
                                          or name.endswith(".pyd")):
             findings.append(_finding("high", "startup_module",
                                      f"{os.path.join(base, name)}: Python imports {stem} at every interpreter "
-                                     "start", path=os.path.join(base, name)))
+                                     "start (litellm 1.107.0's payload installed a sitecustomize.py)",
+                                     path=os.path.join(base, name)))
+    cache = os.path.join(base, "__pycache__")
+    for name in _listdir(cache):
+        stem = name.split(".", 1)[0]
+        if stem in _STARTUP_MODULES and name.endswith(".pyc"):
+            findings.append(_finding("high", "startup_module",
+                                     f"{os.path.join(cache, name)}: bytecode of a {stem} module in a site "
+                                     "directory: one was imported here at interpreter start",
+                                     path=os.path.join(cache, name)))
+
+
+# -- indicators of known compromises -----------------------------------------------------
+
+_SITE_DIR_NAMES = ("site-packages", "dist-packages")
+# Where interpreters other than this one keep their site directories (relative to the
+# host root, or to the home directory); other virtualenvs: audit them with --path.
+_HOST_SITE_GLOBS = ("usr/lib/python3*/site-packages", "usr/lib/python3*/dist-packages", "usr/lib/python3/dist-packages",
+                    "usr/local/lib/python3*/site-packages", "usr/local/lib/python3*/dist-packages",
+                    "opt/*/lib/python3*/site-packages")
+_HOME_SITE_GLOBS = (".local/lib/python3*/site-packages",)
+
+
+def _host_site_dirs(root: str, home: str, with_interpreter: bool) -> List[str]:
+    found = [d for pattern in _HOST_SITE_GLOBS for d in sorted(glob.glob(os.path.join(root, pattern)))]
+    found += [d for pattern in _HOME_SITE_GLOBS for d in sorted(glob.glob(os.path.join(home, pattern)))]
+    if with_interpreter:
+        found += site_dirs()
+    return [d for d in found if os.path.isdir(d)]
+
+
+def _site_file_indicators(base: str, site_files: List[Dict[str, Any]], findings) -> None:
+    """Files a known payload writes into site-packages, matched by name (their content varies)."""
+    names = _listdir(base) + ["__pycache__/" + n for n in _listdir(os.path.join(base, "__pycache__"))]
+    known = {f["path"] for f in findings if f["kind"] == "known_bad_file"}  # already named by its sha256
+    for entry in site_files:
+        for name in fnmatch.filter(names, entry["pattern"]):
+            path = os.path.join(base, name)
+            if path in known:
+                continue
+            findings.append(_finding("critical", "compromise_indicator",
+                                     f"{path}: {entry['summary']} ({entry['release']})", path=path,
+                                     release=entry["release"], sources=entry.get("sources")))
+
+
+def _host_markers(markers: List[Dict[str, Any]], root: str, home: str, findings) -> None:
+    for entry in markers:
+        rel = entry["path"]
+        path = os.path.join(home, rel[2:]) if rel.startswith("~/") else os.path.join(root, rel.lstrip("/"))
+        if os.path.lexists(path.rstrip("/") or path):
+            findings.append(_finding("critical", "host_marker", f"{path} exists: {entry['summary']} "
+                                     f"({entry['release']})", path=path, release=entry["release"],
+                                     sources=entry.get("sources")))
+
+
+_PUBLISHED_STATES = {
+    "differs": ("high", "record_not_published",
+                "{name} {version}: the installed RECORD is not that of any wheel PyPI published for {version} "
+                "({files} files against {published_files}): a modified or unofficial wheel, or a local build. "
+                "Its files match only this RECORD, which proves nothing; reinstall from PyPI with hashes pinned"),
+    "deleted": ("critical", "no_published_wheel",
+                "{name} {version} has no published wheel: {note}"),
+    "unpublished": ("high", "no_published_wheel",
+                    "{name} {version}: PyPI has no such release (deleted, or never published), though it lies "
+                    "in the manifest's range {range[0]}..{range[1]}"),
+    "published": ("info", "published_record", "{name} {version}: the installed RECORD is that of {wheel}"),
+    "not_in_manifest": ("info", "not_in_manifest",
+                        "{name} {version} is outside the published-RECORD manifest ({range[0]}..{range[1]}): "
+                        "not compared (regenerate with scripts/make-litellm-record-manifest.py)"),
+}
+
+
+_PUBLISHED_LABELS = {"published": "RECORD as published", "differs": "RECORD NOT AS PUBLISHED",
+                     "deleted": "RELEASE DELETED FROM PYPI", "unpublished": "RELEASE NEVER ON PYPI",
+                     "not_in_manifest": "RECORD not in manifest"}
+
+
+def _published_records(found, findings, info, errors) -> Dict[str, str]:
+    """Compare every litellm copy's RECORD with the shipped manifest; {record path: state}."""
+    copies = [f for f in found if f["key"] == "litellm" and f["record"] and f["version"]]
+    if not copies:
+        return {}
+    manifest = load_data(published_records.MANIFEST_FILE)
+    states = {}
+    for f in copies:
+        try:
+            with open(f["record"], "rb") as fh:
+                record = fh.read()
+        except OSError as exc:
+            errors.append({"kind": "unreadable_record", "dist": f["name"], "path": f["record"], "message": str(exc)})
+            continue
+        state, detail = published_records.compare(manifest, f["version"], record)
+        severity, kind, text = _PUBLISHED_STATES[state]
+        out = _finding(severity, kind, text.format(name=f["name"], version=f["version"], **detail),
+                       dist=f["name"], version=f["version"], path=f["record"], **detail)
+        (info if severity == "info" else findings).append(out)
+        states[f["record"]] = state
+    return states
 
 
 def _clip(line: str, width: int = 160) -> str:
@@ -651,6 +785,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="verify these distributions (repeatable) instead of litellm and fast-litellm")
     parser.add_argument("--allow", action="append", default=[], metavar="SHA256",
                         help="treat the executable lines of the .pth file with this sha256 as reviewed (info)")
+    parser.add_argument("--host-root", metavar="DIR",
+                        help="look for the host markers (/tmp/...) and other site-packages directories under DIR "
+                             "instead of / (an image or disk mounted elsewhere)")
+    parser.add_argument("--home", metavar="DIR",
+                        help="home directory for the ~/ markers (default: yours, under --host-root when given)")
     parser.add_argument("--engine", choices=("auto", "python"), default="auto", help=argparse.SUPPRESS)
 
 
@@ -659,8 +798,9 @@ def format_report(r: Dict[str, Any]) -> str:
            f"{len(r['searched'])} director(ies), {len(r['site_dirs'])} site dir(s), {r['elapsed_seconds']:.2f} s"]
     for d in r["distributions"]:
         state = "OK" if not d["issues"] and not d["unlisted"] else f"{d['issues'] + d['unlisted']} problem(s)"
+        published = f", {_PUBLISHED_LABELS[d['published_record']]}" if "published_record" in d else ""
         out.append(f"  {d['name']} {d['version']}: {d['verified']} files hashed ({d['bytes'] / 2**20:.1f} MiB) of "
-                   f"{d['entries']} RECORD entries: {state}   [{d['base']}]")
+                   f"{d['entries']} RECORD entries: {state}{published}   [{d['base']}]")
     if r["findings"]:
         out.append(f"FINDINGS ({len(r['findings'])}):")
         for f in r["findings"]:
@@ -684,7 +824,8 @@ def format_report(r: Dict[str, Any]) -> str:
 def main(args: argparse.Namespace) -> int:
     try:
         report = run_audit(paths=args.path, dists=args.dist, all_dists=args.all_dists,
-                           allow_sha256=args.allow or (), engine=getattr(args, "engine", "auto"))
+                           allow_sha256=args.allow or (), engine=getattr(args, "engine", "auto"),
+                           host_root=getattr(args, "host_root", None), home=getattr(args, "home", None))
     except Exception as exc:  # a bug or an unreadable environment: "could not check"
         if getattr(args, "json", False):
             print(json.dumps({"tool": "fast-litellm audit", "status": "error", "exit_code": EXIT_ERROR,
