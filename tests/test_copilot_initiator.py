@@ -9,7 +9,7 @@ conversations, for chat completions and the Responses API:
 * fix on (``FAST_LITELLM_COPILOT_INITIATOR=1``): ``user`` exactly when the last turn
   (system/developer instructions aside) is a genuine user message, else ``agent``.
 
-``FAST_LITELLM_COPILOT_CASES=N`` runs N generated conversations per path (CI: 24).
+``FAST_LITELLM_COPILOT_CASES=N`` runs N generated conversations per path (CI: 12; e.g. 500 for a whole run).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from fast_litellm import registry
 litellm = pytest.importorskip("litellm")
 
 SWITCH = "FAST_LITELLM_COPILOT_INITIATOR"
-CASES = int(os.environ.get("FAST_LITELLM_COPILOT_CASES", "24"))
+CASES = int(os.environ.get("FAST_LITELLM_COPILOT_CASES", "12"))
 PIN = tuple(int(x) for x in registry.litellm_version().split(".")[:2])
 
 # The test's own statement of the rule, written independently of the component.
@@ -58,6 +58,56 @@ def expected_initiator(items) -> str:
 def stock_chat_base_handler(messages) -> str:
     """LiteLLM's own rule on its base handler: agent once any assistant/tool message exists."""
     return "agent" if any(m.get("role") in ("assistant", "tool") for m in messages) else "user"
+
+
+# ---------------------------------------------------------------- the rule, by example
+
+from fast_litellm.components import copilot_initiator  # noqa: E402
+
+U, A = "user", "agent"
+CALL = {"role": "assistant", "content": None,
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]}
+TOOL_RESULT_AS_USER = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "content": "ok"}]}
+
+
+@pytest.mark.parametrize("messages,expected", [
+    ([{"role": "user", "content": "hi"}], U),
+    # a new question later in a conversation: the user's (stock's base handler says agent)
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}, {"role": "user", "content": "and?"}], U),
+    ([{"role": "user", "content": "hi"}, CALL, {"role": "tool", "tool_call_id": "c1", "content": "ok"}], A),
+    ([{"role": "user", "content": "hi"}, CALL, TOOL_RESULT_AS_USER], A),
+    ([{"role": "user", "content": "hi"}, {"role": "user", "content": [
+        *TOOL_RESULT_AS_USER["content"], {"type": "text", "text": "and also"}]}], U),
+    ([{"role": "user", "content": "hi"}, {"role": "system", "content": "reminder"}], U),
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], A),
+    ([{"role": "system", "content": "be brief"}], A),
+    ([], A),
+    ([{"role": "user", "content": []}], A),
+])
+def test_rule_for_chat_messages(messages, expected):
+    assert copilot_initiator.initiator_for_messages(messages) == expected
+
+
+@pytest.mark.parametrize("input_param,expected", [
+    ("hi", U),
+    ([{"role": "user", "content": "hi"}], U),
+    ([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}], U),
+    ([{"role": "user", "content": "hi"}, {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+      {"type": "function_call_output", "call_id": "c1", "output": "ok"}], A),
+    ([{"role": "user", "content": "hi"}, {"type": "reasoning", "summary": []}], A),
+    ([{"role": "user", "content": [{"type": "function_call_output", "call_id": "c1", "output": "ok"}]}], A),
+    ([{"role": "developer", "content": "be brief"}, {"role": "user", "content": "hi"}], U),
+    ([], A),
+])
+def test_rule_for_responses_input(input_param, expected):
+    assert copilot_initiator.initiator_for_input(input_param) == expected
+
+
+def test_rule_reads_typed_items_too():
+    from types import SimpleNamespace as Item
+
+    assert copilot_initiator.initiator_for_input([Item(type="message", role="user", content="hi")]) == U
+    assert copilot_initiator.initiator_for_input([Item(type="function_call_output", call_id="c", output="")]) == A
 
 
 # ---------------------------------------------------------------- mock Copilot
@@ -286,6 +336,20 @@ def test_chat_caller_header_kept(copilot):
             model="github_copilot/gpt-4o", messages=messages, api_base=copilot.base,
             extra_headers={"X-Initiator": "agent"}))
     assert got == "agent"
+
+
+def test_error_in_the_fix_sends_litellms_request(copilot, monkeypatch):
+    """Fail safe: an error of ours is a counted fallback; the request goes out as LiteLLM built it."""
+
+    def broken(messages):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(copilot_initiator, "initiator_for_messages", broken)
+    with mode("on"):
+        got = initiator_sent(copilot, _chat(copilot, [{"role": "user", "content": "hi"}], "sync"))
+        patch = next(p for p in fast_litellm.status()["patches"] if p["name"] == "copilot_initiator.chat_header")
+    assert got is None
+    assert patch["fallbacks"] >= 1
 
 
 # ---------------------------------------------------------------- Responses API

@@ -195,95 +195,70 @@ def _rule(patch: Patch, original: Callable[..., Any], _generic: Callable[..., An
     return determine_initiator
 
 
-def _unused_build(original: Callable[..., Any]) -> Callable[..., Any]:
-    return original  # each patch's wrap does the work
+def _fix_patch(name: str, target: str, wrap: Callable[..., Callable[..., Any]], summary: str, callers: str,
+               inherited: bool = False) -> Patch:
+    """One place of the fix: every one is the same fix, off by default, on the verified pins."""
+    return Patch(
+        name=f"{COMPONENT}.{name}",
+        component=COMPONENT,
+        target=target,
+        supports=">=1.83.14,<1.111",
+        build=lambda original: original,  # each patch's wrap does the work
+        wrap=wrap,
+        inherited=inherited,
+        fix="LiteLLM #18155 (Copilot X-Initiator: premium requests billed for agent steps)",
+        off_by_default="a behaviour change: it decides what Copilot bills as a premium request",
+        summary=summary,
+        callers=callers,
+    )
 
-
-_FIX = "LiteLLM #18155 (Copilot X-Initiator: premium requests billed for agent steps)"
-_OFF = "a behaviour change: it decides what Copilot bills as a premium request"
-_SUPPORTS = ">=1.83.14,<1.111"
 
 PATCHES = [
-    Patch(
-        name="copilot_initiator.chat_header",
-        component=COMPONENT,
-        target=f"{_CHAT}.transform_request",
-        supports=_SUPPORTS,
-        build=_unused_build,
-        wrap=_after(_mark_chat_request),
+    _fix_patch(
+        "chat_header",
+        f"{_CHAT}.transform_request",
+        _after(_mark_chat_request),
+        "Chat completions to github_copilot carry X-Initiator (LiteLLM's OpenAI SDK path sends none): "
+        "'user' only when the last turn is a genuine user message, else 'agent'. A header the caller "
+        "set is kept.",
+        "OpenAIChatCompletion.completion/streaming (sync), once per github_copilot chat request",
         inherited=True,
-        fix=_FIX,
-        off_by_default=_OFF,
-        summary=(
-            "Chat completions to github_copilot carry X-Initiator (LiteLLM's OpenAI SDK path sends none): "
-            "'user' only when the last turn is a genuine user message; tool results, also as role "
-            "'user' tool_result parts, are the agent's. A header the caller set is kept."
-        ),
-        callers="OpenAIChatCompletion.completion/streaming (sync), once per github_copilot chat request",
     ),
-    Patch(
-        name="copilot_initiator.chat_header_async",
-        component=COMPONENT,
-        target=f"{_CHAT}.async_transform_request",
-        supports=_SUPPORTS,
-        build=_unused_build,
-        wrap=_after(_mark_chat_request),
+    _fix_patch(
+        "chat_header_async",
+        f"{_CHAT}.async_transform_request",
+        _after(_mark_chat_request),
+        "The same for acompletion (async chat completions).",
+        "OpenAIChatCompletion.acompletion/async_streaming, once per github_copilot chat request",
         inherited=True,
-        fix=_FIX,
-        off_by_default=_OFF,
-        summary="The same for acompletion (async chat completions).",
-        callers="OpenAIChatCompletion.acompletion/async_streaming, once per github_copilot chat request",
     ),
-    Patch(
-        name="copilot_initiator.chat_rule",
-        component=COMPONENT,
-        target=f"{_CHAT}._determine_initiator",
-        supports=_SUPPORTS,
-        build=_unused_build,
-        wrap=_rule,
-        fix=_FIX,
-        off_by_default=_OFF,
-        summary=(
-            "The base handler's X-Initiator (EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER) follows the same "
-            "rule instead of 'agent as soon as any message is an assistant or tool message'."
-        ),
-        callers="GithubCopilotConfig.validate_environment, on the experimental base HTTP handler only",
+    _fix_patch(
+        "chat_rule",
+        f"{_CHAT}._determine_initiator",
+        _rule,
+        "The base handler's X-Initiator (EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER) follows the same "
+        "rule instead of 'agent as soon as any message is an assistant or tool message'.",
+        "GithubCopilotConfig.validate_environment, on the experimental base HTTP handler only",
     ),
-    Patch(
-        name="copilot_initiator.responses_header",
-        component=COMPONENT,
-        target=f"{_RESPONSES}.transform_responses_api_request",
-        supports=_SUPPORTS,
-        build=_unused_build,
-        wrap=_after(_mark_responses_request),
+    _fix_patch(
+        "responses_header",
+        f"{_RESPONSES}.transform_responses_api_request",
+        _after(_mark_responses_request),
+        "Responses API requests to github_copilot carry X-Initiator (LiteLLM never finds the input "
+        "and sends none): 'user' only when the last input item is a genuine user message; "
+        "function_call_output and other non-message items are the agent's.",
+        "response_api_handler (sync and async), once per github_copilot /responses request",
         inherited=True,
-        fix=_FIX,
-        off_by_default=_OFF,
-        summary=(
-            "Responses API requests to github_copilot carry X-Initiator (LiteLLM never finds the input "
-            "and sends none): 'user' only when the last input item is a genuine user message; "
-            "function_call_output and other non-message items are the agent's."
-        ),
-        callers="response_api_handler (sync and async), once per github_copilot /responses request",
     ),
-    Patch(
-        name="copilot_initiator.messages_header",
-        component=COMPONENT,
-        target=(
-            "litellm.llms.github_copilot.messages.transformation:"
-            "GithubCopilotAnthropicMessagesConfig.validate_anthropic_messages_environment"
-        ),
-        supports=_SUPPORTS,
-        build=_unused_build,
-        wrap=_after(_mark_messages_request),
-        fix=_FIX,
-        off_by_default=_OFF,
-        summary=(
-            "Anthropic /v1/messages sent natively to Copilot (Claude models, LiteLLM 1.110) carry X-Initiator "
-            "(LiteLLM sends none): a user message made only of tool_result blocks is the agent's turn. "
-            "LiteLLM versions without this path send /v1/messages through chat completions (patched above)."
-        ),
-        callers="the anthropic_messages handler, once per github_copilot claude /v1/messages request",
+    _fix_patch(
+        "messages_header",
+        "litellm.llms.github_copilot.messages.transformation:"
+        "GithubCopilotAnthropicMessagesConfig.validate_anthropic_messages_environment",
+        _after(_mark_messages_request),
+        "Anthropic /v1/messages sent natively to Copilot (Claude models, LiteLLM 1.110) carry X-Initiator "
+        "(LiteLLM sends none): a user message made only of tool_result blocks is the agent's turn. "
+        "LiteLLM versions without this path send /v1/messages through chat completions (patched above).",
+        "the anthropic_messages handler, once per github_copilot claude /v1/messages request",
     ),
 ]
 
