@@ -293,8 +293,8 @@ def _cases(generator, seed):
 # ---------------------------------------------------------------- chat completions
 
 
-def _chat(server, messages, how):
-    kwargs = dict(model="github_copilot/gpt-4o", messages=messages, api_base=server.base)
+def _chat(server, messages, how, model="gpt-4o"):
+    kwargs = dict(model=f"github_copilot/{model}", messages=messages, api_base=server.base)
     if how == "sync":
         return lambda: litellm.completion(**kwargs)
     if how == "stream":
@@ -302,13 +302,15 @@ def _chat(server, messages, how):
     return lambda: asyncio.run(litellm.acompletion(**kwargs))
 
 
-@pytest.mark.parametrize("how", ["sync", "async", "stream"])
-def test_chat_header_parity_off_and_rule_on(copilot, how):
+# Both pins send chat completions for a Responses-only model (gpt-5.3-codex) to /responses.
+@pytest.mark.parametrize("how,model", [("sync", "gpt-4o"), ("async", "gpt-4o"), ("stream", "gpt-4o"),
+                                       ("sync", "gpt-5.3-codex")])
+def test_chat_header_parity_off_and_rule_on(copilot, how, model):
     conversations = _cases(chat_conversation, 18155)
     sent = {}
     for name in ("stock", "off", "on"):
         with mode(name):
-            sent[name] = [initiator_sent(copilot, _chat(copilot, m, how)) for m in conversations]
+            sent[name] = [initiator_sent(copilot, _chat(copilot, m, how, model)) for m in conversations]
     assert sent["off"] == sent["stock"]
     assert sent["on"] == [expected_initiator(m) for m in conversations]
     # Stock sends none on this path: every agent step is billed as a premium request.

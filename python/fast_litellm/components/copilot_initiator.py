@@ -30,8 +30,9 @@ skipped from the end. A user message whose content is only tool-result parts
 API input item that is not a user message (``function_call_output``, reasoning,
 calls, ...). A string input is the user's. The header is added where LiteLLM
 builds the request (chat: the body's ``extra_headers`` the SDK sends; Responses
-and /v1/messages: the outgoing headers), unless the caller or LiteLLM already set one, which is
-kept; the base handler's own ``_determine_initiator`` follows the same rule.
+and /v1/messages: the outgoing headers), unless the caller or LiteLLM already
+set one, which is kept; the base handler's own ``_determine_initiator`` follows
+the same rule.
 ``FAST_LITELLM_COPILOT_INITIATOR=1`` turns it on. A failure inside the fix leaves
 LiteLLM's request as LiteLLM built it.
 """
@@ -39,7 +40,7 @@ LiteLLM's request as LiteLLM built it.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Mapping, MutableMapping
 
 from .._patching import Patch
 
