@@ -80,6 +80,13 @@ class Patch:
     # applies, else the reason it is skipped (e.g. LiteLLM only calls the target under a
     # setting that is off). Raising counts as "skipped" with the exception as reason.
     requires: Optional[Callable[[], Optional[str]]] = None
+    # Non-empty: a deliberate fix of a LiteLLM bug (names the upstream issue), not an
+    # acceleration. ``doctor`` lists it as a fix; one that can change a correct result is
+    # also ``off_by_default``.
+    fix: str = ""
+    # The target method may be inherited: it is looked up along the class's MRO and the
+    # wrapper is installed on the named class itself (restore removes it again).
+    inherited: bool = False
 
     # Runtime state, reset by each activation (counters are cumulative).
     state: str = field(default=SKIPPED, init=False)
@@ -96,6 +103,7 @@ class Patch:
     _built: Optional[Tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]] = field(
         default=None, init=False
     )
+    _installed_on_subclass: bool = field(default=False, init=False)
 
     @property
     def env_var(self) -> str:
@@ -118,7 +126,10 @@ class Patch:
         try:
             for part in parts[:-1]:
                 owner = getattr(owner, part)
-            original = owner.__dict__[parts[-1]] if isinstance(owner, type) else getattr(owner, parts[-1])
+            defining = owner
+            if isinstance(owner, type) and self.inherited:
+                defining = next((k for k in owner.__mro__ if parts[-1] in k.__dict__), owner)
+            original = defining.__dict__[parts[-1]] if isinstance(owner, type) else getattr(owner, parts[-1])
         except (AttributeError, KeyError):
             self.state, self.reason = SKIPPED, f"target {self.target} does not exist in this LiteLLM"
             return
@@ -147,6 +158,7 @@ class Patch:
             original = static if static.__func__ is original else staticmethod(original)
             wrapper = staticmethod(wrapper)
         self.original, self.fast, self.wrapper = original, fast, wrapper
+        self._installed_on_subclass = defining is not owner
         setattr(owner, parts[-1], wrapper)
         self.state, self.reason = APPLIED, ""
 
@@ -179,7 +191,10 @@ class Patch:
                 for part in parts[:-1]:
                     owner = getattr(owner, part)
                 if owner.__dict__.get(parts[-1]) is self.wrapper:
-                    setattr(owner, parts[-1], self.original)
+                    if self._installed_on_subclass:
+                        delattr(owner, parts[-1])  # inherited again, as before
+                    else:
+                        setattr(owner, parts[-1], self.original)
             except AttributeError:
                 pass
 
@@ -233,6 +248,7 @@ class Patch:
             "supports": self.supports,
             "env": self.env_var,
             "summary": self.summary,
+            "fix": self.fix,
             "calls": self.calls,
             "fallbacks": self.fallbacks,
             "mismatches": self.mismatches,

@@ -64,6 +64,8 @@ def _doctor(args: argparse.Namespace) -> int:
             if p["reason"]:
                 line += f"  - {p['reason']}"
             print(line)
+            if p.get("fix"):
+                print(f"            fix of a LiteLLM bug: {p['fix']}")
             if p["state"] == "applied":
                 print(f"            in {len(p['targets'])} place(s); calls={p['calls']} "
                       f"fallbacks={p['fallbacks']} mismatches={p['mismatches']} delegated={p['delegated']}")

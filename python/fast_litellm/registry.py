@@ -28,7 +28,7 @@ from . import _hooks
 from ._patching import APPLIED, FAILED, PENDING, SKIPPED, _SHADOW, Patch, env_flag, shadow_enabled
 
 #: Component modules, in the order they are applied. Each holds ``PATCHES``.
-COMPONENTS = ("token_counting", "cost", "rate_limit", "transport", "metrics")
+COMPONENTS = ("token_counting", "cost", "rate_limit", "transport", "metrics", "copilot_initiator")
 
 _lock = threading.RLock()
 _patches: Optional[List[Patch]] = None
