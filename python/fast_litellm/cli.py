@@ -86,6 +86,16 @@ def _doctor(args: argparse.Namespace) -> int:
                 print(f"    router settings served: {fl['router']['served_settings'] or 'none (defaults)'}")
             for name, why in sorted(fl["python_groups"].items()):
                 print(f"    {name}: LiteLLM ({why})")
+            if fl.get("settings"):
+                print("    settings (serve: no effect on a served request, or reproduced; pass-through: why):")
+                for row in fl["settings"]:
+                    print(f"      [{row['verdict']:>12}] {row['key']}: {row['why']}")
+            for version, cov in sorted(fl.get("settings_coverage", {}).items()):
+                if cov:
+                    print(f"    settings keys served on LiteLLM {version}: {cov['all']['serve']} of {cov['all']['keys']} "
+                          f"({100 * cov['all']['fraction']:.1f}%; " + ", ".join(
+                              f"{s} {c['serve']}/{c['keys']}" for s, c in cov.items() if s != "all") + ")")
+            print("    (the whole table: docs/fast-lane-settings.md)")
             print("  (each proxy response says which lane served it: x-fast-litellm-lane: rust|python)")
     return 0 if report["versions"]["native"] else 1
 
