@@ -175,22 +175,23 @@ def resolve_config(cfg: Any, env: dict) -> Any:
 
 
 def master_key_of(cfg: dict, env: dict) -> Any:
-    """The master key LiteLLM's load_config settles on: general_settings.master_key (its os.environ/
-    reference resolved against the process environment), else LITELLM_MASTER_KEY from the environment
-    the config's environment_variables were applied to; a value that is itself an os.environ/
-    reference is resolved once more."""
-    gs = cfg.get("general_settings") or {}
-    ev = cfg.get("environment_variables") or {}
+    """The master key LiteLLM's proxy settles on. At startup it reads LITELLM_MASTER_KEY from the
+    environment; load_config replaces it only when general_settings is not empty: with
+    general_settings.master_key (its os.environ/ reference resolved against the process environment,
+    as get_config does), else LITELLM_MASTER_KEY from the environment the config's
+    environment_variables were applied to; a value that is itself an os.environ/ reference is
+    resolved once more."""
+    gs = resolve_config(cfg.get("general_settings") or {}, env)
+    if not gs:
+        key = _secret("LITELLM_MASTER_KEY", env)
+        return key if isinstance(key, str) else None
     env_after = dict(env)
-    for k, v in ev.items():
+    for k, v in (cfg.get("environment_variables") or {}).items():
         if isinstance(k, str):
             v = _resolve(v, env) if isinstance(v, str) else str(v)
-            if v is not None:
-                env_after[k] = v if isinstance(v, str) else str(v)
-    if "master_key" in gs:
-        key = _resolve(gs["master_key"], env)
-    else:
-        key = _secret("LITELLM_MASTER_KEY", env_after)
+            if isinstance(v, str):
+                env_after[k] = v
+    key = gs["master_key"] if "master_key" in gs else _secret("LITELLM_MASTER_KEY", env_after)
     if isinstance(key, str) and key.startswith("os.environ/"):
         key = _secret(key, env_after)
     return key
