@@ -31,7 +31,7 @@ pytest.importorskip("aiohttp")
 
 import test_fast_lane as base  # noqa: E402  (the stock-vs-fast helpers and corpora)
 
-from fast_litellm import fastlane, fastlane_settings as fs  # noqa: E402
+from fast_litellm import fastlane, fastlane_settings as fs, quickstart_upstream  # noqa: E402
 
 # The groups of test_fast_lane's corpora, with every newly served setting around them. No
 # general_settings.master_key: the key comes from LITELLM_MASTER_KEY alone.
@@ -64,6 +64,11 @@ model_list:
       model: openai/gpt-4o
       api_base: os.environ/MOCK_API_BASE
       api_key: sk-mock-upstream
+  - model_name: quickstart
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: os.environ/QUICKSTART_API_BASE
+      api_key: sk-local-mock-upstream
 
 litellm_settings:
   drop_params: true
@@ -100,6 +105,8 @@ def rig(tmp_path_factory):
         env.pop(var, None)
     mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
     env["MOCK_API_BASE"] = f"http://127.0.0.1:{mock_port}/v1"
+    # The quickstart's built-in upstream (a thread here): its answers must be served in Rust byte for byte.
+    quick, env["QUICKSTART_API_BASE"] = quickstart_upstream.start()
     logs = {n: open(tmp / f"{n}.log", "w") for n in ("mock", "stock", "fast")}
     common = ["--config", str(cfg), "--host", "127.0.0.1"]
     procs = [base._start([sys.executable, str(ROOT / "bench/proxy/mock_upstream.py"), "--port", str(mock_port)], env,
@@ -115,6 +122,7 @@ def rig(tmp_path_factory):
     finally:
         for p in procs:
             stop_group(p)
+        quick.shutdown()
         for fh in logs.values():
             fh.close()
 
@@ -122,12 +130,18 @@ def rig(tmp_path_factory):
 def test_served_settings_match_stock(rig):
     """Chat completions (plain and streamed) and /v1/responses under every newly served setting:
     byte-identical to stock, all in Rust."""
-    assert "serving ['balanced', 'gpt-4o', 'gpt-4o-mini', 'team-alias'] in Rust" in rig["fast_log"].read_text()
+    assert "serving ['balanced', 'gpt-4o', 'gpt-4o-mini', 'quickstart', 'team-alias'] in Rust" in \
+        rig["fast_log"].read_text()
     assert rig["ids"]["gpt-4o-mini"] == {"settings-mini-1"}
     for path, group, body in base._accepted_corpus(4321, 24):
         base._compare(rig, "POST", path, body, group=group, expect_lane="rust")
     for path, group, body in base._stream_corpus(4322, 16, base._litellm_version()):
         base._compare(rig, "POST", path, body, group=group, expect_lane="rust")
+    for body in ({"model": "quickstart", "messages": [{"role": "user", "content": "Hello"}]},
+                 {"model": "quickstart", "messages": [{"role": "user", "content": "Hello there"}], "stream": True},
+                 {"model": "quickstart", "messages": [{"role": "user", "content": "Hi"}], "stream": True,
+                  "stream_options": {"include_usage": True}}):
+        base._compare(rig, "POST", "/v1/chat/completions", body, group="quickstart", expect_lane="rust")
     for text in ("hi", "mock:model=gpt-4o-mini;usage=3,4"):
         base._compare(rig, "POST", "/v1/responses", {"model": "gpt-4o-mini", "input": text}, group="gpt-4o-mini",
                       expect_lane="rust")
