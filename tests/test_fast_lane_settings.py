@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from util_proc import free_port, stop_group, wait_http
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -33,43 +32,10 @@ import test_fast_lane as base  # noqa: E402  (the stock-vs-fast helpers and corp
 
 from fast_litellm import fastlane, fastlane_settings as fs, quickstart_upstream  # noqa: E402
 
-# The groups of test_fast_lane's corpora, with every newly served setting around them. No
-# general_settings.master_key: the key comes from LITELLM_MASTER_KEY alone.
-CONFIG = """
-model_list:
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-upstream
-    model_info:
-      id: settings-mini-1
-  - model_name: team-alias
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/MOCK_API_BASE
-      api_key: os.environ/MOCK_KEY
-  - model_name: balanced
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-a
-  - model_name: balanced
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-b
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-upstream
-  - model_name: quickstart
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/QUICKSTART_API_BASE
-      api_key: sk-local-mock-upstream
-
+# Every newly served setting around the groups of test_fast_lane's corpora (its config without
+# general_settings: the master key comes from LITELLM_MASTER_KEY alone), one of them with a
+# model_info id, plus a group on the quickstart's built-in upstream.
+SETTINGS = """
 litellm_settings:
   drop_params: true
   telemetry: false
@@ -79,13 +45,11 @@ litellm_settings:
   num_retries: 2
   request_timeout: 600
   cache: false
-
 general_settings:
   disable_spend_logs: true
   proxy_batch_write_at: 60
   proxy_batch_polling_interval: 60
   store_model_in_db: false
-
 router_settings:
   routing_strategy: simple-shuffle
   timeout: 600
@@ -93,38 +57,26 @@ router_settings:
 """
 
 
+def _config() -> str:
+    cfg = yaml.safe_load(base.CONFIG)
+    del cfg["general_settings"]
+    cfg["model_list"] = [d for d in cfg["model_list"] if d["model_name"] in base.SERVED_GROUPS]
+    cfg["model_list"][0]["model_info"] = {"id": "settings-mini-1"}
+    cfg["model_list"].append({"model_name": "quickstart", "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": "os.environ/QUICKSTART_API_BASE", "api_key": "sk-local-mock"}})
+    cfg.update(yaml.safe_load(SETTINGS))
+    return yaml.safe_dump(cfg, sort_keys=False)
+
+
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("settings")
-    cfg = tmp / "config.yaml"
-    cfg.write_text(CONFIG)
-    env = dict(os.environ, LITELLM_MASTER_KEY=base.KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", MOCK_KEY="sk-mock-env",
-               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
-    for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
-                "FAST_LITELLM_FAST_LANE_STREAMS"):
-        env.pop(var, None)
-    mock_port, stock_port, fast_port = free_port(), free_port(), free_port()
-    env["MOCK_API_BASE"] = f"http://127.0.0.1:{mock_port}/v1"
     # The quickstart's built-in upstream (a thread here): its answers must be served in Rust byte for byte.
-    quick, env["QUICKSTART_API_BASE"] = quickstart_upstream.start()
-    logs = {n: open(tmp / f"{n}.log", "w") for n in ("mock", "stock", "fast")}
-    common = ["--config", str(cfg), "--host", "127.0.0.1"]
-    procs = [base._start([sys.executable, str(ROOT / "bench/proxy/mock_upstream.py"), "--port", str(mock_port)], env,
-                         None, logs["mock"]),
-             base._start([str(BIN / "litellm")] + common + ["--port", str(stock_port)], env, None, logs["stock"]),
-             base._start([sys.executable, "-m", "fast_litellm.cli", "proxy"] + common + ["--port", str(fast_port)],
-                         env, None, logs["fast"])]
+    quick, api_base = quickstart_upstream.start()
     try:
-        wait_http(f"http://127.0.0.1:{mock_port}/v1/models", procs[0], 60)
-        wait_http(f"http://127.0.0.1:{stock_port}/health/liveliness", procs[1], 240)
-        wait_http(f"http://127.0.0.1:{fast_port}/health/liveliness", procs[2], 240)
-        yield {"stock": stock_port, "fast": fast_port, "fast_log": tmp / "fast.log", "ids": base._model_ids(stock_port)}
+        with base.stock_and_fast(tmp_path_factory.mktemp("settings"), _config(), {"QUICKSTART_API_BASE": api_base}) as r:
+            yield r
     finally:
-        for p in procs:
-            stop_group(p)
         quick.shutdown()
-        for fh in logs.values():
-            fh.close()
 
 
 def test_served_settings_match_stock(rig):
@@ -132,7 +84,7 @@ def test_served_settings_match_stock(rig):
     byte-identical to stock, all in Rust."""
     assert "serving ['balanced', 'gpt-4o', 'gpt-4o-mini', 'quickstart', 'team-alias'] in Rust" in \
         rig["fast_log"].read_text()
-    assert rig["ids"]["gpt-4o-mini"] == {"settings-mini-1"}
+    assert rig["ids"]["gpt-4o-mini"] == {"settings-mini-1"} and "general_settings" not in _config()
     for path, group, body in base._accepted_corpus(4321, 24):
         base._compare(rig, "POST", path, body, group=group, expect_lane="rust")
     for path, group, body in base._stream_corpus(4322, 16, base._litellm_version()):

@@ -21,18 +21,19 @@ an envelope verified byte for byte against the stock proxy (see
 * a model group whose deployments are all ``openai/<model>`` with an ``http://``
   ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
   with plain per-token rates;
-* a config with nothing but ``model_list``, ``general_settings.master_key`` and
-  optionally ``litellm_settings`` with only ``callbacks`` (``"prometheus"`` and/or
-  ``module.instance`` CustomLoggers that override nothing but the ``log_*``/
-  ``async_log_*`` event methods, checked at start) and
-  ``require_auth_for_metrics_endpoint``, and optionally the router settings of
-  ``router_reason`` (fallbacks, retries, timeouts, allowed_fails/cooldown_time,
-  simple-shuffle: a successful first attempt is served in Rust, streaming or not, any
-  failure is replayed through LiteLLM, after which the group and its fallback groups go to
-  LiteLLM for its cooldown window; for a stream LiteLLM's timeout bounds the wait for the
-  head and first event -- past it: a replay -- and each later read -- past it: the stream is
-  cut; see ``router_plan``) -- no guardrails, caching, database or other
-  settings -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
+* a config whose every settings key (``general_settings``, ``litellm_settings``,
+  ``router_settings``, ``environment_variables``; a deployment's ``litellm_params`` and
+  ``model_info`` for its group) is classified ``serve`` by the table in ``fastlane_settings.py``
+  (``docs/fast-lane-settings.md``): keys that leave a served request unchanged (``drop_params``,
+  ``telemetry``, ``set_verbose``, ``json_logs``, ``disable_spend_logs``, ``store_model_in_db:
+  false``...), ``callbacks`` (``"prometheus"`` and/or ``module.instance`` CustomLoggers that override
+  nothing but the ``log_*``/``async_log_*`` event methods, checked at start), the router settings of
+  ``router_plan`` (fallbacks, retries, timeouts, allowed_fails/cooldown_time, simple-shuffle: a
+  successful first attempt is served in Rust, streaming or not, any failure is replayed through
+  LiteLLM, after which the group and its fallback groups go to LiteLLM for its cooldown window; for
+  a stream LiteLLM's timeout bounds the wait for the head and first event -- past it: a replay --
+  and each later read -- past it: the stream is cut), and a master key in any form LiteLLM takes
+  (``master_key_of``) -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
   usage, the model it was asked for, known headers); for streams, SSE ``data:``
   events (``\n``/``\r\n`` framing, comment lines skipped) of one text choice (role on

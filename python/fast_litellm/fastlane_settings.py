@@ -306,6 +306,7 @@ def enumerate_keys() -> Dict[str, List[str]]:
     import types
 
     import litellm
+    import litellm.proxy.proxy_server  # noqa: F401  (the module settings as the proxy, which reads the config, has them)
     from litellm.proxy import _types as proxy_types
     from litellm.types import router as router_types
     from litellm.types import utils as util_types
