@@ -84,7 +84,7 @@ def test_served_settings_match_stock(rig):
     byte-identical to stock, all in Rust."""
     assert "serving ['balanced', 'gpt-4o', 'gpt-4o-mini', 'quickstart', 'team-alias'] in Rust" in \
         rig["fast_log"].read_text()
-    assert rig["ids"]["gpt-4o-mini"] == {"settings-mini-1"} and "general_settings" not in _config()
+    assert rig["ids"]["gpt-4o-mini"] == {"settings-mini-1"} and "master_key" not in _config()
     for path, group, body in base._accepted_corpus(4321, 24):
         base._compare(rig, "POST", path, body, group=group, expect_lane="rust")
     for path, group, body in base._stream_corpus(4322, 16, base._litellm_version()):
@@ -112,9 +112,16 @@ import asyncio, json, os, sys, tempfile
 import yaml
 from litellm.proxy import proxy_server as ps
 from litellm.secret_managers.main import get_secret_str
+import contextlib, io
+from fast_litellm import cli
 from fast_litellm.fastlane_settings import enumerate_keys
 keys = enumerate_keys()
-cases = json.load(sys.stdin)
+cases, doctor_config = json.load(sys.stdin)
+doctor = io.StringIO()
+with contextlib.redirect_stdout(doctor):
+    os.environ["LITELLM_MASTER_KEY"] = "sk-1"
+    cli.main(["doctor", "--proxy-config", doctor_config])
+    del os.environ["LITELLM_MASTER_KEY"]
 out, start = [], dict(os.environ)
 for cfg, env in cases:
     os.environ.clear(); os.environ.update(start); os.environ.update(env)
@@ -123,7 +130,7 @@ for cfg, env in cases:
     ps.master_key = get_secret_str("LITELLM_MASTER_KEY")  # what the proxy's startup reads before the config
     asyncio.run(ps.proxy_config.load_config(router=None, config_file_path=fh.name))
     out.append(ps.master_key)
-print(json.dumps({"master_keys": out, "keys": keys}))
+print(json.dumps({"master_keys": out, "keys": keys, "doctor": doctor.getvalue()}))
 """
 
 _MK_CASES = [
@@ -145,16 +152,24 @@ _MK_CASES = [
 ]
 
 
+DOCTOR_CONFIG = ("model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
+                 "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n"
+                 "litellm_settings:\n  drop_params: true\n  cache: true\n")
+
+
 @pytest.fixture(scope="module")
-def litellm_facts():
+def litellm_facts(tmp_path_factory):
     """From this pin's LiteLLM, in one process (its proxy import is slow): the master key its
-    load_config settles on for each case of _MK_CASES, and the settings keys it accepts."""
+    load_config settles on for each case of _MK_CASES, the settings keys it accepts, and
+    `fast-litellm doctor --proxy-config` on DOCTOR_CONFIG."""
+    doctor_config = tmp_path_factory.mktemp("doctor") / "c.yaml"
+    doctor_config.write_text(DOCTOR_CONFIG)
     cases = [(dict(cfg, model_list=[]), env) for cfg, env in _MK_CASES]
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
     for var in ("LITELLM_MASTER_KEY", "DATABASE_URL"):
         env.pop(var, None)
-    out = subprocess.run([sys.executable, "-c", _MK_SCRIPT], input=json.dumps(cases), env=env, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", _MK_SCRIPT], input=json.dumps([cases, str(doctor_config)]), env=env,
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return dict(json.loads(out.stdout.strip().splitlines()[-1]), cases=cases)
 
@@ -251,14 +266,8 @@ def test_docs_are_generated_from_the_table():
         "stale: python scripts/gen_fast_lane_settings.py --docs-only"
 
 
-def test_doctor_prints_verdicts_and_fraction(tmp_path):
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text("model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
-                   "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n"
-                   "litellm_settings:\n  drop_params: true\n  cache: true\n")
-    env = dict(os.environ, LITELLM_MASTER_KEY="sk-1", LITELLM_LOCAL_MODEL_COST_MAP="True")
-    out = subprocess.run([sys.executable, "-m", "fast_litellm.cli", "doctor", "--proxy-config", str(cfg)],
-                         capture_output=True, text=True, timeout=300, env=env).stdout
+def test_doctor_prints_verdicts_and_fraction(litellm_facts):
+    out = litellm_facts["doctor"]
     assert "[       serve] litellm_settings.drop_params:" in out, out
     assert "[pass-through] litellm_settings.cache: True: response caching" in out, out
     assert "pass-through only (litellm_settings.cache" in out, out
