@@ -200,6 +200,7 @@ def test_master_key_from_env_alone_is_served(tmp_path):
     ("litellm_settings", "drop_params", True, fs.SERVE),
     ("litellm_settings", "telemetry", False, fs.SERVE),
     ("litellm_settings", "set_verbose", False, fs.SERVE),
+    ("litellm_settings", "set_verbose", True, fs.PASS),
     ("litellm_settings", "json_logs", True, fs.SERVE),
     ("litellm_settings", "request_timeout", 30, fs.SERVE),
     ("litellm_settings", "request_timeout", "soon", fs.PASS),

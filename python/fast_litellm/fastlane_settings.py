@@ -117,7 +117,7 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "drop_params": _serve("for an openai/ deployment every parameter of the served envelope (model, messages, "
                               "stream, stream_options; /v1/responses: model, input) is one OpenAI supports, so "
                               "LiteLLM drops nothing", _is_bool, "not a boolean"),
-        "set_verbose": _serve(_LOG_ONLY, _is_bool, "not a boolean"),
+        "set_verbose": _serve(_LOG_ONLY, _is_false, "true (debug output) is not yet verified"),
         "json_logs": _serve(_LOG_ONLY, _is_bool, "not a boolean"),
         "telemetry": _serve("1.83.x: a flag nothing reads; 1.110.x: proxy telemetry is configured from environment "
                             "variables, the key only sets a module attribute", _is_bool, "not a boolean"),
