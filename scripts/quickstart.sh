@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command: set up a virtualenv with LiteLLM's proxy, build and install
 # Fast LiteLLM from this checkout, and start the accelerated proxy on the built-in
-# default config (mock responses: no network, no provider keys).
+# default config (no network, no provider keys): model gpt-4o-mini is served by the Rust fast
+# lane from a built-in local mock upstream, gpt-4o by LiteLLM (its mock_response).
 #   bash scripts/quickstart.sh                 # http://localhost:4000
 #   bash scripts/quickstart.sh --port 8080     # any `litellm` proxy argument
 set -euo pipefail

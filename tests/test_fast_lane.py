@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,14 +87,14 @@ def _start(argv, env, url, log):
     return proc
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fastlane")
+@contextmanager
+def stock_and_fast(tmp, config, extra_env=None):
+    """The mock upstream, the stock proxy and `fast-litellm proxy` on the same config (a rig dict)."""
     cfg = tmp / "config.yaml"
-    cfg.write_text(CONFIG)
+    cfg.write_text(config)
     # PYTHONPATH is inherited: the source tree in the dev loop, the installed wheel in CI.
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", MOCK_KEY="sk-mock-env",
-               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
+               PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""), **(extra_env or {}))
     for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "LITELLM_DETAILED_TIMING", "FAST_LITELLM_FAST_LANE",
                 "FAST_LITELLM_FAST_LANE_STREAMS"):
         env.pop(var, None)
@@ -118,6 +119,12 @@ def rig(tmp_path_factory):
             stop_group(p)
         for fh in logs.values():
             fh.close()
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    with stock_and_fast(tmp_path_factory.mktemp("fastlane"), CONFIG) as r:
+        yield r
 
 
 def _model_ids(port):

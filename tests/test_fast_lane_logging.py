@@ -520,7 +520,7 @@ hooked = Hooked()
     # (one import check per config, ~5-15 s: the served case is covered by the rig above)
     ('  callbacks: ["lane_logger.recorder", "hooked_logger.hooked"]\n', False),
     ('  callbacks: ["langfuse"]\n', False),
-    ('  callbacks: ["prometheus"]\n  drop_params: true\n', False),
+    ('  callbacks: ["prometheus"]\n  modify_params: true\n', False),
     ('  success_callback: ["prometheus"]\n', False),
 ])
 def test_callback_envelope(tmp_path, settings, served):

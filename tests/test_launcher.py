@@ -29,17 +29,30 @@ def test_proxy_default_config_serves_a_chat_completion(tmp_path):
     key = "sk-test-" + "0123456789abcdef" * 3
     argv = fast_litellm_cmd() + ["proxy", "--port", str(port), "--host", "127.0.0.1"]
     env = _env(LITELLM_MASTER_KEY=key, FAST_LITELLM_REPORT_DIR=str(tmp_path))
-    with server(argv, f"http://127.0.0.1:{port}/health/liveliness", env=env) as proc:
+    from fast_litellm.quickstart_upstream import TEXT
+
+    def chat(model, **extra):
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/chat/completions",
-            data=json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}).encode(),
+            data=json.dumps(dict({"model": model, "messages": [{"role": "user", "content": "Hello"}]}, **extra)).encode(),
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=60) as resp:
             assert resp.status == 200
-            body = json.loads(resp.read())
-        assert body["object"] == "chat.completion"
-        assert "mock response" in body["choices"][0]["message"]["content"]
+            return resp.headers.get("x-fast-litellm-lane"), resp.read()
+
+    with server(argv, f"http://127.0.0.1:{port}/health/liveliness", env=env) as proc:
+        # Both lanes of the quickstart: gpt-4o-mini on the built-in local upstream in Rust (its
+        # answers match stock LiteLLM's byte for byte: tests/test_fast_lane_settings.py), gpt-4o
+        # through LiteLLM's mock_response.
+        lane, raw = chat("gpt-4o-mini")
+        body = json.loads(raw)
+        assert lane == "rust" and body["object"] == "chat.completion"
+        assert body["choices"][0]["message"]["content"] == TEXT
+        lane, raw = chat("gpt-4o-mini", stream=True)
+        assert lane == "rust" and raw.rstrip().endswith(b"data: [DONE]")
+        lane, raw = chat("gpt-4o")
+        assert lane == "python" and "mock response" in json.loads(raw)["choices"][0]["message"]["content"]
     # The process that served it had Fast LiteLLM active, with every patch in a final state.
     reports = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
     served = [r for r in reports if r["litellm_imported"]]
@@ -59,6 +72,9 @@ def test_proxy_prints_url_key_and_curl_line():
     out = proc.stdout.read().decode(errors="replace")
     assert f"http://127.0.0.1:{port}" in out
     assert "sk-banner-" in out and "curl -s" in out
+    assert "model gpt-4o-mini: served by the Rust fast lane" in out
+    # The front says what it serves once it is up (a new user sees the fast lane at work).
+    assert "serving ['gpt-4o-mini'] in Rust" in out and "model group 'gpt-4o' goes to LiteLLM" in out
 
 
 @pytest.mark.skipif(shutil.which("gunicorn", path=str(BIN)) is None, reason="gunicorn not installed")

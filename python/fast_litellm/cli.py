@@ -88,6 +88,16 @@ def _doctor(args: argparse.Namespace) -> int:
                 print(f"    router settings served: {fl['router']['served_settings'] or 'none (defaults)'}")
             for name, why in sorted(fl["python_groups"].items()):
                 print(f"    {name}: LiteLLM ({why})")
+            if fl.get("settings"):
+                print("    settings (serve: no effect on a served request, or reproduced; pass-through: why):")
+                for row in fl["settings"]:
+                    print(f"      [{row['verdict']:>12}] {row['key']}: {row['why']}")
+            for version, cov in sorted(fl.get("settings_coverage", {}).items()):
+                if cov:
+                    print(f"    settings keys served on LiteLLM {version}: {cov['all']['serve']} of {cov['all']['keys']} "
+                          f"({100 * cov['all']['fraction']:.1f}%; " + ", ".join(
+                              f"{s} {c['serve']}/{c['keys']}" for s, c in cov.items() if s != "all") + ")")
+            print("    (the whole table: docs/fast-lane-settings.md)")
             print("  (each proxy response says which lane served it: x-fast-litellm-lane: rust|python)")
     return 0 if report["versions"]["native"] else 1
 
@@ -160,8 +170,13 @@ def _proxy(args: argparse.Namespace) -> int:
         fast_lane = False  # one-shot commands of the litellm CLI: no server to front
     env = launcher_env()
     _metrics.prepare_launch(env, cleanup=_launch_files(env))  # one Prometheus multiprocess dir for every worker
-    if not any(a == "--config" or a.startswith("--config=") or a == "-c" for a in proxy_args):
-        # The built-in config answers with mock responses: no network, no provider keys.
+    builtin = not any(a == "--config" or a.startswith("--config=") or a == "-c" for a in proxy_args)
+    if builtin:
+        # The built-in config: no network, no provider keys. Its fast-lane group calls a tiny local
+        # OpenAI-shaped upstream (a thread of this process), its other group LiteLLM's mock_response.
+        from . import quickstart_upstream
+
+        _upstream, env["FAST_LITELLM_QUICKSTART_UPSTREAM"] = quickstart_upstream.start()
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         if not env.get("LITELLM_MASTER_KEY"):
             env["LITELLM_MASTER_KEY"] = "sk-fast-litellm-" + secrets.token_hex(24)
@@ -177,13 +192,25 @@ def _proxy(args: argparse.Namespace) -> int:
             "  try:\n"
             f"    curl -s http://{shown}:{port}/v1/chat/completions \\\n"
             f"      -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
-            "      -d '{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n",
+            "      -d '{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}'\n"
+            + ("  model gpt-4o-mini: served by the Rust fast lane (a local mock upstream: "
+               f"{env['FAST_LITELLM_QUICKSTART_UPSTREAM']}), header x-fast-litellm-lane: rust\n"
+               "  model gpt-4o:      served by LiteLLM (its mock_response), header x-fast-litellm-lane: python\n"
+               if fast_lane else "  fast lane off: LiteLLM serves every request\n"),
             flush=True,
         )
     if fast_lane:
         from . import fastlane
 
         return fastlane.run(proxy_args, env, _litellm_cli())
+    if builtin:  # the quickstart upstream lives in this process: run LiteLLM as a child, not exec
+        import subprocess
+
+        proc = subprocess.Popen([_litellm_cli()] + proxy_args, env=env)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            return proc.wait()
     return _exec([_litellm_cli()] + proxy_args, env)
 
 

@@ -21,18 +21,19 @@ an envelope verified byte for byte against the stock proxy (see
 * a model group whose deployments are all ``openai/<model>`` with an ``http://``
   ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
   with plain per-token rates;
-* a config with nothing but ``model_list``, ``general_settings.master_key`` and
-  optionally ``litellm_settings`` with only ``callbacks`` (``"prometheus"`` and/or
-  ``module.instance`` CustomLoggers that override nothing but the ``log_*``/
-  ``async_log_*`` event methods, checked at start) and
-  ``require_auth_for_metrics_endpoint``, and optionally the router settings of
-  ``router_reason`` (fallbacks, retries, timeouts, allowed_fails/cooldown_time,
-  simple-shuffle: a successful first attempt is served in Rust, streaming or not, any
-  failure is replayed through LiteLLM, after which the group and its fallback groups go to
-  LiteLLM for its cooldown window; for a stream LiteLLM's timeout bounds the wait for the
-  head and first event -- past it: a replay -- and each later read -- past it: the stream is
-  cut; see ``router_plan``) -- no guardrails, caching, database or other
-  settings -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
+* a config whose every settings key (``general_settings``, ``litellm_settings``,
+  ``router_settings``, ``environment_variables``; a deployment's ``litellm_params`` and
+  ``model_info`` for its group) is classified ``serve`` by the table in ``fastlane_settings.py``
+  (``docs/fast-lane-settings.md``): keys that leave a served request unchanged (``drop_params``,
+  ``telemetry``, ``set_verbose``, ``json_logs``, ``disable_spend_logs``, ``store_model_in_db:
+  false``...), ``callbacks`` (``"prometheus"`` and/or ``module.instance`` CustomLoggers that override
+  nothing but the ``log_*``/``async_log_*`` event methods, checked at start), the router settings of
+  ``router_plan`` (fallbacks, retries, timeouts, allowed_fails/cooldown_time, simple-shuffle: a
+  successful first attempt is served in Rust, streaming or not, any failure is replayed through
+  LiteLLM, after which the group and its fallback groups go to LiteLLM for its cooldown window; for
+  a stream LiteLLM's timeout bounds the wait for the head and first event -- past it: a replay --
+  and each later read -- past it: the stream is cut), and a master key in any form LiteLLM takes
+  (``master_key_of``) -- on a LiteLLM version whose output was verified (1.110.2, 1.83.14);
 * an upstream answer of the exact shape verified (one choice, text content, plain
   usage, the model it was asked for, known headers); for streams, SSE ``data:``
   events (``\n``/``\r\n`` framing, comment lines skipped) of one text choice (role on
@@ -85,6 +86,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import fastlane_settings as settings_table
 from ._patching import env_flag
 
 # LiteLLM versions whose proxy output the front reproduces (see wire.rs `Format`).
@@ -92,15 +94,6 @@ VERIFIED_FORMATS = {"1.110.2": "litellm-1.110", "1.83.14": "litellm-1.83"}
 
 # Proxy CLI flags the envelope was verified with; any other flag: pass-through only.
 _SERVE_FLAGS = {"--config", "-c", "--host", "--port", "--num_workers"}
-
-# Environment variables that change what the proxy does on a chat request
-# (spend to a database, caching, detailed timing headers...): pass-through only.
-_ENV_DECLINE = (
-    "DATABASE_URL", "DIRECT_URL", "STORE_MODEL_IN_DB", "REDIS_HOST", "REDIS_URL",
-    "LITELLM_DETAILED_TIMING", "LITELLM_LICENSE", "LITELLM_SALT_KEY", "DISABLE_ADMIN_UI_HEADERS",
-    "LITELLM_DROP_PARAMS", "LITELLM_REQUEST_TIMEOUT", "OPENAI_BASE_URL", "OPENAI_API_BASE",
-)
-
 
 def streams_enabled(env: Dict[str, str]) -> bool:
     """Streaming requests are served in Rust unless ``FAST_LITELLM_FAST_LANE_STREAMS=0``.
@@ -158,38 +151,87 @@ def split_args(argv: List[str]) -> Tuple[str, int, List[str], Optional[str], Opt
     return host, port, rest, config, reason
 
 
-def _resolve(value: Any, env: dict) -> Any:
-    if isinstance(value, str) and value.startswith("os.environ/"):
-        return env.get(value[len("os.environ/"):])
+def _secret(name: str, env: dict) -> Any:
+    """LiteLLM's get_secret without a secret manager: the variable's value, "true"/"false" as bools."""
+    value = env.get(name[len("os.environ/"):] if name.startswith("os.environ/") else name)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
     return value
 
 
+def _resolve(value: Any, env: dict) -> Any:
+    if isinstance(value, str) and value.startswith("os.environ/"):
+        return _secret(value, env)
+    return value
+
+
+def resolve_config(cfg: Any, env: dict) -> Any:
+    """The config as LiteLLM's get_config leaves it: every `os.environ/VAR` string value in a mapping,
+    at any depth and in mappings inside lists, replaced by the variable (None when unset)."""
+    if isinstance(cfg, dict):
+        return {k: resolve_config(v, env) if isinstance(v, (dict, list)) else _resolve(v, env) for k, v in cfg.items()}
+    if isinstance(cfg, list):
+        return [resolve_config(x, env) if isinstance(x, dict) else x for x in cfg]
+    return cfg
+
+
+def master_key_of(cfg: dict, env: dict) -> Any:
+    """The master key LiteLLM's proxy settles on. At startup it reads LITELLM_MASTER_KEY from the
+    environment; load_config replaces it only when general_settings is not empty: with
+    general_settings.master_key (its os.environ/ reference resolved against the process environment,
+    as get_config does), else LITELLM_MASTER_KEY from the environment the config's
+    environment_variables were applied to; a value that is itself an os.environ/ reference is
+    resolved once more."""
+    gs = resolve_config(cfg.get("general_settings") or {}, env)
+    if not gs:
+        key = _secret("LITELLM_MASTER_KEY", env)
+        return key if isinstance(key, str) else None
+    env_after = dict(env)
+    for k, v in (cfg.get("environment_variables") or {}).items():
+        if isinstance(k, str):
+            v = _resolve(v, env) if isinstance(v, str) else str(v)
+            if isinstance(v, str):
+                env_after[k] = v
+    key = gs["master_key"] if "master_key" in gs else _secret("LITELLM_MASTER_KEY", env_after)
+    if isinstance(key, str) and key.startswith("os.environ/"):
+        key = _secret(key, env_after)
+    return key
+
+
+_SETTINGS_SECTIONS = ("environment_variables", "general_settings", "litellm_settings", "router_settings")
+
+
+def _load(path: Optional[str]) -> Any:
+    import yaml
+
+    with open(path or "") as fh:
+        return yaml.safe_load(fh) or {}
+
+
 def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optional[str], Dict[str, list], Dict[str, str]]:
-    """-> (reason not to serve at all, master key, eligible groups, reason per declined group)."""
+    """-> (reason not to serve at all, master key, eligible groups, reason per declined group).
+
+    Every settings key is judged by the table in ``fastlane_settings``."""
     if path is None:
         return "no --config", None, {}, {}
     try:
-        import yaml
-
-        with open(path) as fh:
-            cfg = yaml.safe_load(fh) or {}
+        raw = _load(path)
     except Exception as exc:
         return f"config not readable: {exc!r}", None, {}, {}
-    if not isinstance(cfg, dict):
+    if not isinstance(raw, dict):
         return "config is not a mapping", None, {}, {}
-    extra = sorted(set(cfg) - {"model_list", "general_settings", "litellm_settings", "router_settings"})
+    extra = sorted(set(raw) - settings_table.SERVED_SECTIONS, key=str)
     if extra:
         return f"config sections the front does not replicate: {extra}", None, {}, {}
-    ls = cfg.get("litellm_settings") or {}
-    if not isinstance(ls, dict):
-        return "litellm_settings is not a mapping", None, {}, {}
-    if set(ls) - _NEUTRAL_SETTINGS - _LITELLM_ROUTER_KEYS:
-        return (f"litellm_settings the front does not replicate: "
-                f"{sorted(set(ls) - _NEUTRAL_SETTINGS - _LITELLM_ROUTER_KEYS)}"), None, {}, {}
-    why = router_reason(cfg)
-    if why is not None:
-        return why, None, {}, {}
-    callbacks = ls.get("callbacks")
+    for section in _SETTINGS_SECTIONS:
+        if raw.get(section) is not None and not isinstance(raw[section], dict):
+            return f"{section} is not a mapping", None, {}, {}
+    cfg = resolve_config(raw, env)
+    for section in _SETTINGS_SECTIONS:
+        why = settings_table.first_pass(section, cfg.get(section) or {})
+        if why is not None:
+            return why, None, {}, {}
+    callbacks = (cfg.get("litellm_settings") or {}).get("callbacks")
     if callbacks is not None:
         if isinstance(callbacks, str):
             callbacks = [callbacks]
@@ -198,18 +240,15 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
         why = callbacks_reason(callbacks, os.path.dirname(os.path.abspath(path)), env)
         if why is not None:
             return why, None, {}, {}
-    gs = cfg.get("general_settings") or {}
-    if not isinstance(gs, dict) or set(gs) - {"master_key"}:
-        return f"general_settings beyond master_key: {sorted(set(gs) - {'master_key'}) if isinstance(gs, dict) else gs}", None, {}, {}
-    key = _resolve(gs.get("master_key"), env)
+    key = master_key_of(raw, env)
     if not isinstance(key, str) or not key:
-        return "no master_key in the config", None, {}, {}
-    for var in _ENV_DECLINE:
+        return "no master key (general_settings.master_key or LITELLM_MASTER_KEY)", None, {}, {}
+    for var in settings_table.PROCESS_ENV_DECLINE:
         if env.get(var):
             return f"environment variable {var} is set", None, {}, {}
     groups: Dict[str, list] = {}
     declined: Dict[str, str] = {}
-    for dep in cfg.get("model_list") or []:
+    for dep in raw.get("model_list") or []:
         name = dep.get("model_name") if isinstance(dep, dict) else None
         if not isinstance(name, str):
             return "a model_list entry without model_name", None, {}, {}
@@ -234,18 +273,7 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
     return None, key, groups, declined
 
 
-# litellm_settings keys allowed next to a served path: `callbacks` (checked by
-# `callbacks_reason`; their events come through the logging queue) and the /metrics
-# auth switch (that route is passed through).
-_NEUTRAL_SETTINGS = {"callbacks", "require_auth_for_metrics_endpoint"}
-
-# Router settings the front serves next to its groups (see `router_plan`): a successful
-# first attempt gets the same answer and headers from stock LiteLLM with or without them
-# (`x-litellm-attempted-retries: 0`, `x-litellm-attempted-fallbacks: 0`); everything else
-# (a failed/timed-out/out-of-shape upstream answer) is replayed through LiteLLM, which runs
-# its own retries, fallbacks and cooldowns.
-_ROUTER_KEYS = {"fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries", "timeout",
-                "allowed_fails", "cooldown_time", "routing_strategy"}
+# litellm_settings keys that are router settings (router_plan lists them among the served ones).
 _LITELLM_ROUTER_KEYS = {"fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries",
                         "request_timeout"}
 _FALLBACK_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
@@ -253,37 +281,14 @@ _FALLBACK_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallb
 _DEFAULT_REQUEST_TIMEOUT = 6000.0
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-
-
 def router_reason(cfg: dict) -> Optional[str]:
     """None when the config's router settings are all ones the front serves, else why not."""
     rs = cfg.get("router_settings")
-    ls = cfg.get("litellm_settings") or {}
-    if rs is None:
-        rs = {}
-    if not isinstance(rs, dict):
+    if rs is not None and not isinstance(rs, dict):
         return "router_settings is not a mapping"
-    if set(rs) - _ROUTER_KEYS:
-        return f"router_settings the front does not replicate: {sorted(set(rs) - _ROUTER_KEYS)}"
-    if rs.get("routing_strategy") not in (None, "simple-shuffle"):
-        return f"routing_strategy {rs.get('routing_strategy')!r} (only simple-shuffle is served)"
-    for src, name in [(rs, k) for k in ("num_retries", "timeout", "allowed_fails", "cooldown_time")] + \
-            [(ls, "num_retries"), (ls, "request_timeout")]:
-        if src.get(name) is not None and not _number(src[name]):
-            return f"{name} is not a non-negative number"
-    for src in (rs, ls):
-        for key in _FALLBACK_KEYS:
-            v = src.get(key)
-            if v is None:
-                continue
-            if not isinstance(v, list) or not all(
-                    isinstance(e, dict) and all(isinstance(k, str) and isinstance(t, list)
-                                                and all(isinstance(x, str) for x in t) for k, t in e.items())
-                    for e in v):
-                return f"{key} is not a list of {{group: [groups]}}"
-    return None
+    ls = cfg.get("litellm_settings") or {}
+    return (settings_table.first_pass("router_settings", rs or {})
+            or settings_table.first_pass("litellm_settings", {k: v for k, v in ls.items() if k in _LITELLM_ROUTER_KEYS}))
 
 
 def router_plan(path: Optional[str], groups: Dict[str, Any], env: dict) -> Dict[str, Any]:
@@ -292,10 +297,7 @@ def router_plan(path: Optional[str], groups: Dict[str, Any], env: dict) -> Dict[
     the groups LiteLLM may call while handling it (itself and its fallbacks, transitively), which
     all go to LiteLLM for that window after a failure."""
     try:
-        import yaml
-
-        with open(path or "") as fh:
-            cfg = yaml.safe_load(fh) or {}
+        cfg = resolve_config(_load(path), env)
     except Exception:
         cfg = {}
     rs = cfg.get("router_settings") or {}
@@ -401,21 +403,19 @@ def logging_needed(path: Optional[str]) -> bool:
 
 
 def _deployment_reason(dep: dict, env: dict) -> Optional[str]:
-    if set(dep) - {"model_name", "litellm_params"}:
-        return f"deployment keys beyond litellm_params: {sorted(set(dep) - {'model_name', 'litellm_params'})}"
+    """None when the front serves this deployment (every key by the settings table), else why not."""
+    if set(dep) - {"model_name", "litellm_params", "model_info"}:
+        return f"deployment keys beyond litellm_params/model_info: {sorted(set(dep) - {'model_name', 'litellm_params', 'model_info'})}"
     p = dep.get("litellm_params")
-    if not isinstance(p, dict) or set(p) != {"model", "api_base", "api_key"}:
-        return "litellm_params must be exactly model, api_base, api_key"
-    model = p["model"]
-    if not isinstance(model, str) or not model.startswith("openai/") or len(model) <= 7:
-        return "model is not openai/<name>"
-    base = _resolve(p["api_base"], env)
-    if not isinstance(base, str) or not base.startswith("http://") or "?" in base or "#" in base or base.endswith("/"):
-        return "api_base must be http:// without query or trailing slash"
-    key = _resolve(p["api_key"], env)
-    if not isinstance(key, str) or not key or any(c in key for c in "\r\n"):
-        return "api_key missing"
-    return None
+    if isinstance(p, dict) and "model" in p and settings_table.verdict("litellm_params", "model", p["model"])[0] != "serve":
+        return settings_table.first_pass("litellm_params", {"model": p["model"]})
+    if not isinstance(p, dict) or not {"model", "api_base", "api_key"} <= set(p):
+        return "litellm_params needs model, api_base and api_key"
+    info = dep.get("model_info")
+    if info is not None and not isinstance(info, dict):
+        return "model_info is not a mapping"
+    return (settings_table.first_pass("litellm_params", {k: _resolve(v, env) for k, v in p.items()})
+            or settings_table.first_pass("model_info", info or {}))
 
 
 def _model_info(port: int, key: str) -> list:
@@ -703,4 +703,17 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
                             "bounds the wait for its head and first event (past it, or on an upstream error: a replay "
                             "through LiteLLM, which retries/falls back) and each later read (past it: the stream is cut)")
     return {"litellm": version, "reason": reason, "rust_groups": sorted(groups) if reason is None else [],
-            "python_groups": declined, "logging": logging, "router": router, "streams": streams}
+            "python_groups": declined, "logging": logging, "router": router, "streams": streams,
+            "settings": settings_verdicts(config, env),
+            "settings_coverage": {v: settings_table.coverage(v) for v in VERIFIED_FORMATS}}
+
+
+def settings_verdicts(config: Optional[str], env: dict) -> List[Dict[str, str]]:
+    """The settings table's verdict for every key of the config (values resolved as LiteLLM does)."""
+    try:
+        cfg = resolve_config(_load(config), env)
+    except Exception:
+        return []
+    if not isinstance(cfg, dict):
+        return []
+    return [{"key": k, "verdict": v, "why": why} for k, v, why in settings_table.config_verdicts(cfg)]
