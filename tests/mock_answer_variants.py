@@ -77,6 +77,8 @@ def _variant(name, model, text):
         return _openai(model, text)
     if name == "openai_dated":  # the dated snapshot name OpenAI reports for an alias
         return _openai(model + "-2024-07-18", text)
+    if name == "openai_flex":  # the flex processing tier
+        return _openai(model, text, tier="flex")
     if name == "openai_length":
         return _openai(model, text, finish="length")
     if name == "openai_cached":  # cached prompt tokens and reasoning tokens in the usage details
@@ -157,7 +159,7 @@ def _variant(name, model, text):
     raise KeyError(name)
 
 
-VARIANTS = ("envelope", "openai", "openai_dated", "openai_length", "openai_cached", "openai_2024", "openai_2023",
+VARIANTS = ("envelope", "openai", "openai_flex", "openai_dated", "openai_length", "openai_cached", "openai_2024", "openai_2023",
             "openai_tools", "openai_refusal", "openai_logprobs", "azure", "vllm", "vllm_new", "sglang", "llamacpp",
             "ollama", "lmstudio", "tgi", "localai")
 # Error answers: status -> (headers, body).

@@ -385,7 +385,8 @@ def test_held_answers_do_not_brake(rig):
     """Upstream answers outside the envelope go to LiteLLM with the answer the front holds (no
     second upstream call, tests/test_fast_lane_answers.py), so they put no brake on the deployment:
     after three in a row the next answer in shape is served in Rust."""
-    bad = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:status=400"}]}
+    # 200s out of shape (an error status would also let the front's router follow LiteLLM's cooldown).
+    bad = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:model=gpt-4o;finish=content_filter"}]}
     for _ in range(3):
         _compare(rig, "POST", "/v1/chat/completions", bad, group="gpt-4o", expect_lane="python")
     good = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:model=gpt-4o"}]}

@@ -59,7 +59,7 @@ CONFIG = ("model_list:\n" + "".join(_deployment(g, k) for g, keys in GROUPS.item
           + "\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n")
 
 # Which lane answers each shape (both verified LiteLLM versions); every other shape: python.
-SERVED_IN_RUST = {"envelope"}
+SERVED_IN_RUST = {"envelope", "openai", "openai_2024", "openai_length", "openai_flex"}
 CASES = [(v, None) for v in mv.VARIANTS] + [(e, None) for e in mv.ERRORS] + [("openai", "openai")]
 
 

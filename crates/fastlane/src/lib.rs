@@ -14,6 +14,7 @@
 //! byte went out is sent again through the Python proxy (one more upstream call, counted in
 //! `Stats::replayed`).
 
+mod answer_shapes;
 pub mod logq;
 pub mod pyfmt;
 mod held;

@@ -327,6 +327,7 @@ impl Front {
             prompt_tokens: a.input_tokens,
             completion_tokens: a.output_tokens,
             total_tokens: a.total_tokens,
+            extras: Default::default(),
         };
         let mut headers = wire::litellm_headers(format, &self.cfg.version, d, &req.model, Some(&as_chat), &parts.headers,
                                                 total_ms, (total_ms - upstream_ms).max(0.0));
