@@ -14,12 +14,16 @@ LM Studio, TGI, LocalAI), not copied from their code.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
+import os
+import sys
 import uuid
 
 from aiohttp import web
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mock_stream_variants import _directives, models, serve  # noqa: E402
 
 CREATED = 1733000000
 TEXT = "Hello! How can I help you today?"
@@ -181,16 +185,6 @@ OPENAI_HEADERS = {"x-request-id": "req_0123456789abcdef", "openai-processing-ms"
                   "x-ratelimit-remaining-requests": "9999"}
 
 
-def _directives(body: dict) -> dict:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
-        return {}
-    text = messages[-1].get("content")
-    if not isinstance(text, str) or not text.startswith("mock:"):
-        return {}
-    return dict(part.split("=", 1) for part in text[5:].split(";") if "=" in part)
-
-
 async def chat(request: web.Request) -> web.Response:
     body = await request.json()
     d = _directives(body)
@@ -208,10 +202,6 @@ async def count(request: web.Request) -> web.Response:
     return web.json_response({"count": _COUNTS[request.query.get("nonce", "")]})
 
 
-async def models(request: web.Request) -> web.Response:
-    return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
-
-
 def make_app() -> web.Application:
     app = web.Application()
     for prefix in ("", "/v1"):
@@ -222,10 +212,7 @@ def make_app() -> web.Application:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=8097)
-    args = ap.parse_args()
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+    serve(make_app, 8097)
 
 
 if __name__ == "__main__":
