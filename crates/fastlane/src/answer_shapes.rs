@@ -96,3 +96,34 @@ pub fn render_tail(x: &Extras) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    #[test]
+    fn only_empty_annotations_and_zero_details_are_served() {
+        let m = |a: Value| obj(serde_json::json!({"role": "assistant", "content": "x", "refusal": null, "annotations": a}));
+        assert_eq!(message_extras(&m(serde_json::json!([]))), Some(true));
+        assert_eq!(message_extras(&m(serde_json::json!([{"type": "url_citation"}]))), None);
+        let base = serde_json::json!({"role": "assistant", "content": "x", "refusal": null, "audio": null});
+        assert_eq!(message_extras(&obj(base)), None);
+        let usage = |cached: u64| {
+            obj(serde_json::json!({"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2,
+                "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}))
+        };
+        assert_eq!(usage_extras(&usage(0)), Some(true));
+        assert_eq!(usage_extras(&usage(5)), None);
+        let partial = obj(serde_json::json!({"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2,
+            "prompt_tokens_details": null, "completion_tokens_details": null}));
+        assert_eq!(usage_extras(&partial), None);
+        assert_eq!(service_tier(&obj(serde_json::json!({"service_tier": "flex"}))), Some(Some("flex".into())));
+        assert_eq!(service_tier(&obj(serde_json::json!({"service_tier": null}))), None);
+    }
+}
