@@ -171,6 +171,9 @@ def _ensure_pinner() -> None:
             pin = _PIN.get()
             if pin is None or not isinstance(healthy_deployments, list):
                 return healthy_deployments
+            canned = _CANNED.get()
+            if canned is not None and canned.then_network and canned.used:
+                return healthy_deployments  # after a held answer: LiteLLM's retries pick as stock's do
             kept = [d for d in healthy_deployments if isinstance(d, dict) and (d.get("model_info") or {}).get("id") == pin]
             return kept or healthy_deployments
 
