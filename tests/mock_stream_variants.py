@@ -283,11 +283,16 @@ def make_app() -> web.Application:
     return app
 
 
-def main() -> None:
+def serve(make_app, default_port: int) -> None:
+    """Run a mock upstream's app on 127.0.0.1, port ``--port`` (shared by the tests' mocks)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=8098)
+    ap.add_argument("--port", type=int, default=default_port)
     args = ap.parse_args()
     web.run_app(make_app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+def main() -> None:
+    serve(make_app, 8098)
 
 
 if __name__ == "__main__":

@@ -388,14 +388,16 @@ def test_declined_requests_go_to_python_and_match_stock(rig, case):
     _compare(rig, method, path, body, headers, group=group, expect_lane="python")
 
 
-def test_replay_brake(rig):
-    """Three upstream answers in a row outside the envelope (each replayed through LiteLLM,
-    i.e. a second upstream call) send that deployment straight to LiteLLM for a minute."""
-    bad = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:status=400"}]}
+def test_held_answers_do_not_brake(rig):
+    """Upstream answers outside the envelope go to LiteLLM with the answer the front holds (no
+    second upstream call, tests/test_fast_lane_answers.py), so they put no brake on the deployment:
+    after three in a row the next answer in shape is served in Rust."""
+    # 200s out of shape (an error status would also let the front's router follow LiteLLM's cooldown).
+    bad = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:model=gpt-4o;finish=content_filter"}]}
     for _ in range(3):
         _compare(rig, "POST", "/v1/chat/completions", bad, group="gpt-4o", expect_lane="python")
     good = {"model": "gpt-4o", "messages": [{"role": "user", "content": "mock:model=gpt-4o"}]}
-    _compare(rig, "POST", "/v1/chat/completions", good, group="gpt-4o", expect_lane="python")
+    _compare(rig, "POST", "/v1/chat/completions", good, group="gpt-4o", expect_lane="rust")
     other = {"model": "team-alias", "messages": [{"role": "user", "content": "hi"}]}
     _compare(rig, "POST", "/v1/chat/completions", other, group="team-alias", expect_lane="rust")
 

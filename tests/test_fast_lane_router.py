@@ -69,11 +69,11 @@ pytest.importorskip("aiohttp")
 
 
 @contextmanager
-def stock_and_fast(tmp, config: str, mock_env=lambda root: {}, drop=()):
-    """The rig's mock upstream (tests/apps/router_mock.py), stock ``litellm`` and ``fast-litellm
+def stock_and_fast(tmp, config: str, mock_env=lambda root: {}, drop=(), mock="tests/apps/router_mock.py"):
+    """A mock upstream (default: the rig's, tests/apps/router_mock.py), stock ``litellm`` and ``fast-litellm
     proxy`` on ``config`` (its deployments read ``MOCK_*`` api_bases from ``mock_env(root)``);
-    yields their ports and the model ids per group. Shared by the fast-lane router and
-    /v1/responses tests."""
+    yields their ports, the mock's and the model ids per group. Shared by the fast-lane router,
+    /v1/responses and upstream-answer tests."""
     cfg = tmp / "config.yaml"
     cfg.write_text(config)
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True",
@@ -89,7 +89,7 @@ def stock_and_fast(tmp, config: str, mock_env=lambda root: {}, drop=()):
     def start(argv, log):
         return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    mock = start([sys.executable, str(ROOT / "tests/apps/router_mock.py"), "--port", str(mock_port)], logs["mock"])
+    mock = start([sys.executable, str(ROOT / mock), "--port", str(mock_port)], logs["mock"])
     common = ["--config", str(cfg), "--host", "127.0.0.1"]
     stock = start([str(BIN / "litellm")] + common + ["--port", str(stock_port)], logs["stock"])
     fast = start([sys.executable, "-m", "fast_litellm.cli", "proxy"] + common + ["--port", str(fast_port)], logs["fast"])
@@ -101,7 +101,7 @@ def stock_and_fast(tmp, config: str, mock_env=lambda root: {}, drop=()):
         ids = {}
         for d in json.loads(body)["data"]:
             ids.setdefault(d["model_name"], set()).add(d["model_info"]["id"])
-        yield {"stock": stock_port, "fast": fast_port, "ids": ids, "fast_log": tmp / "fast.log"}
+        yield {"stock": stock_port, "fast": fast_port, "mock": mock_port, "ids": ids, "fast_log": tmp / "fast.log"}
     finally:
         for p in (mock, stock, fast):
             stop_group(p)

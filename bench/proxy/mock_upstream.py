@@ -21,9 +21,23 @@ from aiohttp import web
 CONTENT = "This is a mock response from the local upstream."
 WORDS = CONTENT.split(" ")
 RECORD = os.environ.get("MOCK_RECORD")  # append each chat request (headers, body) as JSON lines
+# MOCK_SHAPE=openai: non-streaming chat answers in OpenAI's current shape (annotations, usage
+# token details, service_tier), as a real OpenAI upstream sends them.
+SHAPE = os.environ.get("MOCK_SHAPE", "")
 
 
 def _chat_completion(model: str) -> dict:
+    out = _plain_completion(model)
+    if SHAPE == "openai":
+        out["choices"][0]["message"]["annotations"] = []
+        out["usage"]["prompt_tokens_details"] = {"cached_tokens": 0, "audio_tokens": 0}
+        out["usage"]["completion_tokens_details"] = {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                     "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        out["service_tier"] = "default"
+    return out
+
+
+def _plain_completion(model: str) -> dict:
     return {
         "id": "chatcmpl-" + uuid.uuid4().hex[:24],
         "object": "chat.completion",

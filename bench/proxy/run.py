@@ -212,6 +212,8 @@ def main() -> int:
     ap.add_argument("--drain", type=float, default=0.0,
                     help="with a callbacks config: after each load, watch the logging queue drain this many seconds "
                          "more and report the rate at which LiteLLM's request counter grew meanwhile")
+    ap.add_argument("--upstream-shape", default="", choices=["", "openai"],
+                    help="openai: the mock answers non-streaming chat in OpenAI's current shape (MOCK_SHAPE)")
     ap.add_argument("--no-fast-lane-too", action="store_true",
                     help="also run `fast-litellm proxy --no-fast-lane` (Python patches only) as a third variant")
     args = ap.parse_args()
@@ -232,7 +234,7 @@ def main() -> int:
 
     mock_port = free_port()
     mock = subprocess.Popen([str(bindir / "python"), str(HERE / "mock_upstream.py"), "--port", str(mock_port)],
-                            env=env, start_new_session=True)
+                            env=dict(env, MOCK_SHAPE=args.upstream_shape), start_new_session=True)
     results = {"litellm": args.litellm, "machine": None, "mock": {}, "runs": []}
     try:
         wait_up(f"http://127.0.0.1:{mock_port}/v1/models", mock)

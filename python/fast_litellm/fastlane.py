@@ -46,12 +46,15 @@ an envelope verified byte for byte against the stock proxy (see
   of its own, LiteLLM's usage chunk with its cost on 1.110.2); the corpus of server
   shapes in ``tests/test_fast_lane_streams.py`` says which are served, replayed or cut.
 
-Everything else is forwarded unchanged to the Python proxy. When the upstream's
-answer falls outside the envelope (an error, a tool call, a different model...), the
-request is sent again through the Python proxy, so the client gets LiteLLM's exact
-answer at the cost of one more upstream call; after three such answers in a row a
-deployment goes straight to LiteLLM for a minute. A stream is only committed once its
-head and first event are verified (until then a surprise still means a replay); an
+Everything else is forwarded unchanged to the Python proxy. When a non-streaming
+upstream answer falls outside the envelope (an error status, a tool call, a different
+model, a timeout...), the front hands the client's request and that upstream answer to
+the Python proxy, whose upstream call gets the held answer instead of the network
+(``fastlane_held.py``): the client gets LiteLLM's exact answer and the upstream saw one
+call. A stream is only committed once its head and first event are verified (until
+then a surprise means a replay: the request is sent again through the Python proxy, one
+more upstream call; after three such streams in a row a deployment goes straight to
+LiteLLM for a minute); an
 event out of shape after that ends the response without ``data: [DONE]`` (a truncated
 chunked body the client can detect) and counts as a strike, since bytes were sent. Every response carries
 ``x-fast-litellm-lane: rust`` or ``python``.
@@ -68,8 +71,8 @@ events, Prometheus counters, spend, ``standard_logging_object``) runs for it: se
 ``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost).
 Streams served in Rust are recorded too (the upstream's SSE body, queued once the stream
 ended; a stream cut mid-way leaves no record and is counted in ``aborted``). Upstream
-errors are replayed through LiteLLM (which logs them itself) and never queued, so no
-request is logged twice.
+errors and answers out of shape go to LiteLLM (which logs them itself) and are never
+queued, so no request is logged twice.
 """
 
 from __future__ import annotations
@@ -98,8 +101,8 @@ _SERVE_FLAGS = {"--config", "-c", "--host", "--port", "--num_workers"}
 def streams_enabled(env: Dict[str, str]) -> bool:
     """Streaming requests are served in Rust unless ``FAST_LITELLM_FAST_LANE_STREAMS=0``.
 
-    A non-streaming answer outside the verified shape is replayed through LiteLLM, so
-    the client always gets LiteLLM's answer. A stream can be replayed only until its
+    A non-streaming answer outside the verified shape is handed to LiteLLM, which builds
+    the client's answer from it (no second upstream call). A stream can be replayed only until its
     first event went out: the front checks the upstream's head and first event (a
     surprise there means a replay), then re-emits event by event. The shapes real
     OpenAI-compatible servers stream (OpenAI's optional fields and detailed usage, vLLM,
@@ -591,6 +594,9 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         # A full queue sends requests to LiteLLM (lossless: spend, budgets and metrics stay exact);
         # FAST_LITELLM_FAST_LANE_LOG_FULL=drop keeps serving in Rust and drops (counts) records instead.
         "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "python").strip().lower() != "drop",
+        # An upstream answer the front does not reproduce goes to LiteLLM with this secret, so LiteLLM
+        # builds the client's answer from it instead of calling the upstream again (fastlane_held).
+        "secret": secret,
     }
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
@@ -687,7 +693,7 @@ def explain(config: Optional[str], env: Optional[dict] = None) -> dict:
         router = {"served_settings": plan["settings"], "upstream_timeout_s": plan["timeout_ms"] / 1000,
                   "cooldown_s": plan["cooldown_ms"] / 1000, "cooldown_links": plan["links"],
                   "note": "a successful first attempt is served in Rust with LiteLLM's headers; an upstream error, "
-                          "timeout or out-of-shape answer is replayed through LiteLLM (its retries/fallbacks), then "
+                          "timeout or out-of-shape answer goes to LiteLLM, which answers from what the upstream sent (then its retries/fallbacks), then "
                           "the group and its fallback groups go to LiteLLM for the cooldown window"}
     streams = None
     if reason is None and groups:

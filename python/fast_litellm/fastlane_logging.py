@@ -81,7 +81,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 SECRET_ENV = "FAST_LITELLM_LANE_LOG_SECRET"
 ROUTE = "/_fast_litellm/lane-log"
@@ -117,14 +117,29 @@ class _Slot:
 
 
 class _Canned:
-    __slots__ = ("url", "base", "status", "headers", "body", "delay", "used", "slot")
+    """The one upstream answer a replay's upstream call gets.
 
-    def __init__(self, rec: dict) -> None:
+    A logging record (``body`` None) replays a call the front already made: after its
+    answer, any other call to that api_base fails. A held answer (``fastlane_held``, with
+    ``body`` as received and all headers) answers LiteLLM's first call; what LiteLLM does
+    after it (retries, fallbacks) goes to the network, as stock's would; ``error`` makes
+    that first call fail the way the front's failed (``"timeout"``, ``"connect"``).
+    """
+
+    __slots__ = ("url", "base", "status", "headers", "body", "delay", "used", "slot", "error", "then_network")
+
+    def __init__(self, rec: dict, body: Optional[bytes] = None) -> None:
         self.url = rec["upstream_url"]
         self.base = rec["api_base"]
         self.status = int(rec["status"])
-        self.headers = [(k, v) for k, v in rec["response_headers"] if k.lower() not in ("content-length", "transfer-encoding")]
-        self.body = rec["response"].encode("utf-8")
+        self.error: Optional[str] = rec.get("error")
+        self.then_network = body is not None
+        if body is None:
+            self.headers = [(k, v) for k, v in rec["response_headers"] if k.lower() not in ("content-length", "transfer-encoding")]
+            self.body = rec["response"].encode("utf-8")
+        else:
+            self.headers = [(k, v) for k, v in rec["response_headers"]]
+            self.body = body
         self.delay = min(max(float(rec.get("upstream_done", 0)) - float(rec.get("start", 0)), 0.0), 30.0)
         self.used = False
         self.slot: Optional[_Slot] = None
@@ -156,6 +171,9 @@ def _ensure_pinner() -> None:
             pin = _PIN.get()
             if pin is None or not isinstance(healthy_deployments, list):
                 return healthy_deployments
+            canned = _CANNED.get()
+            if canned is not None and canned.then_network and canned.used:
+                return healthy_deployments  # after a held answer: LiteLLM's retries pick as stock's do
             kept = [d for d in healthy_deployments if isinstance(d, dict) and (d.get("model_info") or {}).get("id") == pin]
             return kept or healthy_deployments
 
@@ -181,6 +199,10 @@ def _patch_httpx() -> None:
             url = str(request.url)
             if not canned.used and request.method == "POST" and url == canned.url:
                 canned.used = True
+                if canned.error == "timeout":
+                    raise httpx.ReadTimeout("fast-litellm: the upstream did not answer in time", request=request)
+                if canned.error is not None:
+                    raise httpx.ConnectError("fast-litellm: the upstream connection failed", request=request)
                 if canned.delay:
                     slot = canned.slot
                     if slot is not None:
@@ -191,7 +213,7 @@ def _patch_httpx() -> None:
                         if slot is not None:
                             await slot.acquire()
                 return httpx.Response(canned.status, headers=canned.headers, content=canned.body, request=request)
-            if url.startswith(canned.base):
+            if url.startswith(canned.base) and not canned.then_network:
                 # A replay never calls the upstream itself (that would be a second, paid call).
                 raise httpx.ConnectError("fast-litellm: a logging replay does not call the upstream", request=request)
         return await original(self, request, *args, **kwargs)
@@ -221,8 +243,8 @@ class _Armed:
 
     __slots__ = ("canned", "_tokens")
 
-    def __init__(self, rec: dict, slot: Optional[_Slot] = None) -> None:
-        self.canned = _Canned(rec)
+    def __init__(self, rec: dict, slot: Optional[_Slot] = None, body: Optional[bytes] = None) -> None:
+        self.canned = _Canned(rec, body)
         self.canned.slot = slot
         self._tokens: List[Any] = [(_CANNED, _CANNED.set(self.canned))]
         if rec.get("pin"):
@@ -502,15 +524,22 @@ def install_route(app: Any, secret: str) -> None:
     app.router.routes.insert(0, route)
 
 
-def arm(env: Optional[Dict[str, str]] = None) -> bool:
-    """In a process the fast lane launched: add the logging route to LiteLLM's proxy app."""
+def arm(env: Optional[Dict[str, str]] = None, also: Optional[Callable[[Any, str], None]] = None) -> bool:
+    """In a process the fast lane launched: add the logging route to LiteLLM's proxy app
+    (and whatever ``also`` adds, given the app and the launch secret)."""
     env = os.environ if env is None else env
     secret = env.get(SECRET_ENV)
     if not secret:
         return False
+
+    def install_all(app: Any) -> None:
+        install_route(app, secret)
+        if also is not None:
+            also(app, secret)
+
     mod = sys.modules.get(_PROXY_MODULE)
     if mod is not None and hasattr(mod, "app"):
-        install_route(mod.app, secret)
+        install_all(mod.app)
         return True
 
     def on_loaded(module: Any) -> None:
@@ -518,7 +547,7 @@ def arm(env: Optional[Dict[str, str]] = None) -> bool:
         if module.__name__ != _PROXY_MODULE:
             return
         try:
-            install_route(module.app, secret)
+            install_all(module.app)
         except Exception as exc:  # never break the proxy's start
             sys.stderr.write(f"fast_litellm: fast-lane logging route not installed: {exc!r}\n")
 

@@ -7,13 +7,17 @@
 //! `tests/test_fast_lane.py`). Everything else goes to the Python proxy unchanged:
 //! method, path, query, headers and a streamed body, with its response streamed back.
 //!
-//! When an upstream answer falls outside the envelope (an error status, an unknown
-//! field, a different model name), the request is sent again through the Python
-//! proxy so the client gets exactly LiteLLM's answer; that costs one more upstream
-//! call and is counted in `Stats::replayed`.
+//! When a non-streaming upstream answer falls outside the envelope (an error status, an
+//! unknown field, a different model name, a timeout), the Python proxy builds the client's
+//! answer from the upstream answer the front holds, without a second upstream call
+//! (`held.rs`, counted in `Stats::held`). A stream that leaves the envelope before its first
+//! byte went out is sent again through the Python proxy (one more upstream call, counted in
+//! `Stats::replayed`).
 
+mod answer_shapes;
 pub mod logq;
 pub mod pyfmt;
+mod held;
 mod responses;
 mod responses_stream;
 mod router;
@@ -41,6 +45,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use held::{Attempt, Held};
 pub use wire::Format;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -109,6 +114,10 @@ pub struct Config {
     /// Router settings (timeout, cooldown window, fallback links); `None`: none applied.
     #[serde(default)]
     pub router: Option<router::RouterConfig>,
+    /// The launch secret the proxy behind checks on a request carrying a held upstream
+    /// answer (`held.rs`); `None`: answers out of the envelope are replayed (a second call).
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 /// Path prefix of the Python proxy's internal routes (the logging route): never
@@ -123,6 +132,8 @@ pub struct Stats {
     pub served: AtomicU64,
     pub passed: AtomicU64,
     pub replayed: AtomicU64,
+    /// Answers LiteLLM built from the upstream answer the front held (no second upstream call).
+    pub held: AtomicU64,
     pub backend_errors: AtomicU64,
     /// Streams served in Rust that left the verified shape after bytes were sent (cut short).
     pub aborted: AtomicU64,
@@ -145,9 +156,10 @@ impl Stats {
     }
 }
 
-/// Per-deployment brake on replays: after `STRIKES` upstream answers in a row that
-/// fell outside the envelope (each one cost a second upstream call through Python),
-/// the deployment goes straight to Python for `COOL_DOWN_MS`.
+/// Per-deployment brake on replays: after `STRIKES` streams in a row that left the
+/// envelope (replayed before their first byte, a second upstream call, or cut), the
+/// deployment goes straight to Python for `COOL_DOWN_MS`. Non-streaming answers out of
+/// the envelope are held, not replayed (`held.rs`): they cost no second call and no strike.
 struct Guard {
     strikes: AtomicU64,
     disabled_until_ms: AtomicU64,
@@ -371,27 +383,60 @@ fn allowed_request_header(name: &str) -> bool {
 
 impl Front {
     /// The bookkeeping after a Rust attempt at `model` on the deployment behind `guard`:
-    /// counters and the guard; after an upstream error or timeout (`failed`), the group
-    /// and its fallbacks go to LiteLLM from now on (it is about to retry/fall back and may
-    /// cool deployments down). Gives the response back when the attempt served one.
-    fn settle(&self, served: Option<Response<Body>>, guard: Option<&Guard>, model: &str, failed: bool) -> Option<Response<Body>> {
-        if served.is_some() {
-            self.stats.served.fetch_add(1, Ordering::Relaxed);
-            if let Some(g) = guard {
-                g.ok();
+    /// counters and the guard (replays strike it, held answers do not: they cost no second
+    /// upstream call); after an upstream error or timeout, the group and its fallbacks go to
+    /// LiteLLM from now on (it is about to retry/fall back and may cool deployments down).
+    /// Without a launch secret a held answer cannot be handed over: it becomes a replay.
+    fn settle(&self, attempt: Attempt, guard: Option<&Guard>, model: &str) -> Attempt {
+        let (attempt, failed) = match attempt {
+            Attempt::Served(r) => {
+                self.stats.served.fetch_add(1, Ordering::Relaxed);
+                if let Some(g) = guard {
+                    g.ok();
+                }
+                return Attempt::Served(r);
             }
-            return served;
-        }
-        self.stats.replayed.fetch_add(1, Ordering::Relaxed);
-        if let Some(g) = guard {
-            g.strike();
+            Attempt::Held(h) if self.cfg.secret.is_some() => {
+                let failed = h.failed();
+                (Attempt::Held(h), failed)
+            }
+            Attempt::Held(h) => (Attempt::Replay { failed: h.failed() }, h.failed()),
+            Attempt::Replay { failed } => (Attempt::Replay { failed }, failed),
+        };
+        if matches!(attempt, Attempt::Replay { .. }) {
+            self.stats.replayed.fetch_add(1, Ordering::Relaxed);
+            if let Some(g) = guard {
+                g.strike();
+            }
         }
         if failed {
             if let Some(r) = &self.router {
                 r.failed(model, 0);
             }
         }
-        None
+        attempt
+    }
+
+    /// After `settle`: the client's response when the attempt served it or LiteLLM built it
+    /// from the held upstream answer; else the request back for a replay, and whether the
+    /// upstream failed.
+    async fn conclude(
+        &self,
+        attempt: Attempt,
+        parts: hyper::http::request::Parts,
+        bytes: Bytes,
+        group: &str,
+    ) -> Result<Response<Body>, (hyper::http::request::Parts, Bytes, bool)> {
+        match attempt {
+            Attempt::Served(r) => Ok(r),
+            Attempt::Held(h) => {
+                let failed = h.failed();
+                let resp = self.pass_held(parts, bytes, h).await;
+                self.note_python_answer(&resp, true, Some(group), failed);
+                Ok(resp)
+            }
+            Attempt::Replay { failed } => Err((parts, bytes, failed)),
+        }
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
@@ -403,6 +448,7 @@ impl Front {
                     "served": s.served.load(Ordering::Relaxed),
                     "passed": s.passed.load(Ordering::Relaxed),
                     "replayed": s.replayed.load(Ordering::Relaxed),
+                    "held": s.held.load(Ordering::Relaxed),
                     "backend_errors": s.backend_errors.load(Ordering::Relaxed),
                     "aborted": s.aborted.load(Ordering::Relaxed),
                     "aborted_by_reason": Stats::reasons(&s.aborted_by_reason),
@@ -441,22 +487,27 @@ impl Front {
             let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
             let mut group: Option<String> = None;
             let mut replayed = false;
+            let (mut parts, mut bytes) = (parts, bytes);
             if let Some(plan) = if log_full { None } else { self.plan(&bytes) } {
                 let guard = self.guards.get(&plan.deployment.id);
                 let routable = self.router.as_ref().map_or(true, |r| r.open(&plan.req.model));
                 group = Some(plan.req.model.clone());
                 if routable && guard.map_or(true, |g| g.open()) {
-                    // An upstream error or timeout (not an answer merely out of shape).
-                    let mut failed = false;
-                    let served = if plan.req.streaming() {
-                        self.clone().serve_stream(&plan, &parts, &bytes, peer, &mut failed).await
+                    let attempt = if plan.req.streaming() {
+                        // `failed`: an upstream error or timeout (not an answer merely out of shape).
+                        let mut failed = false;
+                        match self.clone().serve_stream(&plan, &parts, &bytes, peer, &mut failed).await {
+                            Some(r) => Attempt::Served(r),
+                            None => Attempt::Replay { failed },
+                        }
                     } else {
-                        self.serve(&plan, &parts, &bytes, peer, &mut failed).await
+                        self.serve(&plan, &parts, &bytes, peer).await
                     };
-                    if let Some(resp) = self.settle(served, guard, &plan.req.model, failed) {
-                        return resp;
+                    let attempt = self.settle(attempt, guard, &plan.req.model);
+                    match self.conclude(attempt, parts, bytes, &plan.req.model).await {
+                        Ok(resp) => return resp,
+                        Err((p, b, failed)) => (parts, bytes, replayed) = (p, b, failed),
                     }
-                    replayed = failed;
                 }
             }
             let req = Request::from_parts(parts, full(bytes));
@@ -495,6 +546,7 @@ impl Front {
     async fn pass_upgrade(&self, mut req: Request<Incoming>) -> Response<Body> {
         self.stats.passed.fetch_add(1, Ordering::Relaxed);
         let client_side = hyper::upgrade::on(&mut req);
+        req.headers_mut().remove(held::HELD_HEADER);
         let (mut parts, body) = req.into_parts();
         let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
         parts.uri = match format!("http://{}{}", self.backend_authority, pq).parse() {
@@ -600,39 +652,29 @@ impl Front {
         Some(wire::Plan { req, deployment: d })
     }
 
-    /// Call the upstream and build LiteLLM's answer; `None`: replay through Python.
+    /// Call the upstream and build LiteLLM's answer; an answer outside the envelope (or an
+    /// upstream error) is held for LiteLLM to answer from.
     async fn serve(
         &self,
         plan: &wire::Plan,
         head: &hyper::http::request::Parts,
         request_body: &[u8],
         peer: SocketAddr,
-        failed: &mut bool,
-    ) -> Option<Response<Body>> {
-        let format = self.cfg.format?;
+    ) -> Attempt {
+        let Some(format) = self.cfg.format else { return Attempt::Replay { failed: false } };
         let started = Instant::now();
         let started_unix = unix_now_f64();
         let d = &plan.deployment;
-        let call = async {
-            let resp = self.client.request(upstream_request(format, plan)?).await.ok()?;
-            if resp.status() != StatusCode::OK {
-                return None;
-            }
-            let (parts, body) = resp.into_parts();
-            let bytes = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.ok()?.to_bytes();
-            Some((parts, bytes))
-        };
-        // Give up no later than LiteLLM's own timeout would (then replay: LiteLLM retries/falls back).
-        let outcome = match &self.router {
-            Some(r) => tokio::time::timeout(r.timeout(), call).await.ok().flatten(),
-            None => call.await,
-        };
-        let Some((parts, bytes)) = outcome else {
-            *failed = true;
-            return None;
+        let Some(up) = upstream_request(format, plan) else { return Attempt::Replay { failed: false } };
+        let pin = self.cfg.groups.get(&plan.req.model).map_or(false, |g| g.len() > 1);
+        // Give up no later than LiteLLM's own timeout would (LiteLLM then retries/falls back).
+        let (parts, bytes) = match self.call_upstream(up, self.router.as_ref().map(|r| r.timeout())).await {
+            held::Outcome::Answer(parts, bytes) if parts.status == StatusCode::OK => (parts, bytes),
+            other => return Held::new(other, d, "/chat/completions", pin),
         };
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let answer = wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)?;
+        let hold = |parts, bytes| Held::new(held::Outcome::Answer(parts, bytes), d, "/chat/completions", pin);
+        let Some(answer) = wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model) else { return hold(parts, bytes) };
         let upstream_done_unix = unix_now_f64();
         let out = wire::render_body(format, &answer, &plan.req.model);
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -650,7 +692,9 @@ impl Front {
             (total_ms - upstream_ms).max(0.0),
         );
         let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
-        append_headers(h, headers)?;
+        if append_headers(h, headers).is_none() {
+            return hold(parts, bytes);
+        }
         lane(&mut resp, "rust");
         if let Some(q) = &self.log {
             q.push(log_record(LogInput {
@@ -664,13 +708,13 @@ impl Front {
                 upstream_status: parts.status.as_u16(),
                 upstream_headers: &parts.headers,
                 upstream_body: &bytes,
-                pin: self.cfg.groups.get(&plan.req.model).map_or(false, |g| g.len() > 1),
+                pin,
                 start: started_unix,
                 upstream_done: upstream_done_unix,
                 end: unix_now_f64(),
             }));
         }
-        Some(resp)
+        Attempt::Served(resp)
     }
 
     /// A streaming chat completion: wait for the upstream's head and first event (until
@@ -850,9 +894,16 @@ impl Front {
         }
     }
 
-    /// Forward to the Python proxy unchanged and stream its answer back.
-    async fn pass(&self, req: Request<Body>) -> Response<Body> {
+    /// Forward a client's request to the Python proxy unchanged (but for the held-answer
+    /// marker, which only the front may set) and stream its answer back.
+    async fn pass(&self, mut req: Request<Body>) -> Response<Body> {
         self.stats.passed.fetch_add(1, Ordering::Relaxed);
+        req.headers_mut().remove(held::HELD_HEADER);
+        self.forward(req).await
+    }
+
+    /// Send a request to the Python proxy and stream its answer back.
+    async fn forward(&self, req: Request<Body>) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let uri: Uri = match format!("http://{}{}", self.backend_authority, pq).parse() {

@@ -14,7 +14,6 @@ use base64::Engine;
 use bytes::Bytes;
 use crypto_secretbox::aead::{Aead, AeadCore, KeyInit, OsRng};
 use crypto_secretbox::XSalsa20Poly1305;
-use http_body_util::{BodyExt, Limited};
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use serde::{Deserialize, Serialize};
@@ -24,11 +23,11 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::held::{Attempt, Held, Outcome};
 use crate::responses_stream::{RespStreamSpec, RespStreamState};
 use crate::wire::{self, js, Format};
 use crate::{
     append_headers, full, lane, log_record, unix_now_f64, Body, Deployment, Front, LogInput, SseState, Stats, StreamOrigin,
-    MAX_UPSTREAM_BODY,
 };
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -289,42 +288,30 @@ impl Front {
         self.stream_response(origin, headers, (parts, body, state, prefix, raw, ended), logging)
     }
 
-    /// Call the upstream's `/responses` and build LiteLLM's answer; `None`: replay
-    /// through Python (`failed` says whether the upstream failed or merely answered out
-    /// of shape).
+    /// Call the upstream's `/responses` and build LiteLLM's answer; an answer outside the
+    /// envelope (or an upstream error) is held for LiteLLM to answer from.
     pub(crate) async fn serve_responses(
         &self,
         req: &ResponsesRequest,
         d: &Deployment,
-        failed: &mut bool,
         client: (&hyper::http::request::Parts, &[u8], SocketAddr),
-    ) -> Option<Response<Body>> {
-        let format = self.cfg.format?;
-        let key = self.cfg.master_key.as_deref()?;
+    ) -> Attempt {
+        let (Some(format), Some(key)) = (self.cfg.format, self.cfg.master_key.as_deref()) else {
+            return Attempt::Replay { failed: false };
+        };
         let started = Instant::now();
         let started_unix = unix_now_f64();
-        let up = upstream_request(req, d)?;
-        let call = async {
-            let resp = self.client.request(up).await.ok()?;
-            if resp.status() != StatusCode::OK {
-                return None;
-            }
-            let (parts, body) = resp.into_parts();
-            let bytes: Bytes = Limited::new(body, MAX_UPSTREAM_BODY).collect().await.ok()?.to_bytes();
-            Some((parts, bytes))
-        };
-        let outcome = match &self.router {
-            Some(r) => tokio::time::timeout(r.timeout(), call).await.ok().flatten(),
-            None => call.await,
-        };
-        let Some((parts, bytes)) = outcome else {
-            *failed = true;
-            return None;
+        let Some(up) = upstream_request(req, d) else { return Attempt::Replay { failed: false } };
+        let pin = self.cfg.groups.get(&req.model).map_or(false, |g| g.len() > 1);
+        let (parts, bytes) = match self.call_upstream(up, self.router.as_ref().map(|r| r.timeout())).await {
+            Outcome::Answer(parts, bytes) if parts.status == StatusCode::OK => (parts, bytes),
+            other => return Held::new(other, d, "/responses", pin),
         };
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let upstream_done_unix = unix_now_f64();
-        let a = parse_upstream(&bytes, &parts.headers, &d.upstream_model)?;
-        let id = managed_id(key, &d.id, &a.id)?;
+        let hold = |parts, bytes| Held::new(Outcome::Answer(parts, bytes), d, "/responses", pin);
+        let Some(a) = parse_upstream(&bytes, &parts.headers, &d.upstream_model) else { return hold(parts, bytes) };
+        let Some(id) = managed_id(key, &d.id, &a.id) else { return hold(parts, bytes) };
         let out = render_body(format, &a, &id, &req.model);
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut resp = Response::new(full(out));
@@ -340,6 +327,7 @@ impl Front {
             prompt_tokens: a.input_tokens,
             completion_tokens: a.output_tokens,
             total_tokens: a.total_tokens,
+            extras: Default::default(),
         };
         let mut headers = wire::litellm_headers(format, &self.cfg.version, d, &req.model, Some(&as_chat), &parts.headers,
                                                 total_ms, (total_ms - upstream_ms).max(0.0));
@@ -347,7 +335,9 @@ impl Front {
             headers.retain(|(k, _)| k != "x-litellm-overhead-duration-ms");
         }
         let call_id = headers.iter().find(|(k, _)| k == "x-litellm-call-id").map(|(_, v)| v.clone()).unwrap_or_default();
-        append_headers(resp.headers_mut(), headers)?;
+        if append_headers(resp.headers_mut(), headers).is_none() {
+            return hold(parts, bytes);
+        }
         lane(&mut resp, "rust");
         if let Some(q) = &self.log {
             let (head, request_body, peer) = client;
@@ -362,13 +352,13 @@ impl Front {
                 upstream_status: parts.status.as_u16(),
                 upstream_headers: &parts.headers,
                 upstream_body: &bytes,
-                pin: self.cfg.groups.get(&req.model).map_or(false, |g| g.len() > 1),
+                pin,
                 start: started_unix,
                 upstream_done: upstream_done_unix,
                 end: unix_now_f64(),
             }));
         }
-        Some(resp)
+        Attempt::Served(resp)
     }
 
     /// A `/v1/responses` request with the master key: served in Rust when inside the
@@ -377,8 +367,8 @@ impl Front {
     /// carries a cost estimate the front does not reproduce).
     pub(crate) async fn handle_responses(
         self: &Arc<Self>,
-        parts: hyper::http::request::Parts,
-        bytes: Bytes,
+        mut parts: hyper::http::request::Parts,
+        mut bytes: Bytes,
         peer: SocketAddr,
     ) -> Response<Body> {
         let mut group: Option<String> = None;
@@ -398,16 +388,20 @@ impl Front {
                     let v110 = self.cfg.format == Some(Format::V1_110);
                     let eligible = !req.streaming() || (v110 && self.cfg.streams && priced);
                     if eligible && routable && guard.map_or(true, |g| g.open()) {
-                        let mut failed = false;
-                        let served = if req.streaming() {
-                            self.serve_responses_stream(&req, &d, &mut failed, (&parts, &bytes, peer)).await
+                        let attempt = if req.streaming() {
+                            let mut failed = false;
+                            match self.serve_responses_stream(&req, &d, &mut failed, (&parts, &bytes, peer)).await {
+                                Some(r) => Attempt::Served(r),
+                                None => Attempt::Replay { failed },
+                            }
                         } else {
-                            self.serve_responses(&req, &d, &mut failed, (&parts, &bytes, peer)).await
+                            self.serve_responses(&req, &d, (&parts, &bytes, peer)).await
                         };
-                        if let Some(resp) = self.settle(served, guard, &req.model, failed) {
-                            return resp;
+                        let attempt = self.settle(attempt, guard, &req.model);
+                        match self.conclude(attempt, parts, bytes, &req.model).await {
+                            Ok(resp) => return resp,
+                            Err((p, b, failed)) => (parts, bytes, replayed) = (p, b, failed),
                         }
-                        replayed = failed;
                     }
                 }
             }

@@ -8,6 +8,7 @@ use hyper::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::answer_shapes::{self, Extras};
 use crate::pyfmt::float_repr;
 use crate::Deployment;
 
@@ -118,6 +119,8 @@ pub struct Answer {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+    /// OpenAI's optional fields the answer carried (`answer_shapes`).
+    pub extras: Extras,
 }
 
 fn exact_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
@@ -158,7 +161,9 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
     }
     let v: Value = serde_json::from_slice(body).ok()?;
     let o = v.as_object()?;
-    if !exact_keys(o, &["id", "object", "created", "model", "system_fingerprint", "choices", "usage"]) {
+    let service_tier = answer_shapes::service_tier(o)?;
+    let base = &["id", "object", "created", "model", "system_fingerprint", "choices", "usage"];
+    if o.len() != base.len() + usize::from(service_tier.is_some()) || !base.iter().all(|k| o.contains_key(*k)) {
         return None;
     }
     if o["object"].as_str()? != "chat.completion" || o["model"].as_str()? != upstream_model {
@@ -186,12 +191,14 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
         return None;
     }
     let m = c["message"].as_object()?;
-    if !exact_keys(m, &["role", "content", "refusal"]) || m["role"].as_str()? != "assistant" || !m["refusal"].is_null() {
+    let annotations = answer_shapes::message_extras(m)?;
+    if !m.contains_key("role") || m["role"].as_str()? != "assistant" || !m.get("refusal")?.is_null() {
         return None;
     }
-    let content = m["content"].as_str()?.to_string();
+    let content = m.get("content")?.as_str()?.to_string();
     let u = o["usage"].as_object()?;
-    if !exact_keys(u, &["prompt_tokens", "completion_tokens", "total_tokens"]) {
+    let details = answer_shapes::usage_extras(u)?;
+    if !["prompt_tokens", "completion_tokens", "total_tokens"].iter().all(|k| u.contains_key(*k)) {
         return None;
     }
     let (p, k, t) = (u["prompt_tokens"].as_u64()?, u["completion_tokens"].as_u64()?, u["total_tokens"].as_u64()?);
@@ -208,6 +215,7 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
         prompt_tokens: p,
         completion_tokens: k,
         total_tokens: t,
+        extras: Extras { annotations, details, service_tier },
     })
 }
 
@@ -217,27 +225,25 @@ pub fn js(s: &str) -> String {
 
 /// The body LiteLLM's proxy returns (compact JSON, UTF-8, its key order).
 pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8> {
-    let message = match format {
-        Format::V1_110 => format!(
-            r#"{{"content":{},"role":"assistant","refusal":null}},"provider_specific_fields":{{}},"logprobs":null}}"#,
-            js(&a.content)
-        ),
-        Format::V1_83 => format!(
-            r#"{{"content":{},"role":"assistant","provider_specific_fields":{{"refusal":null}}}},"provider_specific_fields":{{}}}}"#,
-            js(&a.content)
-        ),
+    let message = answer_shapes::render_message(format, &a.content, &a.extras);
+    let choice_tail = match format {
+        Format::V1_110 => r#","provider_specific_fields":{},"logprobs":null}"#,
+        Format::V1_83 => r#","provider_specific_fields":{}}"#,
     };
     format!(
-        r#"{{"id":{},"created":{},"model":{},"object":"chat.completion","system_fingerprint":{},"choices":[{{"finish_reason":{},"index":0,"message":{}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}}}}}"#,
+        r#"{{"id":{},"created":{},"model":{},"object":"chat.completion","system_fingerprint":{},"choices":[{{"finish_reason":{},"index":0,"message":{}{}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}{}}}{}}}"#,
         js(&a.id),
         a.created,
         js(requested_model),
         js(&a.system_fingerprint),
         js(&a.finish_reason),
         message,
+        choice_tail,
         a.completion_tokens,
         a.prompt_tokens,
         a.total_tokens,
+        answer_shapes::render_usage_details(&a.extras),
+        answer_shapes::render_tail(&a.extras),
     )
     .into_bytes()
 }

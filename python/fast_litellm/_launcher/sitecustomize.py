@@ -29,10 +29,10 @@ def _chain_next_sitecustomize() -> None:
 try:
     import fast_litellm  # noqa: F401  (activates)
 
-    if os.environ.get("FAST_LITELLM_LANE_LOG_SECRET"):  # the proxy behind the fast lane: its logging route
-        from fast_litellm import fastlane_logging
+    if os.environ.get("FAST_LITELLM_LANE_LOG_SECRET"):  # the proxy behind the fast lane: logging route, held answers
+        from fast_litellm import fastlane_held
 
-        fastlane_logging.arm()
+        fastlane_held.arm()
 
     if os.environ.get("FAST_LITELLM_REPORT_DIR"):
         from fast_litellm import _report
