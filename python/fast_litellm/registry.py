@@ -7,7 +7,9 @@ them. Activation decides each patch's state once:
 * ``skipped``  - disabled by environment, LiteLLM version outside the patch's
   range, its runtime precondition (``Patch.requires``) not met, the native module
   missing, or the target not present in this LiteLLM;
-* ``failed``   - building the replacement raised (the exception is the reason);
+* ``failed``   - building the replacement raised (the exception is the reason); an
+  optional package that is not installed (``ModuleNotFoundError`` for a module outside
+  LiteLLM and Fast LiteLLM) makes it ``skipped`` with that reason instead;
 * ``applied``  - swapped in, in every ``litellm`` module that holds it.
 
 A supported patch whose module LiteLLM has not imported yet is ``pending`` until
@@ -25,7 +27,17 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional
 
 from . import _hooks
-from ._patching import APPLIED, FAILED, PENDING, SKIPPED, _SHADOW, Patch, env_flag, shadow_enabled
+from ._patching import (
+    APPLIED,
+    FAILED,
+    PENDING,
+    SKIPPED,
+    _SHADOW,
+    Patch,
+    env_flag,
+    missing_dependency,
+    shadow_enabled,
+)
 
 #: Component modules, in the order they are applied. Each holds ``PATCHES``.
 COMPONENTS = ("token_counting", "cost", "rate_limit", "transport", "metrics")
@@ -84,6 +96,8 @@ def _supported(patch: Patch, version: Optional[str]) -> Optional[str]:
     if patch.requires is not None:
         try:
             return patch.requires()
+        except ImportError as exc:
+            return missing_dependency(exc) or f"precondition check failed: {exc!r}"
         except Exception as exc:
             return f"precondition check failed: {exc!r}"
     return None
