@@ -985,15 +985,21 @@ def fused_completion_cost(patch: Patch, original: Callable[..., Any], generic: C
     plan yet, the price map changed) goes through the generic wrapper unchanged."""
     from .._patching import _NEVER_CATCH, _SHADOW
 
-    with _STATE.lock:
-        _ensure_table()
-    chat_cost = _STATE.table.chat_cost  # the table is cleared on resets, never replaced
+    # The native table is made at the first call, not when the patch is installed (`import
+    # fast_litellm` does not load the extension); it is cleared on resets, never replaced.
+    bound: List[Any] = []
+
+    def chat_cost_fn() -> Any:
+        with _STATE.lock:
+            _ensure_table()
+        bound.append(_STATE.table.chat_cost)
+        return bound[0]
 
     def completion_cost(completion_response: Any = None, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs or _SHADOW[0]:
             return generic(completion_response, *args, **kwargs)
         try:
-            out = chat_cost(completion_response)
+            out = (bound[0] if bound else chat_cost_fn())(completion_response)
         except _NEVER_CATCH:
             raise
         except BaseException as exc:  # PanicException is a BaseException
