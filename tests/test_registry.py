@@ -305,3 +305,20 @@ def test_metrics_patch_skipped_without_prometheus_client():
     assert "prometheus_client" in scrape[1] and "not installed" in scrape[1]
     assert all(state != "failed" for state, _ in states.values()), states
     assert "fast_litellm" not in out.stderr, out.stderr  # no warning for a skip
+
+
+def test_version_ranges_match_packaging():
+    """The registry's range check (no `packaging` import at activation) agrees with
+    PEP 440 on every patch's range and a generated set of versions."""
+    import random
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    rng = random.Random(5)
+    ranges = sorted({p.supports for p in registry.patches()} | {">=1.83.7", "==1.110.2", "!=1.100,>1.83", "<=1.100.0"})
+    versions = ["1.83.7", "1.83.14", "1.100", "1.100.0", "1.110.2", "1.111", "1.84.0", "2.0", "1.83.7rc1", "1.110.2.post1"]
+    versions += [".".join(str(rng.randint(0, 120)) for _ in range(rng.randint(1, 4))) for _ in range(300)]
+    for spec in ranges:
+        for v in versions:
+            assert registry.version_in(v, spec) == (Version(v) in SpecifierSet(spec)), (v, spec)
