@@ -19,4 +19,6 @@ rm -rf "$wheels"
 export PATH="$venv/bin:$PATH"
 export LITELLM_LOCAL_MODEL_COST_MAP="${LITELLM_LOCAL_MODEL_COST_MAP:-True}"   # no network: bundled price map
 fast-litellm doctor
+# The CLI lives in the virtualenv, not on the caller's PATH: say where.
+echo "fast-litellm is installed in $venv/bin (export PATH=\"$venv/bin:\$PATH\" to use it in a shell)"
 exec fast-litellm proxy "$@"

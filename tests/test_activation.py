@@ -82,3 +82,22 @@ def test_import_fast_litellm_does_not_import_litellm():
     # Cheap to import; LiteLLM is patched when (and if) it is imported.
     out = run_py("import sys, json, fast_litellm; print(json.dumps('litellm' in sys.modules))")
     assert out is False
+
+
+def test_import_does_not_load_the_native_module():
+    """`import fast_litellm` (after `import litellm`) defers the extension to first use and
+    builds no report; the first accelerated call loads it and is served natively."""
+    code = """
+    import json, sys
+    import litellm, fast_litellm
+    loaded_at_import = "fast_litellm._native" in sys.modules
+    n = litellm.token_counter(model="gpt-4o", text="hello world")
+    st = fast_litellm.status()
+    calls = sum(p["calls"] for p in st["patches"] if p["component"] == "token_counting")
+    print(json.dumps({"at_import": loaded_at_import, "after": "fast_litellm._native" in sys.modules,
+                      "calls": calls, "n": n, "native": st["versions"]["native"]}))
+    """
+    out = run_py(code)
+    assert out["at_import"] is False
+    assert out["native"] and out["after"] is True
+    assert out["calls"] >= 1 and out["n"] > 0

@@ -137,6 +137,22 @@ def test_doctor_json_on_this_litellm():
             assert p["reason"], p
 
 
+def test_doctor_coverage_prints_a_table():
+    """``doctor --coverage`` measures a sample of the price map (the whole map under
+    ``--coverage-full``) and prints one row per measure, not one long line per component."""
+    out = subprocess.run(fast_litellm_cmd() + ["doctor", "--coverage"], capture_output=True, text=True,
+                         env=_env(), timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == ["component", "measure", "value"])
+    rows = lines[header + 2:]
+    assert any(r.split()[:1] == ["cost"] for r in rows), out.stdout
+    assert any(r.split()[:1] == ["token_counting"] for r in rows), out.stdout
+    assert any("sample" in r and "of" in r for r in rows), out.stdout  # says it is a sample, of how many
+    assert any(r.rstrip().endswith("%") and "share" in r for r in rows), out.stdout
+    assert max(len(line) for line in lines[header:]) <= 160, max(lines[header:], key=len)  # wrapped, not one line
+
+
 def test_doctor_json_disabled_applies_nothing():
     out = subprocess.run(fast_litellm_cmd() + ["doctor", "--json"], capture_output=True, text=True,
                          env=_env(FAST_LITELLM_DISABLE="1"), timeout=300)

@@ -257,3 +257,68 @@ def test_static_method_target_stays_a_static_method():
         registry.deactivate()
         registry._patches = saved
         registry.activate()
+
+
+def test_missing_optional_package_is_skipped_with_reason_not_failed(probe):
+    """A replacement that needs a package that is not installed (LiteLLM needs it for that
+    feature too) is ``skipped`` with the reason; a missing module of our own stays ``failed``."""
+    registry.deactivate()
+
+    def needs(module_name):
+        def build(original):
+            importlib.import_module(module_name)
+            return original
+
+        return build
+
+    probe.build = needs("fast_litellm_no_such_optional_package")
+    probe._built = None
+    registry.activate()
+    assert probe.state == "skipped", probe.reason
+    assert "'fast_litellm_no_such_optional_package'" in probe.reason and "not installed" in probe.reason
+    registry.deactivate()
+    probe.build = needs("fast_litellm.no_such_module")
+    probe._built = None
+    registry.activate()
+    assert probe.state == "failed"
+
+
+def test_metrics_patch_skipped_without_prometheus_client():
+    """A normal install without ``prometheus_client`` (a proxy without Prometheus): the metrics
+    patches are ``skipped`` naming the package, never ``failed``, and nothing is printed at start."""
+    import json
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['prometheus_client'] = None\n"  # unimportable, as if not installed
+        "import litellm, fast_litellm, json\n"
+        "print(json.dumps({p['name']: [p['state'], p['reason']] for p in fast_litellm.status()['patches']"
+        " if p['component'] == 'metrics'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    states = json.loads(out.stdout.strip().splitlines()[-1])
+    scrape = states["metrics.tolerant_multiprocess_scrape"]
+    if "outside the supported range" in scrape[1]:
+        pytest.skip(scrape[1])
+    assert scrape[0] == "skipped", scrape
+    assert "prometheus_client" in scrape[1] and "not installed" in scrape[1]
+    assert all(state != "failed" for state, _ in states.values()), states
+    assert "fast_litellm" not in out.stderr, out.stderr  # no warning for a skip
+
+
+def test_version_ranges_match_packaging():
+    """The registry's range check (no `packaging` import at activation) agrees with
+    PEP 440 on every patch's range and a generated set of versions."""
+    import random
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    rng = random.Random(5)
+    ranges = sorted({p.supports for p in registry.patches()} | {">=1.83.7", "==1.110.2", "!=1.100,>1.83", "<=1.100.0"})
+    versions = ["1.83.7", "1.83.14", "1.100", "1.100.0", "1.110.2", "1.111", "1.84.0", "2.0", "1.83.7rc1", "1.110.2.post1"]
+    versions += [".".join(str(rng.randint(0, 120)) for _ in range(rng.randint(1, 4))) for _ in range(300)]
+    for spec in ranges:
+        for v in versions:
+            assert registry.version_in(v, spec) == (Version(v) in SpecifierSet(spec)), (v, spec)

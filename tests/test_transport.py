@@ -413,3 +413,169 @@ def test_litellm_sync_http_handler_uses_our_transport(upstream, transport_on):
         fast_litellm.activate()
     assert stock_cls is not HTTPTransport
     assert fast == stock
+
+
+# ---------------------------------------------------------------- LiteLLM's transport switches
+#
+# Our transport only replaces LiteLLM's aiohttp one. LiteLLM's own switches (asked at each
+# call, as its factory asks them) must hand back what stock builds: its httpx transport (or
+# ``None``: httpx's default), or on 1.110.x its HTTP/2 transport. LiteLLM's
+# tests/test_litellm/llms/custom_httpx/test_http_handler.py checks these on its factory
+# (e.g. ``test_aiohttp_disabled_transport``: ``None``); the same assertions run here with
+# the patch on, against the real factory, next to a stock run of the same call.
+
+
+def _kind(transport) -> str:
+    from litellm.llms.custom_httpx.aiohttp_transport import LiteLLMAiohttpTransport
+
+    if transport is None:
+        return "httpx default"
+    if isinstance(transport, AsyncHTTPTransport):
+        return "ours"
+    if isinstance(transport, LiteLLMAiohttpTransport):
+        return "aiohttp"
+    return type(transport).__module__ + "." + type(transport).__qualname__
+
+
+def _factory_kinds(make) -> tuple:
+    """``(accelerated, stock)`` kinds of the transport ``make()`` builds."""
+    fast = _kind(make())
+    fast_litellm.deactivate()
+    try:
+        stock = _kind(make())
+    finally:
+        fast_litellm.activate()
+    return fast, stock
+
+
+def _async_factory():
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    return AsyncHTTPHandler._create_async_transport()
+
+
+def _handler_transport(**kwargs):
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    handler = AsyncHTTPHandler(**kwargs)
+    return handler.client._transport
+
+
+def _openai_sdk_transport():
+    from litellm.llms.openai.common_utils import BaseOpenAILLM
+
+    return BaseOpenAILLM._get_async_http_client()._transport
+
+
+def _litellm_has_http2() -> bool:
+    import litellm
+
+    return hasattr(litellm, "http2")
+
+
+SWITCHES = {
+    "default": {},
+    "litellm.disable_aiohttp_transport": {"attr": ("disable_aiohttp_transport", True)},
+    "DISABLE_AIOHTTP_TRANSPORT": {"env": ("DISABLE_AIOHTTP_TRANSPORT", "True")},
+    "LITELLM_HTTP2": {"env": ("LITELLM_HTTP2", "True")},
+    "litellm.http2": {"attr": ("http2", True)},
+    "force_ipv4+disabled": {"attr": ("disable_aiohttp_transport", True), "ipv4": True},
+}
+
+
+def _set_switch(monkeypatch, switch: dict) -> None:
+    import litellm
+
+    monkeypatch.setattr(litellm, "force_ipv4", bool(switch.get("ipv4")))
+    monkeypatch.setattr(litellm, "disable_aiohttp_transport", False)
+    for name in ("DISABLE_AIOHTTP_TRANSPORT", "LITELLM_HTTP2"):
+        monkeypatch.delenv(name, raising=False)
+    if "attr" in switch:
+        monkeypatch.setattr(litellm, switch["attr"][0], switch["attr"][1], raising=False)
+    if "env" in switch:
+        monkeypatch.setenv(*switch["env"])
+
+
+@pytest.mark.parametrize("where", ["factory", "AsyncHTTPHandler", "openai_sdk_client"])
+@pytest.mark.parametrize("switch", sorted(SWITCHES))
+def test_litellm_transport_switches_honoured(transport_on, monkeypatch, switch, where):
+    import litellm
+
+    if not any(p["name"].startswith("transport.async_transport") and p["state"] == "applied"
+               for p in fast_litellm.status()["patches"]):
+        pytest.skip("the async transport factory is not patched on this LiteLLM")
+    has_http2 = _litellm_has_http2()  # before the switch: setting litellm.http2 would add it on 1.83.x
+    _set_switch(monkeypatch, SWITCHES[switch])
+    make = {"factory": _async_factory, "AsyncHTTPHandler": _handler_transport,
+            "openai_sdk_client": _openai_sdk_transport}[where]
+    fast, stock = _factory_kinds(make)
+    if stock == "aiohttp":
+        assert fast == "ours", (switch, where)
+    else:
+        assert fast == stock, (switch, where)
+    # LiteLLM's own expectations for these switches (test_http_handler.py).
+    if switch in ("litellm.disable_aiohttp_transport", "DISABLE_AIOHTTP_TRANSPORT") and where == "factory":
+        assert fast == "httpx default"  # test_aiohttp_disabled_transport
+    if switch == "force_ipv4+disabled" and where == "factory":
+        # test_force_ipv4_transport: an httpx.AsyncHTTPTransport
+        assert fast == f"{httpx.AsyncHTTPTransport.__module__}.{httpx.AsyncHTTPTransport.__qualname__}"
+    # 1.83.x has no HTTP/2 switch: stock ignores it there, and so do we (fast == stock above).
+    if switch in ("LITELLM_HTTP2", "litellm.http2") and has_http2:
+        assert fast.endswith("AsyncHTTP2ConnectionSpread")
+    if switch == "default":
+        assert fast == "ours"
+    assert litellm.force_ipv4 is bool(SWITCHES[switch].get("ipv4"))
+
+
+def test_http2_client_gets_litellms_http2_transport(transport_on):
+    """1.110.x: a handler built for HTTP/2 (``http2=True``, a provider default) gets LiteLLM's
+    HTTP/2 transport, whatever the aiohttp switches say."""
+    import inspect
+
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    if "http2" not in inspect.signature(AsyncHTTPHandler.__init__).parameters:
+        pytest.skip("no HTTP/2 handlers in this LiteLLM")
+    fast, stock = _factory_kinds(lambda: _handler_transport(http2=True))
+    assert fast == stock
+    assert fast.endswith("AsyncHTTP2ConnectionSpread")
+
+
+def test_switch_is_read_at_call_time(transport_on, monkeypatch):
+    """One activation: the switch flipped after it still decides each new transport."""
+    import litellm
+
+    monkeypatch.setattr(litellm, "disable_aiohttp_transport", False)
+    monkeypatch.delenv("DISABLE_AIOHTTP_TRANSPORT", raising=False)
+    if _kind(_async_factory()) != "ours":
+        pytest.skip("the async transport factory is not patched on this LiteLLM")
+    monkeypatch.setattr(litellm, "disable_aiohttp_transport", True)
+    assert _async_factory() is None
+    monkeypatch.setattr(litellm, "disable_aiohttp_transport", False)
+    assert _kind(_async_factory()) == "ours"
+
+
+def test_every_alias_of_the_factory_is_patched(transport_on):
+    """1.110.x keeps ``_create_async_transport = create_async_transport`` on the class: both
+    names hold the wrapper while active and the very original object after deactivation."""
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    names = [n for n in ("create_async_transport", "_create_async_transport") if n in AsyncHTTPHandler.__dict__]
+    applied = [p for p in fast_litellm.status()["patches"]
+               if p["name"].startswith("transport.async_transport") and p["state"] == "applied"]
+    if not applied:
+        pytest.skip("the async transport factory is not patched on this LiteLLM")
+    for name in names:
+        assert getattr(AsyncHTTPHandler.__dict__[name].__func__, "_fast_litellm_patch", None) == applied[0]["name"]
+    for name in names:
+        qualified = f"litellm.llms.custom_httpx.http_handler:AsyncHTTPHandler.{name}"
+        assert qualified in applied[0]["targets"]
+    fast_litellm.deactivate()
+    try:
+        originals = {name: AsyncHTTPHandler.__dict__[name] for name in names}
+        for value in originals.values():
+            assert not hasattr(value.__func__, "_fast_litellm_patch")
+        if len(names) == 2:
+            assert originals[names[0]] is originals[names[1]]  # the one descriptor LiteLLM defined
+    finally:
+        fast_litellm.activate()

@@ -9,10 +9,10 @@ is active and why anything was skipped.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._patching import NOT_COVERED
-from .registry import activate, deactivate, is_active, status
+from .registry import activate, activate_quietly, deactivate, is_active, status
 from .components.token_counting import count_tokens_batch
 
 __all__ = [
@@ -34,6 +34,13 @@ def __getattr__(name: str):
         from . import transport
 
         return getattr(transport, name)
+    # `from . import _native` asks here first while the extension is not loaded yet: the
+    # components load it at first use, not at `import fast_litellm`.
+    if name == "_native":
+        from .registry import import_native
+
+        return import_native()
     raise AttributeError(f"module 'fast_litellm' has no attribute {name!r}")
 
-activate()
+
+activate_quietly()

@@ -149,9 +149,15 @@ class Patch:
                 if self.wrap is not None:
                     wrapper = _finish_wrapper(self, original, self.wrap(self, original, wrapper))
                 self._built = (original, fast, wrapper)
+        except ImportError as exc:
+            missing = missing_dependency(exc)
+            if missing is None:
+                self._fail(exc)
+            else:  # an optional dependency LiteLLM itself only needs for this feature: not a failure
+                self.state, self.reason = SKIPPED, missing
+            return
         except Exception as exc:  # a build failure must not break the import
-            self.state, self.reason = FAILED, f"building the replacement failed: {exc!r}"
-            logger.warning("fast_litellm: patch %s failed: %r", self.name, exc)
+            self._fail(exc)
             return
         if static is not None:
             # Restore puts back the very descriptor found (a fresh one after re-activation).
@@ -160,7 +166,17 @@ class Patch:
         self.original, self.fast, self.wrapper = original, fast, wrapper
         self._installed_on_subclass = defining is not owner
         setattr(owner, parts[-1], wrapper)
+        if isinstance(owner, type):
+            # Class-level aliases (``_create_async_transport = create_async_transport``) are other
+            # names LiteLLM (or its users) call the same function by: they get the wrapper too.
+            for attr, value in list(owner.__dict__.items()):
+                if attr != parts[-1] and _same_function(value, self._built[0]):
+                    setattr(owner, attr, wrapper)
         self.state, self.reason = APPLIED, ""
+
+    def _fail(self, exc: BaseException) -> None:
+        self.state, self.reason = FAILED, f"building the replacement failed: {exc!r}"
+        logger.warning("fast_litellm: patch %s failed: %r", self.name, exc)
 
     def install_in(self, module: ModuleType) -> None:
         """Replace every global of ``module`` that is the original object."""
@@ -182,21 +198,31 @@ class Patch:
             for attr, value in list(namespace.items()):
                 if value is self.wrapper:
                     setattr(module, attr, self.original)
-        parts = self.target_qualname.split(".")
-        if len(parts) > 1:
-            import sys
+        owner = self._owner_class()
+        if owner is not None:
+            name = self.target_qualname.split(".")[-1]
+            for attr, value in list(owner.__dict__.items()):
+                if value is not self.wrapper:  # the target and its aliases hold the wrapper
+                    continue
+                if attr == name and self._installed_on_subclass:
+                    delattr(owner, attr)  # inherited again, as before
+                else:
+                    setattr(owner, attr, self.original)
 
-            owner: Any = sys.modules.get(self.target_module)
-            try:
-                for part in parts[:-1]:
-                    owner = getattr(owner, part)
-                if owner.__dict__.get(parts[-1]) is self.wrapper:
-                    if self._installed_on_subclass:
-                        delattr(owner, parts[-1])  # inherited again, as before
-                    else:
-                        setattr(owner, parts[-1], self.original)
-            except AttributeError:
-                pass
+    def _owner_class(self) -> Optional[type]:
+        """The class the target is defined in (``None`` for a module-level function)."""
+        import sys
+
+        parts = self.target_qualname.split(".")
+        if len(parts) < 2:
+            return None
+        owner: Any = sys.modules.get(self.target_module)
+        try:
+            for part in parts[:-1]:
+                owner = getattr(owner, part)
+        except AttributeError:
+            return None
+        return owner if isinstance(owner, type) else None
 
     def places(self) -> List[str]:
         """Where the wrapper is installed now: the target and every module global holding it."""
@@ -210,7 +236,11 @@ class Patch:
             for attr, value in list((getattr(module, "__dict__", None) or {}).items())
             if value is self.wrapper
         ]
-        return [self.target] + sorted(p for p in found if p != self.target)
+        owner = self._owner_class()
+        if owner is not None:
+            prefix = self.target.rsplit(".", 1)[0]
+            found += [f"{prefix}.{attr}" for attr, value in list(owner.__dict__.items()) if value is self.wrapper]
+        return [self.target] + sorted(set(p for p in found if p != self.target))
 
     # -- fallback and shadow ------------------------------------------------
 
@@ -254,6 +284,24 @@ class Patch:
             "mismatches": self.mismatches,
             "delegated": self.delegated,
         }
+
+
+def _same_function(value: Any, function: Any) -> bool:
+    if isinstance(value, staticmethod):
+        value = value.__func__
+    return value is function
+
+
+def missing_dependency(exc: ImportError) -> Optional[str]:
+    """The skip reason for an import of a module that is not installed, or ``None`` when the
+    missing module is part of LiteLLM or Fast LiteLLM (a real failure, not an optional extra)."""
+    name = getattr(exc, "name", None)
+    if not isinstance(exc, ModuleNotFoundError) or not name:
+        return None
+    top = name.split(".", 1)[0]
+    if top in ("litellm", "fast_litellm"):
+        return None
+    return f"needs the optional package {top!r}, which is not installed (LiteLLM needs it for this feature too)"
 
 
 _shadow_lock = threading.Lock()

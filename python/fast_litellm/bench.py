@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import platform
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
@@ -125,6 +124,8 @@ def _run_one(bench: Benchmark, rounds: int, quick: bool) -> Dict[str, Any]:
                 registry.activate()
                 fast.append(_time_batch(fn, n_fast))
     registry.activate()
+    import statistics  # here, not at import: `import fast_litellm` loads this module
+
     stock_us = statistics.median(stock) * 1e6
     fast_us = statistics.median(fast) * 1e6
     return {

@@ -14,6 +14,9 @@ from typing import List, Optional
 
 from .components import metrics as _metrics
 
+# Planning one price-map entry verifies it against LiteLLM (tens of stock calls): the whole map
+# takes about a minute, every 50th entry a few seconds.
+COVERAGE_SAMPLE_EVERY = 50
 LAUNCHER_DIR = Path(__file__).resolve().parent / "_launcher"
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "default_proxy_config.yaml"
 
@@ -29,20 +32,24 @@ def _doctor(args: argparse.Namespace) -> int:
     except Exception as exc:  # pragma: no cover - reported, not raised
         print(f"warning: import litellm failed: {exc!r}", file=sys.stderr)
     report = fast_litellm.status()
-    if args.coverage:
+    if args.coverage or args.coverage_full:
         from . import registry
 
         import contextlib
+        import inspect
         import io
 
         report["coverage"] = {}
         for module in registry.component_modules():
             if hasattr(module, "coverage"):
                 name = module.__name__.rsplit(".", 1)[1]
+                kwargs = {}
+                if "sample_every" in inspect.signature(module.coverage).parameters:
+                    kwargs["sample_every"] = 1 if args.coverage_full else COVERAGE_SAMPLE_EVERY
                 try:
                     # LiteLLM prints to stdout on models it cannot place; keep --json clean.
                     with contextlib.redirect_stdout(io.StringIO()):
-                        report["coverage"][name] = module.coverage()
+                        report["coverage"][name] = module.coverage(**kwargs)
                 except Exception as exc:  # report, never crash doctor
                     report["coverage"][name] = {"error": repr(exc)}
     if args.proxy_config:
@@ -72,9 +79,9 @@ def _doctor(args: argparse.Namespace) -> int:
                 if args.verbose:
                     for t in p["targets"]:
                         print(f"              {t}")
-        for component, cov in report.get("coverage", {}).items():
-            print(f"  coverage of {component}: {json.dumps(cov, sort_keys=True)}")
-        if not args.coverage:
+        if report.get("coverage"):
+            print(_coverage_table(report["coverage"]))
+        if not (args.coverage or args.coverage_full):
             print("  (fast-litellm doctor --coverage: what share of models/shapes each component serves natively)")
         if args.proxy_config:
             fl = report["fast_lane"]
@@ -100,6 +107,39 @@ def _doctor(args: argparse.Namespace) -> int:
             print("    (the whole table: docs/fast-lane-settings.md)")
             print("  (each proxy response says which lane served it: x-fast-litellm-lane: rust|python)")
     return 0 if report["versions"]["native"] else 1
+
+
+def _coverage_rows(prefix: str, value: object) -> List[tuple]:
+    """(measure, value) rows of one component's coverage dict, nested keys joined by '.'."""
+    if isinstance(value, dict):
+        rows: List[tuple] = []
+        for key in value:
+            rows += _coverage_rows(f"{prefix}.{key}" if prefix else str(key), value[key])
+        return rows
+    if isinstance(value, float) and prefix.rsplit(".", 1)[-1].startswith("share"):
+        return [(prefix, f"{value:.1%}")]
+    return [(prefix, value if isinstance(value, str) else json.dumps(value))]
+
+
+def _coverage_table(coverage: dict, width: int = 100) -> str:
+    """``doctor --coverage`` as a table: component | measure | value (long text wrapped)."""
+    import textwrap
+
+    rows = [(component, measure, str(value)) for component, cov in coverage.items()
+            for measure, value in _coverage_rows("", cov)]
+    w1 = max([len("component")] + [len(r[0]) for r in rows])
+    w2 = max([len("measure")] + [len(r[1]) for r in rows])
+    w3 = max(20, width - w1 - w2 - 6)
+    lines = ["  coverage (share of the price map, models and shapes served natively)",
+             f"  {'component':<{w1}}  {'measure':<{w2}}  value", f"  {'-' * w1}  {'-' * w2}  {'-' * min(w3, 40)}"]
+    last = None
+    for component, measure, value in rows:
+        wrapped = textwrap.wrap(value, w3) or [""]
+        shown = component if component != last else ""
+        last = component
+        lines.append(f"  {shown:<{w1}}  {measure:<{w2}}  {wrapped[0]}")
+        lines += [f"  {'':<{w1}}  {'':<{w2}}  {more}" for more in wrapped[1:]]
+    return "\n".join(lines)
 
 
 # -- run / proxy --------------------------------------------------------------
@@ -254,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("-v", "--verbose", action="store_true", help="list every place a patch is installed")
     p.add_argument("--coverage", action="store_true",
-                   help="also compute each component's native coverage (share of the price map, models, shapes)")
+                   help="also compute each component's native coverage (share of the price map, models, shapes) "
+                   f"on a sample (every {COVERAGE_SAMPLE_EVERY}th price-map entry; a few seconds)")
+    p.add_argument("--coverage-full", action="store_true",
+                   help="--coverage over every price-map entry (about a minute)")
     p.add_argument("--proxy-config", metavar="CONFIG",
                    help="also say which model groups of this proxy config the Rust fast lane serves")
     p.set_defaults(func=_doctor)

@@ -985,15 +985,21 @@ def fused_completion_cost(patch: Patch, original: Callable[..., Any], generic: C
     plan yet, the price map changed) goes through the generic wrapper unchanged."""
     from .._patching import _NEVER_CATCH, _SHADOW
 
-    with _STATE.lock:
-        _ensure_table()
-    chat_cost = _STATE.table.chat_cost  # the table is cleared on resets, never replaced
+    # The native table is made at the first call, not when the patch is installed (`import
+    # fast_litellm` does not load the extension); it is cleared on resets, never replaced.
+    bound: List[Any] = []
+
+    def chat_cost_fn() -> Any:
+        with _STATE.lock:
+            _ensure_table()
+        bound.append(_STATE.table.chat_cost)
+        return bound[0]
 
     def completion_cost(completion_response: Any = None, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs or _SHADOW[0]:
             return generic(completion_response, *args, **kwargs)
         try:
-            out = chat_cost(completion_response)
+            out = (bound[0] if bound else chat_cost_fn())(completion_response)
         except _NEVER_CATCH:
             raise
         except BaseException as exc:  # PanicException is a BaseException
@@ -1163,28 +1169,37 @@ _COVERAGE_USAGES = {
 }
 
 
-def coverage(logging_every: int = 10) -> Dict[str, Any]:
+def coverage(logging_every: int = 10, sample_every: int = 1) -> Dict[str, Any]:
     """Share of ``litellm.model_cost`` entries served natively, per path.
 
     Top-level keys: plain ``cost_per_token`` over every entry (and with cached tokens).
     ``completion_cost``: every chat entry's typical response (plain, cached, reasoning usages).
     ``service_tiers``: entries with a service-tier price, ``cost_per_token`` at each tier they price.
     ``logging_path``: the proxy's cost step (``response_cost_calculator`` with a ``Logging`` object),
-    on every ``logging_every``-th chat entry (each plan there costs ~40 stock calls)."""
+    on every ``logging_every``-th chat entry (each plan there costs ~40 stock calls).
+
+    Planning an entry verifies it against LiteLLM on probe usages (tens of stock calls), so the
+    whole map takes about a minute: ``sample_every`` > 1 measures every n-th entry of the map
+    (in its order) instead, and the counts are then the sample's."""
     import litellm
 
     patch = next(p for p in PATCHES if p.name == "cost.cost_per_token")
     if patch.state != "applied" or patch.original is None:
         return {"entries": len(litellm.model_cost), "native": 0, "share": 0.0, "reason": patch.reason or patch.state}
     keys = list(litellm.model_cost)
+    total = len(keys)
+    if sample_every > 1:
+        keys = keys[::sample_every]
     native = cached = 0
     for key in keys:
         plan = _cpt_plan(patch.original, key, None, None)
         if plan is not None:
             native += 1
             cached += bool(plan.cached)
-    out: Dict[str, Any] = {"entries": len(keys), "native": native, "native_with_cache_tokens": cached,
-                           "share": round(native / max(1, len(keys)), 4)}
+    out: Dict[str, Any] = {"entries": total}
+    if sample_every > 1:
+        out["sample"] = f"every {sample_every}th entry: {len(keys)} of {total} (doctor --coverage-full: all)"
+    out.update({"native": native, "native_with_cache_tokens": cached, "share": round(native / max(1, len(keys)), 4)})
     entries = litellm.model_cost
     chat = [k for k in keys if isinstance(entries.get(k), dict) and entries[k].get("mode") == "chat"
             and not _is_network_model(litellm, k, entries[k].get("litellm_provider"))]

@@ -91,12 +91,9 @@ class _Planner:
         import litellm
         from litellm.litellm_core_utils import token_counter as tc
 
-        from .. import _native
-
         self.flavor = flavor
         self.litellm = litellm
         self.tc = tc
-        self.native = _native
         self.plans: Dict[Any, Any] = {}
         self.sig: Any = None
         self.tool_sections: Dict[Any, bool] = {}
@@ -108,6 +105,13 @@ class _Planner:
             self.max_exact = 0
         self.default_image = int(tc.DEFAULT_IMAGE_TOKEN_COUNT)
         self.image_config = self._image_config()
+
+    @property
+    def native(self) -> Any:
+        # Loaded when the first plan is built, not when the patch is (`import fast_litellm`).
+        from .. import _native
+
+        return _native
 
     def _image_config(self) -> Any:
         """LiteLLM's image constants as the native plan takes them (``None``:

@@ -19,6 +19,12 @@ takes no SSL argument (the handler's ``ssl_verify`` stays a local of its
 ``httpx.Client`` as LiteLLM's ``__init__`` does, with our transport, and passes
 it to LiteLLM's own ``__init__`` as ``client=``.
 
+The async factory decides at each call as LiteLLM's does: whenever LiteLLM would not use
+its aiohttp transport (``litellm.disable_aiohttp_transport``, ``DISABLE_AIOHTTP_TRANSPORT``,
+and on 1.110.x ``litellm.http2``/``LITELLM_HTTP2`` or an HTTP/2 client), the call goes to
+LiteLLM, which builds its httpx or HTTP/2 transport. Every class alias of the factory
+(1.110.x keeps ``_create_async_transport = create_async_transport``) is patched.
+
 Left to LiteLLM (``NOT_COVERED``): ``litellm.force_ipv4``, client certificates,
 SSL contexts LiteLLM did not build from a cafile, custom cipher or ECDH settings
 (``SSL_SECURITY_LEVEL``/``SSL_ECDH_CURVE``), unknown arguments, a user's own
@@ -96,6 +102,21 @@ def _verify_for(ssl_config: Any) -> Any:
     return NOT_COVERED
 
 
+def _litellm_would_use_aiohttp(http2: bool) -> bool:
+    """LiteLLM's own decision, asked at each call as its factory asks it: our transport only
+    replaces its aiohttp one. ``disable_aiohttp_transport``, ``DISABLE_AIOHTTP_TRANSPORT`` and
+    (1.110.x) ``litellm.http2``/``LITELLM_HTTP2`` or an HTTP/2 client select LiteLLM's httpx or
+    HTTP/2 transport, which LiteLLM then builds itself."""
+    if http2:  # 1.110.x: `if not http2 and should_use_aiohttp_transport()`
+        return False
+    module = sys.modules.get("litellm.llms.custom_httpx.http_handler")
+    handler = getattr(module, "AsyncHTTPHandler", None)
+    # 1.110.x's factory calls the public name, 1.83.x's the private one.
+    check = getattr(handler, "should_use_aiohttp_transport", None) or getattr(
+        handler, "_should_use_aiohttp_transport", None)
+    return bool(check()) if check is not None else False
+
+
 def _build_factory(original: Any) -> Any:
     def create_async_transport(
         ssl_context: Optional[ssl.SSLContext] = None,
@@ -109,6 +130,8 @@ def _build_factory(original: Any) -> Any:
         import litellm
 
         if unknown or cert or getattr(litellm, "force_ipv4", False):
+            return NOT_COVERED
+        if not _litellm_would_use_aiohttp(http2):
             return NOT_COVERED
         if ssl_context is not None:
             cafile = _cafile_for(ssl_context)
@@ -132,8 +155,8 @@ def _build_sync_factory(original: Any) -> Any:
     def _create_sync_transport(verify: Any, cert: Any = None, http2: bool = False, **unknown: Any) -> Any:
         import litellm
 
-        if unknown or cert or getattr(litellm, "force_ipv4", False):
-            return NOT_COVERED
+        if unknown or cert or http2 or getattr(litellm, "force_ipv4", False):
+            return NOT_COVERED  # an HTTP/2 client is httpx's own HTTP/2 transport in LiteLLM
         if getattr(litellm, "sync_transport", None) is not None:  # the user's own transport wins
             return NOT_COVERED
         verify = _verify_for(verify)
@@ -207,6 +230,8 @@ def _build_openai_sync_client(original: Any, http2_arg: bool) -> Any:
         kwargs: Dict[str, Any] = {}
         if http2_arg:
             kwargs["http2"] = module.http2_enabled()  # type: ignore[union-attr]
+            if kwargs["http2"]:  # LITELLM_HTTP2: httpx's own HTTP/2 transport, as LiteLLM builds it
+                return NOT_COVERED
         return httpx.Client(verify=ssl_config, follow_redirects=True, transport=_transport(ours, None, sync=True),
                             **kwargs)
 
