@@ -12,6 +12,8 @@
 //! proxy so the client gets exactly LiteLLM's answer; that costs one more upstream
 //! call and is counted in `Stats::replayed`.
 
+mod conn;
+mod forwarded;
 pub mod logq;
 pub mod pyfmt;
 mod responses;
@@ -22,7 +24,6 @@ mod stream;
 mod wire;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use conn::Limits;
 pub use wire::Format;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -109,11 +111,21 @@ pub struct Config {
     /// Router settings (timeout, cooldown window, fallback links); `None`: none applied.
     #[serde(default)]
     pub router: Option<router::RouterConfig>,
+    /// Connection limits and timeouts (see `conn.rs`).
+    #[serde(default)]
+    pub conn: conn::Limits,
+    /// The launch secret the Python proxy checks on the peer header (see `forwarded.rs`);
+    /// `None`: no peer header (LiteLLM then sees the front's address).
+    #[serde(default)]
+    pub peer_secret: Option<String>,
 }
 
 /// Path prefix of the Python proxy's internal routes (the logging route): never
 /// forwarded from the public port.
 pub const INTERNAL_PREFIX: &str = "/_fast_litellm/";
+/// Where a request the front must not forward as sent goes instead (an internal path,
+/// a target not in origin form): a path of no route, so LiteLLM gives its own 404.
+const NOT_FOUND_PATH: &str = "/_fast_litellm/not-found";
 /// The front's own counters (master key only): `GET /_fast_litellm/stats`.
 pub const STATS_PATH: &str = "/_fast_litellm/stats";
 
@@ -241,7 +253,7 @@ pub fn serve_blocking(config_json: &str, ready: impl FnOnce()) -> Result<(), Str
     let stats = Arc::new(Stats::default());
     *CURRENT.lock().unwrap() = Some((tx, stats.clone()));
     let result = rt.block_on(async move {
-        let listener = TcpListener::bind(&cfg.listen).await.map_err(|e| format!("bind {}: {e}", cfg.listen))?;
+        let listener = conn::bind(&cfg.listen, cfg.conn.backlog).await.map_err(|e| format!("bind {}: {e}", cfg.listen))?;
         ready();
         run(listener, cfg, stats, rx).await;
         Ok(())
@@ -252,7 +264,7 @@ pub fn serve_blocking(config_json: &str, ready: impl FnOnce()) -> Result<(), Str
 }
 
 /// Serve on an already bound listener until `stop` turns true.
-pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client = Client::builder(TokioExecutor::new())
@@ -284,35 +296,8 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
         stats,
         rng: Mutex::new(seed),
     });
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            accepted = listener.accept() => {
-                let (stream, peer): (_, SocketAddr) = match accepted {
-                    Ok(x) => x,
-                    Err(_) => continue,
-                };
-                let _ = stream.set_nodelay(true);
-                let front = front.clone();
-                let mut stop_conn = stop.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let front = front.clone();
-                        async move { Ok::<_, Infallible>(front.handle(req, peer).await) }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .with_upgrades();
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop_conn.changed() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
-                    }
-                });
-            }
-        }
-    }
+    let limits = front.cfg.conn.clone();
+    conn::serve(listener, limits, stop, move |req, peer| front.clone().handle(req, peer)).await;
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -394,8 +379,11 @@ impl Front {
         None
     }
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-        if req.uri().path().starts_with(INTERNAL_PREFIX) {
+    async fn handle(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        // Kept with the request until `pass` tells the Python proxy who the client is.
+        req.extensions_mut().insert(forwarded::Peer(peer));
+        let internal = forwarded::internal(req.uri().path());
+        if internal || !forwarded::origin_form(req.uri()) {
             if req.method() == Method::GET && req.uri().path() == STATS_PATH && self.is_master(req.headers()) {
                 let (queued, dropped, drained) = logq::stats();
                 let s = &self.stats;
@@ -417,11 +405,10 @@ impl Front {
                 lane(&mut r, "rust");
                 return r;
             }
-            let mut r = Response::new(full(Bytes::from_static(b"{\"detail\":\"Not Found\"}")));
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            lane(&mut r, "rust");
-            return r;
+            // Stock has no route for either: LiteLLM answers its own 404 for a path of no route.
+            let (mut parts, body) = req.into_parts();
+            parts.uri = Uri::from_static(NOT_FOUND_PATH);
+            return self.pass(Request::from_parts(parts, boxed_incoming(body))).await;
         }
         if self.cfg.format.is_some() && self.candidate(&req) {
             let (parts, body) = req.into_parts();
@@ -501,6 +488,7 @@ impl Front {
             Ok(u) => u,
             Err(_) => return bad_gateway(),
         };
+        self.tell_peer(&mut parts);
         let mut resp = match self.client.request(Request::from_parts(parts, boxed_incoming(body))).await {
             Ok(r) => r,
             Err(_) => {
@@ -522,6 +510,12 @@ impl Front {
         let mut r = Response::from_parts(parts, boxed_incoming(body));
         lane(&mut r, "python");
         r
+    }
+
+    /// The peer header for the Python proxy (any client-supplied one removed).
+    fn tell_peer(&self, parts: &mut hyper::http::request::Parts) {
+        let peer = parts.extensions.get::<forwarded::Peer>().map(|p| p.0);
+        forwarded::set_peer(&mut parts.headers, self.cfg.peer_secret.as_deref(), peer);
     }
 
     /// `Authorization: Bearer <master key>`, exactly once.
@@ -861,6 +855,7 @@ impl Front {
         };
         parts.uri = uri;
         parts.headers.retain_not_hop_by_hop();
+        self.tell_peer(&mut parts);
         let req = Request::from_parts(parts, body);
         match self.client.request(req).await {
             Ok(resp) => {
