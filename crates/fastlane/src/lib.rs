@@ -267,6 +267,10 @@ pub fn serve_blocking(config_json: &str, ready: impl FnOnce()) -> Result<(), Str
 pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
+    // Room for a whole large request head in one write: uvicorn's h11 rejects a head whose
+    // first part it read alone exceeds its size limit, and the pooled connection's reader is
+    // already waiting (the client's own connection to stock usually delivers it at once).
+    connector.set_send_buffer_size(Some(1 << 20));
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
         .build(connector);
