@@ -133,6 +133,58 @@ mod tests {
         }
     }
 
+    /// Random spellings of the internal prefix (each byte percent-encoded or not, in either
+    /// case; extra slashes, `.` segments, `x/..` detours) are all caught; random other paths
+    /// whose decoded first segment is something else are not.
+    #[test]
+    fn internal_spellings_property() {
+        let mut seed: u64 = 0x16_16_16;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for _ in 0..20_000 {
+            let mut p = String::new();
+            for _ in 0..next(3) {
+                p.push_str(["/", "/.", "/x/.."][next(3) as usize]);
+            }
+            p.push('/');
+            for c in "_fast_litellm/lane-log".bytes() {
+                match next(4) {
+                    0 => p.push_str(&format!("%{c:02X}")),
+                    1 => p.push_str(&format!("%{c:02x}")),
+                    _ => p.push(c as char),
+                }
+            }
+            assert!(internal(&p), "{p}");
+        }
+        // Near misses: the prefix with random edits. Whatever `internal` lets through must not
+        // be routed under the prefix by uvicorn/Starlette (one decoding, no normalisation).
+        let pieces = ["/", "_", "%5F", "%5f", "%25", "fast", "litellm", "lane-log", ".", "..", "%2F", "\\", "x"];
+        for _ in 0..20_000 {
+            let mut p = String::from("/_fast_litellm/lane-log");
+            for _ in 0..1 + next(3) {
+                let at = next(p.len() as u64 + 1) as usize;
+                let at = (0..=at).rev().find(|&k| p.is_char_boundary(k)).unwrap_or(0);
+                match next(2) {
+                    0 => p.insert_str(at, pieces[next(pieces.len() as u64) as usize]),
+                    _ => {
+                        if at < p.len() {
+                            p.remove(at);
+                        }
+                    }
+                }
+            }
+            if !p.starts_with('/') {
+                p.insert(0, '/');
+            }
+            if !internal(&p) {
+                assert!(!unquote(&p).starts_with("/_fast_litellm/"), "{p}");
+                assert_ne!(unquote(&p), "/_fast_litellm", "{p}");
+            }
+        }
+    }
+
     #[test]
     fn unquote_like_python() {
         assert_eq!(unquote("/a%20b"), "/a b");

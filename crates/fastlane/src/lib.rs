@@ -197,6 +197,8 @@ struct Front {
     guards: HashMap<String, Guard>,
     backend_authority: String,
     client: Client<HttpConnector, Body>,
+    /// A client that never reuses a connection, for requests with a large head (see `pass`).
+    fresh: Client<HttpConnector, Body>,
     stats: Arc<Stats>,
     rng: Mutex<u64>,
     log: Option<logq::LogQueue>,
@@ -267,13 +269,10 @@ pub fn serve_blocking(config_json: &str, ready: impl FnOnce()) -> Result<(), Str
 pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    // Room for a whole large request head in one write: uvicorn's h11 rejects a head whose
-    // first part it read alone exceeds its size limit, and the pooled connection's reader is
-    // already waiting (the client's own connection to stock usually delivers it at once).
-    connector.set_send_buffer_size(Some(1 << 20));
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
-        .build(connector);
+        .build(connector.clone());
+    let fresh = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
     let seed = {
         let mut b = [0u8; 8];
         let _ = getrandom::getrandom(&mut b);
@@ -297,6 +296,7 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: wa
         backend_authority: cfg.backend.clone(),
         cfg,
         client,
+        fresh,
         stats,
         rng: Mutex::new(seed),
     });
@@ -860,8 +860,12 @@ impl Front {
         parts.uri = uri;
         parts.headers.retain_not_hop_by_hop();
         self.tell_peer(&mut parts);
+        // uvicorn's h11 refuses a head over 16 KiB that it reads in two parts; on a pooled
+        // connection its reader is already waiting and gets the first part alone, while on a new
+        // connection (a client's own, with stock) the head is usually all there when it reads.
+        let client = if head_size(&parts) > LARGE_HEAD { &self.fresh } else { &self.client };
         let req = Request::from_parts(parts, body);
-        match self.client.request(req).await {
+        match client.request(req).await {
             Ok(resp) => {
                 let (mut parts, body) = resp.into_parts();
                 if parts.status != StatusCode::SWITCHING_PROTOCOLS {
@@ -877,6 +881,15 @@ impl Front {
             }
         }
     }
+}
+
+/// A request head size from which `pass` uses a new connection to the Python proxy.
+const LARGE_HEAD: usize = 8 << 10;
+
+/// About the size of a request head on the wire.
+fn head_size(parts: &hyper::http::request::Parts) -> usize {
+    let headers: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    headers + parts.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 16
 }
 
 fn unix_now_f64() -> f64 {
