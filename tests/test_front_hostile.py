@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -59,7 +60,22 @@ mcp_servers:
     url: http://10.9.9.10:8080/mcp
     transport: http
     available_on_public_internet: true
-""" if HAS_MCP else "")
+""" if HAS_MCP else """  custom_auth: whoami.user_api_key_auth
+""")
+
+# Without the `mcp` package LiteLLM has no /v1/mcp/network/client-ip: a custom auth tells the
+# address LiteLLM saw in its error for one key, and lets the master key in as usual.
+WHOAMI = """
+import os
+from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
+
+async def user_api_key_auth(request, api_key):
+    if api_key == "sk-whoami":
+        raise Exception("client-ip=" + (request.client.host if request.client else "none") + "=")
+    if api_key == os.environ["LITELLM_MASTER_KEY"]:
+        return UserAPIKeyAuth(api_key=api_key, user_role=LitellmUserRoles.PROXY_ADMIN)
+    raise Exception("invalid key")
+"""
 
 
 def _litellm_version() -> str:
@@ -73,6 +89,7 @@ def rig(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     cfg = tmp / "config.yaml"
     cfg.write_text(CONFIG)
+    (tmp / "whoami.py").write_text(WHOAMI)
     env = dict(os.environ, LITELLM_MASTER_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", UI_USERNAME=UI_USER,
                UI_PASSWORD=UI_PASS, PATH=str(BIN) + os.pathsep + os.environ.get("PATH", ""))
     for var in ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "FAST_LITELLM_FAST_LANE", "FORWARDED_ALLOW_IPS"):
@@ -164,6 +181,13 @@ def _agree(rig, data: bytes, src: str = "127.0.0.1", body: bool = True):
 
 
 def _client_ip(rig, name, src, headers=()):
+    """The client address LiteLLM saw: its MCP client-ip route, else the custom auth's error."""
+    if not HAS_MCP:
+        status, _, body = _parse(_raw(rig[name], _request(
+            "GET", "/v1/models", [("Authorization", "Bearer sk-whoami"), *headers]), src))
+        found = re.search(rb"client-ip=([^=]*)=", body)
+        assert found, (status, body)
+        return found.group(1).decode()
     status, _, body = _parse(_raw(rig[name], _request(
         "GET", "/v1/mcp/network/client-ip", [("Authorization", f"Bearer {KEY}"), *headers]), src))
     assert status == 200, body
@@ -182,7 +206,13 @@ def _client_ip(rig, name, src, headers=()):
     ("127.0.0.2", [("X-Forwarded-For", "1.1.1.1"), ("X-Forwarded-For", "2.2.2.2")]),
 ])
 def test_client_address_is_stocks(rig, src, headers):
-    assert _client_ip(rig, "fast", src, headers) == _client_ip(rig, "stock", src, headers)
+    stock = _client_ip(rig, "stock", src, headers)
+    assert _client_ip(rig, "fast", src, headers) == stock
+    # The probe sees what matters: an untrusted peer's header is ignored, the trusted one's taken.
+    if src == "127.0.0.2" and not any(k.lower() == "x-forwarded-for" for k, _ in headers):
+        assert stock == "127.0.0.2"
+    if src == "127.0.0.1" and headers == [("X-Forwarded-For", "8.8.8.8")]:
+        assert stock == "8.8.8.8"
 
 
 @pytest.mark.skipif(not HAS_MCP, reason="the `mcp` package is not installed with this LiteLLM")
