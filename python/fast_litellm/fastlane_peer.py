@@ -72,7 +72,8 @@ def trusted_hosts(kind: str, env: Optional[Dict[str, str]] = None) -> Optional[A
             return GunicornConfig().forwarded_allow_ips
         from uvicorn.config import Config as UvicornConfig
 
-        return UvicornConfig(app="fast_litellm:unused").forwarded_allow_ips
+        # log_config=None: building a Config must not reconfigure the process's logging.
+        return UvicornConfig(app="fast_litellm:unused", log_config=None).forwarded_allow_ips
     finally:
         os.environ.pop(ALLOW_ENV, None)
         if saved is not None:
