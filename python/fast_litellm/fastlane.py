@@ -57,7 +57,9 @@ more upstream call; after three such streams in a row a deployment goes straight
 LiteLLM for a minute); an
 event out of shape after that ends the response without ``data: [DONE]`` (a truncated
 chunked body the client can detect) and counts as a strike, since bytes were sent. Every response carries
-``x-fast-litellm-lane: rust`` or ``python``.
+``x-fast-litellm-lane: rust`` or ``python`` (except hyper's own 400/431 for a request it cannot parse).
+The client's address reaches LiteLLM as stock would see it (``fastlane_peer.py``); connection
+limits and timeouts: ``front_limits``; both in docs/deployment.md, "Security".
 
 Callbacks: with ``litellm_settings.callbacks``, every request the front served leaves a
 record in a bounded queue (``FAST_LITELLM_FAST_LANE_LOG_QUEUE``, default 10,000; never
@@ -539,13 +541,14 @@ def _responses_kinds(cfg) -> str:
 def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     from . import _native  # the front lives in the extension module
 
-    from . import fastlane_logging
+    from . import fastlane_logging, fastlane_peer
 
     host, port, rest, config, arg_reason = split_args(proxy_args)
     internal = _free_port()
-    # The proxy process adds its logging route only with this per-launch secret (fastlane_logging.arm).
+    # The proxy process adds its logging route only with this per-launch secret (fastlane_logging.arm),
+    # and takes the client's address only from a peer header carrying it (fastlane_peer.arm).
     secret = secrets.token_hex(24)
-    env = dict(env, **{fastlane_logging.SECRET_ENV: secret})
+    env = dict(env, **{fastlane_logging.SECRET_ENV: secret}, **fastlane_peer.launch_env(env, rest))
     proc = subprocess.Popen([litellm_exe] + rest + ["--host", "127.0.0.1", "--port", str(internal)], env=env)
     stopping = threading.Event()
 
@@ -597,6 +600,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         # An upstream answer the front does not reproduce goes to LiteLLM with this secret, so LiteLLM
         # builds the client's answer from it instead of calling the upstream again (fastlane_held).
         "secret": secret,
+        "peer_secret": secret,
+        "conn": front_limits(env),
     }
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
@@ -646,6 +651,31 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         print(f"fast-litellm: fast lane failed: {errors[0]}", file=sys.stderr)
         return code or 1
     return code
+
+
+# The front's connection settings (crates/fastlane/src/conn.rs): env var -> (config key, default).
+FRONT_LIMITS = {
+    "FAST_LITELLM_FRONT_IDLE_TIMEOUT": ("idle_timeout_ms", 5.0),  # seconds; uvicorn's keep-alive
+    "FAST_LITELLM_FRONT_HEADER_TIMEOUT": ("header_timeout_ms", 60.0),  # seconds; nginx's client_header_timeout
+    "FAST_LITELLM_FRONT_MAX_CONNECTIONS": ("max_connections", 10000),
+    "FAST_LITELLM_FRONT_BACKLOG": ("backlog", 2048),  # uvicorn's
+}
+
+
+def front_limits(env: dict) -> Dict[str, int]:
+    """``FAST_LITELLM_FRONT_*`` settings (timeouts in seconds, 0 = none); a bad value keeps the default
+    (docs/deployment.md, Security)."""
+    out: Dict[str, int] = {}
+    for var, (key, default) in FRONT_LIMITS.items():
+        try:
+            value = float(env.get(var, "") or default)
+        except ValueError:
+            value = float(default)
+        if key.endswith("_ms"):
+            out[key] = int(max(0.0, value) * 1000)  # 0: no timeout
+        else:
+            out[key] = int(value) if value >= 1 else int(default)
+    return out
 
 
 def _log_queue_size(env: dict) -> int:

@@ -15,6 +15,8 @@
 //! `Stats::replayed`).
 
 mod answer_shapes;
+mod conn;
+mod forwarded;
 pub mod logq;
 pub mod pyfmt;
 mod held;
@@ -26,7 +28,6 @@ mod stream;
 mod wire;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use held::{Attempt, Held};
+pub use conn::Limits;
 pub use wire::Format;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -118,11 +120,21 @@ pub struct Config {
     /// answer (`held.rs`); `None`: answers out of the envelope are replayed (a second call).
     #[serde(default)]
     pub secret: Option<String>,
+    /// Connection limits and timeouts (see `conn.rs`).
+    #[serde(default)]
+    pub conn: conn::Limits,
+    /// The launch secret the Python proxy checks on the peer header (see `forwarded.rs`);
+    /// `None`: no peer header (LiteLLM then sees the front's address).
+    #[serde(default)]
+    pub peer_secret: Option<String>,
 }
 
 /// Path prefix of the Python proxy's internal routes (the logging route): never
 /// forwarded from the public port.
 pub const INTERNAL_PREFIX: &str = "/_fast_litellm/";
+/// Where a request the front must not forward as sent goes instead (an internal path,
+/// a target not in origin form): a path of no route, so LiteLLM gives its own 404.
+const NOT_FOUND_PATH: &str = "/_fast_litellm/not-found";
 /// The front's own counters (master key only): `GET /_fast_litellm/stats`.
 pub const STATS_PATH: &str = "/_fast_litellm/stats";
 
@@ -197,6 +209,8 @@ struct Front {
     guards: HashMap<String, Guard>,
     backend_authority: String,
     client: Client<HttpConnector, Body>,
+    /// A client that never reuses a connection, for requests with a large head (see `pass`).
+    fresh: Client<HttpConnector, Body>,
     stats: Arc<Stats>,
     rng: Mutex<u64>,
     log: Option<logq::LogQueue>,
@@ -253,7 +267,7 @@ pub fn serve_blocking(config_json: &str, ready: impl FnOnce()) -> Result<(), Str
     let stats = Arc::new(Stats::default());
     *CURRENT.lock().unwrap() = Some((tx, stats.clone()));
     let result = rt.block_on(async move {
-        let listener = TcpListener::bind(&cfg.listen).await.map_err(|e| format!("bind {}: {e}", cfg.listen))?;
+        let listener = conn::bind(&cfg.listen, cfg.conn.backlog).await.map_err(|e| format!("bind {}: {e}", cfg.listen))?;
         ready();
         run(listener, cfg, stats, rx).await;
         Ok(())
@@ -264,12 +278,13 @@ pub fn serve_blocking(config_json: &str, ready: impl FnOnce()) -> Result<(), Str
 }
 
 /// Serve on an already bound listener until `stop` turns true.
-pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(256)
-        .build(connector);
+        .build(connector.clone());
+    let fresh = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
     let seed = {
         let mut b = [0u8; 8];
         let _ = getrandom::getrandom(&mut b);
@@ -293,38 +308,12 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, mut stop
         backend_authority: cfg.backend.clone(),
         cfg,
         client,
+        fresh,
         stats,
         rng: Mutex::new(seed),
     });
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            accepted = listener.accept() => {
-                let (stream, peer): (_, SocketAddr) = match accepted {
-                    Ok(x) => x,
-                    Err(_) => continue,
-                };
-                let _ = stream.set_nodelay(true);
-                let front = front.clone();
-                let mut stop_conn = stop.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let front = front.clone();
-                        async move { Ok::<_, Infallible>(front.handle(req, peer).await) }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .with_upgrades();
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stop_conn.changed() => { conn.as_mut().graceful_shutdown(); let _ = conn.await; }
-                    }
-                });
-            }
-        }
-    }
+    let limits = front.cfg.conn.clone();
+    conn::serve(listener, limits, stop, move |req, peer| front.clone().handle(req, peer)).await;
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -439,8 +428,11 @@ impl Front {
         }
     }
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-        if req.uri().path().starts_with(INTERNAL_PREFIX) {
+    async fn handle(self: Arc<Self>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        // Kept with the request until `pass` tells the Python proxy who the client is.
+        req.extensions_mut().insert(forwarded::Peer(peer));
+        let internal = forwarded::internal(req.uri().path());
+        if internal || !forwarded::origin_form(req.uri()) {
             if req.method() == Method::GET && req.uri().path() == STATS_PATH && self.is_master(req.headers()) {
                 let (queued, dropped, drained) = logq::stats();
                 let s = &self.stats;
@@ -463,11 +455,10 @@ impl Front {
                 lane(&mut r, "rust");
                 return r;
             }
-            let mut r = Response::new(full(Bytes::from_static(b"{\"detail\":\"Not Found\"}")));
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            lane(&mut r, "rust");
-            return r;
+            // Stock has no route for either: LiteLLM answers its own 404 for a path of no route.
+            let (mut parts, body) = req.into_parts();
+            parts.uri = Uri::from_static(NOT_FOUND_PATH);
+            return self.pass(Request::from_parts(parts, boxed_incoming(body))).await;
         }
         if self.cfg.format.is_some() && self.candidate(&req) {
             let (parts, body) = req.into_parts();
@@ -553,6 +544,7 @@ impl Front {
             Ok(u) => u,
             Err(_) => return bad_gateway(),
         };
+        self.tell_peer(&mut parts);
         let mut resp = match self.client.request(Request::from_parts(parts, boxed_incoming(body))).await {
             Ok(r) => r,
             Err(_) => {
@@ -574,6 +566,12 @@ impl Front {
         let mut r = Response::from_parts(parts, boxed_incoming(body));
         lane(&mut r, "python");
         r
+    }
+
+    /// The peer header for the Python proxy (any client-supplied one removed).
+    fn tell_peer(&self, parts: &mut hyper::http::request::Parts) {
+        let peer = parts.extensions.get::<forwarded::Peer>().map(|p| p.0);
+        forwarded::set_peer(&mut parts.headers, self.cfg.peer_secret.as_deref(), peer);
     }
 
     /// `Authorization: Bearer <master key>`, exactly once.
@@ -912,8 +910,13 @@ impl Front {
         };
         parts.uri = uri;
         parts.headers.retain_not_hop_by_hop();
+        self.tell_peer(&mut parts);
+        // uvicorn's h11 refuses a head over 16 KiB that it reads in two parts; on a pooled
+        // connection its reader is already waiting and gets the first part alone, while on a new
+        // connection (a client's own, with stock) the head is usually all there when it reads.
+        let client = if head_size(&parts) > LARGE_HEAD { &self.fresh } else { &self.client };
         let req = Request::from_parts(parts, body);
-        match self.client.request(req).await {
+        match client.request(req).await {
             Ok(resp) => {
                 let (mut parts, body) = resp.into_parts();
                 if parts.status != StatusCode::SWITCHING_PROTOCOLS {
@@ -929,6 +932,15 @@ impl Front {
             }
         }
     }
+}
+
+/// A request head size from which `pass` uses a new connection to the Python proxy.
+const LARGE_HEAD: usize = 8 << 10;
+
+/// About the size of a request head on the wire.
+fn head_size(parts: &hyper::http::request::Parts) -> usize {
+    let headers: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    headers + parts.uri.path_and_query().map_or(1, |p| p.as_str().len()) + 16
 }
 
 fn unix_now_f64() -> f64 {

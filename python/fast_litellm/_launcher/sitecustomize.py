@@ -34,6 +34,10 @@ try:
 
         fastlane_held.arm()
 
+        from fast_litellm import fastlane_peer  # the client's address from the front's peer header
+
+        fastlane_peer.arm()
+
     if os.environ.get("FAST_LITELLM_REPORT_DIR"):
         from fast_litellm import _report
 
