@@ -689,13 +689,36 @@ _CHAT_CALL_TYPES = (None, "completion", "acompletion")
 _LOG_READS = frozenset({"model", "model_call_details"})
 
 
+# Stands for any deployment id in a call key where LiteLLM's cost path does not read it.
+_ANY_ID = ("any deployment id",)
+# The only provider whose cost path reads the invoked deployment id without custom pricing
+# (1.110.x ``_bedrock_pricing_info``: an application inference profile registered under its id).
+_ID_PRICED_PROVIDERS = ("bedrock",)
+
+
+def _ids_matter(kwargs: Dict[str, Any]) -> bool:
+    """Whether LiteLLM's chat cost path may read the deployment ids in ``kwargs``.
+
+    It reads ``router_model_id`` only under ``custom_pricing=True`` (not covered) and the
+    invoked ``model_id`` (``optional_params`` / the logging object's ``model_call_details``)
+    only to price a Bedrock deployment (1.110.x; 1.83.x never reads it). Anywhere else the
+    ids are not part of the price, and keeping them in the call key made every deployment of
+    a Router group build and verify its own plan (a 1,000-deployment group paid a plan build,
+    ~25 LiteLLM cost calls, on most requests)."""
+    provider = kwargs.get("custom_llm_provider")
+    if type(provider) is not str or provider in _ID_PRICED_PROVIDERS:
+        return True
+    return kwargs.get("base_model") is not None  # its own provider decides, as with ``model``
+
+
 def _call_key(kwargs: Dict[str, Any]) -> Any:
     """A hashable key for everything in ``kwargs`` the covered path depends on, or ``None``."""
     items = []
+    ids = _ids_matter(kwargs)
     for k, v in kwargs.items():
         if k in _CC_SCALAR_KW:
             if v is None or type(v) is str or type(v) is bool:
-                items.append((k, v))
+                items.append((k, v if ids or k != "router_model_id" or v is None else _ANY_ID))
                 continue
             return None
         if k == "litellm_logging_obj" or k == "optional_params" or k == "standard_built_in_tools_params":
@@ -714,7 +737,7 @@ def _call_key(kwargs: Dict[str, Any]) -> Any:
         tier, model_id = op.get("service_tier"), op.get("model_id")
         if not ((tier is None or type(tier) is str) and (model_id is None or type(model_id) is str)):
             return None
-        items.append(("optional_params", tier, model_id))
+        items.append(("optional_params", tier, model_id if ids or model_id is None else _ANY_ID))
     tools = kwargs.get("standard_built_in_tools_params")
     if tools is not None:
         if type(tools) is not dict or any(tools.values()):
@@ -727,7 +750,7 @@ def _call_key(kwargs: Dict[str, Any]) -> Any:
         model_id = details.get("model_id") if type(details) is dict else None
         if not ((model is None or type(model) is str) and (model_id is None or type(model_id) is str)):
             return None
-        items.append(("logging", model, model_id))
+        items.append(("logging", model, model_id if ids or model_id is None else _ANY_ID))
     return tuple(items)  # in the caller's keyword order (a fixed order per call site)
 
 
