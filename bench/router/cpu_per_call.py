@@ -75,11 +75,14 @@ def child(url: str, n: int, calls: int, concurrency: int, strategy: str, profile
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run_child(url: str, n: int, fast: bool, args: argparse.Namespace, profile: str = "") -> dict:
+def run_child(url: str, n: int, fast: bool, args: argparse.Namespace, profile: str = "",
+              pythonpath: str = "") -> dict:
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
     env.pop("FAST_LITELLM_DISABLE", None)
     if not fast:
         env["FAST_LITELLM_DISABLE"] = "1"
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     cmd = [sys.executable, os.path.abspath(__file__), "--child", url, "--n", str(n), "--calls", str(args.calls),
            "--concurrency", str(args.concurrency), "--routing-strategy", args.routing_strategy]
     if profile:
@@ -105,6 +108,8 @@ def main() -> None:
     ap.add_argument("--routing-strategy", default="simple-shuffle")
     ap.add_argument("--profile", type=int, default=0, help="cProfile one child with this many deployments")
     ap.add_argument("--fast", action="store_true", help="with --profile: the accelerated side")
+    ap.add_argument("--baseline", default="", help="PYTHONPATH of another fast_litellm tree: a third, "
+                    "'baseline' side alternated with the other two (before/after a change, same run)")
     ap.add_argument("--child", default=None)
     ap.add_argument("--n", type=int, default=1)
     ap.add_argument("--profile-out", default="")
@@ -131,18 +136,23 @@ def main() -> None:
                   "rounds": args.rounds, "routing_strategy": args.routing_strategy, "load_before": load(),
                   "results": {}}
         for n in sizes:
-            runs = {"stock": [], "fast": []}
+            sides = ("stock", "fast") + (("baseline",) if args.baseline else ())
+            runs: dict = {k: [] for k in sides}
             for r in range(args.rounds):
-                for which in (("stock", "fast") if r % 2 == 0 else ("fast", "stock")):
-                    runs[which].append(run_child(up.url, n, which == "fast", args))
+                for which in (sides if r % 2 == 0 else sides[::-1]):
+                    runs[which].append(run_child(up.url, n, which != "stock", args,
+                                                 pythonpath=args.baseline if which == "baseline" else ""))
             med = {k: round(statistics.median(x["cpu_ms"] for x in v), 3) for k, v in runs.items()}
-            report["results"][str(n)] = {
+            row = report["results"][str(n)] = {
                 "stock_cpu_ms_per_call": med["stock"], "fast_cpu_ms_per_call": med["fast"],
                 "ratio_stock_over_fast": round(med["stock"] / med["fast"], 2),
                 "stock_calls_per_s": round(statistics.median(x["rps"] for x in runs["stock"]), 1),
                 "fast_calls_per_s": round(statistics.median(x["rps"] for x in runs["fast"]), 1),
                 "fast_applied": runs["fast"][-1]["applied"],
             }
+            if args.baseline:
+                row["baseline_cpu_ms_per_call"] = med["baseline"]
+                row["ratio_stock_over_baseline"] = round(med["stock"] / med["baseline"], 2)
             print(f"N={n}: {report['results'][str(n)]}", file=sys.stderr, flush=True)
         report["load_after"] = load()
     print(json.dumps(report, indent=2))
