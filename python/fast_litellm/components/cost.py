@@ -1364,10 +1364,46 @@ def _bench_logging_step() -> Callable[[], Any]:
     return _logging_step_call("gpt-4o", "openai", _typical_response())
 
 
+def _bench_router_group() -> Callable[[], Any]:
+    """64 ``Router.acompletion`` calls, 16 at a time, over one group of 1,000 ``openai/`` deployments
+    on a local upstream: every response is costed with its deployment's ids (issue 20: one plan per
+    deployment made this slower than stock). CPU per call vs N: bench/router/cpu_per_call.py."""
+    import asyncio
+
+    from litellm import Router
+
+    from .transport import _start_upstream
+
+    url = _start_upstream() + "/v1"
+    router = Router(model_list=[{"model_name": "bench", "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": url, "api_key": f"sk-bench-{i}"}} for i in range(1000)])
+    messages = [{"role": "user", "content": "Say hello in one sentence."}]
+
+    def call() -> None:
+        async def go() -> None:
+            left = [64]
+
+            async def worker() -> None:
+                while left[0] > 0:
+                    left[0] -= 1
+                    await router.acompletion(model="bench", messages=messages)
+
+            await asyncio.gather(*(worker() for _ in range(16)))
+
+        asyncio.run(go())
+
+    return call
+
+
 BENCHMARKS: List[Benchmark] = [
     Benchmark(name="cost.completion_cost chat response (gpt-4o)", patch="cost.completion_cost", setup=_bench_cc),
     Benchmark(name="cost.cost_per_token gpt-4o", patch="cost.cost_per_token", setup=_bench_cpt),
     Benchmark(name="cost.cost_per_token gpt-4o cached", patch="cost.cost_per_token", setup=_bench_cpt_cached),
     Benchmark(name="cost.response_cost_calculator logging object (proxy cost step, gpt-4o)",
               patch="cost.completion_cost", setup=_bench_logging_step),
+    Benchmark(name="router.acompletion 1,000-deployment group, 64 calls 16 concurrent",
+              patch="cost.completion_cost", setup=_bench_router_group, batch_seconds=1.0,
+              notes="wall time of 64 Router.acompletion calls (16 concurrent) to a local upstream in another "
+              "process, over one group of 1,000 openai/ deployments; CPU per call against the number of "
+              "deployments: bench/router/cpu_per_call.py"),
 ]
