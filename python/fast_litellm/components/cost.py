@@ -689,13 +689,36 @@ _CHAT_CALL_TYPES = (None, "completion", "acompletion")
 _LOG_READS = frozenset({"model", "model_call_details"})
 
 
+# Stands for any deployment id in a call key where LiteLLM's cost path does not read it.
+_ANY_ID = ("any deployment id",)
+# The only provider whose cost path reads the invoked deployment id without custom pricing
+# (1.110.x ``_bedrock_pricing_info``: an application inference profile registered under its id).
+_ID_PRICED_PROVIDERS = ("bedrock",)
+
+
+def _ids_matter(kwargs: Dict[str, Any]) -> bool:
+    """Whether LiteLLM's chat cost path may read the deployment ids in ``kwargs``.
+
+    It reads ``router_model_id`` only under ``custom_pricing=True`` (not covered) and the
+    invoked ``model_id`` (``optional_params`` / the logging object's ``model_call_details``)
+    only to price a Bedrock deployment (1.110.x; 1.83.x never reads it). Anywhere else the
+    ids are not part of the price, and keeping them in the call key made every deployment of
+    a Router group build and verify its own plan (a 1,000-deployment group paid a plan build,
+    ~25 LiteLLM cost calls, on most requests)."""
+    provider = kwargs.get("custom_llm_provider")
+    if type(provider) is not str or provider in _ID_PRICED_PROVIDERS:
+        return True
+    return kwargs.get("base_model") is not None  # its own provider decides, as with ``model``
+
+
 def _call_key(kwargs: Dict[str, Any]) -> Any:
     """A hashable key for everything in ``kwargs`` the covered path depends on, or ``None``."""
     items = []
+    ids = _ids_matter(kwargs)
     for k, v in kwargs.items():
         if k in _CC_SCALAR_KW:
             if v is None or type(v) is str or type(v) is bool:
-                items.append((k, v))
+                items.append((k, v if ids or k != "router_model_id" or v is None else _ANY_ID))
                 continue
             return None
         if k == "litellm_logging_obj" or k == "optional_params" or k == "standard_built_in_tools_params":
@@ -714,7 +737,7 @@ def _call_key(kwargs: Dict[str, Any]) -> Any:
         tier, model_id = op.get("service_tier"), op.get("model_id")
         if not ((tier is None or type(tier) is str) and (model_id is None or type(model_id) is str)):
             return None
-        items.append(("optional_params", tier, model_id))
+        items.append(("optional_params", tier, model_id if ids or model_id is None else _ANY_ID))
     tools = kwargs.get("standard_built_in_tools_params")
     if tools is not None:
         if type(tools) is not dict or any(tools.values()):
@@ -727,7 +750,7 @@ def _call_key(kwargs: Dict[str, Any]) -> Any:
         model_id = details.get("model_id") if type(details) is dict else None
         if not ((model is None or type(model) is str) and (model_id is None or type(model_id) is str)):
             return None
-        items.append(("logging", model, model_id))
+        items.append(("logging", model, model_id if ids or model_id is None else _ANY_ID))
     return tuple(items)  # in the caller's keyword order (a fixed order per call site)
 
 
@@ -1356,10 +1379,46 @@ def _bench_logging_step() -> Callable[[], Any]:
     return _logging_step_call("gpt-4o", "openai", _typical_response())
 
 
+def _bench_router_group() -> Callable[[], Any]:
+    """64 ``Router.acompletion`` calls, 16 at a time, over one group of 1,000 ``openai/`` deployments
+    on a local upstream: every response is costed with its deployment's ids (issue 20: one plan per
+    deployment made this slower than stock). CPU per call vs N: bench/router/cpu_per_call.py."""
+    import asyncio
+
+    from litellm import Router
+
+    from .transport import _start_upstream
+
+    url = _start_upstream() + "/v1"
+    router = Router(model_list=[{"model_name": "bench", "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": url, "api_key": f"sk-bench-{i}"}} for i in range(1000)])
+    messages = [{"role": "user", "content": "Say hello in one sentence."}]
+
+    def call() -> None:
+        async def go() -> None:
+            left = [64]
+
+            async def worker() -> None:
+                while left[0] > 0:
+                    left[0] -= 1
+                    await router.acompletion(model="bench", messages=messages)
+
+            await asyncio.gather(*(worker() for _ in range(16)))
+
+        asyncio.run(go())
+
+    return call
+
+
 BENCHMARKS: List[Benchmark] = [
     Benchmark(name="cost.completion_cost chat response (gpt-4o)", patch="cost.completion_cost", setup=_bench_cc),
     Benchmark(name="cost.cost_per_token gpt-4o", patch="cost.cost_per_token", setup=_bench_cpt),
     Benchmark(name="cost.cost_per_token gpt-4o cached", patch="cost.cost_per_token", setup=_bench_cpt_cached),
     Benchmark(name="cost.response_cost_calculator logging object (proxy cost step, gpt-4o)",
               patch="cost.completion_cost", setup=_bench_logging_step),
+    Benchmark(name="router.acompletion 1,000-deployment group, 64 calls 16 concurrent",
+              patch="cost.completion_cost", setup=_bench_router_group, batch_seconds=1.0,
+              notes="wall time of 64 Router.acompletion calls (16 concurrent) to a local upstream in another "
+              "process, over one group of 1,000 openai/ deployments; CPU per call against the number of "
+              "deployments: bench/router/cpu_per_call.py"),
 ]
