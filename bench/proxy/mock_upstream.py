@@ -35,6 +35,7 @@ WORDS = CONTENT.split(" ")
 RECORD = os.environ.get("MOCK_RECORD")  # append each chat request (headers, body) as JSON lines
 SHAPE = os.environ.get("MOCK_SHAPE", "mock")  # the non-streaming chat answer's shape (see the docstring)
 EMBED_DIMS = 1536  # text-embedding-3-small's size: the answer weighs what a real one does
+CALLS = {"n": 0}  # POSTs answered, read by the rig at GET /_mock/calls (upstream calls per client request)
 
 
 def _chat_completion(model: str) -> dict:
@@ -243,6 +244,7 @@ def _directives(body: dict) -> dict:
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
+    CALLS["n"] += 1
     body = await request.json()
     if RECORD is not None:
         with open(RECORD, "a") as fh:
@@ -268,6 +270,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
+    CALLS["n"] += 1
     body = await request.json()
     model = body.get("model", "gpt-4o-mini")
     if body.get("stream"):
@@ -276,6 +279,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
 
 
 async def embeddings(request: web.Request) -> web.Response:
+    CALLS["n"] += 1
     return web.json_response(_embeddings(await request.json()))
 
 
@@ -290,6 +294,10 @@ def _azure(handler, shape=None):
     return route
 
 
+async def calls(request: web.Request) -> web.Response:
+    return web.json_response({"calls": CALLS["n"]})
+
+
 async def models(request: web.Request) -> web.Response:
     return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
 
@@ -301,6 +309,7 @@ def make_app() -> web.Application:
         app.router.add_post(prefix + "/responses", responses)
         app.router.add_get(prefix + "/models", models)
         app.router.add_post(prefix + "/embeddings", embeddings)
+    app.router.add_get("/_mock/calls", calls)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", _azure(chat, "azure"))
     app.router.add_post("/openai/deployments/{deployment}/embeddings", _azure(embeddings))
     return app

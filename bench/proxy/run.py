@@ -170,19 +170,7 @@ def wrk_once(wrk: str, url: str, body: dict, conns: int, seconds: int, lanes: bo
 
 
 def overhead_ms(url: str, body: dict, n: int = 15):
-    vals = []
-    for _ in range(n):
-        req = urllib.request.Request(url, data=json.dumps(dict(body, stream=False)).encode(),
-                                     headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                resp.read()
-                h = resp.headers.get("x-litellm-overhead-duration-ms")
-                if h:
-                    vals.append(float(h))
-        except Exception:
-            pass
-    return round(statistics.median(vals), 2) if vals else None
+    return sample_lanes(url, dict(body, stream=False), n)["overhead_ms"]
 
 
 CONFIG = HERE / "config.yaml"
@@ -196,14 +184,9 @@ def lane_stats(port: int) -> dict:
         out.update(json.load(urllib.request.urlopen(req, timeout=10)))
     except Exception:
         pass
-    try:
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics/", headers={"Authorization": f"Bearer {KEY}"})
-        text = urllib.request.urlopen(req, timeout=30).read().decode()
-        total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                    if line.startswith("litellm_requests_metric_total"))
-        out["metrics_requests"] = total
-    except Exception:
-        pass
+    counted = count_requests(port, "prometheus")
+    if counted is not None:
+        out["metrics_requests"] = counted
     return out
 
 
@@ -257,14 +240,16 @@ def wait_count(port: int, counter: str, count_dir, target: float, cap: float):
     t0 = time.time()
     n = count_requests(port, counter, count_dir)
     while (n is None or n < target) and time.time() - t0 < cap:
-        time.sleep(0.5)
+        time.sleep(0.25)
         n = count_requests(port, counter, count_dir)
     return n, time.time() - t0, n is not None and n >= target
 
 
-def sample_lanes(url: str, body: dict, n: int = 15) -> dict:
-    """Warm-up requests, which also say which lane answered (and the overhead header)."""
+def sample_lanes(url: str, body: dict, n: int = 15, mock_calls=None) -> dict:
+    """Warm-up requests, one at a time, which also say which lane answered (and the overhead
+    header); with ``mock_calls`` (reads the mock's call count) the upstream calls per request."""
     lanes, overhead, ok = {}, [], 0
+    before = mock_calls() if mock_calls else None
     for _ in range(n):
         req = urllib.request.Request(url, data=json.dumps(body).encode(),
                                      headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
@@ -279,7 +264,11 @@ def sample_lanes(url: str, body: dict, n: int = 15) -> dict:
         except Exception as exc:  # recorded: a scenario that fails outright should say so
             lanes["error"] = lanes.get("error", 0) + 1
             lanes["last_error"] = str(exc)[:200]
-    return {"ok": ok, "lanes": lanes, "overhead_ms": round(statistics.median(overhead), 2) if overhead else None}
+    out = {"ok": ok, "lanes": lanes, "overhead_ms": round(statistics.median(overhead), 2) if overhead else None}
+    if mock_calls and ok:
+        time.sleep(0.5)  # a late second call (a replay) is counted too
+        out["upstream_calls_per_request"] = round((mock_calls() - before) / ok, 2)
+    return out
 
 
 def run_scenarios(args, bindir: Path, wrk: str, env: dict) -> int:
@@ -322,6 +311,12 @@ def run_scenarios(args, bindir: Path, wrk: str, env: dict) -> int:
                     if time.time() - t0 > 120:
                         raise
                     time.sleep(0.3)
+
+            def mock_calls():
+                with urllib.request.urlopen(f"{scheme}://127.0.0.1:{mock_port}/_mock/calls", timeout=10,
+                                            context=ctx_ssl) as resp:
+                    return json.load(resp)["calls"]
+
             ctx = sc.Ctx(base=f"{scheme}://127.0.0.1:{mock_port}", ca=str(tls_dir / "ca.pem") if scen.tls else None,
                          workdir=work)
             config = sc.write_config(scen, ctx)
@@ -347,7 +342,7 @@ def run_scenarios(args, bindir: Path, wrk: str, env: dict) -> int:
                             continue
                         try:
                             url = f"http://127.0.0.1:{port}{scen.endpoint}"
-                            sample = sample_lanes(url, scen.body)
+                            sample = sample_lanes(url, scen.body, mock_calls=mock_calls)
                             sample.update(variant=variant, workers=workers, round=rnd)
                             entry["samples"].append(sample)
                             c0 = None
@@ -391,8 +386,9 @@ def render_scenarios(results: dict) -> str:
     lines = [f"LiteLLM {results['litellm']} on {results['machine']}"
              + (f" (load average at start {la[0]:.1f})" if la else ""), "",
              "| scenario | workers | conns | stock req/s | fast req/s | ratio | stock sustained | fast sustained "
-             "| sustained ratio | stock p50/p99 ms | fast p50/p99 ms | failed (stock/fast) | fast lane rust |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| sustained ratio | stock p50/p99 ms | fast p50/p99 ms | failed (stock/fast) | fast lane rust "
+             "| upstream calls/request (stock/fast) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def med(vals):
         vals = [v for v in vals if v is not None]
@@ -403,9 +399,13 @@ def render_scenarios(results: dict) -> str:
 
     for entry in results["scenarios"]:
         keys = sorted({(r["workers"], r["conns"]) for r in entry["runs"] if "conns" in r})
+
+        def calls(v, w):
+            return med([x.get("upstream_calls_per_request") for x in entry["samples"]
+                        if x["variant"] == v and x["workers"] == w])
         if entry.get("error") or not keys:
             errs = entry.get("error") or "; ".join(r.get("error", "") for r in entry["runs"])
-            lines.append(f"| {entry['scenario']} | - | - | - | - | - | - | - | - | - | - | - | error: {errs[:120]} |")
+            lines.append(f"| {entry['scenario']} | - | - | - | - | - | - | - | - | - | - | - | error: {errs[:120]} | - |")
             continue
         for w, c in keys:
             rs = {v: [r for r in entry["runs"] if r.get("conns") == c and r["workers"] == w and r["variant"] == v]
@@ -429,7 +429,7 @@ def render_scenarios(results: dict) -> str:
                 f"{ratio(f_sus, s_sus)} | {m('stock', 'p50_ms')}/{m('stock', 'p99_ms')} | "
                 f"{m('accelerated', 'p50_ms')}/{m('accelerated', 'p99_ms')} | "
                 f"{sum(r['failed'] for r in rs['stock'])}/{sum(r['failed'] for r in rs['accelerated'])} | "
-                f"{f'{rust / seen:.0%}' if seen else '-'} |")
+                f"{f'{rust / seen:.0%}' if seen else '-'} | {calls('stock', w)}/{calls('accelerated', w)} |")
     return "\n".join(lines)
 
 
