@@ -126,14 +126,17 @@ end
 """
 
 
-def wrk_once(wrk: str, url: str, body: dict, conns: int, seconds: int, lanes: bool = False) -> dict:
+def wrk_once(wrk: str, url: str, body: dict, conns: int, seconds: int, lanes: bool = False,
+             count_lanes: bool = True) -> dict:
+    """One wrk run. ``lanes``: also the load's duration, the non-2xx count and (``count_lanes``,
+    a Lua ``response()`` hook that costs wrk some CPU per answer) each answer's lane header."""
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lua.write(
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(json.dumps(body))}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["Authorization"] = "Bearer {KEY}"\n'
-        + (LANE_LUA if lanes else "")
+        + (LANE_LUA if lanes and count_lanes else "")
     )
     lua.close()
     # wrk's default 2 s timeout counts a slow answer as a failure; at 64 connections the
@@ -349,7 +352,8 @@ def run_scenarios(args, bindir: Path, wrk: str, env: dict) -> int:
                             if scen.counter:  # the warm-up requests counted first, so they are not in the figure
                                 c0, _, _ = wait_count(port, scen.counter, count_dir, sample["ok"], 30)
                             for c in conns:
-                                r = wrk_once(wrk, url, scen.body, c, args.seconds, lanes=True)
+                                r = wrk_once(wrk, url, scen.body, c, args.seconds, lanes=True,
+                                             count_lanes=not args.no_lane_count)
                                 r.update(variant=variant, workers=workers, conns=c, round=rnd,
                                          overhead_ms=sample["overhead_ms"], rss_mb=tree_rss(proc.pid))
                                 if scen.counter and c0 is not None:
@@ -452,6 +456,9 @@ def main() -> int:
     ap.add_argument("--scenario", help="run named scenarios (comma-separated; `every` = all of them) instead of "
                                        "the endpoint matrix; see --list-scenarios")
     ap.add_argument("--list-scenarios", action="store_true", help="print the named scenarios and exit")
+    ap.add_argument("--no-lane-count", action="store_true",
+                    help="scenarios: don't count lane headers in wrk (its Lua response hook costs wrk CPU at "
+                         "high rates); the warm-up sample still records them")
     ap.add_argument("--catch-up-cap", type=float, default=120.0,
                     help="sustained figure: seconds to wait after the load for LiteLLM's counter to catch up")
     ap.add_argument("--no-fast-lane-too", action="store_true",
