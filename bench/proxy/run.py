@@ -2,6 +2,12 @@
 
     python bench/proxy/run.py --litellm 1.110.2            # the full matrix (~15 min)
     python bench/proxy/run.py --litellm 1.110.2 --quick    # 16 connections, non-streaming chat only
+    python bench/proxy/run.py --list-scenarios              # named real-deployment configs
+    python bench/proxy/run.py --litellm 1.110.2 --scenario every --workers 1,4   # all of them
+
+With ``--scenario`` each named config (bench/proxy/scenarios.py) gets its own mock upstream
+and generated config; callback configs also report a sustained figure (requests LiteLLM's
+own counters counted / (load time + time until they caught up)); see docs/benchmarks.md.
 
 It starts the local mock upstream (and measures it alone), then for each worker count
 starts the stock proxy and the accelerated one in turn (rounds alternate which goes
