@@ -1,40 +1,41 @@
 """A local OpenAI-compatible upstream for the proxy load rig and tests.
 
 Serves /v1/chat/completions and /v1/responses, JSON or SSE (``"stream": true``),
-with fixed content, so what is measured is the proxy, not a model. Listens on
-127.0.0.1 only.
+/v1/embeddings, and Azure's deployment URLs (/openai/deployments/<d>/chat/completions
+and .../embeddings, ``api-version`` required, answered in Azure's shape), with fixed
+content, so what is measured is the proxy, not a model. Listens on 127.0.0.1 only.
 
     python bench/proxy/mock_upstream.py --port 8099
+    python bench/proxy/mock_upstream.py --port 8099 --shape openai   # non-streaming chat as OpenAI sends it
+    python bench/proxy/mock_upstream.py --port 8099 --tls-dir DIR    # https, with a CA made in DIR (ca.pem)
+
+``--shape`` (or ``MOCK_SHAPE``): ``mock`` (default; the shape the tests verify), ``openai``
+(OpenAI's current documented non-streaming answer: ``refusal``, ``annotations``, usage token
+details, ``service_tier``, ``system_fingerprint``) or ``vllm`` (vLLM's: ``reasoning_content``,
+``tool_calls: []``, ``stop_reason``, ``prompt_logprobs``, no fingerprint).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
+import ssl
+import struct
 import time
 import uuid
+from pathlib import Path
 
 from aiohttp import web
 
 CONTENT = "This is a mock response from the local upstream."
 WORDS = CONTENT.split(" ")
 RECORD = os.environ.get("MOCK_RECORD")  # append each chat request (headers, body) as JSON lines
-# MOCK_SHAPE=openai: non-streaming chat answers in OpenAI's current shape (annotations, usage
-# token details, service_tier), as a real OpenAI upstream sends them.
-SHAPE = os.environ.get("MOCK_SHAPE", "")
-
-
-def _chat_completion(model: str) -> dict:
-    out = _plain_completion(model)
-    if SHAPE == "openai":
-        out["choices"][0]["message"]["annotations"] = []
-        out["usage"]["prompt_tokens_details"] = {"cached_tokens": 0, "audio_tokens": 0}
-        out["usage"]["completion_tokens_details"] = {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                     "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-        out["service_tier"] = "default"
-    return out
+SHAPE = os.environ.get("MOCK_SHAPE") or "mock"  # the non-streaming chat answer's shape (see the docstring)
+EMBED_DIMS = 1536  # text-embedding-3-small's size: the answer weighs what a real one does
+CALLS = {"n": 0}  # POSTs answered, read by the rig at GET /_mock/calls (upstream calls per client request)
 
 
 def _plain_completion(model: str) -> dict:
@@ -54,6 +55,67 @@ def _plain_completion(model: str) -> dict:
         ],
         "usage": {"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22},
     }
+
+
+_FILTER_OK = {k: {"filtered": False, "severity": "safe"} for k in ("hate", "self_harm", "sexual", "violence")}
+
+
+def _shaped_completion(model: str, shape: str) -> dict:
+    """The fixed answer in a real server's non-streaming shape (key order as that server sends it)."""
+    cid, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
+    if shape == "openai":
+        return {
+            "id": cid, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0,
+                         "message": {"role": "assistant", "content": CONTENT, "refusal": None, "annotations": []},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22,
+                      "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                      "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                    "accepted_prediction_tokens": 0,
+                                                    "rejected_prediction_tokens": 0}},
+            "service_tier": "default", "system_fingerprint": "fp_mock",
+        }
+    if shape == "vllm":
+        return {
+            "id": cid, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0,
+                         "message": {"role": "assistant", "reasoning_content": None, "content": CONTENT,
+                                     "tool_calls": []},
+                         "logprobs": None, "finish_reason": "stop", "stop_reason": None}],
+            "usage": {"prompt_tokens": 12, "total_tokens": 22, "completion_tokens": 10,
+                      "prompt_tokens_details": None},
+            "prompt_logprobs": None,
+        }
+    if shape == "azure":  # Azure OpenAI: content-filter results, keys sorted as Azure sends them
+        return {
+            "choices": [{"content_filter_results": _FILTER_OK, "finish_reason": "stop", "index": 0,
+                         "logprobs": None,
+                         "message": {"annotations": [], "content": CONTENT, "refusal": None, "role": "assistant"}}],
+            "created": created, "id": cid, "model": model, "object": "chat.completion",
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _FILTER_OK}],
+            "system_fingerprint": "fp_mock",
+            "usage": {"completion_tokens": 10,
+                      "completion_tokens_details": {"accepted_prediction_tokens": 0, "audio_tokens": 0,
+                                                    "reasoning_tokens": 0, "rejected_prediction_tokens": 0},
+                      "prompt_tokens": 12, "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 0},
+                      "total_tokens": 22},
+        }
+    return _plain_completion(model)
+
+
+def _embeddings(body: dict) -> dict:
+    """OpenAI's embeddings answer; ``encoding_format: base64`` (what the openai SDK asks for by
+    default) gets little-endian float32 in base64, as OpenAI sends it."""
+    inputs = body.get("input")
+    inputs = inputs if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else [inputs]
+    vector = [round(((i * 7919) % 1000) / 1000.0 - 0.5, 6) for i in range(EMBED_DIMS)]
+    b64 = body.get("encoding_format") == "base64"
+    packed = base64.b64encode(struct.pack(f"<{EMBED_DIMS}f", *vector)).decode() if b64 else None
+    data = [{"object": "embedding", "index": i, "embedding": packed if b64 else vector} for i in range(len(inputs))]
+    n = 5 * len(inputs)
+    return {"object": "list", "data": data, "model": body.get("model", "text-embedding-3-small"),
+            "usage": {"prompt_tokens": n, "total_tokens": n}}
 
 
 def _chat_chunks(model: str, body: dict = None, d: dict = None):
@@ -182,6 +244,7 @@ def _directives(body: dict) -> dict:
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
+    CALLS["n"] += 1
     body = await request.json()
     if RECORD is not None:
         with open(RECORD, "a") as fh:
@@ -195,7 +258,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
         return web.json_response(err, status=int(d["status"]))
     if body.get("stream"):
         return await _sse(request, ((None, c) for c in _chat_chunks(model, body, d)), float(d.get("gap", 0)))
-    out = _chat_completion(d.get("model", model))
+    out = _shaped_completion(d.get("model", model), request.get("shape", SHAPE))
     if "usage" in d:
         p, c = (int(x) for x in d["usage"].split(","))
         out["usage"] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
@@ -207,11 +270,32 @@ async def chat(request: web.Request) -> web.StreamResponse:
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
+    CALLS["n"] += 1
     body = await request.json()
     model = body.get("model", "gpt-4o-mini")
     if body.get("stream"):
         return await _sse(request, _response_events(model))
     return web.json_response(_response(model))
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    CALLS["n"] += 1
+    return web.json_response(_embeddings(await request.json()))
+
+
+def _azure(handler, shape=None):
+    """Azure's deployment route: ``api-version`` is required (Azure answers 404 without it)."""
+    async def route(request: web.Request) -> web.StreamResponse:
+        if "api-version" not in request.query:
+            return web.json_response({"error": {"code": "404", "message": "Resource not found"}}, status=404)
+        if shape:
+            request["shape"] = shape
+        return await handler(request)
+    return route
+
+
+async def calls(request: web.Request) -> web.Response:
+    return web.json_response({"calls": CALLS["n"]})
 
 
 async def models(request: web.Request) -> web.Response:
@@ -224,14 +308,70 @@ def make_app() -> web.Application:
         app.router.add_post(prefix + "/chat/completions", chat)
         app.router.add_post(prefix + "/responses", responses)
         app.router.add_get(prefix + "/models", models)
+        app.router.add_post(prefix + "/embeddings", embeddings)
+    app.router.add_get("/_mock/calls", calls)
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", _azure(chat, "azure"))
+    app.router.add_post("/openai/deployments/{deployment}/embeddings", _azure(embeddings))
     return app
+
+
+def tls_context(directory: str) -> ssl.SSLContext:
+    """A CA (``ca.pem``, for the client to trust) and a server certificate for 127.0.0.1/localhost
+    signed by it, made in ``directory`` unless already there."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    cert, key = d / "server.pem", d / "server.key"
+    if not cert.exists():
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = datetime.datetime.now(datetime.timezone.utc)
+        ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fast-litellm rig CA")])
+        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+              .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                           content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                           key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+              .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+        srv = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+               .issuer_name(ca_name).public_key(srv_key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+               .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                           x509.DNSName("localhost")]), critical=False)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+               .sign(ca_key, hashes.SHA256()))
+        pem = serialization.Encoding.PEM
+        (d / "ca.pem").write_bytes(ca.public_bytes(pem))
+        key.write_bytes(srv_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        cert.write_bytes(srv.public_bytes(pem))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8099)
+    ap.add_argument("--shape", choices=("mock", "openai", "vllm", "azure"), help="non-streaming chat answer shape")
+    ap.add_argument("--tls-dir", help="serve https; the CA (ca.pem) and server certificate are made here")
     args = ap.parse_args()
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+    global SHAPE
+    if args.shape:
+        SHAPE = args.shape
+    ctx = tls_context(args.tls_dir) if args.tls_dir else None
+    web.run_app(make_app(), host="127.0.0.1", port=args.port, access_log=None, print=None, ssl_context=ctx)
 
 
 if __name__ == "__main__":
