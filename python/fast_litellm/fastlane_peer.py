@@ -126,8 +126,29 @@ class PeerMiddleware:
         return await self.proxied(scope, receive, send)
 
 
+# The front reads request heads up to 1 MiB (crates/fastlane/src/conn.rs).
+FRONT_MAX_HEAD = 1 << 20
+
+
+def allow_front_heads() -> None:
+    """Let uvicorn's h11 parser take any head the front accepted, however it is segmented.
+
+    h11 answers 400 when more than 16 KiB of a head is buffered before its end. A client
+    talking to stock usually lands a large head in one read; the front's copy can arrive in
+    two segments, so a 100 KiB head would fail sometimes behind the front and not without it.
+    Only uvicorn's default changes: an operator's ``h11_max_incomplete_event_size`` wins."""
+    try:
+        from uvicorn.protocols.http import h11_impl
+    except ImportError:  # another server: nothing to widen
+        return
+    if getattr(h11_impl, "DEFAULT_MAX_INCOMPLETE_EVENT_SIZE", 0) < FRONT_MAX_HEAD + (64 << 10):
+        h11_impl.DEFAULT_MAX_INCOMPLETE_EVENT_SIZE = FRONT_MAX_HEAD + (64 << 10)
+
+
 def install(app: Any, secret: str, kind: str) -> None:
     app.add_middleware(PeerMiddleware, secret=secret, trusted=trusted_hosts(kind))
+    if kind in ("uvicorn", "gunicorn"):
+        allow_front_heads()
 
 
 def arm(env: Optional[Dict[str, str]] = None) -> bool:
