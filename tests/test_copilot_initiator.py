@@ -302,15 +302,21 @@ def _chat(server, messages, how, model="gpt-4o"):
     return lambda: asyncio.run(litellm.acompletion(**kwargs))
 
 
+def _sent_by_mode(copilot, cases, call):
+    """The X-Initiator each case sent, with the fix absent (stock), installed but off, and on."""
+    sent = {}
+    for name in ("stock", "off", "on"):
+        with mode(name):
+            sent[name] = [initiator_sent(copilot, call(case)) for case in cases]
+    return sent
+
+
 # Both pins send chat completions for a Responses-only model (gpt-5.3-codex) to /responses.
 @pytest.mark.parametrize("how,model", [("sync", "gpt-4o"), ("async", "gpt-4o"), ("stream", "gpt-4o"),
                                        ("sync", "gpt-5.3-codex")])
 def test_chat_header_parity_off_and_rule_on(copilot, how, model):
     conversations = _cases(chat_conversation, 18155)
-    sent = {}
-    for name in ("stock", "off", "on"):
-        with mode(name):
-            sent[name] = [initiator_sent(copilot, _chat(copilot, m, how, model)) for m in conversations]
+    sent = _sent_by_mode(copilot, conversations, lambda m: _chat(copilot, m, how, model))
     assert sent["off"] == sent["stock"]
     assert sent["on"] == [expected_initiator(m) for m in conversations]
     # Stock sends none on this path: every agent step is billed as a premium request.
@@ -372,10 +378,7 @@ def _responses(server, input_param, model, is_async):
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 def test_responses_header_parity_off_and_rule_on(copilot, model, is_async):
     inputs = _cases(responses_input, 25278)
-    sent = {}
-    for name in ("stock", "off", "on"):
-        with mode(name):
-            sent[name] = [initiator_sent(copilot, _responses(copilot, i, model, is_async)) for i in inputs]
+    sent = _sent_by_mode(copilot, inputs, lambda i: _responses(copilot, i, model, is_async))
     assert sent["off"] == sent["stock"]
     assert set(sent["stock"]) == {None}  # LiteLLM never finds the input on either path
     assert sent["on"] == [expected_initiator(i) for i in inputs]
