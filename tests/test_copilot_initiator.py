@@ -157,6 +157,26 @@ class _Copilot(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def _drain_litellm_logging() -> None:
+    """Run the success callbacks LiteLLM's logging worker still holds from this module's calls.
+
+    Each call here ends its own ``asyncio.run``, which can leave callbacks queued (LiteLLM
+    #8842); on 1.110.x a later event loop delivers them, into a later test's callbacks."""
+    try:
+        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+    except ImportError:
+        return
+
+    async def drain() -> None:
+        await asyncio.sleep(0)
+        await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), 30)
+
+    try:
+        asyncio.run(drain())
+    except Exception:  # a worker that cannot flush leaves nothing to deliver either
+        pass
+
+
 @pytest.fixture(scope="module")
 def copilot(tmp_path_factory):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Copilot)
@@ -186,6 +206,7 @@ def copilot(tmp_path_factory):
     try:
         yield server
     finally:
+        _drain_litellm_logging()
         server.shutdown()
         server.server_close()
         if saved is None:
