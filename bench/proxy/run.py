@@ -7,7 +7,7 @@
 
 With ``--scenario`` each named config (bench/proxy/scenarios.py) gets its own mock upstream
 and generated config; callback configs also report a sustained figure (requests LiteLLM's
-own counters counted / (load time + time until they caught up)); see docs/benchmarks.md.
+own counters counted / (load time + time until they caught up)); see docs/benchmarks/proxy.md.
 
 It starts the local mock upstream (and measures it alone), then for each worker count
 starts the stock proxy and the accelerated one in turn (rounds alternate which goes

@@ -61,7 +61,7 @@ What differs from the stock proxy (the replay happens after the fact):
   header the client saw);
 * the CPU cost: a light replay still runs LiteLLM's auth, pre-call processing, router,
   response building and success handlers (~12 ms of CPU per record on 1.110.2, ~5 ms on
-  1.83.14 on the reference box, see docs/benchmarks.md), so under sustained load above
+  1.83.14 on the reference box, see docs/benchmarks/proxy.md), so under sustained load above
   that rate the queue fills (then requests go to LiteLLM, or records are dropped and counted);
 * streams: the record holds the upstream's whole SSE body and is queued once the stream
   ended in shape (a stream cut mid-way leaves no record, it is counted in ``aborted``; one

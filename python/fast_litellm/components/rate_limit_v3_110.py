@@ -62,7 +62,7 @@ deployments of the requested model's group and no team PTU ceiling (see
 that case in one synchronous step (:func:`_commit`): same stash (the model group
 resolved through the router's model_group_alias), same store calls in the same order
 on ``self.rate_limits``, same time-provider calls, same response and LiteLLM's own
-429. Everything else: LiteLLM's hook. Figures in docs/benchmarks.md.
+429. Everything else: LiteLLM's hook. Figures in docs/benchmarks/rate-limiter.md.
 
 Deliberate differences of the store patch: no 200-entry cap (stock forgets counters above it);
 gauges (``max_parallel_requests``) remain per worker in LiteLLM's store; expiry

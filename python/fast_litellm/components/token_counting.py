@@ -39,7 +39,7 @@ Covered (counted natively, same int as the installed LiteLLM):
 Handed to LiteLLM unchanged (``NOT_COVERED``): ``custom_tokenizer`` (a
 user-held HuggingFace ``Tokenizer`` that is already Rust-backed, mutable at
 any time and versioned by the user's ``tokenizers`` wheel: a native copy could
-not be kept in step with it exactly, see docs/benchmarks.md); models on a
+not be kept in step with it exactly, see docs/benchmarks/token-counting.md); models on a
 HuggingFace tokenizer LiteLLM downloads from the Hub (Cohere command-r, Llama 2/3),
 bundled-tokenizer models while ``disable_hf_tokenizer_download`` is set or on a
 non-Python tokenizer backend (1.110 rollout), models on p50k/r50k; images LiteLLM downloads (detail ``high``

@@ -264,7 +264,7 @@ PATCHES = [
         # HTTPS, proxies, fork, HTTP/2 and the soak are tested; the CPU/request target is not met here.
         off_by_default="CPU per request 2.05-2.35x lower than LiteLLM's aiohttp transport (7 runs over two rounds, "
         "latest 2.10x), below the 2.5x target: a transport that waits once for I/O costs at least ~0.14 ms here "
-        "against LiteLLM's ~0.48, and ours ~0.19-0.24 (see docs/benchmarks.md, Transport)",
+        "against LiteLLM's ~0.48, and ours ~0.19-0.24 (see docs/benchmarks/transport.md)",
         build=_build_factory,
         summary=_SUMMARY,
         callers=_CALLERS,

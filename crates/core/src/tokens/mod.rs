@@ -6,7 +6,7 @@
 //! does in tiktoken and what LiteLLM asks for.
 //!
 //! Backend: `bpe-openai` (GitHub's rust-gems), chosen over `tiktoken-rs` by
-//! measurement (see `docs/benchmarks.md`); `tiktoken-rs` stays available as
+//! measurement (see `docs/benchmarks/token-counting.md`); `tiktoken-rs` stays available as
 //! [`Backend::Tiktoken`] for the comparison benchmark and as a cross-check in
 //! tests. Both embed their vocabularies, so nothing is fetched at run time.
 //!
