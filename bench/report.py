@@ -518,54 +518,46 @@ def plot_token_curve(view: View, plt: Any, path: Path) -> bool:
     return True
 
 
-def plot_router(view: View, plt: Any, path: Path) -> bool:
-    pins = [p for p in PINS if view.get("router", p)[0]]
+def _stock_vs_fast_lines(view: View, plt: Any, path: Path, part: str, x: str,
+                         y: Callable[[Dict[str, Any], str], float], labels: Dict[str, str],
+                         ylim: tuple) -> bool:
+    """One dashed (stock) and one solid (Fast LiteLLM) line per pin, x on a log scale."""
+    pins = [p for p in PINS if view.get(part, p)[0]]
     if not pins:
         return False
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for pin in pins:
-        rows = view.get("router", pin)[0]["rows"]
-        n = [r["deployments"] for r in rows]
-        ax.plot(n, [r["stock_ms"] for r in rows], marker="o", color=COLORS[pin], linestyle="--", label=f"LiteLLM {pin}, stock")
-        ax.plot(n, [r["fast_ms"] for r in rows], marker="s", color=COLORS[pin], linestyle="-", label=f"LiteLLM {pin}, Fast LiteLLM")
+        rows = view.get(part, pin)[0]["rows"]
+        for side, marker, style, name in (("stock", "o", "--", "stock"), ("fast", "s", "-", "Fast LiteLLM")):
+            ax.plot([r[x] for r in rows], [y(r, side) for r in rows], marker=marker, color=COLORS[pin],
+                    linestyle=style, label=f"LiteLLM {pin}, {name}")
     ax.set_xscale("log")
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("deployments in the model group (log scale)")
-    ax.set_ylabel("process CPU per call (ms; lower is better)")
-    ax.set_title("Router.acompletion: CPU per call against deployments (16 concurrent)")
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(labels["x"])
+    ax.set_ylabel(labels["y"])
+    ax.set_title(labels["title"])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout(rect=(0, 0.09, 1, 1))
-    _footer(fig, view, "router")
+    _footer(fig, view, part)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def plot_router(view: View, plt: Any, path: Path) -> bool:
+    return _stock_vs_fast_lines(
+        view, plt, path, "router", "deployments", lambda r, side: r[f"{side}_ms"],
+        {"x": "deployments in the model group (log scale)", "y": "process CPU per call (ms; lower is better)",
+         "title": "Router.acompletion: CPU per call against deployments (16 concurrent)"}, (0, None))
 
 
 def plot_exactness(view: View, plt: Any, path: Path) -> bool:
-    pins = [p for p in PINS if view.get("exactness", p)[0]]
-    if not pins:
-        return False
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for pin in pins:
-        rows = view.get("exactness", pin)[0]["rows"]
-        n = [r["keys"] for r in rows]
-        ax.plot(n, [100 * r["stock_second_admitted"] / r["keys"] for r in rows], marker="o", color=COLORS[pin],
-                linestyle="--", label=f"LiteLLM {pin}, stock")
-        ax.plot(n, [100 * r["fast_second_admitted"] / r["keys"] for r in rows], marker="s", color=COLORS[pin],
-                linestyle="-", label=f"LiteLLM {pin}, Fast LiteLLM")
-    ax.set_xscale("log")
-    ax.set_ylim(-3, 103)
-    ax.set_xlabel("live keys, each limited to 1 request per minute (log scale)")
-    ax.set_ylabel("second calls wrongly admitted (% of keys; 0 is exact)")
-    ax.set_title("Proxy rate limiter (v3): exactness against the number of keys")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout(rect=(0, 0.09, 1, 1))
-    _footer(fig, view, "exactness")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _stock_vs_fast_lines(
+        view, plt, path, "exactness", "keys", lambda r, side: 100 * r[f"{side}_second_admitted"] / r["keys"],
+        {"x": "live keys, each limited to 1 request per minute (log scale)",
+         "y": "second calls wrongly admitted (% of keys; 0 is exact)",
+         "title": "Proxy rate limiter (v3): exactness against the number of keys"}, (-3, 103))
 
 
 PLOTS = {"proxy-scenarios.png": plot_proxy, "token-counting-curve.png": plot_token_curve,
