@@ -76,7 +76,7 @@ def run_part(part: str, pin: str, quick: bool, logdir: Path) -> Any:
         cmd = [_py(pin), "-m", "fast_litellm.cli", "bench", "--json", "--rounds", "3" if quick else "7"]
         return _json_out(cmd + (["--quick"] if quick else []), log)
     if part == "exactness":
-        keys = "25,50,60,70,80,100,200,500,1000,2000" + ("" if quick else ",5000")
+        keys = "25,50,60,70,80,100,120,150,200,500,1000,2000" + ("" if quick else ",5000")
         return _json_out([_py(pin), "bench/rate_limit/exactness.py", "--keys", keys], log)
     if part == "router":
         cmd = [_py(pin), "bench/router/cpu_per_call.py", "--deployments", "1,10,100,1000"]
@@ -119,7 +119,7 @@ def machine() -> str:
 
 
 def slug(text: str) -> str:
-    cpu = text.split(",")[0].lower()
+    cpu = re.sub(r"\((r|tm)\)", "", text.split(",")[0].lower())
     cores = re.search(r"(\d+) cores", text)
     return re.sub(r"[^a-z0-9]+", "-", cpu).strip("-") + (f"-{cores.group(1)}c" if cores else "")
 
@@ -216,8 +216,8 @@ SUMMARY_ROWS = [
     ("`completion_cost`, chat response (gpt-4o)", "cost.completion_cost chat response (gpt-4o)"),
     ("`cost_per_token` (gpt-4o)", "cost.cost_per_token gpt-4o"),
     ("the proxy's cost step (`response_cost_calculator`)", "cost.response_cost_calculator logging object (proxy cost step, gpt-4o)"),
-    ("rate limiter v3 (the proxy's default), one pre-call check", "rate_limit.v3"),
-    ("rate limiter v1 (legacy switch), one pre-call check", "rate_limit.pre_call_hook"),
+    ("rate limiter v3 (the proxy's default), 100 pre-call checks", "rate_limit.v3"),
+    ("rate limiter v1 (legacy switch), 100 pre-call checks", "rate_limit.pre_call_hook"),
     ("HTTP transport, 256 POSTs 64 at a time (wall)", "transport."),
 ]
 
@@ -250,7 +250,7 @@ def table_components_summary(view: View) -> str:
     lines.append("| rate limiter exactness: second calls admitted for keys limited to 1 rpm (0 is right) | "
                  + " | ".join(ex_cells) + " |")
     return ("Ratio = stock time / accelerated time (higher is better); in brackets stock / accelerated "
-            "microseconds per call.\n\n" + "\n".join(lines) + "\n\n" + view.source_note("components")
+            "microseconds per timed call (one call, or the batch the row names).\n\n" + "\n".join(lines) + "\n\n" + view.source_note("components")
             + " Exactness: " + view.source_note("exactness")[len("Source: "):])
 
 
@@ -275,6 +275,9 @@ def _scenario_rows(doc: Dict[str, Any], workers: int = 1, conns: int = 16) -> Li
             "failed": (sum(r.get("failed", 0) for r in runs if r.get("variant") == "stock"),
                        sum(r.get("failed", 0) for r in runs if r.get("variant") == "accelerated")),
             "rust": (sum(x.get("rust", 0) for x in lanes) / seen) if seen else None,
+            # a side whose count never caught up: its sustained figure is a lower bound
+            "capped": {v: any(r.get("sustained") and not r["sustained"].get("caught_up", True)
+                              for r in runs if r.get("variant") == v) for v in ("stock", "accelerated")},
         })
     return out
 
@@ -293,7 +296,9 @@ def table_proxy(view: View) -> str:
             if r["error"]:
                 lines.append(f"| {pin} | {r['scenario']} | - | - | - | - | - | - | - | error: {r['error'][:80]} |")
                 continue
-            sus = f"{_fmt(r['stock_sus'], nd=1)} / {_fmt(r['fast_sus'], nd=1)}" if r["stock_sus"] or r["fast_sus"] else "-"
+            cap = {v: " (capped)" if r["capped"][v] else "" for v in r["capped"]}
+            sus = (f"{_fmt(r['stock_sus'], nd=1)}{cap['stock']} / {_fmt(r['fast_sus'], nd=1)}{cap['accelerated']}"
+                   if r["stock_sus"] or r["fast_sus"] else "-")
             rust = "-" if r["rust"] is None else f"{r['rust']:.0%}"
             lines.append(
                 f"| {pin} | {r['scenario']} | {_fmt(r['stock'], nd=1)} | {_fmt(r['fast'], nd=1)} | {_ratio(r['fast'], r['stock'])} "
@@ -302,7 +307,8 @@ def table_proxy(view: View) -> str:
                 f"| {rust} |")
     return ("1 worker, 16 connections (wrk), non-streaming unless the scenario says otherwise. "
             "Sustained = requests LiteLLM's own counters counted / (load time + time until they caught up): "
-            "only for configs with logging callbacks.\n\n" + "\n".join(lines) + "\n\n" + view.source_note("proxy"))
+            "only for configs with logging callbacks; (capped): the count had not caught up when the rig stopped "
+            "waiting, so the figure is a lower bound.\n\n" + "\n".join(lines) + "\n\n" + view.source_note("proxy"))
 
 
 def table_router(view: View) -> str:
@@ -391,7 +397,9 @@ def table_run(view: View) -> str:
              + (f" ({r['note']})" if r.get("note") else "") + ".",
              f"- Settings: {mode}" + (" (short rounds: smoke figures, noisier than a full run)" if mode == "quick" else "") + ".",
              "- Parts measured: " + "; ".join(f"{pin}: {', '.join(v)}" for pin, v in sorted(parts.items())) + ".",
-             f"- Command: `{r.get('command', 'python bench/report.py --run')}`; JSON: `{r.get('json', 'bench/results/')}`."]
+             f"- Regenerate: `{r.get('command', 'python bench/report.py --run')}`"
+             + (" (this run was assembled from the same scripts run one by one)" if r.get("assembled_from") else "")
+             + f"; re-render from its JSON: `python bench/report.py --from-json {r.get('json', 'bench/results/<file>.json')}`."]
     return "\n".join(lines)
 
 
@@ -479,7 +487,10 @@ def plot_proxy(view: View, plt: Any, path: Path) -> bool:
         ax.set_xscale("log")
         ax.set_xlim(1, max(f + s) * 8)
         ax.set_xlabel("requests per second (log scale; higher is better)")
-        ax.set_title(f"LiteLLM {pin}: 1 worker, 16 connections", fontsize=10)
+        kind = view.get("proxy", pin)[1]
+        what = (f"named scenarios, run of {view.run.get('date', '?')[:10]}" if kind == "run"
+                else "endpoint matrix, an earlier run")
+        ax.set_title(f"LiteLLM {pin}: 1 worker, 16 connections\n({what})", fontsize=10)
         ax.grid(axis="x", which="major", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=9, bbox_to_anchor=(0.5, 0.945), frameon=False)
@@ -607,7 +618,7 @@ def main() -> int:
     else:
         run = {"schema": 1, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
                "load": {"start": round(os.getloadavg()[0], 1)}, "settings": {"mode": "quick" if args.quick else "full"},
-               "command": "python bench/report.py " + " ".join(sys.argv[1:]), "pins": {}}
+               "command": "python bench/report.py --run" + (" --quick" if args.quick else ""), "pins": {}}
     if args.note:
         run["note"] = args.note
     if args.run:
@@ -623,6 +634,8 @@ def main() -> int:
     if args.load:
         start, end = args.load.split(",")
         run["load"] = {"start": float(start), "end": float(end)}
+    if args.add and not args.run:
+        run["assembled_from"] = args.add  # the bench scripts' own JSON files, run one by one
     for spec in args.add:
         part, pin, file = spec.split(":", 2)
         doc = json.loads(Path(file).read_text())
