@@ -358,7 +358,7 @@ def table_memory(view: View) -> str:
                 return _fmt(r["bytes_per_key"]) + kept
             lines.append(f"| {pin} | {lim} | {keys:,} | {b('stock')} | {b('fast')} | {b('fast-shm')} |")
     return ("RSS growth per live key (`bench/rate_limit/memory.py`, a fresh process per row). Stock keeps at most "
-            "200 entries and forgets the rest, so its small figure is the cost of being wrong past ~60 keys "
+            "200 entries and forgets the rest, so its small figure is the cost of being wrong past 60-120 live keys "
             "(see the exactness table).\n\n" + "\n".join(lines) + "\n\n" + view.source_note("memory"))
 
 
