@@ -150,7 +150,7 @@ def _refused(rig, group, seed):
     """A certificate LiteLLM rejects: stock's own error answer, never served (or held) by Rust."""
     before = _stats(rig)
     statuses = set()
-    for body in _corpus(seed, group, 4):
+    for body in _corpus(seed, group, 2):  # one plain, one stream (each failure costs LiteLLM's retries)
         status, _ = base._compare(rig, "POST", "/v1/chat/completions", body, group=group, expect_lane="python")
         statuses.add(status)
     after = _stats(rig)
@@ -188,8 +188,6 @@ def test_trust_is_litellms_own(mocks, tmp_path):
     # SSL_VERIFY (env) wins over litellm.ssl_verify.
     tls, why = fastlane_tls.trust({"ssl_verify": mocks["b"]["ca"]}, dict(env, SSL_VERIFY=mocks["a"]["ca"]))
     assert why is None and tls["ca_file"] == mocks["a"]["ca"]
-    tls, why = fastlane_tls.trust({}, dict(env, SSL_VERIFY="false", SSL_CERT_FILE=mocks["a"]["ca"]))
-    assert why is None and tls == {"verify": False}
     tls, why = fastlane_tls.trust({}, dict(env, LITELLM_SSL_CIPHERS="ECDHE-RSA-AES128-GCM-SHA256"))
     assert tls is None and "LITELLM_SSL_CIPHERS" in why
     tls, why = fastlane_tls.trust({}, dict(env, HTTPS_PROXY="http://127.0.0.1:9"))

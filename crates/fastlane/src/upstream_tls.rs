@@ -274,3 +274,78 @@ mod der {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Made once with Python's `cryptography` (EC P-256, CA:TRUE): a root valid 2020-2120, an
+    // intermediate it signed, a root that expired in 2001.
+    const ROOT: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBODCB36ADAgECAhR+c5Ob7BFMw3GEEbe4G+xVYzEhQjAKBggqhkjOPQQDAjAR\n\
+MQ8wDQYDVQQDDAZ0IHJvb3QwIBcNMjAwMTAxMDAwMDAwWhgPMjEyMDAxMDEwMDAw\n\
+MDBaMBExDzANBgNVBAMMBnQgcm9vdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IA\n\
+BLcJ/DQMmFPnxR1Smc+sOv5lGMfwSb1py26qE0hSqTPg0knN2doSaEKdDS+23+PS\n\
+0krfgHCRmS0CmCAfEcyNmaqjEzARMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0E\n\
+AwIDSAAwRQIgPk4JbZKXRbY0aU7zvireKPVcKC3GB+vaj3/UpKP+lWkCIQCdHNEo\n\
+FEAWM/bRj5/E7QGWyG1kAVvLYvGqFp/4pSuwgQ==\n\
+-----END CERTIFICATE-----\n\
+";
+    const INTERMEDIATE: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBQDCB56ADAgECAhRANRnlxCNYfqDthQ+hDkPDHWhM2TAKBggqhkjOPQQDAjAR\n\
+MQ8wDQYDVQQDDAZ0IHJvb3QwIBcNMjAwMTAxMDAwMDAwWhgPMjEyMDAxMDEwMDAw\n\
+MDBaMBkxFzAVBgNVBAMMDnQgaW50ZXJtZWRpYXRlMFkwEwYHKoZIzj0CAQYIKoZI\n\
+zj0DAQcDQgAE2VTS5nI2A93CvYLpv/LvSHt895ejXXmg65VGS7Lfh24PZnOP+VHR\n\
+gEuPGLaDxfmnqWoZqWYQa/igTu063GdlF6MTMBEwDwYDVR0TAQH/BAUwAwEB/zAK\n\
+BggqhkjOPQQDAgNIADBFAiBMn8on3hgKBlC8YQ0dtKH4vv4UTTMms774Za/LTfi8\n\
+SQIhAKChw09Fc3Ik2WQAIfq26Kd3jmo60XKN5KbythK33y66\n\
+-----END CERTIFICATE-----\n\
+";
+    const EXPIRED_ROOT: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBPTCB5aADAgECAhQ3fCotjOZ+kh/nD7I8OSWYmPlSAzAKBggqhkjOPQQDAjAV\n\
+MRMwEQYDVQQDDAp0IG9sZCByb290MB4XDTAwMDEwMTAwMDAwMFoXDTAxMDEwMTAw\n\
+MDAwMFowFTETMBEGA1UEAwwKdCBvbGQgcm9vdDBZMBMGByqGSM49AgEGCCqGSM49\n\
+AwEHA0IABHc/Q1yejuhv7w4mltoo8x2ZgdCpxoU0Q/lPty5AdeLo1IrDgjesLTRw\n\
+JAS2JJ2r1OeAOqurGhmTSZWvfp7MgdajEzARMA8GA1UdEwEB/wQFMAMBAf8wCgYI\n\
+KoZIzj0EAwIDRwAwRAIgLXf7W4W/stFJqbHJhVa3j9DovtM1KmphxXf0jtWOfxUC\n\
+IAaOzOpa5TpaOkm34YnXSG4Z07Jbw8vQeqIDvYKAiQOJ\n\
+-----END CERTIFICATE-----\n\
+";
+    const NOW: i64 = 1_765_000_000; // late 2025
+
+    fn count(pem: &str, partial: bool) -> usize {
+        anchors(pem.as_bytes(), partial, NOW).len()
+    }
+
+    #[test]
+    fn only_what_openssl_anchors_on() {
+        // Without VERIFY_X509_PARTIAL_CHAIN OpenSSL ends a chain at a self-issued certificate
+        // of the file, and checks its validity period too.
+        assert_eq!(count(ROOT, false), 1);
+        assert_eq!(count(INTERMEDIATE, false), 0);
+        assert_eq!(count(EXPIRED_ROOT, false), 0);
+        assert_eq!(count(&format!("{INTERMEDIATE}{ROOT}{EXPIRED_ROOT}"), false), 1);
+        // With it, any certificate of the file.
+        assert_eq!(count(&format!("{INTERMEDIATE}{ROOT}"), true), 2);
+        assert_eq!(count("not a pem file", false), 0);
+    }
+
+    #[test]
+    fn a_trust_without_anchor_has_no_client() {
+        let dir = std::env::temp_dir().join(format!("fl-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let only_intermediate = dir.join("inter.pem");
+        std::fs::write(&only_intermediate, INTERMEDIATE).unwrap();
+        let root = dir.join("root.pem");
+        std::fs::write(&root, ROOT).unwrap();
+        let trust = |p: &std::path::Path| Trust { verify: true, ca_file: Some(p.display().to_string()), partial_chain: false };
+        assert!(client_config(&trust(&only_intermediate)).is_err());
+        assert!(client_config(&trust(&root)).is_ok());
+        assert!(client_config(&Trust { verify: true, ca_file: None, partial_chain: false }).is_err());
+        assert!(client_config(&Trust { verify: false, ca_file: None, partial_chain: false }).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
