@@ -192,3 +192,13 @@ def test_trust_is_litellms_own(mocks, tmp_path):
     assert tls is None and "LITELLM_SSL_CIPHERS" in why
     tls, why = fastlane_tls.trust({}, dict(env, HTTPS_PROXY="http://127.0.0.1:9"))
     assert tls is None and "HTTPS_PROXY" in why
+
+
+def test_answer_outside_the_envelope_is_held_over_https(ca_setting):
+    """An error status from an https upstream: LiteLLM answers from the answer the front holds
+    (one upstream call), as over http."""
+    before = _stats(ca_setting)
+    body = {"model": "tls-good", "messages": [{"role": "user", "content": "mock:status=400"}]}
+    base._compare(ca_setting, "POST", "/v1/chat/completions", body, group="tls-good", expect_lane="python")
+    after = _stats(ca_setting)
+    assert after["held"] == before["held"] + 1 and after["replayed"] == before["replayed"], (before, after)
