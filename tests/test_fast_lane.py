@@ -455,7 +455,8 @@ def test_config_envelope(tmp_path, extra, env_extra, served):
 
 @pytest.mark.parametrize("params, ok", [
     ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1", "api_key": "k"}, True),
-    ({"model": "openai/gpt-4o-mini", "api_base": "https://h/v1", "api_key": "k"}, False),
+    ({"model": "openai/gpt-4o-mini", "api_base": "https://h/v1", "api_key": "k"}, True),  # trust: fastlane_tls
+    ({"model": "openai/gpt-4o-mini", "api_base": "https://h/v1/", "api_key": "k"}, False),
     ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1/", "api_key": "k"}, False),
     ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1?x=1", "api_key": "k"}, False),
     ({"model": "gpt-4o-mini", "api_base": "http://h:1/v1", "api_key": "k"}, False),

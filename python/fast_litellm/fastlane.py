@@ -18,8 +18,9 @@ an envelope verified byte for byte against the stock proxy (see
   messages with string content), optionally ``"stream": false|null``, or
   ``"stream": true`` with optionally ``"stream_options": {"include_usage": <bool>}``
   (``FAST_LITELLM_FAST_LANE_STREAMS=0`` sends streams to LiteLLM: see ``streams_enabled``);
-* a model group whose deployments are all ``openai/<model>`` with an ``http://``
-  ``api_base`` and an ``api_key`` and no other parameter, priced by LiteLLM's map
+* a model group whose deployments are all ``openai/<model>`` with an ``http://`` or ``https://``
+  ``api_base`` (https: verified as LiteLLM verifies it, ``fastlane_tls``) and an ``api_key`` and no
+  other parameter than the settings table serves, priced by LiteLLM's map
   with plain per-token rates;
 * a config whose every settings key (``general_settings``, ``litellm_settings``,
   ``router_settings``, ``environment_variables``; a deployment's ``litellm_params`` and
@@ -92,6 +93,7 @@ import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import fastlane_settings as settings_table
+from . import fastlane_tls
 from ._patching import env_flag
 
 # LiteLLM versions whose proxy output the front reproduces (see wire.rs `Format`).
@@ -191,16 +193,22 @@ def master_key_of(cfg: dict, env: dict) -> Any:
     if not gs:
         key = _secret("LITELLM_MASTER_KEY", env)
         return key if isinstance(key, str) else None
+    env_after = config_env(cfg, env)
+    key = gs["master_key"] if "master_key" in gs else _secret("LITELLM_MASTER_KEY", env_after)
+    if isinstance(key, str) and key.startswith("os.environ/"):
+        key = _secret(key, env_after)
+    return key
+
+
+def config_env(cfg: dict, env: dict) -> Dict[str, str]:
+    """The proxy's environment once load_config applied the config's environment_variables."""
     env_after = dict(env)
     for k, v in (cfg.get("environment_variables") or {}).items():
         if isinstance(k, str):
             v = _resolve(v, env) if isinstance(v, str) else str(v)
             if isinstance(v, str):
                 env_after[k] = v
-    key = gs["master_key"] if "master_key" in gs else _secret("LITELLM_MASTER_KEY", env_after)
-    if isinstance(key, str) and key.startswith("os.environ/"):
-        key = _secret(key, env_after)
-    return key
+    return env_after
 
 
 _SETTINGS_SECTIONS = ("environment_variables", "general_settings", "litellm_settings", "router_settings")
@@ -271,11 +279,29 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
         })
     for name in declined:
         groups.pop(name, None)
+    _https_trust(groups, declined, cfg, config_env(raw, env))
     for name in list(groups):
         if "*" in name or "model_router" in name or "model-router" in name:
             declined[name] = "wildcard/router model group"
             groups.pop(name)
     return None, key, groups, declined
+
+
+def _https_trust(groups: Dict[str, list], declined: Dict[str, str], cfg: dict, env_after: Dict[str, str]) -> None:
+    """Give each https deployment LiteLLM's trust for it (``fastlane_tls``); without one, its group
+    goes to LiteLLM."""
+    https = [name for name, deps in groups.items() if any(d["api_base"].startswith("https://") for d in deps)]
+    if not https:
+        return
+    tls, why = fastlane_tls.trust(cfg.get("litellm_settings") or {}, env_after)
+    for name in https:
+        if tls is None:
+            declined[name] = f"https api_base: {why}"
+            groups.pop(name)
+            continue
+        for d in groups[name]:
+            if d["api_base"].startswith("https://"):
+                d["tls"] = dict(tls)
 
 
 # litellm_settings keys that are router settings (router_plan lists them among the served ones).

@@ -80,6 +80,10 @@ _AUTH = _pass("changes who is authenticated or how: the front only accepts the m
 _PRICING = _pass("custom pricing: changes cost headers and spend; not yet reproduced")
 _ROUTING = _pass("changes which deployment answers; not yet reproduced by the front's selection")
 
+_NO_CLIENT_CERT = ("a client certificate: LiteLLM's OpenAI client (chat completions) never sends it; /v1/responses "
+                   "to an https:// api_base, whose client does, goes to LiteLLM")
+_TLS_TUNING = _pass("TLS ciphers/security level/curves narrow what OpenSSL accepts: not reproduced by rustls")
+
 TABLE: Dict[str, Dict[str, Rule]] = {
     "general_settings": {
         "master_key": _serve("reproduced: the front accepts exactly this Bearer key (a literal, os.environ/VAR, "
@@ -133,7 +137,11 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "return_response_headers": _pass("adds the upstream's headers to the answer: not reproduced"),
         "turn_off_message_logging": _pass("changes what callbacks receive: not yet verified with the logging queue"),
         "redact_user_api_key_info": _pass("changes what callbacks receive: not yet verified with the logging queue"),
-        "ssl_verify": _pass("TLS settings: the front serves http:// upstreams only"),
+        "ssl_verify": _serve("reproduced: the trust of https:// upstreams is LiteLLM's own (fastlane_tls: its "
+                             "get_ssl_configuration read in the proxy's environment): false, or the CA file",
+                             lambda v: isinstance(v, (bool, str)) or v is None, "neither a boolean nor a path"),
+        "ssl_certificate": _serve(_NO_CLIENT_CERT),
+        "ssl_security_level": _TLS_TUNING, "ssl_ecdh_curve": _TLS_TUNING,
     },
     "router_settings": {
         "num_retries": _serve("reproduced: " + _ROUTER, lambda v: v is None or _number(v), _NUMBER),
@@ -167,6 +175,13 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "DISABLE_ADMIN_UI_HEADERS": _pass("changes response headers: not reproduced"),
         "LITELLM_DROP_PARAMS": _pass("not yet verified (use litellm_settings.drop_params)"),
         "LITELLM_REQUEST_TIMEOUT": _pass("not yet reproduced (use litellm_settings.request_timeout)"),
+        "SSL_VERIFY": _serve("reproduced: LiteLLM's own get_ssl_verify reads it for https:// upstreams (fastlane_tls)"),
+        "SSL_CERT_FILE": _serve("reproduced: LiteLLM's own get_ssl_configuration reads it for https:// upstreams "
+                                "(fastlane_tls)"),
+        "REQUESTS_CA_BUNDLE": _serve("no effect: neither LiteLLM nor its aiohttp/httpx clients read it (they are "
+                                     "given LiteLLM's own TLS context)"),
+        "SSL_CERTIFICATE": _serve(_NO_CLIENT_CERT),
+        "SSL_SECURITY_LEVEL": _TLS_TUNING, "SSL_ECDH_CURVE": _TLS_TUNING, "LITELLM_SSL_CIPHERS": _TLS_TUNING,
         "OPENAI_BASE_URL": _pass("changes the upstream URL of openai/ deployments: not reproduced"),
         "OPENAI_API_BASE": _pass("changes the upstream URL of openai/ deployments: not reproduced"),
     },
@@ -176,9 +191,12 @@ TABLE: Dict[str, Dict[str, Rule]] = {
                         "only openai/<model> is served (hosted_vllm/: LiteLLM calls it through its generic HTTP "
                         "handler, not the OpenAI client the front reproduces; not yet verified)"),
         "api_base": _serve("reproduced: the upstream URL",
-                           lambda v: isinstance(v, str) and v.startswith("http://") and "?" not in v
+                           lambda v: isinstance(v, str) and v.startswith(("http://", "https://")) and "?" not in v
                            and "#" not in v and not v.endswith("/"),
-                           "api_base must be http:// without query or trailing slash"),
+                           "api_base must be http:// or https:// without query or trailing slash"),
+        "ssl_verify": _serve("no effect on chat completions: LiteLLM's OpenAI client takes the process's TLS "
+                             "settings, not the deployment's (both pins); /v1/responses to an https:// api_base, "
+                             "whose client applies it, goes to LiteLLM"),
         "api_key": _serve("reproduced: the upstream's Bearer key",
                           lambda v: isinstance(v, str) and bool(v) and not any(c in v for c in "\r\n"),
                           "api_key missing"),

@@ -21,6 +21,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::response::Parts;
 use hyper::{Request, Response};
 
+use crate::upstream_tls::SendError;
 use crate::{full, header_pairs, Body, Deployment, Front, MAX_UPSTREAM_BODY};
 
 pub const HELD_HEADER: &str = "x-fast-litellm-held";
@@ -34,6 +35,9 @@ pub(crate) enum Outcome {
     Error(&'static str),
     /// An answer too big to hold (`MAX_UPSTREAM_BODY`): nothing exact to hand over.
     Lost,
+    /// An `https://` upstream the front could not connect to (TCP or TLS handshake): nothing
+    /// reached it, so LiteLLM connects itself and answers its own way (its own TLS error).
+    NotConnected,
 }
 
 /// What a Rust attempt at a request came to.
@@ -60,7 +64,7 @@ impl Held {
         let answer = match outcome {
             Outcome::Answer(parts, body) => Ok((parts, body)),
             Outcome::Error(kind) => Err(kind),
-            Outcome::Lost => return Attempt::Replay { failed: true },
+            Outcome::Lost | Outcome::NotConnected => return Attempt::Replay { failed: true },
         };
         Attempt::Held(Held { answer, deployment: deployment.clone(), upstream_path, pin })
     }
@@ -103,10 +107,11 @@ impl Held {
 impl Front {
     /// Call the upstream once and read its whole answer, within LiteLLM's timeout when
     /// router settings give one.
-    pub(crate) async fn call_upstream(&self, up: Request<Body>, timeout: Option<Duration>) -> Outcome {
+    pub(crate) async fn call_upstream(&self, d: &Deployment, up: Request<Body>, timeout: Option<Duration>) -> Outcome {
         let call = async {
-            let resp = match self.client.request(up).await {
+            let resp = match self.send_upstream(d, up).await {
                 Ok(r) => r,
+                Err(SendError::NotConnected) if d.tls.is_some() => return Outcome::NotConnected,
                 Err(_) => return Outcome::Error("connect"),
             };
             let (parts, body) = resp.into_parts();

@@ -25,6 +25,7 @@ mod responses_stream;
 mod router;
 mod sse;
 mod stream;
+mod upstream_tls;
 mod wire;
 
 use std::collections::HashMap;
@@ -70,12 +71,15 @@ pub struct Deployment {
     pub model: String,
     /// The model name sent upstream (`model` without the `openai/` prefix).
     pub upstream_model: String,
-    /// `litellm_params.api_base` (http only, no query, no trailing slash).
+    /// `litellm_params.api_base` (http or https, no query, no trailing slash).
     pub api_base: String,
     pub api_key: String,
     /// Per-token rates from LiteLLM's price map for `upstream_model`.
     pub input_cost_per_token: f64,
     pub output_cost_per_token: f64,
+    /// How LiteLLM verifies an `https://` api_base (`upstream_tls.rs`); `None` for `http://`.
+    #[serde(default)]
+    pub tls: Option<upstream_tls::Trust>,
 }
 
 /// What the launcher hands over, as JSON. Built in Python from LiteLLM's own view.
@@ -209,6 +213,8 @@ struct Front {
     guards: HashMap<String, Guard>,
     backend_authority: String,
     client: Client<HttpConnector, Body>,
+    /// Pooled TLS clients for `https://` upstreams.
+    upstreams: upstream_tls::Upstreams,
     /// A client that never reuses a connection, for requests with a large head (see `pass`).
     fresh: Client<HttpConnector, Body>,
     stats: Arc<Stats>,
@@ -301,7 +307,9 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: wa
     let slack = if cfg.log_full_to_python { 1024 } else { 0 };
     let log = cfg.log_queue.map(|n| logq::LogQueue::install(n, slack));
     let router = cfg.router.as_ref().map(|r| router::Router::new(r, cfg.groups.keys().cloned()));
+    let upstreams = upstream_tls::Upstreams::new(cfg.groups.values().flatten());
     let front = Arc::new(Front {
+        upstreams,
         router,
         log,
         guards,
@@ -666,7 +674,7 @@ impl Front {
         let Some(up) = upstream_request(format, plan) else { return Attempt::Replay { failed: false } };
         let pin = self.cfg.groups.get(&plan.req.model).map_or(false, |g| g.len() > 1);
         // Give up no later than LiteLLM's own timeout would (LiteLLM then retries/falls back).
-        let (parts, bytes) = match self.call_upstream(up, self.router.as_ref().map(|r| r.timeout())).await {
+        let (parts, bytes) = match self.call_upstream(d, up, self.router.as_ref().map(|r| r.timeout())).await {
             held::Outcome::Answer(parts, bytes) if parts.status == StatusCode::OK => (parts, bytes),
             other => return Held::new(other, d, "/chat/completions", pin),
         };
@@ -746,7 +754,7 @@ impl Front {
         };
         let up = upstream_request(format, plan).ok_or("request not built");
         let state = SseState::Chat(stream::StreamState::new(spec, d.clone()));
-        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging, started).await {
+        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(d, up, state, logging, started).await {
             Ok(x) => x,
             Err((upstream_failed, why)) => {
                 *failed = upstream_failed;
@@ -837,14 +845,18 @@ impl Front {
     /// timed out, not merely out of shape.
     async fn open_stream(
         &self,
+        d: &Deployment,
         up: Result<Request<Body>, &'static str>,
         mut state: SseState,
         logging: bool,
         started: Instant,
     ) -> Result<OpenedStream, (bool, &'static str)> {
         let first = async {
-            let resp = match self.client.request(up.map_err(|why| (false, why))?).await {
+            let resp = match self.send_upstream(d, up.map_err(|why| (false, why))?).await {
                 Ok(r) => r,
+                Err(upstream_tls::SendError::NotConnected) if d.tls.is_some() => {
+                    return Err((true, "upstream tls connection failed"))
+                }
                 Err(_) => return Err((true, "upstream request failed")),
             };
             if resp.status() != StatusCode::OK {

@@ -273,7 +273,7 @@ impl Front {
         };
         let state = SseState::Responses(RespStreamState::new(spec, d.clone()));
         let up = upstream_request(req, d).ok_or("request not built");
-        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(up, state, logging, started).await {
+        let (upstream_ms, parts, body, state, prefix, raw, ended) = match self.open_stream(d, up, state, logging, started).await {
             Ok(x) => x,
             Err((upstream_failed, why)) => {
                 *failed = upstream_failed;
@@ -303,7 +303,7 @@ impl Front {
         let started_unix = unix_now_f64();
         let Some(up) = upstream_request(req, d) else { return Attempt::Replay { failed: false } };
         let pin = self.cfg.groups.get(&req.model).map_or(false, |g| g.len() > 1);
-        let (parts, bytes) = match self.call_upstream(up, self.router.as_ref().map(|r| r.timeout())).await {
+        let (parts, bytes) = match self.call_upstream(d, up, self.router.as_ref().map(|r| r.timeout())).await {
             Outcome::Answer(parts, bytes) if parts.status == StatusCode::OK => (parts, bytes),
             other => return Held::new(other, d, "/responses", pin),
         };
@@ -387,6 +387,9 @@ impl Front {
                     let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
                     let v110 = self.cfg.format == Some(Format::V1_110);
                     let eligible = !req.streaming() || (v110 && self.cfg.streams && priced);
+                    // LiteLLM's /responses client applies the deployment's own ssl_verify and
+                    // client certificate (its chat client does not): https stays on LiteLLM here.
+                    let eligible = eligible && d.tls.is_none();
                     if eligible && routable && guard.map_or(true, |g| g.open()) {
                         let attempt = if req.streaming() {
                             let mut failed = false;
