@@ -9,6 +9,10 @@ as JSON on stdout.
   python bench/router/cpu_per_call.py [--deployments 1,10,100,1000] [--with-10k]
       [--calls 1000] [--rounds 3] [--concurrency 16] [--routing-strategy simple-shuffle]
   python bench/router/cpu_per_call.py --profile 1000 [--fast]   # cProfile of one side, top entries
+
+``--json-out PATH`` also writes the plot-ready summary
+``{"pin", "machine", "rows": [{"deployments", "stock_ms", "fast_ms"}]}`` (CPU ms per call,
+medians); bench/router/results/ holds the committed runs, one file per pin.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ def main() -> None:
     ap.add_argument("--child", default=None)
     ap.add_argument("--n", type=int, default=1)
     ap.add_argument("--profile-out", default="")
+    ap.add_argument("--json-out", default="", help="write the plot-ready summary here")
     args = ap.parse_args()
     if args.child:
         return child(args.child, args.n, args.calls, args.concurrency, args.routing_strategy, args.profile_out)
@@ -156,6 +161,33 @@ def main() -> None:
             print(f"N={n}: {report['results'][str(n)]}", file=sys.stderr, flush=True)
         report["load_after"] = load()
     print(json.dumps(report, indent=2))
+    if args.json_out:
+        write_summary(args.json_out, report)
+
+
+def machine() -> str:
+    import platform
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{cpu or platform.processor()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, " \
+           f"Python {platform.python_version()}"
+
+
+def write_summary(path: str, report: dict) -> None:
+    rows = [{"deployments": int(n), "stock_ms": r["stock_cpu_ms_per_call"], "fast_ms": r["fast_cpu_ms_per_call"]}
+            for n, r in report["results"].items()]
+    summary = {"pin": report["litellm"], "machine": machine(), "concurrency": report["concurrency"],
+               "calls": report["calls"], "rounds": report["rounds"],
+               "load": [report["load_before"], report["load_after"]], "rows": rows}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":
