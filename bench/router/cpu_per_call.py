@@ -38,7 +38,7 @@ def model_list(url: str, n: int) -> list:
     ]
 
 
-def child(url: str, n: int, calls: int, concurrency: int, strategy: str, profile: str) -> None:
+def child(url: str, n: int, calls: int, concurrency: int, strategy: str, profile: str, warm_all: bool = False) -> None:
     import asyncio
 
     import fast_litellm  # FAST_LITELLM_DISABLE=1 makes this a no-op (the stock side)
@@ -59,6 +59,15 @@ def child(url: str, n: int, calls: int, concurrency: int, strategy: str, profile
 
     async def main() -> dict:
         await batch(min(200, calls))  # warm-up: clients, caches, first-call imports
+        if warm_all:  # every deployment's client and connection made before the timed calls
+            ids = [d["model_info"]["id"] for d in router.model_list]
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one(model_id: str) -> None:
+                async with gate:
+                    await router.acompletion(model=model_id, messages=MESSAGES)
+
+            await asyncio.gather(*(one(i) for i in ids))
         prof = None
         if profile:
             import cProfile
@@ -89,6 +98,8 @@ def run_child(url: str, n: int, fast: bool, args: argparse.Namespace, profile: s
         env["PYTHONPATH"] = pythonpath
     cmd = [sys.executable, os.path.abspath(__file__), "--child", url, "--n", str(n), "--calls", str(args.calls),
            "--concurrency", str(args.concurrency), "--routing-strategy", args.routing_strategy]
+    if args.warm_all:
+        cmd.append("--warm-all")
     if profile:
         cmd += ["--profile-out", profile]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
@@ -109,6 +120,8 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--warm-all", action="store_true", help="one untimed call to every deployment first (its "
+                    "client and connection exist), so the timed calls measure routing, not cold clients")
     ap.add_argument("--routing-strategy", default="simple-shuffle")
     ap.add_argument("--profile", type=int, default=0, help="cProfile one child with this many deployments")
     ap.add_argument("--fast", action="store_true", help="with --profile: the accelerated side")
@@ -120,7 +133,8 @@ def main() -> None:
     ap.add_argument("--json-out", default="", help="write the plot-ready summary here")
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.n, args.calls, args.concurrency, args.routing_strategy, args.profile_out)
+        return child(args.child, args.n, args.calls, args.concurrency, args.routing_strategy, args.profile_out,
+                     args.warm_all)
     sys.path.insert(0, os.path.join(HERE, "..", "transport"))
     from upstream import MockUpstream
 
@@ -138,6 +152,7 @@ def main() -> None:
         if args.with_10k and 10000 not in sizes:
             sizes.append(10000)
         report = {"litellm": md.version("litellm"), "concurrency": args.concurrency, "calls": args.calls,
+                  "warm_all": args.warm_all,
                   "rounds": args.rounds, "routing_strategy": args.routing_strategy, "load_before": load(),
                   "results": {}}
         for n in sizes:
@@ -181,7 +196,8 @@ def machine() -> str:
 def write_summary(path: str, report: dict) -> None:
     rows = [{"deployments": int(n), "stock_ms": r["stock_cpu_ms_per_call"], "fast_ms": r["fast_cpu_ms_per_call"]}
             for n, r in report["results"].items()]
-    summary = {"pin": report["litellm"], "machine": machine(), "concurrency": report["concurrency"],
+    summary = {"pin": report["litellm"], "machine": machine(), "warm_all": report["warm_all"],
+               "concurrency": report["concurrency"],
                "calls": report["calls"], "rounds": report["rounds"],
                "load": [report["load_before"], report["load_after"]], "rows": rows}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -303,54 +303,53 @@ def _router_class() -> type:
     return sys.modules["litellm.router"].Router  # type: ignore[no-any-return]
 
 
+def _patch(name: str, target: str, summary: str, callers: str, **kw: Any) -> Patch:
+    """One patch of the component: every one supports the same LiteLLM line."""
+    return Patch(name=f"{COMPONENT}.{name}", component=COMPONENT, target=target, supports=SUPPORTS,
+                 summary=summary, callers=callers, **kw)
+
+
+COOLDOWN_TRACKING = _patch(
+    "cooldown_ids",
+    "litellm.router_utils.cooldown_cache:CooldownCache.add_deployment_to_cooldown",
+    "Remembers the ids put in cooldown, so a routed call reads their entries only instead of one per "
+    "deployment.",
+    "_set_cooldown_deployments, on a deployment's failure past allowed_fails",
+    build=lambda original: original,  # the wrap does the work
+    wrap=_record_cooldown,
+    requires=_new_epoch,
+)
+
 PATCHES = [
-    Patch(
-        name=f"{COMPONENT}.group_deployments",
-        component=COMPONENT,
-        target="litellm.router:Router._get_all_deployments",
-        supports=SUPPORTS,
+    _patch(
+        "group_deployments",
+        "litellm.router:Router._get_all_deployments",
+        "A model group's deployments from a per-router cache kept in step with LiteLLM's model-list writes, "
+        "instead of a scan of the group (4 per Router.acompletion call).",
+        "Router._common_checks_available_deployment, get_model_list (the prompt-management and mock-rate-limit "
+        "checks, retries' model_group_size), once or more per routed call",
         build=lambda original: _fast_get_all_deployments,
-        compare=lambda a, b: a == b,
-        summary="A model group's deployments from a per-router cache kept in step with LiteLLM's model-list "
-                "writes, instead of a scan of the group (4 per Router.acompletion call).",
-        callers="Router._common_checks_available_deployment, get_model_list (the prompt-management and "
-                "mock-rate-limit checks, retries' model_group_size), once or more per routed call",
     ),
-    Patch(
-        name=f"{COMPONENT}.simple_shuffle",
-        component=COMPONENT,
-        target="litellm.router:Router.async_get_available_deployment",
-        supports=SUPPORTS,
+    _patch(
+        "simple_shuffle",
+        "litellm.router:Router.async_get_available_deployment",
+        "simple-shuffle selection with cooldowns from a Rust weight index: the same deployment as stock for "
+        "the same random.random() draw, without a per-call pass over the group; every other configuration "
+        "is handed to LiteLLM.",
+        "Router._acompletion and the other async endpoints, once per routed call",
         build=lambda original: _build_select(_router_class()),
         compare=_same_group,
-        summary="simple-shuffle selection with cooldowns from a Rust weight index: the same deployment "
-                "as stock for the same random.random() draw, without a per-call pass over the group; "
-                "every other configuration is handed to LiteLLM.",
-        callers="Router._acompletion and the other async endpoints, once per routed call",
     ),
-    Patch(
-        name=f"{COMPONENT}.model_list_generation",
-        component=COMPONENT,
-        target="litellm.router:Router._invalidate_model_group_info_cache",
-        supports=SUPPORTS,
-        build=lambda original: original,
+    _patch(
+        "model_list_generation",
+        "litellm.router:Router._invalidate_model_group_info_cache",
+        "Invalidates the group cache wherever LiteLLM invalidates its model-group info (set_model_list, "
+        "add/upsert/delete deployment).",
+        "every Router model-list write",
+        build=lambda original: original,  # the wrap does the work
         wrap=_bump_generation,
-        summary="Invalidates the group cache wherever LiteLLM invalidates its model-group info "
-                "(set_model_list, add/upsert/delete deployment).",
-        callers="every Router model-list write",
     ),
-    COOLDOWN_TRACKING := Patch(
-        name=f"{COMPONENT}.cooldown_ids",
-        component=COMPONENT,
-        target="litellm.router_utils.cooldown_cache:CooldownCache.add_deployment_to_cooldown",
-        supports=SUPPORTS,
-        build=lambda original: original,
-        wrap=_record_cooldown,
-        requires=_new_epoch,
-        summary="Remembers the ids put in cooldown, so a routed call reads their entries only instead of "
-                "one per deployment.",
-        callers="_set_cooldown_deployments, on a deployment's failure past allowed_fails",
-    ),
+    COOLDOWN_TRACKING,
 ]
 
 BENCHMARKS: list = []
