@@ -210,10 +210,13 @@ _CALLBACKS_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _callbacks_after_run(url: str, n: int, fast: bool) -> dict:
+def _callbacks_after_run(url: str, n: int, fast: bool, drain_fix: bool = False) -> dict:
     """mode -> [callbacks run when asyncio.run returned, calls made]"""
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", FAST_SIDE="1" if fast else "0")
     env.pop("FAST_LITELLM_DISABLE", None)
+    env.pop("FAST_LITELLM_CALLBACK_DRAIN", None)
+    if drain_fix:
+        env["FAST_LITELLM_CALLBACK_DRAIN"] = "1"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python")] + [p for p in [env.get("PYTHONPATH")] if p])
     out = subprocess.run([sys.executable, "-c", _CALLBACKS_SCRIPT, url, str(n)], env=env,
                          capture_output=True, text=True, timeout=300)
@@ -239,3 +242,14 @@ def test_8842_async_success_callbacks_after_asyncio_run(upstream):
     for side in found.values():
         assert side["drained"] == [n, n]  # the workaround delivers every callback
         assert side["total"][0] <= side["total"][1]
+
+
+def test_8842_fix_delivers_every_callback_before_asyncio_run_returns(upstream):
+    """``FAST_LITELLM_CALLBACK_DRAIN=1`` (components/callback_drain.py): every phase's callbacks have
+    run when its ``asyncio.run`` returns, single, concurrent and sequential alike; nothing is left
+    for a later loop. Off (the test above), stock behaviour."""
+    n = 8
+    found = _callbacks_after_run(upstream.url, n, fast=True, drain_fix=True)
+    print(f"\n#8842 fix on, litellm {_version()}: {found}")
+    for mode in ("drained", "single", "concurrent", "sequential", "late", "total"):
+        assert found[mode][0] == found[mode][1], (mode, found)

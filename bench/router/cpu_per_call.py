@@ -9,6 +9,10 @@ as JSON on stdout.
   python bench/router/cpu_per_call.py [--deployments 1,10,100,1000] [--with-10k]
       [--calls 1000] [--rounds 3] [--concurrency 16] [--routing-strategy simple-shuffle]
   python bench/router/cpu_per_call.py --profile 1000 [--fast]   # cProfile of one side, top entries
+
+``--json-out PATH`` also writes the plot-ready summary
+``{"pin", "machine", "rows": [{"deployments", "stock_ms", "fast_ms"}]}`` (CPU ms per call,
+medians); bench/router/results/ holds the committed runs, one file per pin.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def model_list(url: str, n: int) -> list:
     ]
 
 
-def child(url: str, n: int, calls: int, concurrency: int, strategy: str, profile: str) -> None:
+def child(url: str, n: int, calls: int, concurrency: int, strategy: str, profile: str, warm_all: bool = False) -> None:
     import asyncio
 
     import fast_litellm  # FAST_LITELLM_DISABLE=1 makes this a no-op (the stock side)
@@ -55,6 +59,15 @@ def child(url: str, n: int, calls: int, concurrency: int, strategy: str, profile
 
     async def main() -> dict:
         await batch(min(200, calls))  # warm-up: clients, caches, first-call imports
+        if warm_all:  # every deployment's client and connection made before the timed calls
+            ids = [d["model_info"]["id"] for d in router.model_list]
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one(model_id: str) -> None:
+                async with gate:
+                    await router.acompletion(model=model_id, messages=MESSAGES)
+
+            await asyncio.gather(*(one(i) for i in ids))
         prof = None
         if profile:
             import cProfile
@@ -85,6 +98,8 @@ def run_child(url: str, n: int, fast: bool, args: argparse.Namespace, profile: s
         env["PYTHONPATH"] = pythonpath
     cmd = [sys.executable, os.path.abspath(__file__), "--child", url, "--n", str(n), "--calls", str(args.calls),
            "--concurrency", str(args.concurrency), "--routing-strategy", args.routing_strategy]
+    if args.warm_all:
+        cmd.append("--warm-all")
     if profile:
         cmd += ["--profile-out", profile]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
@@ -105,6 +120,8 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--warm-all", action="store_true", help="one untimed call to every deployment first (its "
+                    "client and connection exist), so the timed calls measure routing, not cold clients")
     ap.add_argument("--routing-strategy", default="simple-shuffle")
     ap.add_argument("--profile", type=int, default=0, help="cProfile one child with this many deployments")
     ap.add_argument("--fast", action="store_true", help="with --profile: the accelerated side")
@@ -113,9 +130,11 @@ def main() -> None:
     ap.add_argument("--child", default=None)
     ap.add_argument("--n", type=int, default=1)
     ap.add_argument("--profile-out", default="")
+    ap.add_argument("--json-out", default="", help="write the plot-ready summary here")
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.n, args.calls, args.concurrency, args.routing_strategy, args.profile_out)
+        return child(args.child, args.n, args.calls, args.concurrency, args.routing_strategy, args.profile_out,
+                     args.warm_all)
     sys.path.insert(0, os.path.join(HERE, "..", "transport"))
     from upstream import MockUpstream
 
@@ -133,6 +152,7 @@ def main() -> None:
         if args.with_10k and 10000 not in sizes:
             sizes.append(10000)
         report = {"litellm": md.version("litellm"), "concurrency": args.concurrency, "calls": args.calls,
+                  "warm_all": args.warm_all,
                   "rounds": args.rounds, "routing_strategy": args.routing_strategy, "load_before": load(),
                   "results": {}}
         for n in sizes:
@@ -156,6 +176,34 @@ def main() -> None:
             print(f"N={n}: {report['results'][str(n)]}", file=sys.stderr, flush=True)
         report["load_after"] = load()
     print(json.dumps(report, indent=2))
+    if args.json_out:
+        write_summary(args.json_out, report)
+
+
+def machine() -> str:
+    import platform
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{cpu or platform.processor()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, " \
+           f"Python {platform.python_version()}"
+
+
+def write_summary(path: str, report: dict) -> None:
+    rows = [{"deployments": int(n), "stock_ms": r["stock_cpu_ms_per_call"], "fast_ms": r["fast_cpu_ms_per_call"]}
+            for n, r in report["results"].items()]
+    summary = {"pin": report["litellm"], "machine": machine(), "warm_all": report["warm_all"],
+               "concurrency": report["concurrency"],
+               "calls": report["calls"], "rounds": report["rounds"],
+               "load": [report["load_before"], report["load_after"]], "rows": rows}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":

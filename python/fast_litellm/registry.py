@@ -42,7 +42,7 @@ from ._patching import (
 )
 
 #: Component modules, in the order they are applied. Each holds ``PATCHES``.
-COMPONENTS = ("token_counting", "cost", "rate_limit", "transport", "metrics", "copilot_initiator")
+COMPONENTS = ("token_counting", "cost", "rate_limit", "transport", "metrics", "copilot_initiator", "router", "callback_drain")
 
 _lock = threading.RLock()
 _patches: Optional[List[Patch]] = None

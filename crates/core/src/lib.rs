@@ -8,5 +8,6 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod audit;
 pub mod cost;
 pub mod ratelimit;
+pub mod route_select;
 pub mod tokens;
 pub mod transport;

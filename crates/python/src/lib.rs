@@ -15,6 +15,7 @@ mod cost;
 mod fastlane;
 mod ratelimit;
 mod ratelimit_v3_110;
+mod route_select;
 mod tokens;
 mod transport;
 
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastlane::register(m)?;
     ratelimit::register(m)?;
     ratelimit_v3_110::register(m)?;
+    route_select::register(m)?;
     tokens::register(m)?;
     transport::register(m)?;
     Ok(())
