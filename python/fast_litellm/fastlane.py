@@ -91,6 +91,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import fastlane_providers as providers
 from . import fastlane_settings as settings_table
 from ._patching import env_flag
 
@@ -262,13 +263,16 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
             declined.setdefault(name, why)
             continue
         p = dep["litellm_params"]
-        groups.setdefault(name, []).append({
+        fields, why = providers.entry({k: _resolve(v, env) for k, v in p.items()}, raw, env)
+        if fields is None:
+            declined.setdefault(name, why or "provider not served")
+            continue
+        groups.setdefault(name, []).append(dict({
             "_raw": dict(p),
             "model": p["model"],
-            "upstream_model": p["model"][len("openai/"):],
             "api_base": _resolve(p["api_base"], env),
             "api_key": _resolve(p["api_key"], env),
-        })
+        }, **fields))
     for name in declined:
         groups.pop(name, None)
     for name in list(groups):
@@ -497,7 +501,8 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, 
             if len(ids) != 1 or None in ids:
                 declined[name] = "model id not found in /model/info"
                 break
-            rates = _price_ok(match[0].get("model_info") or {}, d["upstream_model"])
+            info = match[0].get("model_info") or {}
+            rates = providers.unpriced_rates(info) if providers.unpriced(d) else _price_ok(info, providers.price_key(d))
             if rates is None:
                 declined[name] = "model is not priced with plain per-token rates"
                 break

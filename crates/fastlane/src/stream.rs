@@ -423,6 +423,7 @@ mod tests {
             api_key: "k".into(),
             input_cost_per_token: 1.5e-7,
             output_cost_per_token: 6e-7,
+            provider: Default::default(),
         }
     }
 
