@@ -33,7 +33,8 @@ if not hasattr(native, "fastlane_serve"):
 
 sys.path.insert(0, str(Path(__file__).parent))
 import mock_answer_variants as mv  # noqa: E402
-from test_fast_lane import KEY, _call, _lane, _norm_body, _norm_headers  # noqa: E402
+from test_fast_lane import KEY, _call, _lane, _norm_headers  # noqa: E402
+from test_fast_lane_answers import _norm  # noqa: E402
 from test_fast_lane_router import stock_and_fast  # noqa: E402
 
 API_VERSION = "2024-10-21"
@@ -114,7 +115,7 @@ def _check(rig, group, r, errors=False):
         if len(rig["ids"][group]) == 1:
             assert key(f_calls[0]) == key(s_calls[0]), (s_calls, f_calls)
     assert f_status == s_status, (s_raw[:400], f_raw[:400])
-    assert _norm_body(f_raw) == _norm_body(s_raw), (s_raw[:1200], f_raw[:1200])
+    assert _norm(f_raw) == _norm(s_raw), (s_raw[:1200], f_raw[:1200])
     ids = rig["ids"][group] if len(rig["ids"][group]) > 1 else None
     if not errors:
         assert _norm_headers(f_hdrs, ids) == _norm_headers(s_hdrs, ids)
@@ -150,3 +151,36 @@ def test_no_replays(rig):
     _, _, raw = _call(rig["fast"], "GET", "/_fast_litellm/stats", None, {"Authorization": f"Bearer {KEY}"})
     stats = json.loads(raw)
     assert stats["replayed"] == 0, stats
+
+
+def test_azure_api_version_resolved_as_litellm_does():
+    """The deployment's api_version, else AZURE_API_VERSION (the config's environment_variables over the
+    process's), else LiteLLM's default; a version the front would have to escape goes to LiteLLM."""
+    from fast_litellm import fastlane_providers as fp
+
+    p = {"model": "azure/gpt-4o-mini", "api_base": "http://h", "api_key": "k"}
+    version = lambda params, cfg, env: fp.entry(params, cfg, env)[0]["provider"]["api_version"]
+    assert version(dict(p, api_version="2024-06-01"), {}, {"AZURE_API_VERSION": "2024-02-01"}) == "2024-06-01"
+    assert version(p, {}, {"AZURE_API_VERSION": "2024-02-01"}) == "2024-02-01"
+    assert version(p, {"environment_variables": {"AZURE_API_VERSION": "2024-08-01-preview"}},
+                   {"AZURE_API_VERSION": "2024-02-01"}) == "2024-08-01-preview"
+    assert version(p, {}, {}) == fp.AZURE_DEFAULT_API_VERSION
+    assert fp.entry(dict(p, api_version="2024-06-01&x=1"), {}, {})[0] is None
+    assert not fp.served_model("azure/my deployment") and fp.served_model("azure/gpt-4o_mini.v2")
+    assert fp.entry({"model": "groq/llama-3.1-8b-instant"}, {}, {})[0] is None
+
+
+def test_litellm_default_api_version_is_the_pinned_one():
+    import litellm
+
+    from fast_litellm import fastlane_providers as fp
+
+    assert litellm.AZURE_DEFAULT_API_VERSION == fp.AZURE_DEFAULT_API_VERSION
+
+
+def test_hosted_vllm_only_when_unpriced():
+    from fast_litellm import fastlane_providers as fp
+
+    assert fp.unpriced_rates({"key": "hosted_vllm/m", "input_cost_per_token": None, "output_cost_per_token": None}) == (0.0, 0.0)
+    assert fp.unpriced_rates({"input_cost_per_token": 0, "output_cost_per_token": 0}) == (0.0, 0.0)
+    assert fp.unpriced_rates({"input_cost_per_token": 1e-7, "output_cost_per_token": 0}) is None

@@ -137,7 +137,7 @@ pub fn split_azure(body: &[u8]) -> Option<(Vec<u8>, Filters)> {
     if !matches!(prompt, Ordered::Array(_)) || !matches!(content, Ordered::Object(_)) {
         return None;
     }
-    let filters = Filters { content: Some(content.render()?), prompt: Some(prompt.render()?) };
+    let filters = Filters { content: Some(content.render()?), prompt: Some(prompt.render()?), vllm: false };
     Some((serde_json::to_vec(&v).ok()?, filters))
 }
 
