@@ -20,10 +20,10 @@
 //! The launcher (`fastlane.py`) says which provider a deployment is and resolves the API
 //! version as LiteLLM does (the deployment's, else `AZURE_API_VERSION`, else LiteLLM's default).
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::answer_shapes::Extras;
+use crate::responses_stream::J;
 use crate::wire::{js, Answer, Format};
 use crate::Deployment;
 
@@ -127,32 +127,24 @@ pub fn split_azure(body: &[u8]) -> Option<(Vec<u8>, Filters)> {
         return None;
     }
     // Serde's map sorts keys; Azure's order (which LiteLLM keeps) comes from an ordered parse.
-    let ordered: Ordered = serde_json::from_slice(body).ok()?;
-    let Ordered::Object(top) = ordered else { return None };
-    let find = |m: &[(String, Ordered)], k: &str| m.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let J::Obj(top) = serde_json::from_slice::<J>(body).ok()? else { return None };
+    let find = |m: &[(String, J)], k: &str| m.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let prompt = find(&top, "prompt_filter_results")?;
-    let Some(Ordered::Array(choices)) = find(&top, "choices") else { return None };
-    let Some(Ordered::Object(c0)) = choices.first() else { return None };
+    let Some(J::Arr(choices)) = find(&top, "choices") else { return None };
+    let Some(J::Obj(c0)) = choices.first() else { return None };
     let content = find(c0, "content_filter_results")?;
-    if !matches!(prompt, Ordered::Array(_)) || !matches!(content, Ordered::Object(_)) {
+    if !matches!(prompt, J::Arr(_)) || !matches!(content, J::Obj(_)) {
         return None;
     }
-    let filters = Filters { content: Some(content.render()?), prompt: Some(prompt.render()?), vllm: false };
+    let filters = Filters { content: Some(render(&content)?), prompt: Some(render(&prompt)?), vllm: false };
     Some((serde_json::to_vec(&v).ok()?, filters))
 }
 
 /// vLLM's own non-streaming answer (see the module doc), or `None`.
 pub fn parse_vllm(body: &[u8], headers: &hyper::HeaderMap, upstream_model: &str) -> Option<Answer> {
-    if !crate::upstream_headers::accepted(headers) {
-        return None;
-    }
-    let ct = headers.get("content-type")?.to_str().ok()?;
-    if !(ct == "application/json" || ct.starts_with("application/json;")) {
-        return None;
-    }
-    let v: Value = serde_json::from_slice(body).ok()?;
+    let v = crate::wire::json_answer(body, headers)?;
     let o = v.as_object()?;
-    let keys = |m: &serde_json::Map<String, Value>, want: &[&str]| m.len() == want.len() && want.iter().all(|k| m.contains_key(*k));
+    let keys = crate::wire::exact_keys;
     if !keys(o, &["id", "object", "created", "model", "choices", "usage", "prompt_logprobs"]) || !o["prompt_logprobs"].is_null() {
         return None;
     }
@@ -245,98 +237,27 @@ pub fn top_tail(f: &Filters) -> String {
     }
 }
 
-/// A JSON value with its objects' keys in document order.
-#[derive(Debug, Clone)]
-enum Ordered {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Str(String),
-    Array(Vec<Ordered>),
-    Object(Vec<(String, Ordered)>),
-    /// Anything the front does not print (floats, big numbers).
-    Other,
-}
-
-impl Ordered {
-    /// Compact JSON as Python's `json.dumps(..., separators=(",", ":"))` prints it; `None`
-    /// for values whose printing was not verified (floats, strings beyond printable ASCII).
-    fn render(&self) -> Option<String> {
-        Some(match self {
-            Ordered::Null => "null".into(),
-            Ordered::Bool(b) => b.to_string(),
-            Ordered::Int(i) => i.to_string(),
-            Ordered::Str(s) => {
-                if !s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
-                    return None;
-                }
-                js(s)
+/// Compact JSON as Python's `json.dumps(..., separators=(",", ":"))` prints it, keys in document
+/// order; `None` for values whose printing was not verified (floats, strings beyond printable ASCII).
+fn render(v: &J) -> Option<String> {
+    Some(match v {
+        J::Null => "null".into(),
+        J::Bool(b) => b.to_string(),
+        J::Num(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        J::Num(_) => return None,
+        J::Str(s) => {
+            if !s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+                return None;
             }
-            Ordered::Array(a) => {
-                let items: Option<Vec<String>> = a.iter().map(Ordered::render).collect();
-                format!("[{}]", items?.join(","))
-            }
-            Ordered::Object(m) => {
-                let mut parts = Vec::with_capacity(m.len());
-                for (k, v) in m {
-                    if m.iter().filter(|(n, _)| n == k).count() > 1 {
-                        return None; // duplicate keys: Python keeps the last, in the first's place
-                    }
-                    parts.push(format!("{}:{}", Ordered::Str(k.clone()).render()?, v.render()?));
-                }
-                format!("{{{}}}", parts.join(","))
-            }
-            Ordered::Other => return None,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for Ordered {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Ordered;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_unit<E>(self) -> Result<Ordered, E> {
-                Ok(Ordered::Null)
-            }
-            fn visit_bool<E>(self, b: bool) -> Result<Ordered, E> {
-                Ok(Ordered::Bool(b))
-            }
-            fn visit_i64<E>(self, i: i64) -> Result<Ordered, E> {
-                Ok(Ordered::Int(i))
-            }
-            fn visit_u64<E>(self, u: u64) -> Result<Ordered, E> {
-                Ok(i64::try_from(u).map(Ordered::Int).unwrap_or(Ordered::Other))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
-                Ok(Ordered::Other)
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Ordered, E> {
-                Ok(Ordered::Str(s.to_string()))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Ordered, E> {
-                Ok(Ordered::Str(s))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Ordered, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = a.next_element()? {
-                    out.push(v);
-                }
-                Ok(Ordered::Array(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Ordered, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = a.next_entry::<String, Ordered>()? {
-                    out.push((k, v));
-                }
-                Ok(Ordered::Object(out))
-            }
+            js(s)
         }
-        d.deserialize_any(V)
-    }
+        J::Arr(a) => format!("[{}]", a.iter().map(render).collect::<Option<Vec<_>>>()?.join(",")),
+        J::Obj(m) => {
+            let parts: Option<Vec<String>> =
+                m.iter().map(|(k, x)| Some(format!("{}:{}", render(&J::Str(k.clone()))?, render(x)?))).collect();
+            format!("{{{}}}", parts?.join(","))
+        }
+    })
 }
 
 #[cfg(test)]

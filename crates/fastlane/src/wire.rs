@@ -124,7 +124,7 @@ pub struct Answer {
     pub extras: Extras,
 }
 
-fn exact_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
+pub(crate) fn exact_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
     obj.len() == keys.len() && keys.iter().all(|k| obj.contains_key(*k))
 }
 
@@ -145,7 +145,8 @@ pub fn stream_head_check(headers: &HeaderMap) -> Result<(), &'static str> {
     }
 }
 
-pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
+/// An upstream JSON answer whose headers LiteLLM's handling is reproduced for, parsed.
+pub fn json_answer(body: &[u8], headers: &HeaderMap) -> Option<Value> {
     if !crate::upstream_headers::accepted(headers) {
         return None;
     }
@@ -153,7 +154,11 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
     if !(ct == "application/json" || ct.starts_with("application/json;")) {
         return None;
     }
-    let v: Value = serde_json::from_slice(body).ok()?;
+    serde_json::from_slice(body).ok()
+}
+
+pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
+    let v = json_answer(body, headers)?;
     let o = v.as_object()?;
     let service_tier = answer_shapes::service_tier(o)?;
     let base = &["id", "object", "created", "model", "system_fingerprint", "choices", "usage"];
