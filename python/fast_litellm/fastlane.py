@@ -615,6 +615,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
                + _responses_kinds(cfg) + "; everything else via LiteLLM")
+        if providers.streams_to_litellm(groups):
+            msg += f"; streams and /v1/responses of {providers.streams_to_litellm(groups)} go to LiteLLM (provider)"
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")

@@ -22,7 +22,7 @@ Other prefixes go to LiteLLM; docs/deployment.md, "Providers on the fast lane", 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 # LiteLLM's litellm.AZURE_DEFAULT_API_VERSION on both verified versions (1.83.14, 1.110.2).
 AZURE_DEFAULT_API_VERSION = "2025-02-01-preview"
@@ -100,3 +100,8 @@ def price_key(deployment: Dict[str, Any]) -> str:
     if (deployment.get("provider") or {}).get("kind") == "azure":
         return deployment["model"]
     return deployment["upstream_model"]
+
+
+def streams_to_litellm(groups: Dict[str, list]) -> List[str]:
+    """The served groups whose streams go to LiteLLM (a provider whose stream shape is not reproduced)."""
+    return sorted(name for name, deps in groups.items() if any(d.get("provider") for d in deps))
