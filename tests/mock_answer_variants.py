@@ -183,17 +183,40 @@ ERRORS = {
 OPENAI_HEADERS = {"x-request-id": "req_0123456789abcdef", "openai-processing-ms": "312",
                   "openai-version": "2020-10-01", "x-ratelimit-limit-requests": "10000",
                   "x-ratelimit-remaining-requests": "9999"}
+# What api.openai.com sends today (2025), behind Cloudflare: organization/project, all six rate-limit
+# headers, two set-cookie headers, cf-ray and friends.
+OPENAI_FULL_HEADERS = [
+    ("access-control-expose-headers", "X-Request-ID"), ("openai-organization", "user-abc123"),
+    ("openai-processing-ms", "412"), ("openai-project", "proj_abc123"), ("openai-version", "2020-10-01"),
+    ("x-envoy-upstream-service-time", "415"), ("x-ratelimit-limit-requests", "10000"),
+    ("x-ratelimit-limit-tokens", "200000"), ("x-ratelimit-remaining-requests", "9999"),
+    ("x-ratelimit-remaining-tokens", "199982"), ("x-ratelimit-reset-requests", "8.64s"),
+    ("x-ratelimit-reset-tokens", "5ms"), ("x-request-id", "req_5f1c0e7d3b2a4c6e8f9a0b1c2d3e4f5a"),
+    ("strict-transport-security", "max-age=31536000; includeSubDomains; preload"), ("cf-cache-status", "DYNAMIC"),
+    ("set-cookie", "__cf_bm=abc; path=/; expires=Mon, 07-Dec-26 15:00:00 GMT; domain=.api.openai.com; HttpOnly; Secure; SameSite=None"),
+    ("x-content-type-options", "nosniff"),
+    ("set-cookie", "_cfuvid=xyz; path=/; domain=.api.openai.com; HttpOnly; Secure; SameSite=None"),
+    ("cf-ray", "8f0e1d2c3b4a5968-AMS"), ("alt-svc", 'h3=":443"; ma=86400'),
+]
 
 
 async def chat(request: web.Request) -> web.Response:
-    body = await request.json()
+    return await answer(await request.json())
+
+
+async def answer(body: dict) -> web.Response:
+    """The non-streaming answer ``body`` asks for (shared with tests/mock_providers.py)."""
     d = _directives(body)
     _COUNTS[d.get("nonce", "")] += 1
     name = d.get("variant", "envelope")
     if name in ERRORS:
         status, headers, err = ERRORS[name]
         return web.Response(body=_dump(err), status=status, headers=headers, content_type="application/json")
-    headers = OPENAI_HEADERS if d.get("headers") == "openai" else {}
+    headers = {"openai": OPENAI_HEADERS, "openai_full": OPENAI_FULL_HEADERS}.get(d.get("headers"), {})
+    if isinstance(headers, list):
+        from multidict import CIMultiDict
+
+        headers = CIMultiDict(headers)
     out = _variant(name, body.get("model", "gpt-4o-mini"), d.get("text", TEXT))
     return web.Response(body=_dump(out), headers=headers, content_type="application/json")
 

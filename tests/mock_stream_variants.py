@@ -240,7 +240,11 @@ def encode(events, wire: str) -> list:
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
-    body = await request.json()
+    return await chat_from(request, await request.json())
+
+
+async def chat_from(request: web.Request, body: dict) -> web.StreamResponse:
+    """The stream ``body`` asks for (shared with tests/mock_providers.py)."""
     d = _directives(body)
     shape = VARIANTS[d.get("variant", "plain")]
     model = d.get("model", body.get("model", "gpt-4o-mini"))

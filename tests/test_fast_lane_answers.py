@@ -59,8 +59,10 @@ CONFIG = ("model_list:\n" + "".join(_deployment(g, k) for g, keys in GROUPS.item
           + "\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n")
 
 # Which lane answers each shape (both verified LiteLLM versions); every other shape: python.
-SERVED_IN_RUST = {"envelope", "openai", "openai_2024", "openai_length", "openai_flex"}
-CASES = [(v, None) for v in mv.VARIANTS] + [(e, None) for e in mv.ERRORS] + [("openai", "openai")]
+SERVED_IN_RUST = {"envelope", "openai", "openai_2024", "openai_length", "openai_flex", "openai+headers",
+                  "openai+headers_full"}
+CASES = ([(v, None) for v in mv.VARIANTS] + [(e, None) for e in mv.ERRORS] + [("openai", "openai")]
+         + [("openai", "openai_full"), ("vllm", "openai_full")])
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,7 @@ def _one(rig, group: str, variant: str, headers_style):
 
 
 @pytest.mark.parametrize("size", ["one", "pair"])
-@pytest.mark.parametrize("variant,headers_style", CASES, ids=[c + ("+headers" if h else "") for c, h in CASES])
+@pytest.mark.parametrize("variant,headers_style", CASES, ids=[c + ("+" + h if h else "") for c, h in CASES])
 def test_one_upstream_call_and_stock_answer(rig, size, variant, headers_style):
     group = f"{variant}-{size}" if variant in mv.ERRORS else size
     r = _one(rig, group, variant, headers_style)
@@ -116,7 +118,7 @@ def test_one_upstream_call_and_stock_answer(rig, size, variant, headers_style):
     if not variant.startswith("error_"):
         # Error answers carry LiteLLM's per-call timeout/retry figures in headers too.
         assert _norm_headers(f_hdrs, ids) == _norm_headers(s_hdrs, ids), variant
-    case = variant + ("+headers" if headers_style else "")
+    case = variant + {None: "", "openai": "+headers", "openai_full": "+headers_full"}[headers_style]
     lane = _lane(f_hdrs)
     rig["lanes"][f"{case}@{group}"] = lane
     assert lane == ("rust" if case in SERVED_IN_RUST else "python"), (case, lane)

@@ -220,7 +220,10 @@ def test_master_key_from_env_alone_is_served(tmp_path):
     ("environment_variables", "DATABASE_URL", "postgresql://x", fs.PASS),
     ("environment_variables", "SOME_UNKNOWN_VAR", "x", fs.PASS),
     ("litellm_params", "model", "openai/gpt-4o", fs.SERVE),
-    ("litellm_params", "model", "hosted_vllm/llama", fs.PASS),
+    ("litellm_params", "model", "groq/llama-3.1-8b-instant", fs.PASS),
+    ("litellm_params", "model", "hosted_vllm/llama", fs.SERVE),
+    ("litellm_params", "model", "azure/gpt-4o-mini", fs.SERVE),
+    ("litellm_params", "model", "azure/a b", fs.PASS),
     ("litellm_params", "timeout", 30, fs.PASS),
     ("litellm_params", "rpm", 10, fs.PASS),
     ("model_info", "id", "x", fs.SERVE),
@@ -245,12 +248,12 @@ def test_config_envelope_reads_the_table(tmp_path, extra, served):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
                    "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n    model_info:\n      id: g-1\n"
-                   "  - model_name: v\n    litellm_params:\n      model: hosted_vllm/llama\n"
+                   "  - model_name: v\n    litellm_params:\n      model: groq/llama-3.1-8b-instant\n"
                    "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n" + extra)
     reason, _key, groups, declined = fastlane.analyse_config(str(cfg), {"LITELLM_MASTER_KEY": "sk-1", "TIMEOUT_S": "5"})
     assert (reason is None and list(groups) == ["g"]) is served, reason
     if served:
-        assert "hosted_vllm" in declined["v"]
+        assert "groq" in declined["v"]
 
 
 def test_key_lists_match_this_litellm(litellm_facts):

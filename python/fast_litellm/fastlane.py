@@ -92,6 +92,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import fastlane_providers as providers
 from . import fastlane_settings as settings_table
 from . import fastlane_tls
 from ._patching import env_flag
@@ -270,13 +271,16 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
             declined.setdefault(name, why)
             continue
         p = dep["litellm_params"]
-        groups.setdefault(name, []).append({
+        fields, why = providers.entry({k: _resolve(v, env) for k, v in p.items()}, raw, env)
+        if fields is None:
+            declined.setdefault(name, why or "provider not served")
+            continue
+        groups.setdefault(name, []).append(dict({
             "_raw": dict(p),
             "model": p["model"],
-            "upstream_model": p["model"][len("openai/"):],
             "api_base": _resolve(p["api_base"], env),
             "api_key": _resolve(p["api_key"], env),
-        })
+        }, **fields))
     for name in declined:
         groups.pop(name, None)
     _https_trust(groups, declined, cfg, config_env(raw, env))
@@ -523,7 +527,8 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, 
             if len(ids) != 1 or None in ids:
                 declined[name] = "model id not found in /model/info"
                 break
-            rates = _price_ok(match[0].get("model_info") or {}, d["upstream_model"])
+            info = match[0].get("model_info") or {}
+            rates = providers.unpriced_rates(info) if providers.unpriced(d) else _price_ok(info, providers.price_key(d))
             if rates is None:
                 declined[name] = "model is not priced with plain per-token rates"
                 break
@@ -636,6 +641,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
                      + ("requests go to LiteLLM" if cfg["log_full_to_python"] else "records dropped and counted"))
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
                + _responses_kinds(cfg) + "; everything else via LiteLLM")
+        if providers.streams_to_litellm(groups):
+            msg += f"; streams and /v1/responses of {providers.streams_to_litellm(groups)} go to LiteLLM (provider)"
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from . import fastlane_providers as _providers
+
 SERVE = "serve"
 PASS = "pass-through"
 
@@ -182,14 +184,17 @@ TABLE: Dict[str, Dict[str, Rule]] = {
                                      "given LiteLLM's own TLS context)"),
         "SSL_CERTIFICATE": _serve(_NO_CLIENT_CERT),
         "SSL_SECURITY_LEVEL": _TLS_TUNING, "SSL_ECDH_CURVE": _TLS_TUNING, "LITELLM_SSL_CIPHERS": _TLS_TUNING,
+        "AZURE_API_VERSION": _serve("reproduced: the api-version of azure/ deployments without api_version",
+                                    _providers.api_version_ok, "not a plain version string"),
+        "AZURE_AD_TOKEN": _pass("Azure AD token auth: not reproduced"),
         "OPENAI_BASE_URL": _pass("changes the upstream URL of openai/ deployments: not reproduced"),
         "OPENAI_API_BASE": _pass("changes the upstream URL of openai/ deployments: not reproduced"),
     },
     "litellm_params": {
-        "model": _serve("reproduced for openai/<model> (the front calls the same upstream model)",
-                        lambda v: isinstance(v, str) and v.startswith("openai/") and len(v) > 7,
-                        "only openai/<model> is served (hosted_vllm/: LiteLLM calls it through its generic HTTP "
-                        "handler, not the OpenAI client the front reproduces; not yet verified)"),
+        "model": _serve("reproduced for openai/<model>, azure/<deployment> and unpriced hosted_vllm/<model> (the front calls the same upstream "
+                        "model the same way: fastlane_providers.py)", _providers.served_model,
+                        "only openai/<model>, azure/<deployment> and hosted_vllm/<model> are served (docs/deployment.md, "
+                        "Providers: why the others are not)"),
         "api_base": _serve("reproduced: the upstream URL",
                            lambda v: isinstance(v, str) and v.startswith(("http://", "https://")) and "?" not in v
                            and "#" not in v and not v.endswith("/"),
@@ -208,7 +213,8 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "temperature": _pass("a default parameter added to the upstream request: not reproduced"),
         "mock_response": _pass("LiteLLM answers without an upstream: not reproduced"),
         "input_cost_per_token": _PRICING, "output_cost_per_token": _PRICING,
-        "api_version": _pass("Azure: not reproduced"),
+        "api_version": _serve("reproduced for azure/ deployments: the api-version of the upstream URL",
+                              _providers.api_version_ok, "not a plain version string"),
         "organization": _pass("adds an upstream header: not reproduced"),
         "extra_headers": _pass("adds upstream headers: not reproduced"),
     },

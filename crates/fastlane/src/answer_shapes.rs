@@ -20,6 +20,8 @@ pub struct Extras {
     pub annotations: bool,
     pub details: bool,
     pub service_tier: Option<String>,
+    /// Azure's content-filter annotations (`providers.rs`).
+    pub filters: crate::providers::Filters,
 }
 
 const PROMPT_DETAILS: &[&str] = &["cached_tokens", "audio_tokens"];

@@ -90,7 +90,7 @@ impl Held {
             "status": status,
             "response_headers": headers,
             "error": self.answer.as_ref().err(),
-            "upstream_url": format!("{}{}", d.api_base, self.upstream_path),
+            "upstream_url": crate::providers::upstream_url(d, self.upstream_path),
             "api_base": d.api_base,
             "model_id": d.id,
             "pin": self.pin,

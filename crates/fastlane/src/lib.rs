@@ -20,12 +20,14 @@ mod forwarded;
 pub mod logq;
 pub mod pyfmt;
 mod held;
+mod providers;
 mod responses;
 mod responses_stream;
 mod router;
 mod sse;
 mod stream;
 mod upstream_tls;
+mod upstream_headers;
 mod wire;
 
 use std::collections::HashMap;
@@ -80,6 +82,9 @@ pub struct Deployment {
     /// How LiteLLM verifies an `https://` api_base (`upstream_tls.rs`); `None` for `http://`.
     #[serde(default)]
     pub tls: Option<upstream_tls::Trust>,
+    /// How LiteLLM calls the upstream (`providers.rs`); absent: `openai/`.
+    #[serde(default)]
+    pub provider: providers::Provider,
 }
 
 /// What the launcher hands over, as JSON. Built in Python from LiteLLM's own view.
@@ -335,15 +340,17 @@ fn boxed_incoming(b: Incoming) -> Body {
 /// The chat-completions POST LiteLLM would send `plan`'s deployment.
 fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> {
     let d = &plan.deployment;
-    let uri: Uri = format!("{}/chat/completions", d.api_base).parse().ok()?;
-    Request::builder()
-        .method(Method::POST)
-        .uri(uri)
-        .header("authorization", format!("Bearer {}", d.api_key))
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .body(full(wire::upstream_body(format, &plan.req, &d.upstream_model)))
-        .ok()
+    let uri: Uri = providers::upstream_url(d, "/chat/completions").parse().ok()?;
+    let mut b = Request::builder().method(Method::POST).uri(uri);
+    for (name, value) in providers::request_headers(format, d) {
+        b = b.header(name, value);
+    }
+    let body = match d.provider {
+        providers::Provider::Openai => wire::upstream_body(format, &plan.req, &d.upstream_model),
+        // Their streams go to LiteLLM (`plan`): only non-streaming requests get here.
+        _ => providers::request_body(format, d, &plan.req.messages),
+    };
+    b.body(full(body)).ok()
 }
 
 /// Append LiteLLM's headers; `None` if one is not a valid header (then the request is replayed).
@@ -655,6 +662,9 @@ impl Front {
             return None;
         }
         let d = deployments[self.pick(deployments.len())].clone();
+        if req.streaming() && !d.provider.streams() {
+            return None;
+        }
         Some(wire::Plan { req, deployment: d })
     }
 
@@ -680,9 +690,23 @@ impl Front {
         };
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let hold = |parts, bytes| Held::new(held::Outcome::Answer(parts, bytes), d, "/chat/completions", pin);
-        let Some(answer) = wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model) else { return hold(parts, bytes) };
+        let answer = match &d.provider {
+            providers::Provider::Openai => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model),
+            providers::Provider::HostedVllm => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
+                .or_else(|| providers::parse_vllm(&bytes, &parts.headers, &d.upstream_model)),
+            providers::Provider::Azure { .. } => providers::split_azure(&bytes).and_then(|(rest, filters)| {
+                let mut a = wire::parse_upstream(&rest, &parts.headers, &d.upstream_model)?;
+                a.extras.filters = filters;
+                Some(a)
+            }),
+        };
+        let Some(answer) = answer else { return hold(parts, bytes) };
         let upstream_done_unix = unix_now_f64();
-        let out = wire::render_body(format, &answer, &plan.req.model);
+        let out = if answer.extras.filters.vllm {
+            providers::render_vllm(format, &answer, &plan.req.model)
+        } else {
+            wire::render_body(format, &answer, &plan.req.model)
+        };
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut resp = Response::new(full(out));
         let h = resp.headers_mut();
@@ -1019,7 +1043,7 @@ fn log_value(x: LogInput<'_>) -> serde_json::Value {
         "pin": x.pin,
         "model": d.model,
         "api_base": d.api_base,
-        "upstream_url": format!("{}{}", d.api_base, x.upstream_path),
+        "upstream_url": providers::upstream_url(d, x.upstream_path),
         "status": x.upstream_status,
         "response_headers": header_pairs(x.upstream_headers),
         "response": String::from_utf8_lossy(x.upstream_body),

@@ -386,7 +386,7 @@ impl Front {
                     // was not verified, so unpriced deployments' streams stay on LiteLLM.
                     let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
                     let v110 = self.cfg.format == Some(Format::V1_110);
-                    let eligible = !req.streaming() || (v110 && self.cfg.streams && priced);
+                    let eligible = d.provider.responses() && (!req.streaming() || (v110 && self.cfg.streams && priced));
                     // LiteLLM's /responses client applies the deployment's own ssl_verify and
                     // client certificate (its chat client does not): https stays on LiteLLM here.
                     let eligible = eligible && d.tls.is_none();

@@ -424,6 +424,7 @@ mod tests {
             input_cost_per_token: 1.5e-7,
             output_cost_per_token: 6e-7,
             tls: None,
+            provider: Default::default(),
         }
     }
 

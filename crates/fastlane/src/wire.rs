@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::answer_shapes::{self, Extras};
+use crate::providers;
 use crate::pyfmt::float_repr;
 use crate::Deployment;
 
@@ -123,13 +124,8 @@ pub struct Answer {
     pub extras: Extras,
 }
 
-fn exact_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
+pub(crate) fn exact_keys(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> bool {
     obj.len() == keys.len() && keys.iter().all(|k| obj.contains_key(*k))
-}
-
-/// Upstream headers whose handling was verified (each becomes `llm_provider-<name>`).
-fn known_upstream_header(name: &str) -> bool {
-    matches!(name, "content-type" | "content-length" | "date" | "server")
 }
 
 /// The head of an upstream SSE answer the front may stream from; `Err`: why not.
@@ -149,17 +145,20 @@ pub fn stream_head_check(headers: &HeaderMap) -> Result<(), &'static str> {
     }
 }
 
-pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
-    for (name, value) in headers.iter() {
-        if !known_upstream_header(name.as_str()) || value.to_str().is_err() {
-            return None;
-        }
+/// An upstream JSON answer whose headers LiteLLM's handling is reproduced for, parsed.
+pub fn json_answer(body: &[u8], headers: &HeaderMap) -> Option<Value> {
+    if !crate::upstream_headers::accepted(headers) {
+        return None;
     }
     let ct = headers.get("content-type")?.to_str().ok()?;
     if !(ct == "application/json" || ct.starts_with("application/json;")) {
         return None;
     }
-    let v: Value = serde_json::from_slice(body).ok()?;
+    serde_json::from_slice(body).ok()
+}
+
+pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
+    let v = json_answer(body, headers)?;
     let o = v.as_object()?;
     let service_tier = answer_shapes::service_tier(o)?;
     let base = &["id", "object", "created", "model", "system_fingerprint", "choices", "usage"];
@@ -215,7 +214,7 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
         prompt_tokens: p,
         completion_tokens: k,
         total_tokens: t,
-        extras: Extras { annotations, details, service_tier },
+        extras: Extras { annotations, details, service_tier, ..Extras::default() },
     })
 }
 
@@ -226,9 +225,10 @@ pub fn js(s: &str) -> String {
 /// The body LiteLLM's proxy returns (compact JSON, UTF-8, its key order).
 pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8> {
     let message = answer_shapes::render_message(format, &a.content, &a.extras);
+    let fields = providers::choice_fields(&a.extras.filters);
     let choice_tail = match format {
-        Format::V1_110 => r#","provider_specific_fields":{},"logprobs":null}"#,
-        Format::V1_83 => r#","provider_specific_fields":{}}"#,
+        Format::V1_110 => format!(r#","provider_specific_fields":{fields},"logprobs":null}}"#),
+        Format::V1_83 => format!(r#","provider_specific_fields":{fields}}}"#),
     };
     format!(
         r#"{{"id":{},"created":{},"model":{},"object":"chat.completion","system_fingerprint":{},"choices":[{{"finish_reason":{},"index":0,"message":{}{}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}{}}}{}}}"#,
@@ -243,7 +243,7 @@ pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8>
         a.prompt_tokens,
         a.total_tokens,
         answer_shapes::render_usage_details(&a.extras),
-        answer_shapes::render_tail(&a.extras),
+        answer_shapes::render_tail(&a.extras) + &providers::top_tail(&a.extras.filters),
     )
     .into_bytes()
 }
@@ -313,14 +313,18 @@ pub fn litellm_headers(
     put("x-litellm-version", version.to_string());
     // 1.83.14 reads the cost as `hidden_params.get("response_cost") or ""`: a zero cost
     // becomes "" and the header is dropped.
-    if !streaming && !(format == Format::V1_83 && total == 0.0) {
+    // 1.110.x has no cost for a model its map does not price, and prints no cost header.
+    let costed = !(format == Format::V1_110 && !d.provider.priced());
+    if costed && !streaming && !(format == Format::V1_83 && total == 0.0) {
         put("x-litellm-response-cost", float_repr(total));
     }
-    put("x-litellm-response-cost-original", float_repr(total));
-    put("x-litellm-response-cost-discount-amount", "0.0".into());
-    put("x-litellm-response-cost-margin-amount", "0.0".into());
-    put("x-litellm-response-cost-margin-percent", "0.0".into());
-    if format == Format::V1_110 {
+    if costed {
+        put("x-litellm-response-cost-original", float_repr(total));
+        put("x-litellm-response-cost-discount-amount", "0.0".into());
+        put("x-litellm-response-cost-margin-amount", "0.0".into());
+        put("x-litellm-response-cost-margin-percent", "0.0".into());
+    }
+    if costed && format == Format::V1_110 {
         put("x-litellm-response-cost-input", float_repr(prompt_cost));
         put("x-litellm-response-cost-output", float_repr(completion_cost));
         put("x-litellm-response-cost-tool-usage", "0.0".into());
@@ -329,10 +333,8 @@ pub fn litellm_headers(
     put("x-litellm-response-duration-ms", float_repr(response_ms));
     put("x-litellm-overhead-duration-ms", float_repr(overhead_ms));
     put("x-litellm-callback-duration-ms", "0.0".into());
-    for (name, value) in upstream.iter() {
-        if let Ok(v) = value.to_str() {
-            put(&format!("llm_provider-{}", name.as_str()), v.to_string());
-        }
+    for (name, value) in crate::upstream_headers::litellm_view(format, upstream) {
+        put(&name, value);
     }
     if !(streaming && format == Format::V1_83) {
         put("x-litellm-model-group", requested_model.to_string());

@@ -1,0 +1,107 @@
+"""Which upstream providers the fast lane calls, and how LiteLLM calls each one.
+
+A deployment's ``litellm_params.model`` prefix picks the provider; the Rust front gets it as
+the deployment's ``provider`` (``crates/fastlane/src/providers.rs``):
+
+* ``openai/<model>``: an OpenAI-shaped API at ``api_base`` (``POST <api_base>/chat/completions``,
+  Bearer key). No ``provider`` key: the front's default.
+* ``azure/<deployment>``: Azure OpenAI (``POST <api_base>/openai/deployments/<deployment>/chat/
+  completions?api-version=<v>``, key in ``api-key``). The API version is LiteLLM's: the deployment's
+  ``api_version``, else ``AZURE_API_VERSION`` (the process environment after the config's
+  ``environment_variables``), else LiteLLM's ``AZURE_DEFAULT_API_VERSION``. Priced as LiteLLM prices
+  it: the ``azure/<model>`` entry of its map (the rates ``/model/info`` reports). Streams go to
+  LiteLLM (Azure's stream shape, with its filter-result chunks, is not reproduced).
+
+* ``hosted_vllm/<model>``: vLLM's OpenAI-compatible server, for a model LiteLLM's map does not price
+  (LiteLLM 1.110.x then prints no cost header, 1.83.x zero costs): ``POST <api_base>/chat/completions``
+  through LiteLLM's generic HTTP handler (``Accept: */*``, ``"stream": false``). Streams go to LiteLLM.
+
+Other prefixes go to LiteLLM; docs/deployment.md, "Providers on the fast lane", says why for each.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+# LiteLLM's litellm.AZURE_DEFAULT_API_VERSION on both verified versions (1.83.14, 1.110.2).
+AZURE_DEFAULT_API_VERSION = "2025-02-01-preview"
+
+# Names the front puts in a URL path or query as they are (LiteLLM's client does not escape them).
+_URL_SAFE = re.compile(r"[A-Za-z0-9._-]+")
+
+PREFIXES = ("openai/", "azure/", "hosted_vllm/")
+
+
+def served_model(value: Any) -> bool:
+    """``litellm_params.model`` names a provider the front calls (settings table)."""
+    if not isinstance(value, str):
+        return False
+    if value.startswith("openai/"):
+        return len(value) > len("openai/")
+    if value.startswith("hosted_vllm/"):
+        return len(value) > len("hosted_vllm/")
+    if value.startswith("azure/"):
+        return bool(_URL_SAFE.fullmatch(value[len("azure/"):]))
+    return False
+
+
+def api_version_ok(value: Any) -> bool:
+    return isinstance(value, str) and bool(_URL_SAFE.fullmatch(value))
+
+
+def _env_after(cfg: dict, env: dict) -> Dict[str, str]:
+    """The environment LiteLLM's proxy runs with once the config's environment_variables are applied."""
+    out = dict(env)
+    for k, v in (cfg.get("environment_variables") or {}).items():
+        if isinstance(k, str) and v is not None:
+            out[k] = v if isinstance(v, str) else str(v)
+    return out
+
+
+def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """(the provider fields of a served deployment, None) or (None, why it goes to LiteLLM).
+
+    ``params`` are the deployment's litellm_params, resolved."""
+    model = params["model"]
+    if model.startswith("openai/"):
+        if "api_version" in params:
+            return None, "api_version on an openai/ deployment: not verified"
+        return {"upstream_model": model[len("openai/"):]}, None
+    if model.startswith("azure/"):
+        version = params.get("api_version")
+        if version is None:
+            version = _env_after(cfg, env).get("AZURE_API_VERSION") or AZURE_DEFAULT_API_VERSION
+        if not api_version_ok(version):
+            return None, "azure api_version is not a plain version string"
+        return {"upstream_model": model[len("azure/"):], "provider": {"kind": "azure", "api_version": version}}, None
+    if model.startswith("hosted_vllm/"):
+        if "api_version" in params:
+            return None, "api_version on a hosted_vllm/ deployment: not verified"
+        return {"upstream_model": model[len("hosted_vllm/"):], "provider": {"kind": "hosted_vllm"}}, None
+    return None, f"provider of {model!r} is not served"
+
+
+def unpriced(deployment: Dict[str, Any]) -> bool:
+    """The front serves this provider only for models LiteLLM's map does not price."""
+    return (deployment.get("provider") or {}).get("kind") == "hosted_vllm"
+
+
+def unpriced_rates(info: Dict[str, Any]) -> Optional[Tuple[float, float]]:
+    """(0.0, 0.0) when ``/model/info`` shows no price (1.110.x: None, 1.83.x: 0), else None."""
+    for k, v in info.items():
+        if ("cost_per" in k or k.startswith("cost")) and v not in (None, 0, 0.0):
+            return None
+    return 0.0, 0.0
+
+
+def price_key(deployment: Dict[str, Any]) -> str:
+    """The price-map entry LiteLLM prices the deployment's answers with (``/model/info``'s ``key``)."""
+    if (deployment.get("provider") or {}).get("kind") == "azure":
+        return deployment["model"]
+    return deployment["upstream_model"]
+
+
+def streams_to_litellm(groups: Dict[str, list]) -> List[str]:
+    """The served groups whose streams go to LiteLLM (a provider whose stream shape is not reproduced)."""
+    return sorted(name for name, deps in groups.items() if any(d.get("provider") for d in deps))

@@ -1,0 +1,186 @@
+"""The fast lane on providers beyond ``openai/``: ``azure/`` and ``hosted_vllm/`` deployments, stock vs fast.
+
+One mock upstream (``tests/mock_providers.py``) serves OpenAI's and Azure OpenAI's routes and
+records every call. For each case the same request goes through the stock proxy and through
+``fast-litellm proxy`` (both on the same config) and:
+
+* the upstream saw one call per client request (as many as stock's on an error), and the
+  call the front made is the one LiteLLM makes: path, ``api-version`` query, auth headers
+  (``api-key``; 1.83.x also a Bearer ``authorization``), body;
+* status, body (ids/created masked) and headers (timings, call id, date masked) equal stock's;
+* the lane is ``rust`` where the front reproduces LiteLLM (non-streaming answers in the
+  verified shapes, Azure's content-filter annotations included) and ``python`` elsewhere
+  (Azure and hosted_vllm streams go to LiteLLM before any upstream call; answers out of shape are handed to
+  LiteLLM with the upstream answer the front holds).
+
+The generated Azure filter annotations are sampled (``AZURE_CORPUS`` seeds);
+``FAST_LITELLM_PROVIDER_CORPUS=full`` runs all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("aiohttp")
+native = pytest.importorskip("fast_litellm._native")
+if not hasattr(native, "fastlane_serve"):
+    pytest.skip("native module built without the fast lane", allow_module_level=True)
+
+sys.path.insert(0, str(Path(__file__).parent))
+import mock_answer_variants as mv  # noqa: E402
+from test_fast_lane import KEY, _call, _lane, _norm_headers  # noqa: E402
+from test_fast_lane_answers import _norm  # noqa: E402
+from test_fast_lane_router import stock_and_fast  # noqa: E402
+
+API_VERSION = "2024-10-21"
+CONFIG = f"""
+model_list:
+  - model_name: az
+    litellm_params: {{model: azure/gpt-4o-mini, api_base: os.environ/MOCK_ROOT, api_key: sk-azure, api_version: "{API_VERSION}"}}
+  - model_name: az-default-version
+    litellm_params: {{model: azure/gpt-4o-mini, api_base: os.environ/MOCK_ROOT, api_key: sk-azure-2}}
+  - model_name: az-pair
+    litellm_params: {{model: azure/gpt-4o-mini, api_base: os.environ/MOCK_ROOT, api_key: sk-azure-a, api_version: "{API_VERSION}"}}
+  - model_name: az-pair
+    litellm_params: {{model: azure/gpt-4o-mini, api_base: os.environ/MOCK_ROOT, api_key: sk-azure-b, api_version: "2025-01-01-preview"}}
+  - model_name: az-err
+    litellm_params: {{model: azure/gpt-4o-mini, api_base: os.environ/MOCK_ROOT, api_key: sk-azure-e, api_version: "{API_VERSION}"}}
+  - model_name: az-token
+    litellm_params: {{model: azure/gpt-4o-mini, api_base: os.environ/MOCK_ROOT, api_key: sk-azure, azure_ad_token: abc}}
+  - model_name: vllm
+    litellm_params: {{model: hosted_vllm/gpt-4o-mini, api_base: os.environ/MOCK_API_BASE, api_key: sk-vllm}}
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+"""
+
+FULL = os.environ.get("FAST_LITELLM_PROVIDER_CORPUS") == "full"
+AZURE_CORPUS = list(range(60)) if FULL else [0, 1, 2, 3, 7, 11]
+# Shapes the front serves for an Azure deployment (the others: LiteLLM answers from the held answer).
+SERVED = {"envelope", "openai", "openai_2024", "openai_length", "openai_flex", "azure", "azure_gen"}
+# ... and for a hosted_vllm deployment (vLLM's own 0.6+ shape included).
+SERVED_VLLM = {"envelope", "openai", "openai_2024", "openai_length", "openai_flex", "vllm"}
+# The whole answer corpus on one Azure group; a sample on the others (all with the env var).
+SAMPLE = mv.VARIANTS if FULL else ("envelope", "openai", "azure", "openai_tools", "vllm")
+ANSWERS = [("az", v, None) for v in mv.VARIANTS]
+ANSWERS += [(g, v, None) for g in ("az-default-version", "az-pair") for v in SAMPLE]
+ANSWERS += [(g, "azure_gen", s) for g in ("az", "az-pair") for s in AZURE_CORPUS]
+ANSWERS += [("vllm", v, None) for v in mv.VARIANTS]
+ERRORS = [("az-err", e, None) for e in ("error_400", "error_401", "error_429")]
+STREAMS = [("az", v) for v in ("openai", "plain", "vllm")] + [("vllm", "vllm")]
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    with stock_and_fast(tmp_path_factory.mktemp("fastlane_providers"), CONFIG,
+                        mock_env=lambda root: {"MOCK_ROOT": root}, drop=("AZURE_API_VERSION", "AZURE_AD_TOKEN"),
+                        mock="tests/mock_providers.py") as r:
+        r["nonce"] = 0
+        yield r
+
+
+def _seen(rig, nonce):
+    _, _, body = _call(rig["mock"], "GET", f"/seen?nonce={nonce}", None, {})
+    return json.loads(body)
+
+
+def _both(rig, group, directive, extra=None):
+    out = {}
+    for side in ("stock", "fast"):
+        rig["nonce"] += 1
+        nonce = f"{side}-{rig['nonce']}"
+        body = {"model": group, "messages": [{"role": "system", "content": "Be brief."},
+                                             {"role": "user", "content": f"mock:{directive};nonce={nonce}"}]}
+        body.update(extra or {})
+        h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        status, hdrs, raw = _call(rig[side], "POST", "/v1/chat/completions", body, h)
+        calls = _seen(rig, nonce)
+        for c in calls:  # the nonce is in the request; the rest must match
+            c["body"] = json.loads(json.dumps(c["body"]).replace(nonce, "<nonce>"))
+        out[side] = (status, hdrs, raw, calls)
+    return out
+
+
+def _check(rig, group, r, errors=False):
+    (s_status, s_hdrs, s_raw, s_calls), (f_status, f_hdrs, f_raw, f_calls) = r["stock"], r["fast"]
+    assert len(f_calls) == len(s_calls), (len(s_calls), len(f_calls))
+    if not errors:
+        assert len(f_calls) == 1
+        # The call the front made is the call LiteLLM makes (a group of two: either deployment).
+        key = lambda c: json.dumps(c, sort_keys=True)
+        if len(rig["ids"][group]) == 1:
+            assert key(f_calls[0]) == key(s_calls[0]), (s_calls, f_calls)
+    assert f_status == s_status, (s_raw[:400], f_raw[:400])
+    assert _norm(f_raw) == _norm(s_raw), (s_raw[:1200], f_raw[:1200])
+    ids = rig["ids"][group] if len(rig["ids"][group]) > 1 else None
+    if not errors:
+        assert _norm_headers(f_hdrs, ids) == _norm_headers(s_hdrs, ids)
+    return _lane(f_hdrs)
+
+
+@pytest.mark.parametrize("group,variant,seed", ANSWERS, ids=[f"{g}-{v}{'' if s is None else s}" for g, v, s in ANSWERS])
+def test_answers(rig, group, variant, seed):
+    directive = f"variant={variant}" + ("" if seed is None else f";seed={seed}")
+    lane = _check(rig, group, _both(rig, group, directive))
+    served = SERVED_VLLM if group == "vllm" else SERVED
+    assert lane == ("rust" if variant in served else "python"), (variant, lane)
+
+
+@pytest.mark.parametrize("group,variant,seed", ERRORS, ids=[v for _g, v, _s in ERRORS])
+def test_azure_errors_held_not_repeated(rig, group, variant, seed):
+    lane = _check(rig, group, _both(rig, group, f"variant={variant}"), errors=True)
+    assert lane == "python"
+
+
+@pytest.mark.parametrize("group,variant", STREAMS, ids=[f"{g}-{v}" for g, v in STREAMS])
+def test_streams_go_to_litellm(rig, group, variant):
+    r = _both(rig, group, f"variant={variant}", {"stream": True, "stream_options": {"include_usage": True}})
+    assert _check(rig, group, r) == "python"
+
+
+def test_azure_ad_token_group_goes_to_litellm(rig):
+    log = Path(rig["fast_log"]).read_text()
+    assert "model group 'az-token' goes to LiteLLM: litellm_params.azure_ad_token" in log, log[-2000:]
+
+
+def test_no_replays(rig):
+    _, _, raw = _call(rig["fast"], "GET", "/_fast_litellm/stats", None, {"Authorization": f"Bearer {KEY}"})
+    stats = json.loads(raw)
+    assert stats["replayed"] == 0, stats
+
+
+def test_azure_api_version_resolved_as_litellm_does():
+    """The deployment's api_version, else AZURE_API_VERSION (the config's environment_variables over the
+    process's), else LiteLLM's default; a version the front would have to escape goes to LiteLLM."""
+    from fast_litellm import fastlane_providers as fp
+
+    p = {"model": "azure/gpt-4o-mini", "api_base": "http://h", "api_key": "k"}
+    version = lambda params, cfg, env: fp.entry(params, cfg, env)[0]["provider"]["api_version"]
+    assert version(dict(p, api_version="2024-06-01"), {}, {"AZURE_API_VERSION": "2024-02-01"}) == "2024-06-01"
+    assert version(p, {}, {"AZURE_API_VERSION": "2024-02-01"}) == "2024-02-01"
+    assert version(p, {"environment_variables": {"AZURE_API_VERSION": "2024-08-01-preview"}},
+                   {"AZURE_API_VERSION": "2024-02-01"}) == "2024-08-01-preview"
+    assert version(p, {}, {}) == fp.AZURE_DEFAULT_API_VERSION
+    assert fp.entry(dict(p, api_version="2024-06-01&x=1"), {}, {})[0] is None
+    assert not fp.served_model("azure/my deployment") and fp.served_model("azure/gpt-4o_mini.v2")
+    assert fp.entry({"model": "groq/llama-3.1-8b-instant"}, {}, {})[0] is None
+
+
+def test_litellm_default_api_version_is_the_pinned_one():
+    import litellm
+
+    from fast_litellm import fastlane_providers as fp
+
+    assert litellm.AZURE_DEFAULT_API_VERSION == fp.AZURE_DEFAULT_API_VERSION
+
+
+def test_hosted_vllm_only_when_unpriced():
+    from fast_litellm import fastlane_providers as fp
+
+    assert fp.unpriced_rates({"key": "hosted_vllm/m", "input_cost_per_token": None, "output_cost_per_token": None}) == (0.0, 0.0)
+    assert fp.unpriced_rates({"input_cost_per_token": 0, "output_cost_per_token": 0}) == (0.0, 0.0)
+    assert fp.unpriced_rates({"input_cost_per_token": 1e-7, "output_cost_per_token": 0}) is None
