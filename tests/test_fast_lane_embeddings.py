@@ -170,3 +170,19 @@ def test_chat_request_to_an_embedding_group_goes_to_litellm(rig):
     s_status, _, s_raw = _call(rig["stock"], "POST", "/v1/chat/completions", body, h)
     f_status, f_hdrs, f_raw = _call(rig["fast"], "POST", "/v1/chat/completions", body, h)
     assert (f_status, _lane(f_hdrs)) == (s_status, "python")
+
+
+def test_orjson_float_matches_orjson():
+    """The front prints vector floats as orjson does (LiteLLM's embeddings route is an ORJSONResponse)."""
+    import struct
+
+    orjson = pytest.importorskip("orjson")
+    native = pytest.importorskip("fast_litellm._native")
+    rng = random.Random(11)
+    values = [0.0, -0.0, 1.0, 1e-5, 1e-6, 1e15, 1e16, 5e-324, 1.7976931348623157e308, 1e23, 0.1, -9.412187e-09]
+    values += [rng.uniform(-1, 1) * 10.0 ** rng.randint(-320, 300) for _ in range(20000)]
+    values += [struct.unpack("<f", struct.pack("<f", rng.uniform(-1, 1) * 10.0 ** rng.randint(-40, 30)))[0]
+               for _ in range(20000)]
+    values += [float(rng.getrandbits(64)) * 2.0 ** rng.randint(-80, 40) for _ in range(5000)]
+    for x in values:
+        assert native.fastlane_orjson_float(x).encode() == orjson.dumps(x), x
