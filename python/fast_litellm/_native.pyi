@@ -357,6 +357,9 @@ def fastlane_stats() -> Optional[Tuple[int, int, int, int]]:
 def fastlane_float_repr(x: float) -> str:
     """Python's ``str(float)`` as the front formats cost headers."""
 
+def fastlane_orjson_float(x: float) -> str:
+    """orjson's text for a finite float, as the front writes embedding vectors."""
+
 def fastlane_drain(max: int, timeout_ms: int) -> Optional[List[str]]:
     """Up to ``max`` logging records (JSON strings) of requests served in Rust, waiting at most
     ``timeout_ms`` for the first (GIL released); None when no queue exists or the front stopped

@@ -18,6 +18,11 @@ an envelope verified byte for byte against the stock proxy (see
   messages with string content), optionally ``"stream": false|null``, or
   ``"stream": true`` with optionally ``"stream_options": {"include_usage": <bool>}``
   (``FAST_LITELLM_FAST_LANE_STREAMS=0`` sends streams to LiteLLM: see ``streams_enabled``);
+* POST ``/v1/embeddings`` or ``/embeddings`` with a body of ``model``, ``input`` (a string, strings,
+  token ids or token-id lists) and optionally ``encoding_format`` (float/base64), ``dimensions``
+  (``text-embedding-3`` models only, as LiteLLM checks) and ``user``, for a group of ``openai/`` models
+  LiteLLM prices as embedding models, when no logging callback is configured
+  (``crates/fastlane/src/embeddings.rs``, ``fastlane_embeddings.py``);
 * a model group whose deployments are all ``openai/<model>`` with an ``http://`` or ``https://``
   ``api_base`` (https: verified as LiteLLM verifies it, ``fastlane_tls``) and an ``api_key`` and no
   other parameter than the settings table serves, priced by LiteLLM's map
@@ -92,6 +97,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import fastlane_embeddings
 from . import fastlane_providers as providers
 from . import fastlane_settings as settings_table
 from . import fastlane_tls
@@ -529,6 +535,10 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, 
                 break
             info = match[0].get("model_info") or {}
             rates = providers.unpriced_rates(info) if providers.unpriced(d) else _price_ok(info, providers.price_key(d))
+            # Only openai/ embedding models: the front builds OpenAI's embeddings URL and auth.
+            embed = rates is None and not d.get("provider") and fastlane_embeddings.price(info, d["upstream_model"], _price_ok)
+            if embed:
+                rates, d = embed, dict(d, mode=fastlane_embeddings.MODE)
             if rates is None:
                 declined[name] = "model is not priced with plain per-token rates"
                 break
@@ -610,21 +620,24 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
             reason = f"/model/info failed: {exc!r}"
     if reason is not None:
         groups = {}
+    groups, embedding_groups = fastlane_embeddings.split(groups, declined)
+    served = {**groups, **embedding_groups}
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    router = router_plan(config, groups, env) if groups else None
+    router = router_plan(config, served, env) if served else None
     cfg = {
         "listen": listen,
         "backend": f"127.0.0.1:{internal}",
-        "format": VERIFIED_FORMATS.get(version or "") if groups else None,
+        "format": VERIFIED_FORMATS.get(version or "") if served else None,
         "version": version or "",
-        "master_key": key if groups else None,
+        "master_key": key if served else None,
         "groups": groups,
+        "embedding_groups": embedding_groups,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
         # With router settings a stream's successful first attempt is served in Rust (LiteLLM's
         # timeout bounds the wait for its head and first event, then each read); failures replay.
         "streams": streams_enabled(env),
         "router": {k: v for k, v in router.items() if k != "settings"} if router else None,
-        "log_queue": _log_queue_size(env) if groups and logging_needed(config) else None,
+        "log_queue": _log_queue_size(env) if served and logging_needed(config) else None,
         # A full queue sends requests to LiteLLM (lossless: spend, budgets and metrics stay exact);
         # FAST_LITELLM_FAST_LANE_LOG_FULL=drop keeps serving in Rust and drops (counts) records instead.
         "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "python").strip().lower() != "drop",
@@ -634,7 +647,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "peer_secret": secret,
         "conn": front_limits(env),
     }
-    if groups:
+    if served:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
         if cfg["log_queue"]:
             kinds = (f"{'streaming or not' if cfg['streams'] else 'non-streaming'}; callbacks through a logging queue of {cfg['log_queue']}, when full: "
@@ -646,6 +659,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")
+        msg += fastlane_embeddings.summary(embedding_groups, bool(cfg["log_queue"]))
     else:
         msg = f"pass-through only ({reason or 'no eligible model group'})"
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)

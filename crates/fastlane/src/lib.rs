@@ -16,8 +16,10 @@
 
 mod answer_shapes;
 mod conn;
+mod embeddings;
 mod forwarded;
 pub mod logq;
+pub mod orjson_fmt;
 pub mod pyfmt;
 mod held;
 mod providers;
@@ -105,6 +107,10 @@ pub struct Config {
     /// Model group name -> its deployments (every one eligible, else the group is absent).
     #[serde(default)]
     pub groups: HashMap<String, Vec<Deployment>>,
+    /// Model group name -> its `openai/` embedding deployments (served on the embeddings
+    /// routes only, see `embeddings.rs`).
+    #[serde(default)]
+    pub embedding_groups: HashMap<String, Vec<Deployment>>,
     #[serde(default)]
     pub threads: Option<usize>,
     /// Serve streaming requests too (the launcher's default; `FAST_LITELLM_FAST_LANE_STREAMS=0`
@@ -304,6 +310,7 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: wa
     let guards = cfg
         .groups
         .values()
+        .chain(cfg.embedding_groups.values())
         .flatten()
         .map(|d| (d.id.clone(), Guard { strikes: AtomicU64::new(0), disabled_until_ms: AtomicU64::new(0) }))
         .collect();
@@ -311,8 +318,8 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: wa
     // records of requests already past that check.
     let slack = if cfg.log_full_to_python { 1024 } else { 0 };
     let log = cfg.log_queue.map(|n| logq::LogQueue::install(n, slack));
-    let router = cfg.router.as_ref().map(|r| router::Router::new(r, cfg.groups.keys().cloned()));
-    let upstreams = upstream_tls::Upstreams::new(cfg.groups.values().flatten());
+    let router = cfg.router.as_ref().map(|r| router::Router::new(r, cfg.groups.keys().chain(cfg.embedding_groups.keys()).cloned()));
+    let upstreams = upstream_tls::Upstreams::new(cfg.groups.values().chain(cfg.embedding_groups.values()).flatten());
     let front = Arc::new(Front {
         upstreams,
         router,
@@ -490,6 +497,9 @@ impl Front {
             if matches!(parts.uri.path(), "/v1/responses" | "/responses") {
                 return self.handle_responses(parts, bytes, peer).await;
             }
+            if matches!(parts.uri.path(), "/v1/embeddings" | "/embeddings") {
+                return self.handle_embeddings(parts, bytes, peer).await;
+            }
             let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
             let mut group: Option<String> = None;
             let mut replayed = false;
@@ -608,7 +618,7 @@ impl Front {
             return false;
         }
         let path = req.uri().path();
-        if !matches!(path, "/v1/chat/completions" | "/chat/completions" | "/v1/responses" | "/responses") {
+        if !matches!(path, "/v1/chat/completions" | "/chat/completions" | "/v1/responses" | "/responses" | "/v1/embeddings" | "/embeddings") {
             return false;
         }
         if req.uri().query().is_some() || req.headers().contains_key(hyper::header::UPGRADE) {

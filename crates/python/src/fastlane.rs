@@ -43,11 +43,18 @@ fn fastlane_float_repr(x: f64) -> String {
     fast_litellm_fastlane::pyfmt::float_repr(x)
 }
 
+/// orjson's text for a float as the front writes embedding vectors (tests compare it to orjson).
+#[pyfunction]
+fn fastlane_orjson_float(x: f64) -> String {
+    fast_litellm_fastlane::orjson_fmt::orjson_float(x)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fastlane_serve, m)?)?;
     m.add_function(wrap_pyfunction!(fastlane_stop, m)?)?;
     m.add_function(wrap_pyfunction!(fastlane_stats, m)?)?;
     m.add_function(wrap_pyfunction!(fastlane_float_repr, m)?)?;
+    m.add_function(wrap_pyfunction!(fastlane_orjson_float, m)?)?;
     m.add_function(wrap_pyfunction!(fastlane_drain, m)?)?;
     m.add_function(wrap_pyfunction!(fastlane_log_stats, m)?)?;
     Ok(())
