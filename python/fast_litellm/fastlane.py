@@ -541,14 +541,15 @@ def _responses_kinds(cfg) -> str:
 def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     from . import _native  # the front lives in the extension module
 
-    from . import fastlane_logging, fastlane_peer
+    from . import fastlane_logging, fastlane_peer, fastlane_prometheus
 
     host, port, rest, config, arg_reason = split_args(proxy_args)
     internal = _free_port()
     # The proxy process adds its logging route only with this per-launch secret (fastlane_logging.arm),
     # and takes the client's address only from a peer header carrying it (fastlane_peer.arm).
     secret = secrets.token_hex(24)
-    env = dict(env, **{fastlane_logging.SECRET_ENV: secret}, **fastlane_peer.launch_env(env, rest))
+    env = dict(env, **{fastlane_logging.SECRET_ENV: secret}, **fastlane_peer.launch_env(env, rest),
+               **fastlane_prometheus.launch_env(config, env))
     proc = subprocess.Popen([litellm_exe] + rest + ["--host", "127.0.0.1", "--port", str(internal)], env=env)
     stopping = threading.Event()
 
