@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from test_fast_lane_logging import _call, _wait_served
+from test_fast_lane_logging import _call, _model_ids, _wait_served
 from util_proc import free_port, stop_group, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,6 +146,16 @@ _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 _TIMING = re.compile(r"latency|time|seconds|duration|ttft")
 
 
+_BALANCED: dict = {}
+
+
+def _balanced_ids(port):
+    """The ids of the two-deployment group's deployments (series labelled by them alone, on 1.83.14)."""
+    if port not in _BALANCED:
+        _BALANCED[port] = _model_ids(port)["balanced"]
+    return _BALANCED[port]
+
+
 def _metrics(port):
     """{(series name, labels): value} of LiteLLM's counters, histogram counts and sums (not timings)."""
     status, _h, raw = _call(port, "GET", "/metrics/")
@@ -168,7 +178,7 @@ def _metrics(port):
             continue
         labels = dict(_LABEL.findall(m.group(2) or ""))
         if labels.get("model_group") == "balanced" or labels.get("requested_model") == "balanced" \
-                or labels.get("model") == "balanced":
+                or labels.get("model") == "balanced" or labels.get("model_id") in _balanced_ids(port):
             labels.pop("model_id", None)  # stock and the front each pick one of the two at random
         key = (name, tuple(sorted(labels.items())))
         out[key] = out.get(key, 0.0) + float(m.group(3))
