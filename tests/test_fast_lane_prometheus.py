@@ -23,45 +23,18 @@ from pathlib import Path
 
 import pytest
 
-from test_fast_lane_logging import _call, _model_ids, _wait_served
+from test_fast_lane_logging import CONFIG as LOGGING_CONFIG
+from test_fast_lane_logging import KEY, _call, _model_ids, _wait_served
 from util_proc import free_port, stop_group, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY = "sk-test-fast-lane-logging"  # the key test_fast_lane_logging._call sends
 BIN = Path(sys.executable).parent
 
 pytest.importorskip("prometheus_client")
 
-CONFIG = """
-model_list:
-  - model_name: gpt-4o-mini
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-upstream
-  - model_name: gpt-4o
-    litellm_params:
-      model: openai/gpt-4o
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-upstream
-  - model_name: balanced
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-a
-  - model_name: balanced
-    litellm_params:
-      model: openai/gpt-4o-mini
-      api_base: os.environ/MOCK_API_BASE
-      api_key: sk-mock-b
-
-general_settings:
-  master_key: os.environ/LITELLM_MASTER_KEY
-
-litellm_settings:
-  callbacks: ["prometheus"]
-  require_auth_for_metrics_endpoint: false
-"""
+# test_fast_lane_logging's groups (one of two deployments), with prometheus as the only callback.
+CONFIG = LOGGING_CONFIG.replace('callbacks: ["lane_logger.recorder", "prometheus"]', 'callbacks: ["prometheus"]')
+assert CONFIG != LOGGING_CONFIG
 GROUPS = ("gpt-4o-mini", "gpt-4o", "balanced")
 N = int(os.environ.get("FAST_LITELLM_PROM_PARITY_N", "60"))
 
