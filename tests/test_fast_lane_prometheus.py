@@ -245,3 +245,29 @@ def test_four_workers_multiprocess(tmp_path):
         _run_parity(ports, _corpus(1909, N), tmp_path / "fast.log")
     finally:
         _stop_rig(procs, logs)
+
+
+def test_record_kinds_and_what_keeps_the_replay():
+    import json
+
+    from fast_litellm import fastlane_prometheus as fp
+
+    a = fp.Applier()
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    rec = {"method": "POST", "path": "/v1/chat/completions", "model": "openai/gpt-4o-mini", "model_group": "g",
+           "model_id": "d1", "status": 200, "pin": False, "stream": False, "peer": ["10.0.0.1", 5],
+           "headers": [["User-Agent", "sdk/1"]], "response": json.dumps({"usage": usage})}
+    k = a.kind(dict(rec))
+    assert k == ("/v1/chat/completions", "g", "d1", "10.0.0.1", "sdk/1", False)
+    zero = dict(rec, response=json.dumps({"usage": dict(usage, prompt_tokens=0, completion_tokens=0, total_tokens=0)}))
+    assert a.kind(zero)[-1] is True  # zero cost: a kind of its own (LiteLLM's zero-cost diagnostic)
+    details = dict(usage, prompt_tokens_details={"cached_tokens": 0, "audio_tokens": None}, completion_tokens_details=None)
+    assert a.kind(dict(rec, response=json.dumps({"usage": details}))) is not None
+    for other in (dict(rec, stream=True), dict(rec, pin=True), dict(rec, path="/v1/responses"), dict(rec, status=400),
+                  dict(rec, response=json.dumps({"usage": dict(usage, prompt_tokens_details={"cached_tokens": 3})})),
+                  dict(rec, response=json.dumps({"usage": dict(usage, extra=1)})), dict(rec, response="not json")):
+        assert a.kind(other) is None, other
+    assert fp._V3_LIMIT_HEADER.match("x-ratelimit-api_key-remaining-requests")
+    assert fp._V3_LIMIT_HEADER.match("x-ratelimit-model_per_project_itpm-limit-tokens")
+    assert not fp._V3_LIMIT_HEADER.match("x_ratelimit_remaining_requests")
+    assert not fp._V3_LIMIT_HEADER.match("llm_provider-x-ratelimit-remaining-requests")

@@ -70,7 +70,11 @@ an internal route of the LiteLLM proxy process, which replays each one through i
 app (once verified, straight through the route's auth and chat-completions endpoint) with
 the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
-``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost).
+``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost). With
+``callbacks: ["prometheus"]`` alone and no router settings, records of non-streaming chat
+completions of single-deployment groups skip the replay: LiteLLM's own Prometheus logger is called
+with the kwargs LiteLLM built for the first record of their kind, carrying this record's usage,
+cost, upstream headers and times (``fastlane_prometheus.py``, docs/deployment.md).
 Streams served in Rust are recorded too (the upstream's SSE body, queued once the stream
 ended; a stream cut mid-way leaves no record and is counted in ``aborted``). Upstream
 errors and answers out of shape go to LiteLLM (which logs them itself) and are never
