@@ -7,7 +7,8 @@ and to ``fast-litellm proxy``. Every counter and every histogram's ``_count`` on
 ``/metrics`` must grow by the same amounts with the same labels on both (timing values
 aside: histogram sums and buckets of latencies), and the fast proxy must have applied
 the records of single-deployment groups itself (``fastlane_prometheus``) rather than
-replayed them. ``FAST_LITELLM_PROM_PARITY_N`` sets the corpus size (default 60).
+replayed them. ``FAST_LITELLM_PROM_PARITY_N`` sets the corpus size per round (default 40; CI time);
+``FAST_LITELLM_PROM_WORKERS=1`` adds the 4-worker run with ``PROMETHEUS_MULTIPROC_DIR`` (~6 min).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ pytest.importorskip("prometheus_client")
 CONFIG = LOGGING_CONFIG.replace('callbacks: ["lane_logger.recorder", "prometheus"]', 'callbacks: ["prometheus"]')
 assert CONFIG != LOGGING_CONFIG
 GROUPS = ("gpt-4o-mini", "gpt-4o", "balanced")
-N = int(os.environ.get("FAST_LITELLM_PROM_PARITY_N", "60"))
+N = int(os.environ.get("FAST_LITELLM_PROM_PARITY_N", "40"))
 
 
 def _start_rig(tmp, workers=1, multiproc=False):
@@ -220,8 +221,9 @@ def test_applied_records_are_counted_when_the_proxy_stops(rig):
     text = rig["fast_log"].read_text(errors="replace")
     m = re.search(r"'prometheus_applied': (\d+)", text)
     assert m, text[-2000:]
-    # Of ~2N requests, two thirds go to single-deployment groups and ~10% fail: most applied.
-    assert int(m.group(1)) >= N // 2, text[-2000:]
+    # Of 2N requests two thirds go to single-deployment groups; minus each kind's first record
+    # (replayed) and the requests LiteLLM served during a group's cooldown window after a failure.
+    assert int(m.group(1)) >= N // 4, text[-2000:]
 
 
 def test_config_reason():
@@ -243,6 +245,9 @@ def test_four_workers_multiprocess(tmp_path):
     ports, procs, logs = _start_rig(tmp_path, workers=4, multiproc=True)
     try:
         _run_parity(ports, _corpus(1909, N), tmp_path / "fast.log")
+        stop_group(procs["fast"])  # its logging summary: records applied without a replay in some worker
+        m = re.search(r"'prometheus_applied': (\d+)", (tmp_path / "fast.log").read_text(errors="replace"))
+        assert m and int(m.group(1)) > 0
     finally:
         _stop_rig(procs, logs)
 
