@@ -76,7 +76,11 @@ an internal route of the LiteLLM proxy process, which replays each one through i
 app (once verified, straight through the route's auth and chat-completions endpoint) with
 the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
-``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost).
+``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost). With
+``callbacks: ["prometheus"]`` alone and no router settings, records of non-streaming chat
+completions of single-deployment groups skip the replay: LiteLLM's own Prometheus logger is called
+with the kwargs LiteLLM built for the first record of their kind, carrying this record's usage,
+cost, upstream headers and times (``fastlane_prometheus.py``, docs/deployment.md).
 Streams served in Rust are recorded too (the upstream's SSE body, queued once the stream
 ended; a stream cut mid-way leaves no record and is counted in ``aborted``). Upstream
 errors and answers out of shape go to LiteLLM (which logs them itself) and are never
@@ -582,14 +586,15 @@ def _responses_kinds(cfg) -> str:
 def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     from . import _native  # the front lives in the extension module
 
-    from . import fastlane_logging, fastlane_peer
+    from . import fastlane_logging, fastlane_peer, fastlane_prometheus
 
     host, port, rest, config, arg_reason = split_args(proxy_args)
     internal = _free_port()
     # The proxy process adds its logging route only with this per-launch secret (fastlane_logging.arm),
     # and takes the client's address only from a peer header carrying it (fastlane_peer.arm).
     secret = secrets.token_hex(24)
-    env = dict(env, **{fastlane_logging.SECRET_ENV: secret}, **fastlane_peer.launch_env(env, rest))
+    env = dict(env, **{fastlane_logging.SECRET_ENV: secret}, **fastlane_peer.launch_env(env, rest),
+               **fastlane_prometheus.launch_env(config, env))
     proc = subprocess.Popen([litellm_exe] + rest + ["--host", "127.0.0.1", "--port", str(internal)], env=env)
     stopping = threading.Event()
 

@@ -180,7 +180,7 @@ def _ensure_pinner() -> None:
     _pinner = _LanePin()
     litellm.callbacks.append(_pinner)
 _wait = asyncio.sleep  # how a replay waits out the recorded upstream latency (a seam for tests)
-_stats = {"replayed": 0, "failed": 0, "not_canned": 0, "light": 0, "full": 0}
+_stats = {"replayed": 0, "failed": 0, "not_canned": 0, "light": 0, "full": 0, "prometheus": 0}
 _httpx_patched = False
 
 
@@ -460,6 +460,8 @@ def _make_route(app: Any, secret: str):
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
+    from . import fastlane_prometheus
+
     limit = asyncio.Semaphore(int(os.environ.get("FAST_LITELLM_LANE_LOG_CONCURRENCY", "32") or 32))
 
     global _direct
@@ -469,7 +471,19 @@ def _make_route(app: Any, secret: str):
 
     learning: Dict[str, asyncio.Event] = {}
 
-    async def one(rec: dict) -> bool:
+    prom = fastlane_prometheus.applier()
+
+    async def one(rec: dict, tally: Dict[str, int]) -> bool:
+        # A Prometheus-only config: the record's metrics straight from LiteLLM's logger, no replay.
+        try:
+            applied = await prom.apply(rec)
+        except Exception:
+            applied = None
+        if applied is not None:
+            _stats["prometheus"] += 1
+            tally["prometheus"] += 1
+            return applied
+        prom.watch(rec)
         path = rec.get("path")
         learner = False
         if light and not _direct.known(path):  # type: ignore[union-attr]
@@ -505,13 +519,15 @@ def _make_route(app: Any, secret: str):
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), secret.encode()):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         if request.method == "GET":
-            return JSONResponse(dict(_stats, pid=os.getpid(), full_replay_paths=_direct.reasons() if _direct else {}))
+            return JSONResponse(dict(_stats, pid=os.getpid(), full_replay_paths=_direct.reasons() if _direct else {},
+                                     prometheus=dict(prom.stats, reason=prom.reason())))
         records = json.loads(await request.body())
-        results = await asyncio.gather(*(one(r) for r in records))
+        tally = {"prometheus": 0}
+        results = await asyncio.gather(*(one(r, tally) for r in records))
         ok = sum(1 for r in results if r)
         _stats["replayed"] += ok
         _stats["failed"] += len(results) - ok
-        return JSONResponse({"delivered": ok, "failed": len(results) - ok})
+        return JSONResponse({"delivered": ok, "failed": len(results) - ok, "prometheus": tally["prometheus"]})
 
     return lane_log
 
@@ -566,6 +582,7 @@ class Drainer:
     def __init__(self, port: int, secret: str, threads: int = 2, batch: int = 256) -> None:
         self.port, self.secret, self.batch = port, secret, batch
         self.delivered = self.failed = self.undelivered = 0
+        self.prometheus = 0  # of the delivered: metrics applied without a replay (fastlane_prometheus)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._last_warn = 0.0
@@ -600,6 +617,7 @@ class Drainer:
                 with self._lock:
                     self.delivered += int(out.get("delivered", 0))
                     self.failed += int(out.get("failed", 0))
+                    self.prometheus += int(out.get("prometheus", 0))
                 return conn
             except Exception:
                 try:
@@ -653,4 +671,4 @@ class Drainer:
 
         queued, dropped, drained = _native.fastlane_log_stats()
         return {"queued": queued, "dropped": dropped, "drained": drained, "delivered": self.delivered,
-                "failed": self.failed, "undelivered": self.undelivered}
+                "failed": self.failed, "undelivered": self.undelivered, "prometheus_applied": self.prometheus}
