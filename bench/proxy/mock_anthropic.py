@@ -144,6 +144,12 @@ def events(body: dict, d: dict):
     yield "message_stop", {"type": "message_stop"}
 
 
+def _json(obj: dict, status: int = 200) -> web.Response:
+    """Compact UTF-8 JSON, as Anthropic's API sends it."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return web.Response(body=text.encode(), status=status, headers={"Content-Type": "application/json"})
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     CALLS["n"] += 1
     body = await request.json()
@@ -155,9 +161,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(float(d["sleep"]))
     status = int(d.get("status", "200"))
     if status != 200:
-        return web.json_response(error_body(status), status=status)
+        return _json(error_body(status), status)
     if not body.get("stream"):
-        return web.json_response(message(body, d))
+        return _json(message(body, d))
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     gap, error_at = float(d.get("gap", 0)), int(d.get("error_at", -1))

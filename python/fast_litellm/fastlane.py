@@ -91,6 +91,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import fastlane_anthropic
 from . import fastlane_settings as settings_table
 from ._patching import env_flag
 
@@ -472,7 +473,8 @@ def _computed_ids(groups: Dict[str, list], env: dict) -> Dict[Tuple[str, int], s
             "resolved": {(n, i): v for (n, i, _d), v in zip(todo, variants[1])}}  # type: ignore[return-value]
 
 
-def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, env: Optional[dict] = None) -> Dict[str, list]:
+def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, env: Optional[dict] = None,
+                price: Any = None) -> Dict[str, list]:
     """Attach LiteLLM's own model ids and rates (from the running proxy) to each deployment."""
     out: Dict[str, list] = {}
     computed: Optional[dict] = None
@@ -497,7 +499,7 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, 
             if len(ids) != 1 or None in ids:
                 declined[name] = "model id not found in /model/info"
                 break
-            rates = _price_ok(match[0].get("model_info") or {}, d["upstream_model"])
+            rates = (price or _price_ok)(match[0].get("model_info") or {}, d["upstream_model"])
             if rates is None:
                 declined[name] = "model is not priced with plain per-token rates"
                 break
@@ -569,31 +571,36 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
 
     version = _litellm_version()
     reason, key, groups, declined = analyse_config(config, env)
+    anthropic = fastlane_anthropic.take(groups, declined)
     reason = arg_reason or reason
     if reason is None and version not in VERIFIED_FORMATS:
         reason = f"LiteLLM {version} is not a version the front was verified on ({', '.join(VERIFIED_FORMATS)})"
     if reason is None:
         try:
-            groups = bind_groups(groups, declined, _model_info(internal, key or ""), env)
+            infos = _model_info(internal, key or "")
+            groups = bind_groups(groups, declined, infos, env)
+            anthropic = fastlane_anthropic.bind(anthropic, declined, infos, env, bind_groups)
         except Exception as exc:
             reason = f"/model/info failed: {exc!r}"
     if reason is not None:
-        groups = {}
+        groups, anthropic = {}, {}
+    served = {**groups, **anthropic}
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    router = router_plan(config, groups, env) if groups else None
+    router = router_plan(config, served, env) if served else None
     cfg = {
         "listen": listen,
         "backend": f"127.0.0.1:{internal}",
-        "format": VERIFIED_FORMATS.get(version or "") if groups else None,
+        "format": VERIFIED_FORMATS.get(version or "") if served else None,
         "version": version or "",
-        "master_key": key if groups else None,
+        "master_key": key if served else None,
         "groups": groups,
+        "anthropic": anthropic,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
         # With router settings a stream's successful first attempt is served in Rust (LiteLLM's
         # timeout bounds the wait for its head and first event, then each read); failures replay.
         "streams": streams_enabled(env),
         "router": {k: v for k, v in router.items() if k != "settings"} if router else None,
-        "log_queue": _log_queue_size(env) if groups and logging_needed(config) else None,
+        "log_queue": _log_queue_size(env) if served and logging_needed(config) else None,
         # A full queue sends requests to LiteLLM (lossless: spend, budgets and metrics stay exact);
         # FAST_LITELLM_FAST_LANE_LOG_FULL=drop keeps serving in Rust and drops (counts) records instead.
         "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "python").strip().lower() != "drop",
@@ -603,6 +610,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "peer_secret": secret,
         "conn": front_limits(env),
     }
+    if anthropic:
+        print(f"fast-litellm: fast lane: serving {sorted(anthropic)} in Rust on /v1/messages", file=sys.stderr, flush=True)
     if groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
         if cfg["log_queue"]:
@@ -614,7 +623,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")
     else:
-        msg = f"pass-through only ({reason or 'no eligible model group'})"
+        msg = f"pass-through only ({reason or 'no eligible model group'})" if not anthropic else "chat completions via LiteLLM"
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)
     for name, why in sorted(declined.items()):
         print(f"fast-litellm:   model group {name!r} goes to LiteLLM: {why}", file=sys.stderr, flush=True)

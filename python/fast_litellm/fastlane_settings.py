@@ -171,8 +171,10 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "OPENAI_API_BASE": _pass("changes the upstream URL of openai/ deployments: not reproduced"),
     },
     "litellm_params": {
-        "model": _serve("reproduced for openai/<model> (the front calls the same upstream model)",
-                        lambda v: isinstance(v, str) and v.startswith("openai/") and len(v) > 7,
+        "model": _serve("reproduced for openai/<model> (the front calls the same upstream model); anthropic/<model> "
+                        "on /v1/messages only (chat completions to it go to LiteLLM)",
+                        lambda v: isinstance(v, str) and (v.startswith("openai/") and len(v) > 7
+                                                          or v.startswith("anthropic/") and len(v) > 10),
                         "only openai/<model> is served (hosted_vllm/: LiteLLM calls it through its generic HTTP "
                         "handler, not the OpenAI client the front reproduces; not yet verified)"),
         "api_base": _serve("reproduced: the upstream URL",
