@@ -1,9 +1,9 @@
 //! `POST /v1/messages` (Anthropic's Messages API) for `anthropic/` deployments, as LiteLLM's
 //! proxy serves it on the verified versions (`tests/test_fast_lane_anthropic.py`):
 //!
-//! * upstream: `POST <api_base>/v1/messages` with `x-api-key`, `anthropic-version: 2023-06-01`,
-//!   the client's `anthropic-beta`, and the client's body with the model renamed and
-//!   `"stream"` always present;
+//! * upstream: `POST <api_base>/v1/messages` with `x-api-key`, `anthropic-version: 2023-06-01`
+//!   and the client's body with the model renamed and `"stream"` always present (a client's
+//!   `anthropic-beta` goes to LiteLLM: it filters and maps beta flags per version);
 //! * non-streaming: the upstream's message re-serialised (compact, UTF-8, its key order)
 //!   with `model` set to the group the client named; 1.83.14 adds `usage.total_tokens`;
 //! * streaming: the upstream's bytes passed through; 1.110.2 re-serialises the
@@ -163,25 +163,23 @@ fn upstream_body(req: &MsgRequest, upstream_model: &str) -> Vec<u8> {
     out
 }
 
-fn upstream_request(req: &MsgRequest, d: &Deployment, beta: Option<&HeaderValue>) -> Option<Request<Body>> {
+fn upstream_request(req: &MsgRequest, d: &Deployment) -> Option<Request<Body>> {
     let uri: Uri = format!("{}{}", d.api_base, PATH).parse().ok()?;
-    let mut b = Request::builder()
+    Request::builder()
         .method(Method::POST)
         .uri(uri)
         .header("x-api-key", &d.api_key)
         .header("anthropic-version", ANTHROPIC_VERSION)
-        .header("content-type", "application/json");
-    if let Some(beta) = beta {
-        b = b.header("anthropic-beta", beta.clone());
-    }
-    b.body(full(upstream_body(req, &d.upstream_model))).ok()
+        .header("content-type", "application/json")
+        .body(full(upstream_body(req, &d.upstream_model)))
+        .ok()
 }
 
 /// Extra request headers a `/v1/messages` request may carry (beyond the chat route's).
 pub fn allowed_header(name: &str, value: &HeaderValue) -> bool {
     match name {
         "anthropic-version" => value.as_bytes() == ANTHROPIC_VERSION.as_bytes(),
-        "anthropic-beta" | "x-api-key" => true,
+        "x-api-key" => true,
         _ => false,
     }
 }
@@ -331,10 +329,10 @@ fn answer_headers(
 
 impl Front {
     /// Call the upstream and build LiteLLM's answer; anything else is held for LiteLLM.
-    async fn serve_messages(&self, req: &MsgRequest, d: &Deployment, beta: Option<&HeaderValue>) -> Attempt {
+    async fn serve_messages(&self, req: &MsgRequest, d: &Deployment) -> Attempt {
         let Some(format) = self.cfg.format else { return Attempt::Replay { failed: false } };
         let started = Instant::now();
-        let Some(up) = upstream_request(req, d, beta) else { return Attempt::Replay { failed: false } };
+        let Some(up) = upstream_request(req, d) else { return Attempt::Replay { failed: false } };
         let pin = self.cfg.anthropic.get(&req.model).map_or(false, |g| g.len() > 1);
         let (parts, bytes) = match self.call_upstream(up, self.router.as_ref().map(|r| r.timeout())).await {
             Outcome::Answer(parts, bytes) if parts.status == StatusCode::OK => (parts, bytes),
@@ -362,7 +360,6 @@ impl Front {
         self: &Arc<Self>,
         req: &MsgRequest,
         d: &Deployment,
-        beta: Option<&HeaderValue>,
         client: (&hyper::http::request::Parts, &[u8], SocketAddr),
     ) -> Attempt {
         let Some(format) = self.cfg.format else { return Attempt::Replay { failed: false } };
@@ -373,7 +370,7 @@ impl Front {
             Stats::count(&self.stats.stream_replayed_by_reason, why);
             Attempt::Replay { failed }
         };
-        let Some(up) = upstream_request(req, d, beta) else { return replay(false, "request not built") };
+        let Some(up) = upstream_request(req, d) else { return replay(false, "request not built") };
         let timeout = self.router.as_ref().map(|r| r.timeout());
         let mut state = SseState::Anthropic(MsgStreamState::new(format, &req.model, &d.upstream_model));
         let first = async {
@@ -459,11 +456,10 @@ impl Front {
                     let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
                     let eligible = if req.streaming { self.cfg.streams } else { priced };
                     if eligible && routable && guard.map_or(true, |g| g.open()) {
-                        let beta = parts.headers.get("anthropic-beta").cloned();
                         let attempt = if req.streaming {
-                            self.serve_messages_stream(&req, &d, beta.as_ref(), (&parts, &bytes, peer)).await
+                            self.serve_messages_stream(&req, &d, (&parts, &bytes, peer)).await
                         } else {
-                            self.serve_messages(&req, &d, beta.as_ref()).await
+                            self.serve_messages(&req, &d).await
                         };
                         let attempt = self.settle(attempt, guard, &req.model);
                         match self.conclude(attempt, parts, bytes, &req.model).await {
