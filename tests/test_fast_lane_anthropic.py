@@ -171,28 +171,26 @@ def _request(rng, stream):
     return body, headers, rust
 
 
-def test_messages_match_stock(rig):
-    rng = random.Random(1801)
+def _corpus(rig, seed, stream):
+    """N generated requests; returns how many the front answered in Rust."""
+    rng = random.Random(seed)
     served = 0
     for _ in range(N):
-        body, headers, rust = _request(rng, stream=False)
+        body, headers, rust = _request(rng, stream=stream)
         status, hdrs, raw = _both(rig, body, headers)
         assert _lane(hdrs) == ("rust" if rust else "python"), (body, status, raw[:1000])
+        if rust and stream:
+            assert raw.startswith(b"event: message_start\n"), raw[:200]
         served += rust
-    assert served >= N // 3
+    return served
+
+
+def test_messages_match_stock(rig):
+    assert _corpus(rig, 1801, stream=False) >= N // 3
 
 
 def test_message_streams_match_stock(rig):
-    rng = random.Random(1802)
-    served = 0
-    for _ in range(N):
-        body, headers, rust = _request(rng, stream=True)
-        status, hdrs, raw = _both(rig, body, headers)
-        assert _lane(hdrs) == ("rust" if rust else "python"), (body, status, raw[:1000])
-        if rust:
-            assert raw.startswith(b"event: message_start\n"), raw[:200]
-        served += rust
-    assert served >= N // 2
+    assert _corpus(rig, 1802, stream=True) >= N // 2
 
 
 @pytest.mark.parametrize("case", [
@@ -232,3 +230,23 @@ def test_chat_completions_to_an_anthropic_group_go_to_litellm(rig):
     f_status, f_hdrs, f_raw = _call(rig["fast"], "POST", "/v1/chat/completions", body, h)
     assert f_status == s_status == 200 and _lane(f_hdrs) == "python"
     assert json.loads(f_raw)["choices"][0]["message"]["content"] == json.loads(s_raw)["choices"][0]["message"]["content"]
+
+
+def test_anthropic_groups_are_taken_out_of_the_chat_groups():
+    from fast_litellm import fastlane_anthropic
+
+    def dep(model, base="http://127.0.0.1:1"):
+        return {"_raw": {}, "model": model, "upstream_model": model.split("/", 1)[1], "api_base": base, "api_key": "k"}
+
+    groups = {"gpt": [dep("openai/gpt-4o-mini")], "claude": [dep("anthropic/claude-x")],
+              "mixed": [dep("openai/gpt-4o-mini"), dep("anthropic/claude-x")],
+              "full-url": [dep("anthropic/claude-x", "http://127.0.0.1:1/v1/messages")]}
+    declined = {}
+    taken = fastlane_anthropic.take(groups, declined)
+    assert list(groups) == ["gpt"] and list(taken) == ["claude"] and set(declined) == {"mixed", "full-url"}
+    assert taken["claude"][0]["upstream_model"] == "claude-x"
+    info = {"key": "claude-x", "mode": "chat", "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+            "input_cost_per_token_above_200k_tokens": 6e-06, "cache_creation_input_token_cost_above_1hr": 6e-06}
+    assert fastlane_anthropic.price(info, "claude-x") == (3e-06, 1.5e-05)
+    assert fastlane_anthropic.price(dict(info, input_cost_per_token_above_128k_tokens=1e-06), "claude-x") is None
+    assert fastlane_anthropic.price(info, "claude-y") is None

@@ -49,6 +49,11 @@ def directives(body: dict) -> dict:
     if isinstance(text, list):
         texts = [b.get("text") for b in text if isinstance(b, dict) and b.get("type") == "text"]
         text = texts[-1] if texts else None
+    return parse_directives(text)
+
+
+def parse_directives(text) -> dict:
+    """``mock:k=v;k=v`` (shared with mock_upstream.py's chat directives); anything else: none."""
     if not isinstance(text, str) or not text.startswith("mock:"):
         return {}
     out = {}

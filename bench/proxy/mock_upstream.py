@@ -240,15 +240,7 @@ def _directives(body: dict) -> dict:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
         return {}
-    text = messages[-1].get("content")
-    if not isinstance(text, str) or not text.startswith("mock:"):
-        return {}
-    out = {}
-    for part in text[5:].split(";"):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v
-    return out
+    return mock_anthropic.parse_directives(messages[-1].get("content"))
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
