@@ -5,8 +5,9 @@ shapes). Generated corpora, the same request to stock and to the fast lane: stat
 (ids and signatures masked), headers modulo timing, what the upstream received (headers
 and JSON body), and the number of upstream calls must match. In the envelope the answer
 comes from Rust (`x-fast-litellm-lane: rust`); outside it (thinking or cache tokens in a
-non-streaming answer, error statuses) LiteLLM answers from the upstream answer the front
-holds, so the upstream sees as many calls as with stock.
+non-streaming answer, error statuses, a stream's error event before its first content event)
+LiteLLM answers from the upstream answer the front holds, so the upstream sees as many calls
+as with stock.
 
 CI runs a sample per route; `FAST_LITELLM_ANTHROPIC_CORPUS=500` runs the full corpora.
 """
@@ -126,8 +127,12 @@ def _request(rng, stream):
     if rng.random() < 0.12:
         status = rng.choice([400, 401, 429, 529])
         d["status"] = str(status)
-    if stream and rng.random() < 0.1:
+    early_error = False
+    if stream and rng.random() < 0.15:
         d["error_at"] = str(rng.randint(2, 6))
+        # Events: message_start, content_block_start, (ping after a first text block), deltas. An
+        # error before the first delta is retried by 1.110.2: the front holds that stream for LiteLLM.
+        early_error = int(d["error_at"]) <= (3 if kinds[0] == "text" else 2)
     directive = "mock:" + ";".join(f"{k}={v}" for k, v in d.items())
     turns = []
     for _ in range(rng.choice([0, 0, 1])):
@@ -165,7 +170,7 @@ def _request(rng, stream):
     if rng.random() < 0.5:
         headers["anthropic-version"] = "2023-06-01"
     if stream:
-        rust = status == 200
+        rust = status == 200 and not early_error
     else:
         rust = status == 200 and "thinking" not in kinds and not cached
     return body, headers, rust

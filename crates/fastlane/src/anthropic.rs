@@ -23,7 +23,7 @@ use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use serde_json::{Map, Value};
 
-use crate::anthropic_stream::MsgStreamState;
+use crate::anthropic_stream::{MsgStreamState, BEFORE_CONTENT};
 use crate::held::{Attempt, Held, Outcome};
 use crate::pyjson::Node;
 use crate::pyfmt::float_repr;
@@ -391,26 +391,40 @@ impl Front {
             }
             let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
             let mut prefix = Vec::new();
+            let mut raw = Vec::new();
             let mut ended = false;
             while !state.started() {
-                match body.frame().await {
+                let why = match body.frame().await {
                     Some(Ok(frame)) => {
-                        if let Some(data) = frame.data_ref() {
-                            match state.feed(data) {
-                                Ok(out) => prefix.extend(out),
-                                Err(why) => return Err(replay(false, why)),
+                        let Some(data) = frame.data_ref() else { continue };
+                        raw.extend_from_slice(data);
+                        match state.feed(data) {
+                            Ok(out) => {
+                                prefix.extend(out);
+                                continue;
                             }
+                            Err(why) => why,
                         }
                     }
                     Some(Err(_)) => return Err(replay(true, "upstream body error")),
-                    None => {
-                        if let Err(why) = state.end() {
-                            return Err(replay(false, why));
+                    None => match state.end() {
+                        Ok(()) => {
+                            ended = true;
+                            break;
                         }
-                        ended = true;
-                        break;
-                    }
+                        Err(why) => why,
+                    },
+                };
+                if why != BEFORE_CONTENT {
+                    return Err(replay(false, why));
                 }
+                // LiteLLM may retry a stream that fails before content: it answers from this one.
+                let rest = match Limited::new(body, MAX_UPSTREAM_BODY.saturating_sub(raw.len())).collect().await {
+                    Ok(c) => c.to_bytes(),
+                    Err(_) => return Err(replay(true, "upstream body error")),
+                };
+                raw.extend_from_slice(&rest);
+                return Err(Held::new(Outcome::Answer(parts, Bytes::from(raw)), d, PATH, pin));
             }
             Ok((upstream_ms, parts, body, prefix, ended))
         };

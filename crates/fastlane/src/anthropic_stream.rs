@@ -3,21 +3,30 @@
 //! client named (its `data:` line re-serialised by Python's `json.dumps` with compact
 //! separators and `ensure_ascii`); 1.83.14 passes it unchanged.
 //!
-//! The front holds the upstream's bytes until `message_start` is complete and checked (until
-//! then a surprise is still a replay); after it nothing is buffered.
+//! 1.110.2 also holds the lifecycle events (`message_start`, `content_block_start`) until the
+//! first `content_block_delta`: an `error` event before it is retried in the group. The front
+//! holds them too; any other event before content (an error, a stop without content) is
+//! `BEFORE_CONTENT`: the stream is read to its end and LiteLLM answers from it (`held.rs`), so
+//! its retries happen as with stock. After the first content event nothing is buffered.
 
 use crate::pyjson::Node;
 use crate::stream::Reject;
 use crate::wire::Format;
 
-/// The most bytes held while waiting for `message_start` to complete.
+/// The most bytes held while waiting for the first content event.
 const MAX_HELD: usize = 64 << 10;
+
+/// An event other than `content_block_start`/`ping` before the first content event.
+pub const BEFORE_CONTENT: Reject = "event before content";
 
 pub struct MsgStreamState {
     format: Format,
     requested_model: String,
     upstream_model: String,
     held: Vec<u8>,
+    /// The output so far (`message_start` as the client gets it, then the lifecycle events).
+    out: Vec<u8>,
+    seen_start: bool,
     started: bool,
 }
 
@@ -28,6 +37,8 @@ impl MsgStreamState {
             requested_model: requested_model.to_string(),
             upstream_model: upstream_model.to_string(),
             held: Vec::new(),
+            out: Vec::new(),
+            seen_start: false,
             started: false,
         }
     }
@@ -41,15 +52,35 @@ impl MsgStreamState {
             return Ok(data.to_vec());
         }
         self.held.extend_from_slice(data);
-        let Some(end) = self.held.windows(2).position(|w| w == b"\n\n") else {
-            return if self.held.len() > MAX_HELD { Err("message_start too long") } else { Ok(Vec::new()) };
-        };
-        let frame = &self.held[..end];
-        let mut out = self.first_frame(frame)?;
-        out.extend_from_slice(&self.held[end..]);
-        self.held = Vec::new();
-        self.started = true;
-        Ok(out)
+        let mut at = 0;
+        while let Some(n) = self.held[at..].windows(2).position(|w| w == b"\n\n") {
+            let frame = self.held[at..at + n].to_vec();
+            if !self.seen_start {
+                let first = self.first_frame(&frame)?;
+                self.out.extend(first);
+                self.seen_start = true;
+            } else {
+                match event_name(&frame)? {
+                    "content_block_start" | "ping" => self.out.extend_from_slice(&frame),
+                    "content_block_delta" => {
+                        // Content: from here on the upstream's bytes go out as they come.
+                        let mut out = std::mem::take(&mut self.out);
+                        out.extend_from_slice(&self.held[at..]);
+                        self.held = Vec::new();
+                        self.started = true;
+                        return Ok(out);
+                    }
+                    _ => return Err(BEFORE_CONTENT),
+                }
+            }
+            self.out.extend_from_slice(b"\n\n");
+            at += n + 2;
+        }
+        self.held.drain(..at);
+        if self.held.len() + self.out.len() > MAX_HELD {
+            return Err("too long before content");
+        }
+        Ok(Vec::new())
     }
 
     /// `event: message_start` + its `data:` line (nothing else, `\n` line ends), as the client
@@ -86,8 +117,18 @@ impl MsgStreamState {
         if self.started {
             Ok(())
         } else {
-            Err("stream ended before message_start")
+            Err(BEFORE_CONTENT)
         }
+    }
+}
+
+/// The `event:` name of a frame (`event: <name>` then one `data:` line).
+fn event_name(frame: &[u8]) -> Result<&str, Reject> {
+    let text = std::str::from_utf8(frame).map_err(|_| "stream not UTF-8")?;
+    let mut lines = text.split('\n');
+    match (lines.next(), lines.next(), lines.next()) {
+        (Some(e), Some(d), None) if d.starts_with("data:") => e.strip_prefix("event: ").ok_or("event shape"),
+        _ => Err("event shape"),
     }
 }
 
@@ -95,14 +136,15 @@ impl MsgStreamState {
 mod tests {
     use super::*;
 
-    const START: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-x\",\"content\":[]}}\n\nevent: ping\ndata: {\"type\": \"ping\"}\n\n";
+    const START: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-x\",\"content\":[]}}\n\nevent: ping\ndata: {\"type\": \"ping\"}\n\nevent: content_block_delta\ndata: {}\n\n";
 
     #[test]
     fn restamps_on_1_110_and_passes_on_1_83() {
         let mut s = MsgStreamState::new(Format::V1_110, "grp", "claude-x");
         assert!(s.feed(&START[..30]).unwrap().is_empty() && !s.started());
         let out = s.feed(&START[30..]).unwrap();
-        assert_eq!(out, b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"grp\",\"content\":[]}}\n\nevent: ping\ndata: {\"type\": \"ping\"}\n\n".to_vec());
+        assert_eq!(out, b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"grp\",\"content\":[]}}\n\nevent: ping\ndata: {\"type\": \"ping\"}\n\nevent: content_block_delta\ndata: {}\n\n".to_vec());
+        assert!(s.started());
         assert_eq!(s.feed(b"x").unwrap(), b"x");
         let mut s = MsgStreamState::new(Format::V1_83, "grp", "claude-x");
         assert_eq!(s.feed(START).unwrap(), START.to_vec());
@@ -114,5 +156,8 @@ mod tests {
         assert!(s.feed(b"event: ping\ndata: {}\n\n").is_err());
         let s = MsgStreamState::new(Format::V1_110, "grp", "claude-x");
         assert!(s.end().is_err());
+        let mut s = MsgStreamState::new(Format::V1_110, "grp", "claude-x");
+        let error = b"event: error\ndata: {\"type\": \"error\"}\n\n";
+        assert_eq!(s.feed(&[&START[..START.len() - 37], error].concat()), Err(BEFORE_CONTENT));
     }
 }
