@@ -138,9 +138,10 @@ def _request(rng, stream):
     for _ in range(rng.choice([0, 0, 1])):
         turns += [{"role": "user", "content": _text(rng, rng.randint(1, 10))},
                   {"role": "assistant", "content": _text(rng, rng.randint(1, 10))}]
-    # Error statuses go to a group of their own: after one, the front leaves the group to LiteLLM
-    # for the cooldown window (as LiteLLM may cool its deployments down).
-    body = {"model": rng.choice(GROUPS) if status == 200 else "claude-errors", "max_tokens": rng.choice([16, 256, 4096]),
+    # Error statuses (and streams LiteLLM retries) go to a group of their own: after one, the front
+    # leaves the group to LiteLLM for the cooldown window (as LiteLLM may cool its deployments down).
+    group = rng.choice(GROUPS) if status == 200 and not early_error else "claude-errors"
+    body = {"model": group, "max_tokens": rng.choice([16, 256, 4096]),
             "messages": turns + [{"role": "user", "content": _content(rng, directive)}]}
     if stream:
         body["stream"] = True
