@@ -47,12 +47,18 @@ pub struct MsgRequest {
     body: Map<String, Value>,
 }
 
+/// Text LiteLLM forwards as given: whitespace-only text (which it drops from a request) and
+/// text of symbols alone go to LiteLLM.
+fn plain_text(v: &Value) -> bool {
+    v.as_str().map_or(false, |t| t.chars().any(|c| c.is_alphanumeric() || c.is_ascii_punctuation()))
+}
+
 fn text_blocks(v: &Value) -> bool {
     v.as_array().map_or(false, |a| {
         !a.is_empty()
             && a.iter().all(|b| {
                 b.as_object().map_or(false, |o| {
-                    o.len() == 2 && o.get("type").and_then(Value::as_str) == Some("text") && o.get("text").map_or(false, Value::is_string)
+                    o.len() == 2 && o.get("type").and_then(Value::as_str) == Some("text") && o.get("text").map_or(false, plain_text)
                 })
             })
     })
@@ -98,12 +104,12 @@ pub fn parse_request(body: &[u8]) -> Option<MsgRequest> {
             return None;
         }
         let c = m.get("content")?;
-        if !(c.is_string() || text_blocks(c)) {
+        if !(plain_text(c) || text_blocks(c)) {
             return None;
         }
     }
     if let Some(s) = o.get("system") {
-        if !(s.is_string() || text_blocks(s)) {
+        if !(plain_text(s) || text_blocks(s)) {
             return None;
         }
     }
@@ -507,6 +513,7 @@ mod tests {
         assert!(parse_request(br#"{"model":"g","messages":[{"role":"user","content":"a"}]}"#).is_none());
         assert!(parse_request(br#"{"model":"g","max_tokens":5,"messages":[{"role":"user","content":"a"}],"thinking":{"type":"enabled","budget_tokens":1024}}"#).is_none());
         assert!(parse_request(br#"{"model":"g","max_tokens":5,"messages":[{"role":"system","content":"a"}]}"#).is_none());
+        assert!(parse_request(br#"{"model":"g","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"\u2028"},{"type":"text","text":"a"}]}]}"#).is_none());
     }
 
     #[test]
