@@ -3,7 +3,8 @@
 Serves /v1/chat/completions and /v1/responses, JSON or SSE (``"stream": true``),
 /v1/embeddings, and Azure's deployment URLs (/openai/deployments/<d>/chat/completions
 and .../embeddings, ``api-version`` required, answered in Azure's shape), with fixed
-content, so what is measured is the proxy, not a model. Listens on 127.0.0.1 only.
+content, so what is measured is the proxy, not a model. Anthropic's /v1/messages too
+(``mock_anthropic.py``). Listens on 127.0.0.1 only.
 
     python bench/proxy/mock_upstream.py --port 8099
     python bench/proxy/mock_upstream.py --port 8099 --shape openai   # non-streaming chat as OpenAI sends it
@@ -30,12 +31,19 @@ from pathlib import Path
 
 from aiohttp import web
 
+import importlib.util as _ilu
+
+_spec = _ilu.spec_from_file_location("mock_anthropic", Path(__file__).resolve().parent / "mock_anthropic.py")
+mock_anthropic = _ilu.module_from_spec(_spec)
+_spec.loader.exec_module(mock_anthropic)
+
 CONTENT = "This is a mock response from the local upstream."
 WORDS = CONTENT.split(" ")
 RECORD = os.environ.get("MOCK_RECORD")  # append each chat request (headers, body) as JSON lines
 SHAPE = os.environ.get("MOCK_SHAPE") or "mock"  # the non-streaming chat answer's shape (see the docstring)
 EMBED_DIMS = 1536  # text-embedding-3-small's size: the answer weighs what a real one does
 CALLS = {"n": 0}  # POSTs answered, read by the rig at GET /_mock/calls (upstream calls per client request)
+mock_anthropic.CALLS = CALLS  # Anthropic's /v1/messages (mock_anthropic.py) counts in the same total
 
 
 def _plain_completion(model: str) -> dict:
@@ -236,15 +244,7 @@ def _directives(body: dict) -> dict:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
         return {}
-    text = messages[-1].get("content")
-    if not isinstance(text, str) or not text.startswith("mock:"):
-        return {}
-    out = {}
-    for part in text[5:].split(";"):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v
-    return out
+    return mock_anthropic.parse_directives(messages[-1].get("content"))
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
@@ -314,6 +314,7 @@ def make_app() -> web.Application:
         app.router.add_get(prefix + "/models", models)
         app.router.add_post(prefix + "/embeddings", embeddings)
     app.router.add_get("/_mock/calls", calls)
+    mock_anthropic.add_routes(app)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", _azure(chat, "azure"))
     app.router.add_post("/openai/deployments/{deployment}/embeddings", _azure(embeddings))
     return app

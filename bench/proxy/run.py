@@ -334,7 +334,7 @@ def run_scenarios(args, bindir: Path, wrk: str, env: dict) -> int:
                 for rnd in range(args.rounds):
                     order = ["stock", "accelerated"] if rnd % 2 == 0 else ["accelerated", "stock"]
                     for variant in order:
-                        run_env = dict(env)
+                        run_env = dict(env, **scen.env)
                         count_dir = None
                         if scen.counter == "custom":
                             count_dir = Path(tempfile.mkdtemp(prefix="count-", dir=work))

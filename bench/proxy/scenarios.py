@@ -16,6 +16,8 @@ from typing import Callable, Optional
 
 CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello."}]}
 EMBED_BODY = {"model": "text-embedding-3-small", "input": "Say hello."}
+CLAUDE = "claude-sonnet-4-5-20250929"
+MESSAGES_BODY = {"model": CLAUDE, "max_tokens": 256, "messages": [{"role": "user", "content": "Say hello."}]}
 AZURE_API_VERSION = "2024-10-21"
 
 # Ordinary production settings (issue 17 item 2): each one alone is a config people run.
@@ -86,6 +88,7 @@ class Scenario:
     body: dict = field(default_factory=lambda: dict(CHAT_BODY))
     counter: Optional[str] = None  # "prometheus" | "custom": the sustained figure's counter
     files: dict = field(default_factory=dict)  # extra files written next to the config
+    env: dict = field(default_factory=dict)  # extra environment for both proxies (e.g. LITELLM_RUST)
 
 
 def merge(*parts: dict) -> dict:
@@ -113,6 +116,12 @@ def _azure(ctx: Ctx) -> dict:
     return {"model_list": [{"model_name": "gpt-4o-mini", "litellm_params": {
         "model": "azure/gpt-4o-mini", "api_base": ctx.base, "api_key": "mock-azure-key",
         "api_version": AZURE_API_VERSION}}]}
+
+
+def _anthropic(ctx: Ctx) -> dict:
+    # LiteLLM calls <api_base>/v1/messages (mock_anthropic.py answers there).
+    return {"model_list": [{"model_name": CLAUDE, "litellm_params": {
+        "model": f"anthropic/{CLAUDE}", "api_base": ctx.base, "api_key": "sk-ant-mock-upstream"}}]}
 
 
 def _tls(ctx: Ctx) -> dict:
@@ -143,6 +152,20 @@ SCENARIOS = [
     Scenario("embeddings", "/v1/embeddings on an openai/ embedding deployment (1536 floats; LiteLLM does not let the openai SDK ask for base64)",
              lambda c: merge(_openai(c, model="text-embedding-3-small"), _key()),
              endpoint="/v1/embeddings", body=dict(EMBED_BODY)),
+    Scenario("anthropic-messages", f"/v1/messages (Anthropic's format) on an anthropic/{CLAUDE} deployment, "
+             "the mock answering in Anthropic's message shape", lambda c: merge(_anthropic(c), _key()),
+             endpoint="/v1/messages", body=dict(MESSAGES_BODY)),
+    Scenario("anthropic-messages-stream", "anthropic-messages with \"stream\": true (Anthropic's SSE events)",
+             lambda c: merge(_anthropic(c), _key()), endpoint="/v1/messages", body=dict(MESSAGES_BODY, stream=True)),
+    Scenario("anthropic-messages-litellm-rust", "anthropic-messages with LITELLM_RUST=1 for both proxies: "
+             "stock is LiteLLM 1.110.2's own native /v1/messages path", lambda c: merge(_anthropic(c), _key()),
+             endpoint="/v1/messages", body=dict(MESSAGES_BODY), env={"LITELLM_RUST": "1"}),
+    Scenario("anthropic-messages-stream-litellm-rust", "anthropic-messages-stream with LITELLM_RUST=1 for both proxies",
+             lambda c: merge(_anthropic(c), _key()), endpoint="/v1/messages", body=dict(MESSAGES_BODY, stream=True),
+             env={"LITELLM_RUST": "1"}),
+    Scenario("anthropic-chat", f"/v1/chat/completions on the anthropic/{CLAUDE} deployment (LiteLLM translates "
+             "to Anthropic's Messages API)", lambda c: merge(_anthropic(c), _key()),
+             body=dict(CHAT_BODY, model=CLAUDE, max_tokens=256)),
     Scenario("prometheus", "baseline + callbacks: [prometheus] (sustained: litellm_requests_metric)",
              lambda c: merge(_openai(c), _key(), PROMETHEUS), counter="prometheus"),
     Scenario("custom-logger", "baseline + a CustomLogger that only overrides async_log_success_event "

@@ -101,6 +101,7 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import fastlane_anthropic
 from . import fastlane_embeddings
 from . import fastlane_providers as providers
 from . import fastlane_settings as settings_table
@@ -299,6 +300,19 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
             declined[name] = "wildcard/router model group"
             groups.pop(name)
     return None, key, groups, declined
+
+
+def _https_outside_openai_client(groups: Dict[str, list], anthropic: Dict[str, list], declined: Dict[str, str]) -> None:
+    """https groups whose LiteLLM client is its own httpx handler (anthropic/, hosted_vllm/), not the
+    OpenAI client (openai/, azure/) whose trust fastlane_tls reproduces, go to LiteLLM."""
+    for table in (groups, anthropic):
+        for name in list(table):
+            deps = table[name]
+            if table is groups and not any((d.get("provider") or {}).get("kind") == "hosted_vllm" for d in deps):
+                continue
+            if any(d["api_base"].startswith("https://") for d in deps):
+                table.pop(name)
+                declined[name] = "https api_base through LiteLLM's own HTTP handler: its TLS trust is not verified"
 
 
 def _https_trust(groups: Dict[str, list], declined: Dict[str, str], cfg: dict, env_after: Dict[str, str]) -> None:
@@ -512,7 +526,8 @@ def _computed_ids(groups: Dict[str, list], env: dict) -> Dict[Tuple[str, int], s
             "resolved": {(n, i): v for (n, i, _d), v in zip(todo, variants[1])}}  # type: ignore[return-value]
 
 
-def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, env: Optional[dict] = None) -> Dict[str, list]:
+def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, env: Optional[dict] = None,
+                price: Any = None) -> Dict[str, list]:
     """Attach LiteLLM's own model ids and rates (from the running proxy) to each deployment."""
     out: Dict[str, list] = {}
     computed: Optional[dict] = None
@@ -538,7 +553,7 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, 
                 declined[name] = "model id not found in /model/info"
                 break
             info = match[0].get("model_info") or {}
-            rates = providers.unpriced_rates(info) if providers.unpriced(d) else _price_ok(info, providers.price_key(d))
+            rates = providers.unpriced_rates(info) if providers.unpriced(d) else (price or _price_ok)(info, providers.price_key(d))
             # Only openai/ embedding models: the front builds OpenAI's embeddings URL and auth.
             embed = rates is None and not d.get("provider") and fastlane_embeddings.price(info, d["upstream_model"], _price_ok)
             if embed:
@@ -615,18 +630,22 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
 
     version = _litellm_version()
     reason, key, groups, declined = analyse_config(config, env)
+    anthropic = fastlane_anthropic.take(groups, declined)
+    _https_outside_openai_client(groups, anthropic, declined)
     reason = arg_reason or reason
     if reason is None and version not in VERIFIED_FORMATS:
         reason = f"LiteLLM {version} is not a version the front was verified on ({', '.join(VERIFIED_FORMATS)})"
     if reason is None:
         try:
-            groups = bind_groups(groups, declined, _model_info(internal, key or ""), env)
+            infos = _model_info(internal, key or "")
+            groups = bind_groups(groups, declined, infos, env)
+            anthropic = fastlane_anthropic.bind(anthropic, declined, infos, env, bind_groups)
         except Exception as exc:
             reason = f"/model/info failed: {exc!r}"
     if reason is not None:
-        groups = {}
+        groups, anthropic = {}, {}
     groups, embedding_groups = fastlane_embeddings.split(groups, declined)
-    served = {**groups, **embedding_groups}
+    served = {**groups, **embedding_groups, **anthropic}
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     router = router_plan(config, served, env) if served else None
     cfg = {
@@ -637,6 +656,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "master_key": key if served else None,
         "groups": groups,
         "embedding_groups": embedding_groups,
+        "anthropic": anthropic,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
         # With router settings a stream's successful first attempt is served in Rust (LiteLLM's
         # timeout bounds the wait for its head and first event, then each read); failures replay.
@@ -652,7 +672,9 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "peer_secret": secret,
         "conn": front_limits(env),
     }
-    if served:
+    if anthropic:
+        print(f"fast-litellm: fast lane: serving {sorted(anthropic)} in Rust on /v1/messages", file=sys.stderr, flush=True)
+    if groups or embedding_groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
         if cfg["log_queue"]:
             kinds = (f"{'streaming or not' if cfg['streams'] else 'non-streaming'}; callbacks through a logging queue of {cfg['log_queue']}, when full: "
@@ -666,7 +688,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")
         msg += fastlane_embeddings.summary(embedding_groups, bool(cfg["log_queue"]))
     else:
-        msg = f"pass-through only ({reason or 'no eligible model group'})"
+        msg = f"pass-through only ({reason or 'no eligible model group'})" if not anthropic else "chat completions via LiteLLM"
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)
     for name, why in sorted(declined.items()):
         print(f"fast-litellm:   model group {name!r} goes to LiteLLM: {why}", file=sys.stderr, flush=True)

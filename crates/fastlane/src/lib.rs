@@ -15,12 +15,15 @@
 //! `Stats::replayed`).
 
 mod answer_shapes;
+mod anthropic;
+mod anthropic_stream;
 mod conn;
 mod embeddings;
 mod forwarded;
 pub mod logq;
 pub mod orjson_fmt;
 pub mod pyfmt;
+mod pyjson;
 mod held;
 mod providers;
 mod responses;
@@ -111,6 +114,9 @@ pub struct Config {
     /// routes only, see `embeddings.rs`).
     #[serde(default)]
     pub embedding_groups: HashMap<String, Vec<Deployment>>,
+    /// `anthropic/` model groups, served on `/v1/messages` only (`anthropic.rs`).
+    #[serde(default)]
+    pub anthropic: HashMap<String, Vec<Deployment>>,
     #[serde(default)]
     pub threads: Option<usize>,
     /// Serve streaming requests too (the launcher's default; `FAST_LITELLM_FAST_LANE_STREAMS=0`
@@ -311,6 +317,7 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: wa
         .groups
         .values()
         .chain(cfg.embedding_groups.values())
+        .chain(cfg.anthropic.values())
         .flatten()
         .map(|d| (d.id.clone(), Guard { strikes: AtomicU64::new(0), disabled_until_ms: AtomicU64::new(0) }))
         .collect();
@@ -318,8 +325,8 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: wa
     // records of requests already past that check.
     let slack = if cfg.log_full_to_python { 1024 } else { 0 };
     let log = cfg.log_queue.map(|n| logq::LogQueue::install(n, slack));
-    let router = cfg.router.as_ref().map(|r| router::Router::new(r, cfg.groups.keys().chain(cfg.embedding_groups.keys()).cloned()));
-    let upstreams = upstream_tls::Upstreams::new(cfg.groups.values().chain(cfg.embedding_groups.values()).flatten());
+    let router = cfg.router.as_ref().map(|r| router::Router::new(r, cfg.groups.keys().chain(cfg.embedding_groups.keys()).chain(cfg.anthropic.keys()).cloned()));
+    let upstreams = upstream_tls::Upstreams::new(cfg.groups.values().chain(cfg.embedding_groups.values()).chain(cfg.anthropic.values()).flatten());
     let front = Arc::new(Front {
         upstreams,
         router,
@@ -500,6 +507,9 @@ impl Front {
             if matches!(parts.uri.path(), "/v1/embeddings" | "/embeddings") {
                 return self.handle_embeddings(parts, bytes, peer).await;
             }
+            if parts.uri.path() == anthropic::PATH {
+                return self.handle_messages(parts, bytes, peer).await;
+            }
             let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
             let mut group: Option<String> = None;
             let mut replayed = false;
@@ -618,19 +628,26 @@ impl Front {
             return false;
         }
         let path = req.uri().path();
-        if !matches!(path, "/v1/chat/completions" | "/chat/completions" | "/v1/responses" | "/responses" | "/v1/embeddings" | "/embeddings") {
+        let messages = path == anthropic::PATH;
+        if !messages && !matches!(path, "/v1/chat/completions" | "/chat/completions" | "/v1/responses" | "/responses" | "/v1/embeddings" | "/embeddings") {
             return false;
         }
         if req.uri().query().is_some() || req.headers().contains_key(hyper::header::UPGRADE) {
             return false;
         }
         let h = req.headers();
-        for name in h.keys() {
-            if !allowed_request_header(name.as_str()) {
+        for (name, value) in h.iter() {
+            if !allowed_request_header(name.as_str()) && !(messages && anthropic::allowed_header(name.as_str(), value)) {
                 return false;
             }
         }
-        if !self.is_master(h) {
+        let master = if messages {
+            let key = self.cfg.master_key.as_deref().unwrap_or("");
+            !key.is_empty() && anthropic::is_master(h, key, self.is_master(h))
+        } else {
+            self.is_master(h)
+        };
+        if !master {
             return false;
         }
         let mut ct = h.get_all(hyper::header::CONTENT_TYPE).iter();
@@ -1093,6 +1110,7 @@ type OpenedStream = (f64, hyper::http::response::Parts, Incoming, SseState, Vec<
 enum SseState {
     Chat(stream::StreamState),
     Responses(responses_stream::RespStreamState),
+    Anthropic(anthropic_stream::MsgStreamState),
 }
 
 impl SseState {
@@ -1100,18 +1118,21 @@ impl SseState {
         match self {
             SseState::Chat(s) => s.started(),
             SseState::Responses(s) => s.started(),
+            SseState::Anthropic(s) => s.started(),
         }
     }
     fn feed(&mut self, data: &[u8]) -> Result<Vec<u8>, stream::Reject> {
         match self {
             SseState::Chat(s) => s.feed(data),
             SseState::Responses(s) => s.feed(data),
+            SseState::Anthropic(s) => s.feed(data),
         }
     }
     fn end(&self) -> Result<(), stream::Reject> {
         match self {
             SseState::Chat(s) => s.end(),
             SseState::Responses(s) => s.end(),
+            SseState::Anthropic(s) => s.end(),
         }
     }
 }
