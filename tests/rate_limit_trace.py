@@ -59,7 +59,7 @@ def make_limiter(clock: Clock, fast: Any) -> Any:
     iuc = InternalUsageCache.__new__(InternalUsageCache)
     init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
     if fast == "store":
-        assert rate_limit.accelerate_usage_cache(iuc)
+        assert rate_limit.usage_cache.accelerate_usage_cache(iuc)
     kwargs = {}
     cls_init = getattr(_PROXY_MaxParallelRequestsHandler.__init__, "__wrapped__", _PROXY_MaxParallelRequestsHandler.__init__)
     if "clock" in inspect.signature(cls_init).parameters:
@@ -67,7 +67,7 @@ def make_limiter(clock: Clock, fast: Any) -> Any:
     lim = _PROXY_MaxParallelRequestsHandler.__new__(_PROXY_MaxParallelRequestsHandler)
     cls_init(lim, iuc, **kwargs)
     if fast is True:
-        assert rate_limit.accelerate_limiter(lim)
+        assert rate_limit.v1.accelerate_limiter(lim)
     return lim
 
 
@@ -198,7 +198,7 @@ def snapshot(limiter: Any, clock: Clock, scopes: List[str]) -> List[Tuple]:
     out = []
     for sc in scopes:
         if table is not None:
-            from fast_litellm.components.rate_limit import _window
+            from fast_litellm.components.rate_limit.v1 import _window
 
             got = table.get(_window(now), sc)
             v = None if got is None else {"current_requests": got[0], "current_tpm": got[1], "current_rpm": got[2]}

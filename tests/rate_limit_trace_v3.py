@@ -55,7 +55,7 @@ def make_limiter(clock: Clock, fast: bool) -> Any:
 
     lim = stock_limiter(clock)
     if fast:
-        assert rate_limit.accelerate_v3_limiter(lim)
+        assert rate_limit.v3_183.accelerate_v3_limiter(lim)
     return lim
 
 

@@ -24,7 +24,7 @@ Clock = t3.Clock
 
 
 def make_limiter(clock: Any, fast: bool, recorder: Any = None) -> Any:
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     lim = t3.stock_limiter(clock)
     if fast:
@@ -187,7 +187,7 @@ def _hook(fused: bool) -> Any:
         patch = next(p for p in registry.patches() if p.name == "rate_limit.v3_110_fused_pre_call")
         hook = patch.wrapper if patch.wrapper is not None and patch.original is original else None
         if hook is None:
-            from fast_litellm.components import rate_limit_v3_110 as m
+            from fast_litellm.components.rate_limit import v3_110 as m
 
             patch.build(original)
             hook = m._wrap_pre_call(patch, original, None)
@@ -372,7 +372,7 @@ def _compare_segment(
                     def midway() -> None:
                         r.set_model_list(router_model_list(changed=True))
 
-                from fast_litellm.components import rate_limit_v3_110 as m
+                from fast_litellm.components.rate_limit import v3_110 as m
 
                 before = m.FUSED.fused + m.FUSED.delegated
                 loop = asyncio.new_event_loop()
@@ -412,7 +412,7 @@ def store_fuzz(n: int, seed: int) -> List[Any]:
     from litellm.redis.stores.rate_limits import CounterIncrement, RateLimitScope
 
     from fast_litellm import _native
-    from fast_litellm.components.rate_limit_v3_110 import FastRateLimitsHandle
+    from fast_litellm.components.rate_limit.v3_110 import FastRateLimitsHandle
 
     stock = connect(None).rate_limits(1.0)
     ours = FastRateLimitsHandle(_native.RateLimitStore110(), connect(None).rate_limits(1.0))

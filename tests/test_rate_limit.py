@@ -44,10 +44,10 @@ def test_patch_is_off_with_reason_and_swap_works():
     assert "off by default" in st["rate_limit.internal_usage_cache"]["reason"]
     pl = ProxyLogging(user_api_key_cache=DualCache())
     assert type(pl.internal_usage_cache.dual_cache.in_memory_cache).__name__ == "InMemoryCache"
-    fast_init = rate_limit._build_init(InternalUsageCache.__init__)
+    fast_init = rate_limit.usage_cache._build_init(InternalUsageCache.__init__)
     iuc = InternalUsageCache.__new__(InternalUsageCache)
     fast_init(iuc, dual_cache=DualCache(default_in_memory_ttl=1))
-    assert type(iuc.dual_cache.in_memory_cache) is rate_limit.fast_cache_class()
+    assert type(iuc.dual_cache.in_memory_cache) is rate_limit.usage_cache.fast_cache_class()
 
 
 def test_v1_patch_follows_the_legacy_switch(monkeypatch):
@@ -79,7 +79,7 @@ def test_v1_patch_follows_the_legacy_switch(monkeypatch):
             fast_litellm.activate()
             st = v1_state()
             assert st["state"] == "skipped", st
-            assert st["reason"] == rate_limit.V1_SKIP_REASON
+            assert st["reason"] == rate_limit.v1.V1_SKIP_REASON
             assert prl._PROXY_MaxParallelRequestsHandler.__dict__["__init__"] is stock_init
             assert "_fast_litellm_windows" not in new_limiter().__dict__
             fast_litellm.deactivate()
@@ -114,7 +114,7 @@ def test_doctor_reports_v1_per_legacy_switch():
         line = next(ln for ln in out.splitlines() if "rate_limit.v1_limiter" in ln)
         assert f"[{want:>7}]" in line, out
         if want == "skipped":
-            assert rate_limit.V1_SKIP_REASON in line, line
+            assert rate_limit.v1.V1_SKIP_REASON in line, line
 
 
 def test_three_rpm_admits_exactly_three_of_six():
@@ -158,7 +158,7 @@ def test_cache_semantics_match_stock_directly():
     undo = rlt.install_clock(clock)
     try:
         stock = InMemoryCache(max_size_in_memory=7)
-        fast = rate_limit.fast_cache_class()(InMemoryCache(max_size_in_memory=7))
+        fast = rate_limit.usage_cache.fast_cache_class()(InMemoryCache(max_size_in_memory=7))
         if hasattr(stock, "_clock"):
             stock._clock = clock.time
             fast._clock = clock.time
@@ -264,7 +264,7 @@ def test_counters_exact_under_threads():
 
     from fast_litellm.components import rate_limit
 
-    fast = rate_limit.fast_cache_class()(InMemoryCache(max_size_in_memory=1000))
+    fast = rate_limit.usage_cache.fast_cache_class()(InMemoryCache(max_size_in_memory=1000))
 
     def work():
         for i in range(5000):
@@ -356,8 +356,8 @@ def _fused(lim):
     from fast_litellm.components import rate_limit
     from litellm.proxy.auth import auth_utils as au
 
-    return rate_limit._v1_fused_check(
-        lim, rate_limit.windows_for(lim), rate_limit._flavor() == "1.110", au.get_key_model_tpm_limit, au.get_key_model_rpm_limit
+    return rate_limit.v1._v1_fused_check(
+        lim, rate_limit.v1.windows_for(lim), rate_limit.common.flavor() == "1.110", au.get_key_model_tpm_limit, au.get_key_model_rpm_limit
     )
 
 
@@ -376,7 +376,7 @@ def _v1_limiter(clock=None):
     lim = cls.__new__(cls)
     kwargs = {"clock": clock} if clock is not None and "clock" in inspect.signature(cls_init).parameters else {}
     cls_init(lim, iuc, **kwargs)
-    assert rate_limit.accelerate_limiter(lim)
+    assert rate_limit.v1.accelerate_limiter(lim)
     return lim
 
 
@@ -392,16 +392,16 @@ def test_v1_fused_check_covers_the_common_case_only(monkeypatch):
     from fast_litellm.components import rate_limit
     from litellm.proxy._types import UserAPIKeyAuth
 
-    v110 = rate_limit._flavor() == "1.110"
+    v110 = rate_limit.common.flavor() == "1.110"
     monkeypatch.setattr(ps, "llm_router", None)
     lim = _v1_limiter()
     check = _fused(lim)
-    table = rate_limit.windows_for(lim)
+    table = rate_limit.v1.windows_for(lim)
     data = {"model": "gpt-4o"}
     u = UserAPIKeyAuth(api_key="sk-fused", rpm_limit=2, user_id="u-fused", team_id="t-fused", end_user_id="")
-    w0 = rate_limit._window(_dt.datetime.now())
+    w0 = rate_limit.v1._window(_dt.datetime.now())
     assert check(u, data) is None
-    w1 = rate_limit._window(_dt.datetime.now())
+    w1 = rate_limit.v1._window(_dt.datetime.now())
     got = [table.get(w, u.api_key) for w in {w0, w1}]
     assert (1, 0, 1) in got, got
     assert any(table.get(w, "u-fused") == (1, 0, 1) for w in {w0, w1})
@@ -460,7 +460,7 @@ def test_v1_fused_check_covers_the_common_case_only(monkeypatch):
         check2 = _fused(lim2)
         assert check2(fresh(), data) == 3
         assert check2(fresh(), data, 12345) is None
-        assert rate_limit.windows_for(lim2).get(12345, other) == (1, 0, 1)
+        assert rate_limit.v1.windows_for(lim2).get(12345, other) == (1, 0, 1)
     else:
         undo = rlt.install_clock(clock)
         try:

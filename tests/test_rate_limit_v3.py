@@ -161,7 +161,7 @@ def test_v3_redis_configured_runs_litellms_code():
     iuc.dual_cache.redis_cache = FakeRedis()
     lim = cls.__new__(cls)
     getattr(cls.__init__, "__wrapped__", cls.__init__)(lim, iuc)
-    assert rate_limit.accelerate_v3_limiter(lim)
+    assert rate_limit.v3_183.accelerate_v3_limiter(lim)
     data: dict = {}
 
     async def go():
@@ -325,7 +325,7 @@ def test_v3_fused_path_edges_match_stock(monkeypatch):
             try:
                 lim = rlt.make_limiter(clock, fast)
                 if fast:
-                    assert rate_limit.fused_v3_check(lim, lim._fast_litellm_v3) is not None
+                    assert rate_limit.v3_183.fused_v3_check(lim, lim._fast_litellm_v3) is not None
                 loop = asyncio.new_event_loop()
                 try:
                     outs.append(loop.run_until_complete(rlt.run_trace(lim, clock, trace)))

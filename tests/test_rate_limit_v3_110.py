@@ -45,7 +45,7 @@ def test_trace_parity_with_stock():
     share of the pre-calls answered by the fused path."""
     import rate_limit_trace_v3_110 as t
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     m.FUSED.fused = m.FUSED.delegated = 0
     n, bad, first, used = t.compare(100_000, seed=110)
@@ -59,7 +59,7 @@ def test_trace_parity_fused_on_litellm_store():
     """The fused hook on LiteLLM's own store (the default: the store patch is off in one process)."""
     import rate_limit_trace_v3_110 as t
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     m.FUSED.fused = m.FUSED.delegated = 0
     n, bad, first, _ = t.compare(30_000, seed=1110, fast_store=False)
@@ -78,7 +78,7 @@ def test_trace_parity_with_router_loaded():
     plain model are answered by the fused path."""
     import rate_limit_trace_v3_110 as t
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     m.FUSED.fused = m.FUSED.delegated = 0
     n, bad, first, used = t.compare(20_000, seed=210, n_keys=4, segment=5_000, router=True)
@@ -93,7 +93,7 @@ def test_trace_parity_with_router_loaded():
 def test_trace_parity_with_router_on_litellm_store():
     import rate_limit_trace_v3_110 as t
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     m.FUSED.fused = m.FUSED.delegated = 0
     n, bad, first, _ = t.compare(8_000, seed=2110, n_keys=4, segment=4_000, fast_store=False, router=True)
@@ -113,7 +113,7 @@ def _limiter(fast: bool):
     from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
     from litellm.proxy.utils import InternalUsageCache
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     init = getattr(InternalUsageCache.__init__, "__wrapped__", InternalUsageCache.__init__)
     iuc = InternalUsageCache.__new__(InternalUsageCache)
@@ -163,7 +163,7 @@ def test_above_stock_cap_we_keep_limiting():
 
 
 def test_redis_or_given_store_is_left_to_litellm():
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     lim = _limiter(False)
     assert not m.accelerate(lim, given_store=object())
@@ -179,7 +179,7 @@ def test_init_patch_accelerates_new_limiters():
     from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
     from litellm.proxy.utils import InternalUsageCache
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     original = getattr(cls.__init__, "__wrapped__", cls.__init__)
     init = m._build_init(original)
@@ -193,7 +193,8 @@ def test_init_patch_accelerates_new_limiters():
 def test_store_patch_follows_the_shared_table(monkeypatch):
     """On where workers share a table (the launcher sets FAST_LITELLM_RATE_LIMIT_SHM) or
     when FAST_LITELLM_RATE_LIMIT=1 asks for it; otherwise skipped with the reason."""
-    from fast_litellm.components import rate_limit, rate_limit_v3_110 as m
+    from fast_litellm.components import rate_limit
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     p = [p for p in rate_limit.PATCHES if p.name == "rate_limit.v3_110_store"][0]
     assert p.supports == ">=1.110,<1.111" and not p.off_by_default
@@ -214,7 +215,7 @@ WORKER = textwrap.dedent(
     logging.disable(logging.CRITICAL)
     sys.path.insert(0, sys.argv[1])
     import test_rate_limit_v3_110 as t
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
     from litellm.redis.stores.rate_limits import CounterIncrement, RateLimitScope
     lim = t._limiter(True)
     ready = sys.argv[2]
@@ -267,14 +268,14 @@ def test_four_processes_one_limit_no_lost_increment(tmp_path):
 def _offloads():
     import litellm.litellm_core_utils.token_counter as tc
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     original = getattr(tc.offload_token_count, "__wrapped__", tc.offload_token_count)
     return original, m._build_offload(original)
 
 
 def test_small_text_request():
-    from fast_litellm.components.rate_limit_v3_110 import small_text_request as small
+    from fast_litellm.components.rate_limit.v3_110 import small_text_request as small
 
     assert small({"model": "m"})
     assert small({"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}]})
@@ -316,7 +317,7 @@ def test_inline_estimates_equal_litellm():
             assert a == b, (data, tpm, configured)
             pk = dict(ceiling=None, data=data, min_configured_tpm_limit=tpm, call_type="acompletion", configured_output_tokens=configured, raw_estimate=a, team_id=None)
             assert await original(lim._estimate_ptu_tokens_for_request)(**pk) == await fast(lim._estimate_ptu_tokens_for_request)(**pk) == a
-            from fast_litellm.components.rate_limit_v3_110 import small_text_request
+            from fast_litellm.components.rate_limit.v3_110 import small_text_request
 
             small += small_text_request(data)
         return small
@@ -412,7 +413,7 @@ def test_fused_estimate_equals_litellm():
     from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3 as cls
     from litellm.types.passthrough_endpoints.pass_through_endpoints import EndpointType
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     env = m._fused_env(cls)
     lim = _limiter(False)
@@ -496,7 +497,7 @@ def _fused_with_router(router, lim, model: str, **limits) -> tuple:
     import litellm.proxy.proxy_server as ps
     from litellm.proxy._types import UserAPIKeyAuth
 
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     saved = ps.llm_router
     ps.llm_router = router

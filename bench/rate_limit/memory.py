@@ -45,7 +45,7 @@ if which == "v3":
 else:
     lim = pl.max_parallel_request_limiter
 if mode.startswith("fast") and which == "v3" and not {"_fast_litellm_v3", "_fast_litellm_v3b"} & set(lim.__dict__):
-    from fast_litellm.components.rate_limit_v3_110 import accelerate  # 1.110.x: that patch is on only with a shared table
+    from fast_litellm.components.rate_limit.v3_110 import accelerate  # 1.110.x: that patch is on only with a shared table
     accelerate(lim)
 # One auth object, its api_key set per check: no per-key Python object of the
 # harness's own (LiteLLM keeps only the strings it derives from it).

@@ -119,17 +119,24 @@ class Patch:
 
     # -- resolution ---------------------------------------------------------
 
-    def resolve(self, module: ModuleType) -> None:
-        """Look the target up in its freshly imported module and swap it."""
+    def lookup(self, module: ModuleType) -> Tuple[Any, Any, Any]:
+        """``(owner, defining class or owner, object found)`` for the target in ``module``
+        (raises ``AttributeError``/``KeyError`` when this LiteLLM has no such target)."""
         owner: Any = module
         parts = self.target_qualname.split(".")
+        for part in parts[:-1]:
+            owner = getattr(owner, part)
+        defining = owner
+        if isinstance(owner, type) and self.inherited:
+            defining = next((k for k in owner.__mro__ if parts[-1] in k.__dict__), owner)
+        found = defining.__dict__[parts[-1]] if isinstance(owner, type) else getattr(owner, parts[-1])
+        return owner, defining, found
+
+    def resolve(self, module: ModuleType) -> None:
+        """Look the target up in its freshly imported module and swap it."""
+        parts = self.target_qualname.split(".")
         try:
-            for part in parts[:-1]:
-                owner = getattr(owner, part)
-            defining = owner
-            if isinstance(owner, type) and self.inherited:
-                defining = next((k for k in owner.__mro__ if parts[-1] in k.__dict__), owner)
-            original = defining.__dict__[parts[-1]] if isinstance(owner, type) else getattr(owner, parts[-1])
+            owner, defining, original = self.lookup(module)
         except (AttributeError, KeyError):
             self.state, self.reason = SKIPPED, f"target {self.target} does not exist in this LiteLLM"
             return

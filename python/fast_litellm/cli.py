@@ -151,7 +151,7 @@ def launcher_env(base: Optional[dict] = None) -> dict:
     paths = [str(LAUNCHER_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["FAST_LITELLM_LAUNCHER"] = "1"
-    # One rate-limit table per launched instance, shared by its worker processes (components/rate_limit.py).
+    # One rate-limit table per launched instance, shared by its worker processes (components/rate_limit/).
     env.setdefault("FAST_LITELLM_RATE_LIMIT_SHM", os.path.join(tempfile.gettempdir(), f"{_SHM_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.shm"))
     return env
 

@@ -22,13 +22,12 @@ import importlib
 import importlib.metadata
 import operator
 import platform
-import re
 import sys
 import threading
 from types import ModuleType
 from typing import Any, Dict, List, Optional
 
-from . import _hooks
+from . import _holders, _hooks
 from ._patching import (
     APPLIED,
     FAILED,
@@ -56,6 +55,13 @@ _litellm_version: List[Optional[str]] = []
 def litellm_version() -> Optional[str]:
     # Looked up once: reading the distribution metadata walks sys.path (a few ms at every call).
     if not _litellm_version:
+        # An imported LiteLLM has read its own distribution's version already (litellm/_version.py:
+        # ``_legacy_version`` on 1.110.x, ``version`` on 1.83.x); reading the metadata again costs ms.
+        read = sys.modules.get("litellm._version")
+        known = getattr(read, "_legacy_version", getattr(read, "version", None)) if read is not None else None
+        if isinstance(known, str) and known != "unknown":
+            _litellm_version.append(known)
+            return known
         try:
             _litellm_version.append(importlib.metadata.version("litellm"))
         except importlib.metadata.PackageNotFoundError:
@@ -123,25 +129,39 @@ def patches() -> List[Patch]:
         return _patches
 
 
-_CLAUSE = re.compile(r"\s*(>=|<=|==|!=|<|>)\s*(\d+(?:\.\d+)*)\s*")
-_RELEASE = re.compile(r"\d+(?:\.\d+)*")
 _COMPARE = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
             ">": operator.gt}
+
+
+def _release(text: str) -> Optional[tuple]:
+    """``1.83.14`` as a comparable tuple (PEP 440 pads with zeros: 1.100 == 1.100.0), else ``None``.
+    String tests, not a regex: compiling patterns at import is a measurable share of its cost."""
+    parts = text.strip().split(".")
+    if not all(p.isdecimal() for p in parts):
+        return None
+    numbers = [int(p) for p in parts]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def _clause(text: str) -> Optional[tuple]:
+    text = text.strip()
+    for op in (">=", "<=", "==", "!=", "<", ">"):  # two-character operators first
+        if text.startswith(op):
+            bound = _release(text[len(op):])
+            return None if bound is None else (_COMPARE[op], bound)
+    return None
 
 
 def version_in(version: str, supports: str) -> bool:
     """``version in SpecifierSet(supports)``. Plain releases against plain clauses (every patch's
     range, every LiteLLM release) are compared here; anything else goes to ``packaging``, whose
     import costs more than the rest of activation."""
-    clauses = [_CLAUSE.fullmatch(part) for part in supports.split(",")]
-    if _RELEASE.fullmatch(version) and all(clauses):
-        def key(text: str) -> tuple:
-            parts = [int(n) for n in text.split(".")]
-            while len(parts) > 1 and parts[-1] == 0:  # 1.100 == 1.100.0, as PEP 440 pads
-                parts.pop()
-            return tuple(parts)
-
-        return all(_COMPARE[m.group(1)](key(version), key(m.group(2))) for m in clauses)  # type: ignore[union-attr]
+    clauses = [_clause(part) for part in supports.split(",")]
+    release = _release(version) if version == version.strip() else None
+    if release is not None and all(clauses):
+        return all(compare(release, bound) for compare, bound in clauses)  # type: ignore[misc]
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
@@ -191,6 +211,14 @@ def _install(applied: List[Patch], modules: List[ModuleType]) -> None:
                 patch.install_in(module)
 
 
+def _install_loaded(applied: List[Patch]) -> None:
+    """Install freshly applied patches in every loaded ``litellm.*`` module: by the shipped
+    table of holders where it covers them (:mod:`._holders`), else by the full search."""
+    rest = _holders.install_listed(applied, litellm_version())
+    if rest:
+        _install(rest, _hooks.loaded_litellm_modules())
+
+
 def _on_module_loaded(module: ModuleType) -> None:
     with _lock:
         if not _active:
@@ -202,7 +230,7 @@ def _on_module_loaded(module: ModuleType) -> None:
                 if patch.state == APPLIED:
                     resolved.append(patch)
         if resolved:
-            _install(resolved, _hooks.loaded_litellm_modules())
+            _install_loaded(resolved)
         _install([p for p in patches() if p.state == APPLIED and p not in resolved], [module])
 
 
@@ -243,7 +271,7 @@ def activate_quietly() -> None:
                 if patch.state == APPLIED:
                     resolved.append(patch)
         if resolved:  # one pass over the loaded modules for every patch resolved now
-            _install(resolved, _hooks.loaded_litellm_modules())
+            _install_loaded(resolved)
 
 
 def deactivate() -> None:

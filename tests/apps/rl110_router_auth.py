@@ -13,7 +13,7 @@ def _write_counters() -> None:
     if not path:
         return
     import fast_litellm
-    from fast_litellm.components import rate_limit_v3_110 as m
+    from fast_litellm.components.rate_limit import v3_110 as m
 
     patch = next((p for p in fast_litellm.status()["patches"] if p["name"] == "rate_limit.v3_110_fused_pre_call"), None)
     with open(path + ".tmp", "w") as f:

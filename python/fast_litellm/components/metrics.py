@@ -62,7 +62,6 @@ it. ``/metrics`` itself is forwarded unchanged.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import shutil
@@ -79,7 +78,7 @@ _LEGACY_ENV = "prometheus_multiproc_dir"  # still read by prometheus_client
 #: Multiprocess mode given to LiteLLM's own gauges (see the module docstring).
 GAUGE_MODE = "mostrecent"
 
-_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]*_(\d+)\.db$")
+_LIVE_GAUGE_FILE = r"gauge_live[a-z]*_(\d+)\.db$"  # compiled at first use (re caches it), not at import
 
 
 def multiproc_dir(env: Optional[dict] = None) -> Optional[str]:
@@ -181,9 +180,11 @@ def _open_fds() -> List[int]:
 
 def mark_dead_workers(directory: str) -> List[int]:
     """Drop the live-gauge files of pids that no longer run; return those pids."""
+    import glob  # here, not at import: `import fast_litellm` stays cheap
+
     pids = set()
     for name in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
-        m = _LIVE_GAUGE_FILE.search(name)
+        m = re.search(_LIVE_GAUGE_FILE, name)
         if m is not None:
             pids.add(int(m.group(1)))
     dead = sorted(p for p in pids if p != os.getpid() and not _running(p))
@@ -239,6 +240,8 @@ def _tolerant_collector_class() -> Any:
     a scrape that reads it in between fails with ``struct.error`` (HTTP 500 on /metrics,
     seen under load with 4 workers). An empty or vanished file holds no samples yet.
     """
+    import glob
+
     from prometheus_client import multiprocess
 
     class TolerantMultiProcessCollector(multiprocess.MultiProcessCollector):

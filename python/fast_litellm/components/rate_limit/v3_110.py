@@ -78,13 +78,12 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from .._patching import Patch, env_flag
-from ..bench import Benchmark
+from ..._patching import Patch, env_flag
+from ...bench import Benchmark
+from . import bench_hooks
+from .common import COMPONENT, SHM_ENV, SHM_SLOTS_ENV
 
-COMPONENT = "rate_limit"
 V3B_SUFFIX = ".v3b"
-SHM_ENV = "FAST_LITELLM_RATE_LIMIT_SHM"
-SHM_SLOTS_ENV = "FAST_LITELLM_RATE_LIMIT_SHM_SLOTS"
 _SHARED: dict = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -92,7 +91,7 @@ _SHARED_LOCK = threading.Lock()
 def store_for(limiter: Any) -> Any:
     """The table a limiter's entries go to: one shared table per process for
     ``FAST_LITELLM_RATE_LIMIT_SHM`` + ".v3b", else its own (stock: one store per limiter)."""
-    from .. import _native
+    from ... import _native
 
     path = os.environ.get(SHM_ENV)
     if not path:
@@ -230,7 +229,7 @@ def accelerate(lim: Any, given_store: Any = None) -> bool:
 
 
 def _build_init(original: Callable[..., Any]) -> Callable[..., Any]:
-    from .. import _native
+    from ... import _native
 
     _native.RateLimitStore110  # noqa: B018 - fail at build time, not per limiter
 
@@ -285,7 +284,7 @@ def small_text_request(data: Any) -> bool:
 
 
 def _build_offload(original: Callable[..., Any]) -> Callable[..., Any]:
-    from .._patching import NOT_COVERED
+    from ..._patching import NOT_COVERED
 
     def offload_token_count(function: Any) -> Any:
         f = getattr(function, "__func__", None)
@@ -423,7 +422,7 @@ def fused_pre_call(env: dict, lim: Any, auth: Any, data: Any, call_type: Any, en
     no Redis, TPM reservation on, the limiter's own resolvers and methods; no router
     loaded, or LiteLLM's Router with no deployment key defaults on the model's group(s)
     and no PTU ceiling for the key's team (:func:`router_group`)."""
-    from .._patching import NOT_COVERED
+    from ..._patching import NOT_COVERED
 
     v3 = env["v3"]
     if lim.__class__ is not v3._PROXY_MaxParallelRequestsHandler_v3 or call_type not in _CHAT_CALL_TYPES:
@@ -584,7 +583,7 @@ def _same_token(a: tuple, b: tuple) -> bool:
 def router_group(env: dict, lim: Any, router: Any, model: str, team_id: Any) -> Any:
     """The model group LiteLLM's hook resolves ``model`` to with ``router`` loaded, or NOT_COVERED when
     the router adds a descriptor (deployment key defaults, a team PTU ceiling) or its state is unknown."""
-    from .._patching import NOT_COVERED
+    from ..._patching import NOT_COVERED
 
     if type(router) is not env["Router"]:
         return NOT_COVERED
@@ -806,7 +805,7 @@ async def _commit(env: dict, lim: Any, auth: Any, data: dict, call_type: str, en
 
 
 def _wrap_pre_call(patch: Patch, original: Callable[..., Any], generic: Callable[..., Any]) -> Callable[..., Any]:
-    from .._patching import NOT_COVERED, _NEVER_CATCH, _SHADOW
+    from ..._patching import NOT_COVERED, _NEVER_CATCH, _SHADOW
 
     import litellm.proxy.hooks.parallel_request_limiter_v3 as v3
 
@@ -848,7 +847,7 @@ def _build_pre_call(original: Callable[..., Any]) -> Callable[..., Any]:
         getattr(v3, name)
 
     async def fast(*args: Any, **kwargs: Any) -> Any:
-        from .._patching import NOT_COVERED
+        from ..._patching import NOT_COVERED
 
         return NOT_COVERED
 
@@ -935,9 +934,7 @@ PATCHES = [
 
 
 def _bench_setup() -> Callable[[], Any]:
-    from . import rate_limit
-
-    return rate_limit._bench_v3_pre_call_hook()
+    return bench_hooks.v3_pre_call_hook()
 
 
 BENCH_MODEL_LIST = [
@@ -954,10 +951,8 @@ def _bench_router_setup() -> Callable[[], Any]:
     import litellm.proxy.proxy_server as ps
     from litellm import Router
 
-    from . import rate_limit
-
     router = Router(model_list=[dict(d, litellm_params=dict(d["litellm_params"])) for d in BENCH_MODEL_LIST])
-    run_batch = rate_limit._bench_v3_pre_call_hook()
+    run_batch = bench_hooks.v3_pre_call_hook()
 
     def run() -> None:
         saved = ps.llm_router
