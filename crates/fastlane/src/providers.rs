@@ -274,6 +274,7 @@ mod tests {
             input_cost_per_token: 1.5e-7,
             output_cost_per_token: 6e-7,
             provider,
+            tls: None,
         }
     }
 
