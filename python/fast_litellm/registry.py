@@ -215,6 +215,11 @@ def _install_loaded(applied: List[Patch]) -> None:
     """Install freshly applied patches in every loaded ``litellm.*`` module: by the shipped
     table of holders where it covers them (:mod:`._holders`), else by the full search."""
     rest = _holders.install_listed(applied, litellm_version())
+    # The package root re-exports most patched functions (``litellm.register_model``, what users
+    # call): searched by identity always, as the table has been seen to miss it (test_cost_logging).
+    root = sys.modules.get("litellm")
+    if root is not None:
+        _install([p for p in applied if p not in rest], [root])
     if rest:
         _install(rest, _hooks.loaded_litellm_modules())
 
