@@ -24,3 +24,19 @@ def transport_on(monkeypatch):
     monkeypatch.delenv("FAST_LITELLM_TRANSPORT")
     fast_litellm.activate()
 
+
+
+@pytest.fixture
+def no_leftover_callbacks():
+    # Earlier files (the rate-limit tests) leave loggers in litellm's callback lists; one that
+    # filters deployments rightly sends every pick to stock. A test using this starts without them.
+    import litellm
+
+    names = ("callbacks", "success_callback", "_async_success_callback", "failure_callback",
+             "_async_failure_callback", "input_callback", "service_callback")
+    saved = {n: list(getattr(litellm, n)) for n in names if isinstance(getattr(litellm, n, None), list)}
+    for n in saved:
+        getattr(litellm, n).clear()
+    yield
+    for n, value in saved.items():
+        getattr(litellm, n)[:] = value

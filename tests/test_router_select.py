@@ -323,17 +323,5 @@ def test_router_group_deployments_match_stock():
     assert len(router._get_all_deployments(model_name="g")) == 24
 
 
-@pytest.fixture(autouse=True)
-def _no_callbacks_left_by_earlier_files():
-    # Earlier files (the rate-limit tests) leave loggers in litellm's callback lists; one that
-    # filters deployments rightly sends every pick to stock. Each test here starts without them.
-    import litellm
-
-    names = ("callbacks", "success_callback", "_async_success_callback", "failure_callback",
-             "_async_failure_callback", "input_callback", "service_callback")
-    saved = {n: list(getattr(litellm, n)) for n in names if isinstance(getattr(litellm, n, None), list)}
-    for n in saved:
-        getattr(litellm, n).clear()
-    yield
-    for n, value in saved.items():
-        getattr(litellm, n)[:] = value
+# Earlier files leave loggers in LiteLLM's callback lists (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_leftover_callbacks")
