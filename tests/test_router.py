@@ -201,11 +201,13 @@ _CALLBACKS_SCRIPT = textwrap.dedent("""
     # in it, including those of earlier phases that a later loop delivered ("late", a run of no calls
     # that only drains, shows what an earlier loop left behind).
     found = {}
-    for mode, calls in (("drained", n), ("single", 1), ("concurrent", n), ("sequential", n), ("late", 0)):
+    # "first": a script's first asyncio.run, one call, before LiteLLM's logging worker ever ran.
+    phases = (("first", 1), ("drained", n), ("single", 1), ("concurrent", n), ("sequential", n), ("late", 0))
+    for mode, calls in phases:
         before = Count.n
-        asyncio.run(main("drained" if mode == "late" else mode, calls))
+        asyncio.run(main({"late": "drained", "first": "single"}.get(mode, mode), calls))
         found[mode] = [Count.n - before, calls]
-    found["total"] = [Count.n, 3 * n + 1]
+    found["total"] = [Count.n, sum(calls for _, calls in phases)]
     print("FOUND " + json.dumps(found), flush=True)
 """)
 
@@ -240,7 +242,9 @@ def test_8842_async_success_callbacks_after_asyncio_run(upstream):
              "fast": _callbacks_after_run(upstream.url, n, fast=True)}
     print(f"\n#8842, litellm {_version()}: callbacks run when asyncio.run returned, [run, calls]: {found}")
     for side in found.values():
-        assert side["drained"] == [n, n]  # the workaround delivers every callback
+        # the workaround delivers every callback of its phase (1.110.2 also delivers one that the
+        # "first" phase's loop left behind)
+        assert side["drained"][0] >= n
         assert side["total"][0] <= side["total"][1]
 
 
@@ -251,7 +255,7 @@ def test_8842_fix_delivers_every_callback_before_asyncio_run_returns(upstream):
     n = 8
     found = _callbacks_after_run(upstream.url, n, fast=True, drain_fix=True)
     print(f"\n#8842 fix on, litellm {_version()}: {found}")
-    for mode in ("drained", "single", "concurrent", "sequential", "late", "total"):
+    for mode in ("first", "drained", "single", "concurrent", "sequential", "late", "total"):
         assert found[mode][0] == found[mode][1], (mode, found)
 
 

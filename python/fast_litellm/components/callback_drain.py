@@ -11,13 +11,13 @@ are cancelled midway. A script doing ``asyncio.run(router.acompletion(...))`` se
 
 The fix
 -------
-Where the worker starts on a loop (``LoggingWorker.start``, every enqueue), that loop is
-remembered; when an ``asyncio`` runner (``asyncio.run``, ``asyncio.Runner``) is about to cancel
-the pending tasks of a remembered loop, the loop first runs until the worker is idle: a few loop
-steps so scheduled handlers reach the queue, then the queue's ``join()`` (LiteLLM's own
-``flush``), again until two rounds in a row find nothing new, within the worker's own per-callback
-time limit (``LoggingWorker.timeout``) in total. Then the runner cancels and closes as before.
-Other pending tasks get those few loop steps too (they are cancelled after, as before).
+When an ``asyncio`` runner (``asyncio.run``, ``asyncio.Runner``) is about to cancel the pending
+tasks of its loop, the loop first runs until LiteLLM is done logging: the tasks that hand a
+finished call's callbacks to the worker run to completion (they rebind the worker to this loop),
+then the worker's queue is joined (LiteLLM's own ``flush``), again until two rounds in a row find
+nothing new, within the worker's own per-callback time limit (``LoggingWorker.timeout``) in total.
+Then the runner cancels and closes as before. Other pending tasks get those few loop steps too
+(they are cancelled after, as before).
 
 ``FAST_LITELLM_CALLBACK_DRAIN=1`` turns it on. An error inside the drain leaves the runner's
 shutdown as it was.
@@ -38,22 +38,52 @@ _workers: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _hook: list = []  # the runner's original _cancel_all_tasks, once hooked
 
 
-async def drain(worker: Any, loop: asyncio.AbstractEventLoop, budget: float) -> None:
-    """Run ``loop`` until ``worker`` has nothing queued or running, for at most ``budget`` s."""
+# Coroutines LiteLLM schedules after a call returns, which then hand its callbacks to the worker
+# (utils.py, both pins): the runner must let them run before it looks at the worker.
+_HANDOFFS = frozenset({"_client_async_logging_helper"})
+
+
+def _handoffs(loop: asyncio.AbstractEventLoop) -> list:
+    current = asyncio.current_task(loop)
+    return [t for t in asyncio.all_tasks(loop)
+            if t is not current and getattr(t.get_coro(), "__name__", "") in _HANDOFFS]
+
+
+def _busy_workers(loop: asyncio.AbstractEventLoop) -> list:
+    return [w for w in list(_workers)
+            if w._queue is not None and w._bound_loop is loop and getattr(w._queue, "_unfinished_tasks", 0)]
+
+
+async def settle(loop: asyncio.AbstractEventLoop, budget: float) -> None:
+    """Run ``loop`` until no call is still handing callbacks over and every worker bound to it is
+    idle, for at most ``budget`` s. A worker LiteLLM used on an earlier loop is rebound by the
+    first hand-over on this one, so the hand-overs are awaited before the workers are looked at."""
     deadline = loop.time() + budget
     idle = 0
     while idle < _IDLE_ROUNDS and loop.time() < deadline:
-        for _ in range(3):  # a finished call's handler task enqueues one or two steps later
+        for _ in range(3):  # a finished call's hand-over task is created one or two steps later
             await asyncio.sleep(0)
-        queue = worker._queue
-        if queue is None or worker._bound_loop is not loop or not getattr(queue, "_unfinished_tasks", 0):
+        pending = _handoffs(loop)
+        if pending:
+            idle = 0
+            await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+            continue
+        busy = _busy_workers(loop)
+        if not busy:
             idle += 1
             continue
         idle = 0
         try:
-            await asyncio.wait_for(worker.flush(), timeout=max(0.0, deadline - loop.time()))
+            await asyncio.wait_for(asyncio.gather(*(w.flush() for w in busy)),
+                                   timeout=max(0.0, deadline - loop.time()))
         except asyncio.TimeoutError:
             return
+
+
+def _budget() -> float:
+    """LiteLLM's own per-callback time limit (``LoggingWorker.timeout``), 20 s if unknown."""
+    limits = [float(getattr(w, "timeout", 0) or 0) for w in list(_workers)]
+    return max(limits, default=0.0) or 20.0
 
 
 def _install_runner_hook(patch: Patch) -> None:
@@ -65,13 +95,10 @@ def _install_runner_hook(patch: Patch) -> None:
 
     def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> Any:
         if patch.state == APPLIED:
-            for worker in list(_workers):
-                if worker._bound_loop is loop and worker._queue is not None:
-                    try:
-                        budget = float(getattr(worker, "timeout", 0) or 0) or 20.0
-                        loop.run_until_complete(drain(worker, loop, budget))
-                    except Exception as exc:
-                        patch.record_fallback(exc)
+            try:
+                loop.run_until_complete(settle(loop, _budget()))
+            except Exception as exc:
+                patch.record_fallback(exc)
         return original(loop)
 
     _hook.append(original)
@@ -79,7 +106,10 @@ def _install_runner_hook(patch: Patch) -> None:
 
 
 def _remember_loop(patch: Patch, original: Callable[..., Any], _generic: Callable[..., Any]) -> Callable[..., Any]:
-    """A ``Patch.wrap`` for ``LoggingWorker.start``: LiteLLM's start, then remember the worker."""
+    """A ``Patch.wrap`` for ``LoggingWorker.start``: LiteLLM's start, then remember the worker.
+    The runner hook goes in now, when the patch is applied: a script's first ``asyncio.run`` may
+    end before any callback reached the worker."""
+    _install_runner_hook(patch)
 
     def start(self: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, *args, **kwargs)
@@ -87,7 +117,6 @@ def _remember_loop(patch: Patch, original: Callable[..., Any], _generic: Callabl
             if self not in _workers:
                 patch.calls += 1
                 _workers.add(self)
-            _install_runner_hook(patch)
         except Exception as exc:
             patch.record_fallback(exc)
         return result
