@@ -34,8 +34,15 @@ BIN = Path(sys.executable).parent
 pytest.importorskip("prometheus_client")
 
 # test_fast_lane_logging's groups (one of two deployments), with prometheus as the only callback.
-CONFIG = LOGGING_CONFIG.replace('callbacks: ["lane_logger.recorder", "prometheus"]', 'callbacks: ["prometheus"]')
-assert CONFIG != LOGGING_CONFIG
+# Router settings a production config carries (they act on failures, which the corpus has).
+CONFIG = LOGGING_CONFIG.replace('callbacks: ["lane_logger.recorder", "prometheus"]', 'callbacks: ["prometheus"]') + """
+router_settings:
+  routing_strategy: simple-shuffle
+  num_retries: 1
+  timeout: 30
+  cooldown_time: 5
+"""
+assert 'callbacks: ["prometheus"]' in CONFIG
 GROUPS = ("gpt-4o-mini", "gpt-4o", "balanced")
 N = int(os.environ.get("FAST_LITELLM_PROM_PARITY_N", "40"))
 
@@ -234,8 +241,11 @@ def test_config_reason():
     assert fp.config_reason({"litellm_settings": {"callbacks": "prometheus"}}, {}) is None
     assert fp.config_reason(prom, {"FAST_LITELLM_FAST_LANE_PROMETHEUS": "replay"})
     assert fp.config_reason({"litellm_settings": {"callbacks": ["prometheus", "x.y"]}}, {})
-    assert fp.config_reason({"litellm_settings": {"callbacks": ["prometheus"], "num_retries": 2}}, {})
-    assert fp.config_reason(dict(prom, router_settings={"routing_strategy": "simple-shuffle"}), {})
+    # Router settings act on failures (LiteLLM's); a strategy with its own success logger keeps the replay.
+    assert fp.config_reason({"litellm_settings": {"callbacks": ["prometheus"], "num_retries": 2}}, {}) is None
+    assert fp.config_reason(dict(prom, router_settings={"routing_strategy": "simple-shuffle"}), {}) is None
+    assert fp.config_reason(dict(prom, router_settings={"routing_strategy": "latency-based-routing"}), {})
+    assert fp.config_reason(dict(prom, router_settings=["x"]), {})
 
 
 @pytest.mark.skipif(not os.environ.get("FAST_LITELLM_PROM_WORKERS"), reason="4 workers: FAST_LITELLM_PROM_WORKERS=1")

@@ -137,12 +137,29 @@ def test_doctor_json_on_this_litellm():
             assert p["reason"], p
 
 
-def test_doctor_coverage_prints_a_table():
+def test_doctor_coverage_prints_a_table(tmp_path):
     """``doctor --coverage`` measures a sample of the price map (the whole map under
-    ``--coverage-full``) and prints one row per measure, not one long line per component."""
-    out = subprocess.run(fast_litellm_cmd() + ["doctor", "--coverage"], capture_output=True, text=True,
-                         env=_env(), timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    ``--coverage-full``) and prints one row per measure, not one long line per component.
+    A second run with the same LiteLLM, price map and package reads the stored result
+    (fast_litellm/_coverage_cache.py); ``--no-cache`` measures again, the same table."""
+    env = _env(XDG_CACHE_HOME=str(tmp_path))
+
+    def doctor(*extra):
+        out = subprocess.run(fast_litellm_cmd() + ["doctor", "--coverage", *extra], capture_output=True, text=True,
+                             env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out
+
+    out = doctor()
+    stored = sorted((tmp_path / "fast-litellm" / "coverage").glob("*.json"))
+    assert stored, list(tmp_path.rglob("*"))
+    table = out.stdout[out.stdout.index("coverage ("):]
+    for f in stored:
+        f.write_text(f.read_text().replace('"share":', '"share_edited":'))  # what a stored read would show
+    edited = doctor()
+    assert "share_edited" in edited.stdout
+    fresh = doctor("--no-cache")
+    assert fresh.stdout[fresh.stdout.index("coverage ("):] == table
     lines = out.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split() == ["component", "measure", "value"])
     rows = lines[header + 2:]

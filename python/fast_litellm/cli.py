@@ -33,7 +33,7 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"warning: import litellm failed: {exc!r}", file=sys.stderr)
     report = fast_litellm.status()
     if args.coverage or args.coverage_full:
-        from . import registry
+        from . import _coverage_cache, registry
 
         import contextlib
         import inspect
@@ -46,12 +46,16 @@ def _doctor(args: argparse.Namespace) -> int:
                 kwargs = {}
                 if "sample_every" in inspect.signature(module.coverage).parameters:
                     kwargs["sample_every"] = 1 if args.coverage_full else COVERAGE_SAMPLE_EVERY
-                try:
-                    # LiteLLM prints to stdout on models it cannot place; keep --json clean.
-                    with contextlib.redirect_stdout(io.StringIO()):
-                        report["coverage"][name] = module.coverage(**kwargs)
-                except Exception as exc:  # report, never crash doctor
-                    report["coverage"][name] = {"error": repr(exc)}
+
+                def compute(module=module, kwargs=kwargs) -> dict:
+                    try:
+                        # LiteLLM prints to stdout on models it cannot place; keep --json clean.
+                        with contextlib.redirect_stdout(io.StringIO()):
+                            return module.coverage(**kwargs)
+                    except Exception as exc:  # report, never crash doctor
+                        return {"error": repr(exc)}
+
+                report["coverage"][name] = _coverage_cache.cached(module, kwargs, compute, fresh=getattr(args, "no_cache", False))
     if args.proxy_config:
         from . import fastlane
 
@@ -298,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                    f"on a sample (every {COVERAGE_SAMPLE_EVERY}th price-map entry; a few seconds)")
     p.add_argument("--coverage-full", action="store_true",
                    help="--coverage over every price-map entry (about a minute)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compute --coverage again even if the same LiteLLM, price map and fast_litellm "
+                        "were measured before (results are kept in ~/.cache/fast-litellm/coverage)")
     p.add_argument("--proxy-config", metavar="CONFIG",
                    help="also say which model groups of this proxy config the Rust fast lane serves")
     p.set_defaults(func=_doctor)

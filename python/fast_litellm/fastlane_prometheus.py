@@ -19,10 +19,8 @@ front's own: start, upstream answered, end). Before a template is used, those
 replacements are computed for its own record and must equal what LiteLLM computed;
 otherwise that kind keeps the replay.
 
-Handled: non-streaming chat completions of single-deployment groups, with no router
-settings (LiteLLM's router counts successes per deployment for its cooldown decisions
-and does that in the replay; a single deployment without fallbacks is never cooled down
-on that count). Everything else (streams, the Responses API, groups of several
+Handled: non-streaming chat completions of single-deployment groups, with the router
+settings the front serves and simple-shuffle routing (see ``config_reason``). Everything else (streams, the Responses API, groups of several
 deployments, other callbacks, usage with cached/reasoning token details) keeps the
 replay. ``FAST_LITELLM_FAST_LANE_PROMETHEUS=replay`` keeps the replay for everything.
 """
@@ -46,12 +44,17 @@ LEARN_WAIT = 30.0  # seconds a kind waits for its learner's event before another
 _PLAIN_USAGE = {"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details"}
 
 
-# litellm_settings keys that are router settings (as fastlane._LITELLM_ROUTER_KEYS).
-_ROUTER_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries", "request_timeout")
-
-
 def config_reason(cfg: Any, env: Dict[str, str]) -> Optional[str]:
-    """Launcher side: None when Prometheus can be applied without the replay, else why not."""
+    """Launcher side: None when Prometheus can be applied without the replay, else why not.
+
+    Router settings the front serves (``fastlane.router_reason``: retries, timeouts, fallbacks,
+    cooldowns, simple-shuffle) act on failures, which LiteLLM itself handles: the front hands
+    every failed call to it. On a success LiteLLM's router only counts the deployment's
+    success for its failure-rate cooldown, and the records applied here are all of
+    single-deployment groups (``kind``), which that rate leaves alone (1.110.x: unless every one
+    of >= 1,000 calls in a minute failed); ``allowed_fails`` and fallbacks count failures only.
+    So these settings change nothing the replay would do on a success. A routing strategy other
+    than simple-shuffle learns from each success in a logger of its own: replay."""
     if (env.get(OPT_OUT) or "").strip().lower() == "replay":
         return f"{OPT_OUT}=replay"
     if not isinstance(cfg, dict):
@@ -62,9 +65,12 @@ def config_reason(cfg: Any, env: Dict[str, str]) -> Optional[str]:
         callbacks = [callbacks]
     if callbacks != ["prometheus"]:
         return "callbacks other than prometheus alone"
-    router = sorted(set(cfg.get("router_settings") or {}) | {k for k in _ROUTER_KEYS if k in ls})
-    if router:
-        return f"router settings {router} (LiteLLM's router counts successes for its cooldowns in the replay)"
+    rs = cfg.get("router_settings") or {}
+    if not isinstance(rs, dict):
+        return "router_settings is not a mapping"
+    strategy = rs.get("routing_strategy")
+    if strategy not in (None, "simple-shuffle"):
+        return f"routing_strategy {strategy} (its logger learns from every success in the replay)"
     return None
 
 

@@ -1,0 +1,77 @@
+"""``doctor --coverage`` results kept between runs.
+
+A component's coverage is a pure function of its inputs: the installed LiteLLM (version and price
+map), this package (version, its Python sources, the native build) and the sample asked for.
+Computing it plans price-map entries against LiteLLM (about 2 s sampled on 1.110.x, a minute in
+full), so the result is stored under a key made of all those inputs and read back while none of
+them changed. Any change, a different price map included (LiteLLM may fetch a newer one), is a
+new key: the table is then computed again. ``--no-cache`` always recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, Optional
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fast-litellm" / "coverage"
+
+
+def _price_map_digest() -> str:
+    import litellm
+
+    blob = json.dumps(getattr(litellm, "model_cost", {}), sort_keys=True, default=repr)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def key(module: ModuleType, kwargs: Dict[str, Any]) -> str:
+    """Everything the coverage of ``module`` depends on, hashed."""
+    import litellm
+
+    import fast_litellm
+
+    status = fast_litellm.status()["versions"]
+    source = hashlib.sha256()
+    package = Path(fast_litellm.__file__).resolve().parent
+    for file in sorted(package.rglob("*.py")):  # the component and whatever it plans with
+        source.update(file.read_bytes())
+    parts = {
+        "component": module.__name__,
+        "kwargs": kwargs,
+        "litellm": getattr(litellm, "__version__", None) or status.get("litellm"),
+        "fast_litellm": status.get("fast_litellm"),
+        "native": [status.get("native"), status.get("native_build")],
+        "source": source.hexdigest(),
+        "price_map": _price_map_digest(),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def cached(module: ModuleType, kwargs: Dict[str, Any], compute: Callable[[], Dict[str, Any]],
+           fresh: bool = False) -> Dict[str, Any]:
+    """``compute()``, or the stored result for the same inputs. A result that failed is not
+    stored; a cache that cannot be read or written only costs the computation."""
+    path: Optional[Path] = None
+    try:
+        path = cache_dir() / f"{key(module, kwargs)}.json"
+        if not fresh and path.is_file():
+            return json.loads(path.read_text())["coverage"]
+    except Exception:
+        pass
+    result = compute()
+    if path is not None and isinstance(result, dict) and "error" not in result:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"computed_at": time.time(), "coverage": result}))
+            tmp.replace(path)  # atomic: concurrent doctors never read half a file
+        except Exception:
+            pass
+    return result
