@@ -216,6 +216,10 @@ def test_prometheus_counters_equal_stock_without_replay(rig):
         assert fam in names, sorted(names)
     log = rig["fast_log"].read_text(errors="replace")
     assert "fast-lane Prometheus metrics: applied from the front's records" in log, log[-3000:]
+    # The kinds' series updates were learnt and applied directly (fastlane_prometheus_plan), not via the logger.
+    said = "\n".join(line for line in log.splitlines() if "Prometheus" in line)
+    assert "updates applied directly per record" in log, said
+    assert "through LiteLLM's logger" not in log, said
     # A second round, with every kind (group, deployment, client, zero cost or not) learnt.
     d2 = _run_parity(rig["ports"], _corpus(1908, N), rig["fast_log"])
     assert _requests(d2["fast"]) > 0

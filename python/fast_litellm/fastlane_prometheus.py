@@ -19,6 +19,11 @@ front's own: start, upstream answered, end). Before a template is used, those
 replacements are computed for its own record and must equal what LiteLLM computed;
 otherwise that kind keeps the replay.
 
+Then the kind's series updates themselves are learnt (``fastlane_prometheus_plan``: the
+logger run on probe records with every metric operation recorded, not applied) and applied
+directly to LiteLLM's own series objects; a kind whose updates cannot be explained by the
+record's quantities keeps calling the logger.
+
 Handled: non-streaming chat completions of single-deployment groups, with the router
 settings the front serves and simple-shuffle routing (see ``config_reason``). Everything else (streams, the Responses API, groups of several
 deployments, other callbacks, usage with cached/reasoning token details) keeps the
@@ -34,6 +39,8 @@ import sys
 import time
 from datetime import datetime
 from typing import Any, Dict, Optional, Tuple
+
+from . import fastlane_prometheus_plan as plans
 
 # Set by the launcher in the proxy's environment when the config qualifies (see `config_reason`).
 ENV = "FAST_LITELLM_LANE_PROMETHEUS"
@@ -173,7 +180,8 @@ class Applier:
         self._learning: Dict[str, Tuple[tuple, dict]] = {}  # call id -> (kind, record)
         self._learning_kinds: Dict[tuple, float] = {}  # kind -> when its learner was replayed
         self._cost: Dict[tuple, float] = {}
-        self.stats = {"applied": 0, "learnt": 0, "kinds_declined": 0}
+        self._plans: Dict[tuple, Optional["plans.Plan"]] = {}  # kind -> direct updates (None: the logger)
+        self.stats = {"applied": 0, "direct": 0, "learnt": 0, "kinds_declined": 0, "kinds_not_planned": 0}
 
     # -- eligibility -----------------------------------------------------------
 
@@ -372,12 +380,44 @@ class Applier:
         if tpl is None:
             return None
         kw = self._kwargs(rec, tpl)
+        plan = self._plans[k] if k in self._plans else await self._plan(k, rec, tpl)
+        if plan is not None and 0 in _usage(rec)[:2]:  # type: ignore[index]
+            plan = None  # LiteLLM skips per-token updates for 0 tokens; plans are learnt on probes with both
         try:
-            await self._event(self._shim, kw, tpl.response_obj, kw["start_time"], kw["end_time"])
+            if plan is not None:
+                plan.apply(kw)
+                self.stats["direct"] += 1
+            else:
+                await self._event(self._shim, kw, tpl.response_obj, kw["start_time"], kw["end_time"])
         except Exception:
             return False  # some series may be updated already: a replay would count them twice
         self.stats["applied"] += 1
         return True
+
+    async def _plan(self, k: tuple, rec: dict, tpl: _Template) -> Optional["plans.Plan"]:
+        """The kind's direct series updates (fastlane_prometheus_plan), or None: keep calling the logger."""
+        self._plans[k] = None  # one attempt per kind; records meanwhile call the logger
+        why = None
+        if (os.environ.get(OPT_OUT) or "").strip().lower() == "logger":
+            why = f"{OPT_OUT}=logger"
+        elif getattr(sys.modules.get("litellm.proxy.proxy_server"), "prisma_client", None) is not None:
+            why = "a database is configured (budget gauges may change per request)"
+        if why is None:
+            try:
+                plans.install()
+                recorded = []
+                for probe in plans.probe_records(rec):
+                    kw = self._kwargs(probe, tpl)
+                    recorded.append((await plans.record(self._event, self._shim, kw, tpl.response_obj), plans.features(kw)))
+                plan = self._plans[k] = plans.build(recorded)
+                sys.stderr.write(f"fast_litellm: fast-lane Prometheus series for {k[1]!r}: "
+                                 f"{len(plan.steps)} updates applied directly per record\n")
+                return plan
+            except Exception as exc:  # plans.Unplannable, or anything else: the logger call stays
+                why = repr(exc)
+        self.stats["kinds_not_planned"] += 1
+        sys.stderr.write(f"fast_litellm: fast-lane Prometheus series for {k[1]!r} through LiteLLM's logger ({why})\n")
+        return None
 
 
 _applier: Optional[Applier] = None
