@@ -28,7 +28,9 @@ use crate::held::{Attempt, Held, Outcome};
 use crate::pyjson::Node;
 use crate::pyfmt::float_repr;
 use crate::wire::{self, Format};
-use crate::{append_headers, full, lane, unix_now_f64, Body, Deployment, Front, SseState, Stats, StreamOrigin, MAX_UPSTREAM_BODY};
+use crate::stats::Stats;
+use crate::streaming::{SseState, StreamOrigin};
+use crate::{append_headers, full, lane, unix_now_f64, Body, Deployment, Front, MAX_UPSTREAM_BODY};
 
 pub const PATH: &str = "/v1/messages";
 const ANTHROPIC_VERSION: &str = "2023-06-01";

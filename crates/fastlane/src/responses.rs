@@ -26,9 +26,10 @@ use std::sync::Arc;
 use crate::held::{Attempt, Held, Outcome};
 use crate::responses_stream::{RespStreamSpec, RespStreamState};
 use crate::wire::{self, js, Format};
-use crate::{
-    append_headers, full, lane, log_record, unix_now_f64, Body, Deployment, Front, LogInput, SseState, Stats, StreamOrigin,
-};
+use crate::log_record::{log_record, LogInput};
+use crate::stats::Stats;
+use crate::streaming::{SseState, StreamOrigin};
+use crate::{append_headers, full, lane, unix_now_f64, Body, Deployment, Front};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
