@@ -77,14 +77,12 @@ pub struct Config {
     #[serde(default)]
     pub router: Option<router::RouterConfig>,
     /// The launch secret the proxy behind checks on a request carrying a held upstream
-    /// answer (`held.rs`); `None`: answers out of the envelope are replayed (a second call).
+    /// answer (`held.rs`) and on the peer header (`forwarded.rs`); `None`: answers out of
+    /// the envelope are replayed (a second call) and no peer header is sent (LiteLLM then
+    /// sees the front's address).
     #[serde(default)]
     pub secret: Option<String>,
     /// Connection limits and timeouts (see `conn.rs`).
     #[serde(default)]
     pub conn: conn::Limits,
-    /// The launch secret the Python proxy checks on the peer header (see `forwarded.rs`);
-    /// `None`: no peer header (LiteLLM then sees the front's address).
-    #[serde(default)]
-    pub peer_secret: Option<String>,
 }

@@ -93,7 +93,7 @@ impl Front {
     /// The peer header for the Python proxy (any client-supplied one removed).
     fn tell_peer(&self, parts: &mut hyper::http::request::Parts) {
         let peer = parts.extensions.get::<forwarded::Peer>().map(|p| p.0);
-        forwarded::set_peer(&mut parts.headers, self.cfg.peer_secret.as_deref(), peer);
+        forwarded::set_peer(&mut parts.headers, self.cfg.secret.as_deref(), peer);
     }
 }
 
