@@ -6,16 +6,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::held::{self, Attempt, Held};
 use crate::log_record::{log_record, LogInput};
+use crate::route::{Received, Route};
 use crate::stats::Stats;
 use crate::streaming::{SseState, StreamOrigin};
 use crate::wire::{self, Format};
-use crate::{append_headers, full, lane, providers, stream, unix_now_f64, Body, Front};
+use crate::{append_headers, full, lane, providers, stream, unix_now_f64, Body, Deployment, Front};
 
 /// The chat-completions POST LiteLLM would send `plan`'s deployment.
 fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> {
@@ -33,56 +33,49 @@ fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> 
     b.body(full(body)).ok()
 }
 
-impl Front {
-    /// A chat completion with the master key: served in Rust when inside the envelope,
-    /// else passed on.
-    pub(crate) async fn handle_chat(
-        self: &Arc<Self>,
-        mut parts: hyper::http::request::Parts,
-        mut bytes: Bytes,
-        peer: SocketAddr,
-    ) -> Response<Body> {
-        let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
-        let mut group: Option<String> = None;
-        let mut replayed = false;
-        if let Some(plan) = if log_full { None } else { self.plan(&bytes) } {
-            let guard = self.guards.get(&plan.deployment.id);
-            let routable = self.router.as_ref().map_or(true, |r| r.open(&plan.req.model));
-            group = Some(plan.req.model.clone());
-            if routable && guard.map_or(true, |g| g.open()) {
-                let attempt = if plan.req.streaming() {
-                    // `failed`: an upstream error or timeout (not an answer merely out of shape).
-                    let mut failed = false;
-                    match self.clone().serve_stream(&plan, &parts, &bytes, peer, &mut failed).await {
-                        Some(r) => Attempt::Served(r),
-                        None => Attempt::Replay { failed },
-                    }
-                } else {
-                    self.serve(&plan, &parts, &bytes, peer).await
-                };
-                let attempt = self.settle(attempt, guard, &plan.req.model);
-                match self.conclude(attempt, parts, bytes, &plan.req.model).await {
-                    Ok(resp) => return resp,
-                    Err((p, b, failed)) => (parts, bytes, replayed) = (p, b, failed),
-                }
-            }
-        }
-        let req = Request::from_parts(parts, full(bytes));
-        let resp = self.pass(req).await;
-        self.note_python_answer(&resp, true, group.as_deref(), replayed);
-        resp
-    }
+/// The chat-completions route, run by `Front::drive`.
+pub(crate) struct Chat;
 
+impl Route for Chat {
+    type Plan = wire::Plan;
+    const LOGGED: bool = true;
+
+    fn plan(front: &Front, body: &[u8]) -> Option<wire::Plan> {
+        front.plan(body)
+    }
+    fn group(plan: &wire::Plan) -> &str {
+        &plan.req.model
+    }
+    fn deployment(plan: &wire::Plan) -> &Deployment {
+        &plan.deployment
+    }
+    fn eligible(_: &Front, _: &wire::Plan) -> bool {
+        true
+    }
+    async fn serve(front: &Arc<Front>, plan: &wire::Plan, (head, body, peer): Received<'_>) -> Attempt {
+        if plan.req.streaming() {
+            // `failed`: an upstream error or timeout (not an answer merely out of shape).
+            let mut failed = false;
+            match front.clone().serve_stream(plan, head, body, peer, &mut failed).await {
+                Some(r) => Attempt::Served(r),
+                None => Attempt::Replay { failed },
+            }
+        } else {
+            front.serve(plan, head, body, peer).await
+        }
+    }
+}
+
+impl Front {
+    /// `None` also for a stream the front does not serve (streams off, or not for this
+    /// deployment's provider): unlike the other routes' ineligible requests, LiteLLM's
+    /// answer to it is then noted against no group in particular.
     fn plan(&self, body: &[u8]) -> Option<wire::Plan> {
         let req = wire::parse_request(body)?;
         if req.streaming() && !self.cfg.streams {
             return None;
         }
-        let deployments = self.cfg.groups.get(&req.model)?;
-        if deployments.is_empty() {
-            return None;
-        }
-        let d = deployments[self.pick(deployments.len())].clone();
+        let d = self.pick_in(&self.cfg.groups, &req.model)?;
         if req.streaming() && !d.provider.streams() {
             return None;
         }

@@ -12,7 +12,7 @@ use hyper::header::HeaderMap;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::stats::STATS_PATH;
-use crate::{anthropic, boxed_incoming, forwarded, full, lane, Body, Front};
+use crate::{anthropic, boxed_incoming, chat, embeddings, forwarded, full, lane, responses, Body, Front};
 
 /// The largest request body the front buffers to decide; bigger ones stream to Python.
 const MAX_DECIDE_BODY: u64 = 1 << 20;
@@ -58,15 +58,15 @@ impl Front {
                 }
             };
             if matches!(parts.uri.path(), "/v1/responses" | "/responses") {
-                return self.handle_responses(parts, bytes, peer).await;
+                return self.drive::<responses::Responses>(parts, bytes, peer).await;
             }
             if matches!(parts.uri.path(), "/v1/embeddings" | "/embeddings") {
-                return self.handle_embeddings(parts, bytes, peer).await;
+                return self.drive::<embeddings::Embeddings>(parts, bytes, peer).await;
             }
             if parts.uri.path() == anthropic::PATH {
-                return self.handle_messages(parts, bytes, peer).await;
+                return self.drive::<anthropic::Messages>(parts, bytes, peer).await;
             }
-            return self.handle_chat(parts, bytes, peer).await;
+            return self.drive::<chat::Chat>(parts, bytes, peer).await;
         }
         if req.headers().contains_key(hyper::header::UPGRADE) {
             return self.pass_upgrade(req).await;

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::guard::Guard;
 use crate::stats::Stats;
-use crate::{conn, logq, router, upstream_tls, Body, Config};
+use crate::{conn, logq, router, upstream_tls, Body, Config, Deployment};
 
 pub(crate) struct Front {
     pub(crate) cfg: Config,
@@ -122,7 +122,7 @@ pub async fn run(listener: TcpListener, cfg: Config, stats: Arc<Stats>, stop: wa
 
 impl Front {
     /// The index of one of `n` deployments, uniformly at random.
-    pub(crate) fn pick(&self, n: usize) -> usize {
+    fn pick(&self, n: usize) -> usize {
         if n <= 1 {
             return 0;
         }
@@ -134,5 +134,11 @@ impl Front {
         x ^= x >> 27;
         *s = x;
         ((x.wrapping_mul(0x2545F4914F6CDD1D) >> 33) % n as u64) as usize
+    }
+
+    /// A deployment of `model`'s group in `groups`, picked at random; `None`: no such group.
+    pub(crate) fn pick_in(&self, groups: &HashMap<String, Vec<Deployment>>, model: &str) -> Option<Deployment> {
+        let deps = groups.get(model).filter(|d| !d.is_empty())?;
+        Some(deps[self.pick(deps.len())].clone())
     }
 }

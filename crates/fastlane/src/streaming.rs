@@ -2,7 +2,6 @@
 //! goes to the client, then the client-facing body that re-emits the upstream's events
 //! one by one (cut when one leaves the verified shape).
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 use crate::log_record::{log_value, LogInput};
+use crate::route::Received;
 use crate::stats::Stats;
 use crate::{
     anthropic_stream, append_headers, lane, responses_stream, stream, unix_now_f64, upstream_tls, wire, Body, BoxError,
@@ -21,7 +21,7 @@ use crate::{
 
 /// Who asked for a stream served in Rust, and what LiteLLM would have called upstream.
 pub(crate) struct StreamOrigin<'a> {
-    pub(crate) client: (&'a hyper::http::request::Parts, &'a [u8], SocketAddr),
+    pub(crate) client: Received<'a>,
     pub(crate) group: &'a str,
     pub(crate) deployment: &'a Deployment,
     pub(crate) upstream_path: &'static str,
