@@ -667,9 +667,9 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         # FAST_LITELLM_FAST_LANE_LOG_FULL=drop keeps serving in Rust and drops (counts) records instead.
         "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "python").strip().lower() != "drop",
         # An upstream answer the front does not reproduce goes to LiteLLM with this secret, so LiteLLM
-        # builds the client's answer from it instead of calling the upstream again (fastlane_held).
+        # builds the client's answer from it instead of calling the upstream again (fastlane_held);
+        # the peer header carries it too (fastlane_peer).
         "secret": secret,
-        "peer_secret": secret,
         "conn": front_limits(env),
     }
     if anthropic:

@@ -13,7 +13,6 @@
 //! LiteLLM splits further; an error status; an unknown field) the upstream answer is held for
 //! LiteLLM to answer from (`held.rs`): one upstream call either way.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,10 +24,13 @@ use serde_json::{Map, Value};
 
 use crate::anthropic_stream::{MsgStreamState, BEFORE_CONTENT};
 use crate::held::{Attempt, Held, Outcome};
-use crate::pyjson::Node;
 use crate::pyfmt::float_repr;
+use crate::pyjson::Node;
+use crate::route::{Picked, Received, Route};
+use crate::stats::Stats;
+use crate::streaming::{SseState, StreamOrigin};
 use crate::wire::{self, Format};
-use crate::{append_headers, full, lane, unix_now_f64, Body, Deployment, Front, SseState, Stats, StreamOrigin, MAX_UPSTREAM_BODY};
+use crate::{append_headers, full, lane, unix_now_f64, Body, Deployment, Front, MAX_UPSTREAM_BODY};
 
 pub const PATH: &str = "/v1/messages";
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -366,7 +368,7 @@ impl Front {
         self: &Arc<Self>,
         req: &MsgRequest,
         d: &Deployment,
-        client: (&hyper::http::request::Parts, &[u8], SocketAddr),
+        client: Received<'_>,
     ) -> Attempt {
         let Some(format) = self.cfg.format else { return Attempt::Replay { failed: false } };
         let started = Instant::now();
@@ -454,45 +456,38 @@ impl Front {
             None => replay(false, "header not valid"),
         }
     }
+}
 
-    /// A `/v1/messages` request from the master key: served in Rust when its group is an
-    /// `anthropic/` one and the request is inside the envelope, else passed on. With
-    /// callbacks configured the route stays on LiteLLM (no log record is built for it yet).
-    pub(crate) async fn handle_messages(
-        self: &Arc<Self>,
-        mut parts: hyper::http::request::Parts,
-        mut bytes: Bytes,
-        peer: SocketAddr,
-    ) -> Response<Body> {
-        let mut group: Option<String> = None;
-        let mut replayed = false;
-        if self.log.is_none() && self.cfg.format.is_some() {
-            if let Some(req) = parse_request(&bytes) {
-                if let Some(deps) = self.cfg.anthropic.get(&req.model).filter(|d| !d.is_empty()) {
-                    let d = deps[self.pick(deps.len())].clone();
-                    group = Some(req.model.clone());
-                    let guard = self.guards.get(&d.id);
-                    let routable = self.router.as_ref().map_or(true, |r| r.open(&req.model));
-                    let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
-                    let eligible = if req.streaming { self.cfg.streams } else { priced };
-                    if eligible && routable && guard.map_or(true, |g| g.open()) {
-                        let attempt = if req.streaming {
-                            self.serve_messages_stream(&req, &d, (&parts, &bytes, peer)).await
-                        } else {
-                            self.serve_messages(&req, &d).await
-                        };
-                        let attempt = self.settle(attempt, guard, &req.model);
-                        match self.conclude(attempt, parts, bytes, &req.model).await {
-                            Ok(resp) => return resp,
-                            Err((p, b, failed)) => (parts, bytes, replayed) = (p, b, failed),
-                        }
-                    }
-                }
-            }
+/// `/v1/messages` from the master key, run by `Front::drive`: served in Rust when its group
+/// is an `anthropic/` one and the request is inside the envelope. With callbacks configured
+/// the route stays on LiteLLM (no log record is built for it yet).
+pub(crate) struct Messages;
+
+impl Route for Messages {
+    type Plan = Picked<MsgRequest>;
+    const LOGGED: bool = false;
+
+    fn plan(front: &Front, body: &[u8]) -> Option<Self::Plan> {
+        let req = parse_request(body)?;
+        let deployment = front.pick_in(&front.cfg.anthropic, &req.model)?;
+        Some(Picked { req, deployment })
+    }
+    fn group(plan: &Self::Plan) -> &str {
+        &plan.req.model
+    }
+    fn deployment(plan: &Self::Plan) -> &Deployment {
+        &plan.deployment
+    }
+    fn eligible(front: &Front, Picked { req, deployment: d }: &Self::Plan) -> bool {
+        let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
+        if req.streaming { front.cfg.streams } else { priced }
+    }
+    async fn serve(front: &Arc<Front>, Picked { req, deployment: d }: &Self::Plan, client: Received<'_>) -> Attempt {
+        if req.streaming {
+            front.serve_messages_stream(req, d, client).await
+        } else {
+            front.serve_messages(req, d).await
         }
-        let resp = self.pass(Request::from_parts(parts, full(bytes))).await;
-        self.note_python_answer(&resp, true, group.as_deref(), replayed);
-        resp
     }
 }
 

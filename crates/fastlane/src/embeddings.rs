@@ -12,11 +12,9 @@
 //! chat completion's, with the prompt tokens priced at the embedding rate and no
 //! completion tokens.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use serde::Deserialize;
@@ -25,6 +23,7 @@ use serde_json::Value;
 
 use crate::held::{Attempt, Held, Outcome};
 use crate::orjson_fmt::orjson_float_into;
+use crate::route::{Picked, Received, Route};
 use crate::wire::{self, js, Format};
 use crate::{append_headers, full, lane, Body, Deployment, Front};
 
@@ -342,45 +341,39 @@ fn dimensions_ok(req: &EmbedRequest, d: &Deployment) -> bool {
     req.dimensions.is_none() || d.upstream_model.contains("text-embedding-3")
 }
 
-impl Front {
-    /// An embeddings request with the master key: served in Rust when inside the envelope
-    /// (a group of `openai/` embedding deployments, no logging callbacks: their replay of
-    /// this route is not verified), else passed on.
-    pub(crate) async fn handle_embeddings(
-        self: &Arc<Self>,
-        mut parts: hyper::http::request::Parts,
-        mut bytes: Bytes,
-        _peer: SocketAddr,
-    ) -> Response<Body> {
-        let mut group: Option<String> = None;
-        let mut replayed = false;
-        if let (Some(format), None) = (self.cfg.format, &self.log) {
-            if let Some(req) = parse_request(&bytes) {
-                if let Some(deps) = self.cfg.embedding_groups.get(&req.model).filter(|d| !d.is_empty()) {
-                    let d = deps[self.pick(deps.len())].clone();
-                    let pin = deps.len() > 1;
-                    group = Some(req.model.clone());
-                    let guard = self.guards.get(&d.id);
-                    let routable = self.router.as_ref().map_or(true, |r| r.open(&req.model));
-                    if routable && guard.map_or(true, |g| g.open()) && dimensions_ok(&req, &d) {
-                        let attempt = self.serve_embeddings(format, &req, &d, pin).await;
-                        let attempt = self.settle(attempt, guard, &req.model);
-                        match self.conclude(attempt, parts, bytes, &req.model).await {
-                            Ok(resp) => return resp,
-                            Err((p, b, failed)) => (parts, bytes, replayed) = (p, b, failed),
-                        }
-                    }
-                }
-            }
-        }
-        let resp = self.pass(Request::from_parts(parts, full(bytes))).await;
-        self.note_python_answer(&resp, true, group.as_deref(), replayed);
-        resp
-    }
+/// Embeddings with the master key, run by `Front::drive`: a group of `openai/` embedding
+/// deployments, no logging callbacks (their replay of this route is not verified).
+pub(crate) struct Embeddings;
 
+impl Route for Embeddings {
+    type Plan = Picked<EmbedRequest>;
+    const LOGGED: bool = false;
+
+    fn plan(front: &Front, body: &[u8]) -> Option<Self::Plan> {
+        let req = parse_request(body)?;
+        let deployment = front.pick_in(&front.cfg.embedding_groups, &req.model)?;
+        Some(Picked { req, deployment })
+    }
+    fn group(plan: &Self::Plan) -> &str {
+        &plan.req.model
+    }
+    fn deployment(plan: &Self::Plan) -> &Deployment {
+        &plan.deployment
+    }
+    fn eligible(_: &Front, plan: &Self::Plan) -> bool {
+        dimensions_ok(&plan.req, &plan.deployment)
+    }
+    async fn serve(front: &Arc<Front>, plan: &Self::Plan, _: Received<'_>) -> Attempt {
+        front.serve_embeddings(&plan.req, &plan.deployment).await
+    }
+}
+
+impl Front {
     /// Call the upstream's `/embeddings` once and build LiteLLM's answer; anything else
     /// (an error status, a shape not verified, a timeout) is held for LiteLLM to answer from.
-    async fn serve_embeddings(&self, format: Format, req: &EmbedRequest, d: &Deployment, pin: bool) -> Attempt {
+    async fn serve_embeddings(&self, req: &EmbedRequest, d: &Deployment) -> Attempt {
+        let Some(format) = self.cfg.format else { return Attempt::Replay { failed: false } };
+        let pin = self.cfg.embedding_groups.get(&req.model).map_or(false, |g| g.len() > 1);
         let started = Instant::now();
         let Some(up) = upstream_request(format, req, d) else { return Attempt::Replay { failed: false } };
         let (parts, bytes) = match self.call_upstream(d, up, self.router.as_ref().map(|r| r.timeout())).await {

@@ -22,7 +22,8 @@ use hyper::http::response::Parts;
 use hyper::{Request, Response};
 
 use crate::upstream_tls::SendError;
-use crate::{full, header_pairs, Body, Deployment, Front, MAX_UPSTREAM_BODY};
+use crate::log_record::header_pairs;
+use crate::{full, Body, Deployment, Front, MAX_UPSTREAM_BODY};
 
 pub const HELD_HEADER: &str = "x-fast-litellm-held";
 

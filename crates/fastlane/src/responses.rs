@@ -8,10 +8,10 @@
 //! sha256(master key), URL-safe base64). So a later `previous_response_id` sent to LiteLLM
 //! decodes to the same deployment and upstream response.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine;
-use bytes::Bytes;
 use crypto_secretbox::aead::{Aead, AeadCore, KeyInit, OsRng};
 use crypto_secretbox::XSalsa20Poly1305;
 use hyper::header::HeaderValue;
@@ -20,15 +20,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use crate::held::{Attempt, Held, Outcome};
+use crate::log_record::{log_record, LogInput};
 use crate::responses_stream::{RespStreamSpec, RespStreamState};
+use crate::route::{Picked, Received, Route};
+use crate::stats::Stats;
+use crate::streaming::{SseState, StreamOrigin};
 use crate::wire::{self, js, Format};
-use crate::{
-    append_headers, full, lane, log_record, unix_now_f64, Body, Deployment, Front, LogInput, SseState, Stats, StreamOrigin,
-};
+use crate::{append_headers, full, lane, unix_now_f64, Body, Deployment, Front};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -259,7 +258,7 @@ impl Front {
         req: &ResponsesRequest,
         d: &Deployment,
         failed: &mut bool,
-        client: (&hyper::http::request::Parts, &[u8], SocketAddr),
+        client: Received<'_>,
     ) -> Option<Response<Body>> {
         let format = self.cfg.format?;
         let key = self.cfg.master_key.clone()?;
@@ -294,7 +293,7 @@ impl Front {
         &self,
         req: &ResponsesRequest,
         d: &Deployment,
-        client: (&hyper::http::request::Parts, &[u8], SocketAddr),
+        client: Received<'_>,
     ) -> Attempt {
         let (Some(format), Some(key)) = (self.cfg.format, self.cfg.master_key.as_deref()) else {
             return Attempt::Replay { failed: false };
@@ -360,57 +359,47 @@ impl Front {
         }
         Attempt::Served(resp)
     }
+}
 
-    /// A `/v1/responses` request with the master key: served in Rust when inside the
-    /// envelope, else passed on. With callbacks the answer leaves a log record (as for chat,
-    /// streams included). Streams only on 1.110.x (1.83.14's responses stream head
-    /// carries a cost estimate the front does not reproduce).
-    pub(crate) async fn handle_responses(
-        self: &Arc<Self>,
-        mut parts: hyper::http::request::Parts,
-        mut bytes: Bytes,
-        peer: SocketAddr,
-    ) -> Response<Body> {
-        let mut group: Option<String> = None;
-        let mut replayed = false;
-        // With callbacks, a full logging queue sends requests to LiteLLM when so configured.
-        let log_full = self.cfg.log_full_to_python && self.log.as_ref().map_or(false, |q| q.full());
-        if !log_full && self.cfg.format.is_some() {
-            if let Some(req) = parse_request(&bytes) {
-                if let Some(deps) = self.cfg.groups.get(&req.model).filter(|d| !d.is_empty()) {
-                    let d = deps[self.pick(deps.len())].clone();
-                    group = Some(req.model.clone());
-                    let guard = self.guards.get(&d.id);
-                    let routable = self.router.as_ref().map_or(true, |r| r.open(&req.model));
-                    // A stream's final usage carries LiteLLM's cost; a zero cost's rendering
-                    // was not verified, so unpriced deployments' streams stay on LiteLLM.
-                    let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
-                    let v110 = self.cfg.format == Some(Format::V1_110);
-                    let eligible = d.provider.responses() && (!req.streaming() || (v110 && self.cfg.streams && priced));
-                    // LiteLLM's /responses client applies the deployment's own ssl_verify and
-                    // client certificate (its chat client does not): https stays on LiteLLM here.
-                    let eligible = eligible && d.tls.is_none();
-                    if eligible && routable && guard.map_or(true, |g| g.open()) {
-                        let attempt = if req.streaming() {
-                            let mut failed = false;
-                            match self.serve_responses_stream(&req, &d, &mut failed, (&parts, &bytes, peer)).await {
-                                Some(r) => Attempt::Served(r),
-                                None => Attempt::Replay { failed },
-                            }
-                        } else {
-                            self.serve_responses(&req, &d, (&parts, &bytes, peer)).await
-                        };
-                        let attempt = self.settle(attempt, guard, &req.model);
-                        match self.conclude(attempt, parts, bytes, &req.model).await {
-                            Ok(resp) => return resp,
-                            Err((p, b, failed)) => (parts, bytes, replayed) = (p, b, failed),
-                        }
-                    }
-                }
+/// `/v1/responses` with the master key, run by `Front::drive`. With callbacks the answer
+/// leaves a log record (as for chat, streams included). Streams only on 1.110.x (1.83.14's
+/// responses stream head carries a cost estimate the front does not reproduce).
+pub(crate) struct Responses;
+
+impl Route for Responses {
+    type Plan = Picked<ResponsesRequest>;
+    const LOGGED: bool = true;
+
+    fn plan(front: &Front, body: &[u8]) -> Option<Self::Plan> {
+        let req = parse_request(body)?;
+        let deployment = front.pick_in(&front.cfg.groups, &req.model)?;
+        Some(Picked { req, deployment })
+    }
+    fn group(plan: &Self::Plan) -> &str {
+        &plan.req.model
+    }
+    fn deployment(plan: &Self::Plan) -> &Deployment {
+        &plan.deployment
+    }
+    fn eligible(front: &Front, Picked { req, deployment: d }: &Self::Plan) -> bool {
+        // A stream's final usage carries LiteLLM's cost; a zero cost's rendering
+        // was not verified, so unpriced deployments' streams stay on LiteLLM.
+        let priced = d.input_cost_per_token + d.output_cost_per_token > 0.0;
+        let v110 = front.cfg.format == Some(Format::V1_110);
+        let eligible = d.provider.responses() && (!req.streaming() || (v110 && front.cfg.streams && priced));
+        // LiteLLM's /responses client applies the deployment's own ssl_verify and
+        // client certificate (its chat client does not): https stays on LiteLLM here.
+        eligible && d.tls.is_none()
+    }
+    async fn serve(front: &Arc<Front>, Picked { req, deployment: d }: &Self::Plan, client: Received<'_>) -> Attempt {
+        if req.streaming() {
+            let mut failed = false;
+            match front.serve_responses_stream(req, d, &mut failed, client).await {
+                Some(r) => Attempt::Served(r),
+                None => Attempt::Replay { failed },
             }
+        } else {
+            front.serve_responses(req, d, client).await
         }
-        let resp = self.pass(Request::from_parts(parts, full(bytes))).await;
-        self.note_python_answer(&resp, true, group.as_deref(), replayed);
-        resp
     }
 }

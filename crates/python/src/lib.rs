@@ -14,7 +14,6 @@ mod audit;
 mod cost;
 mod fastlane;
 mod ratelimit;
-mod ratelimit_v3_110;
 mod route_select;
 mod tokens;
 mod transport;
@@ -35,7 +34,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cost::register(m)?;
     fastlane::register(m)?;
     ratelimit::register(m)?;
-    ratelimit_v3_110::register(m)?;
     route_select::register(m)?;
     tokens::register(m)?;
     transport::register(m)?;
