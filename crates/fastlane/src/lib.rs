@@ -29,6 +29,7 @@ mod providers;
 mod responses;
 mod responses_stream;
 mod router;
+mod server_shapes;
 mod sse;
 mod stream;
 mod upstream_tls;
@@ -718,7 +719,8 @@ impl Front {
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let hold = |parts, bytes| Held::new(held::Outcome::Answer(parts, bytes), d, "/chat/completions", pin);
         let answer = match &d.provider {
-            providers::Provider::Openai => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model),
+            providers::Provider::Openai => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
+                .or_else(|| server_shapes::parse(&bytes, &parts.headers, &d.upstream_model)),
             providers::Provider::HostedVllm => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
                 .or_else(|| providers::parse_vllm(&bytes, &parts.headers, &d.upstream_model)),
             providers::Provider::Azure { .. } => providers::split_azure(&bytes).and_then(|(rest, filters)| {
