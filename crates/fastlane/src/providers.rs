@@ -16,6 +16,8 @@
 //!   `tool_calls: []`, `stop_reason: null`, `prompt_logprobs: null`, no fingerprint) is served as
 //!   LiteLLM prints it: a bare message, `stop_reason` in the choice's `provider_specific_fields`
 //!   (1.110.x: also after `logprobs`), plain usage.
+//!   On `openai/` LiteLLM 1.83.x prints the same answer with the message's
+//!   `provider_specific_fields: {"refusal": null}` (`server_shapes.rs`).
 //!
 //! The launcher (`fastlane.py`) says which provider a deployment is and resolves the API
 //! version as LiteLLM does (the deployment's, else `AZURE_API_VERSION`, else LiteLLM's default).
