@@ -60,7 +60,8 @@ CONFIG = ("model_list:\n" + "".join(_deployment(g, k) for g, keys in GROUPS.item
 
 # Which lane answers each shape (both verified LiteLLM versions); every other shape: python.
 SERVED_IN_RUST = {"envelope", "openai", "openai_2024", "openai_length", "openai_flex", "openai+headers",
-                  "openai+headers_full"}
+                  "openai+headers_full", "openai_2023", "vllm", "vllm_new", "vllm+headers_full", "sglang", "llamacpp",
+                  "ollama", "lmstudio", "tgi", "localai"}
 CASES = ([(v, None) for v in mv.VARIANTS] + [(e, None) for e in mv.ERRORS] + [("openai", "openai")]
          + [("openai", "openai_full"), ("vllm", "openai_full")])
 

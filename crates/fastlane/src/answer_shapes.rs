@@ -22,6 +22,8 @@ pub struct Extras {
     pub service_tier: Option<String>,
     /// Azure's content-filter annotations (`providers.rs`).
     pub filters: crate::providers::Filters,
+    /// Another server's answer shape (`server_shapes.rs`), rendered by its own rules.
+    pub server: Option<Box<crate::server_shapes::Shape>>,
 }
 
 const PROMPT_DETAILS: &[&str] = &["cached_tokens", "audio_tokens"];

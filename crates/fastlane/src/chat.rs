@@ -15,7 +15,7 @@ use crate::route::{Received, Route};
 use crate::stats::Stats;
 use crate::streaming::{SseState, StreamOrigin};
 use crate::wire::{self, Format};
-use crate::{append_headers, full, lane, providers, stream, unix_now_f64, Body, Deployment, Front};
+use crate::{append_headers, full, lane, providers, server_shapes, stream, unix_now_f64, Body, Deployment, Front};
 
 /// The chat-completions POST LiteLLM would send `plan`'s deployment.
 fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> {
@@ -105,7 +105,8 @@ impl Front {
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let hold = |parts, bytes| Held::new(held::Outcome::Answer(parts, bytes), d, "/chat/completions", pin);
         let answer = match &d.provider {
-            providers::Provider::Openai => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model),
+            providers::Provider::Openai => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
+                .or_else(|| server_shapes::parse(&bytes, &parts.headers, &d.upstream_model)),
             providers::Provider::HostedVllm => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
                 .or_else(|| providers::parse_vllm(&bytes, &parts.headers, &d.upstream_model)),
             providers::Provider::Azure { .. } => providers::split_azure(&bytes).and_then(|(rest, filters)| {

@@ -29,6 +29,7 @@ mod providers;
 mod responses;
 mod responses_stream;
 mod router;
+mod server_shapes;
 mod sse;
 mod stream;
 mod upstream_tls;

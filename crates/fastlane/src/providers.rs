@@ -16,6 +16,8 @@
 //!   `tool_calls: []`, `stop_reason: null`, `prompt_logprobs: null`, no fingerprint) is served as
 //!   LiteLLM prints it: a bare message, `stop_reason` in the choice's `provider_specific_fields`
 //!   (1.110.x: also after `logprobs`), plain usage.
+//!   On `openai/` LiteLLM 1.83.x prints the same answer with the message's
+//!   `provider_specific_fields: {"refusal": null}` (`server_shapes.rs`).
 //!
 //! The launcher (`fastlane.py`) says which provider a deployment is and resolves the API
 //! version as LiteLLM does (the deployment's, else `AZURE_API_VERSION`, else LiteLLM's default).
@@ -237,27 +239,10 @@ pub fn top_tail(f: &Filters) -> String {
     }
 }
 
-/// Compact JSON as Python's `json.dumps(..., separators=(",", ":"))` prints it, keys in document
-/// order; `None` for values whose printing was not verified (floats, strings beyond printable ASCII).
+/// Compact JSON as LiteLLM prints it, keys in document order; no floats (their printing in
+/// Azure's annotations was not verified).
 fn render(v: &J) -> Option<String> {
-    Some(match v {
-        J::Null => "null".into(),
-        J::Bool(b) => b.to_string(),
-        J::Num(n) if n.is_i64() || n.is_u64() => n.to_string(),
-        J::Num(_) => return None,
-        J::Str(s) => {
-            if !s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
-                return None;
-            }
-            js(s)
-        }
-        J::Arr(a) => format!("[{}]", a.iter().map(render).collect::<Option<Vec<_>>>()?.join(",")),
-        J::Obj(m) => {
-            let parts: Option<Vec<String>> =
-                m.iter().map(|(k, x)| Some(format!("{}:{}", render(&J::Str(k.clone()))?, render(x)?))).collect();
-            format!("{{{}}}", parts?.join(","))
-        }
-    })
+    crate::server_shapes::render_json(v, false)
 }
 
 #[cfg(test)]

@@ -224,6 +224,9 @@ pub fn js(s: &str) -> String {
 
 /// The body LiteLLM's proxy returns (compact JSON, UTF-8, its key order).
 pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8> {
+    if let Some(shape) = &a.extras.server {
+        return crate::server_shapes::render(format, a, shape, requested_model);
+    }
     let message = answer_shapes::render_message(format, &a.content, &a.extras);
     let fields = providers::choice_fields(&a.extras.filters);
     let choice_tail = match format {
