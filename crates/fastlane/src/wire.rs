@@ -195,6 +195,11 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
         return None;
     }
     let content = m.get("content")?.as_str()?.to_string();
+    // LiteLLM moves a leading `<think>...</think>` (or `<thinking>`, `<budget:thinking>`) into
+    // `reasoning_content`: such an answer is held for LiteLLM to print.
+    if ["<think>", "<thinking>", "<budget:thinking>"].iter().any(|t| content.starts_with(t)) {
+        return None;
+    }
     let u = o["usage"].as_object()?;
     let details = answer_shapes::usage_extras(u)?;
     if !["prompt_tokens", "completion_tokens", "total_tokens"].iter().all(|k| u.contains_key(*k)) {
@@ -358,4 +363,27 @@ pub fn litellm_headers(
         put("x-content-type-options", "nosniff".into());
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(content: &str) -> Vec<u8> {
+        format!(
+            r#"{{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{{"index":0,"message":{{"role":"assistant","content":{},"refusal":null}},"logprobs":null,"finish_reason":"stop"}}],"usage":{{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}},"system_fingerprint":"fp"}}"#,
+            serde_json::to_string(content).unwrap()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn reasoning_tags_leading_the_content_are_held() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/json".parse().unwrap());
+        assert!(parse_upstream(&answer("hi <think>x</think>"), &h, "m").is_some());
+        for c in ["<think>a</think>b", "<thinking>a</thinking>b", "<budget:thinking>a</budget:thinking>"] {
+            assert!(parse_upstream(&answer(c), &h, "m").is_none(), "{c}");
+        }
+    }
 }
