@@ -25,6 +25,7 @@ pub mod orjson_fmt;
 pub mod pyfmt;
 mod pyjson;
 mod held;
+mod provider_streams;
 mod providers;
 mod responses;
 mod responses_stream;
@@ -361,7 +362,7 @@ fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> 
     }
     let body = match d.provider {
         providers::Provider::Openai => wire::upstream_body(format, &plan.req, &d.upstream_model),
-        // Their streams go to LiteLLM (`plan`): only non-streaming requests get here.
+        _ if plan.req.streaming() => provider_streams::request_body(format, d, &plan.req),
         _ => providers::request_body(format, d, &plan.req.messages),
     };
     b.body(full(body)).ok()
