@@ -9,11 +9,15 @@ records every call. For each case the same request goes through the stock proxy 
   (``api-key``; 1.83.x also a Bearer ``authorization``), body;
 * status, body (ids/created masked) and headers (timings, call id, date masked) equal stock's;
 * the lane is ``rust`` where the front reproduces LiteLLM (non-streaming answers in the
-  verified shapes, Azure's content-filter annotations included) and ``python`` elsewhere
-  (Azure and hosted_vllm streams go to LiteLLM before any upstream call; answers out of shape are handed to
-  LiteLLM with the upstream answer the front holds).
+  verified shapes, Azure's content-filter annotations included; streams in Azure's and vLLM's
+  own shapes) and ``python`` elsewhere (answers out of shape are handed to LiteLLM with the
+  upstream answer the front holds; streams out of shape from their first event are replayed).
 
-The generated Azure filter annotations are sampled (``AZURE_CORPUS`` seeds);
+Streams are generated (``mock_providers.stream_chunks``: Azure's prompt-filter chunk and filter
+results per chunk, vLLM's ``stop_reason`` and reasoning deltas; text lengths, empty pieces, stop
+reasons, usage chunks) and compared event by event, with and without ``include_usage``.
+
+The generated Azure filter annotations and streams are sampled (``AZURE_CORPUS``, ``STREAM_SEEDS``);
 ``FAST_LITELLM_PROVIDER_CORPUS=full`` runs all of them.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -33,6 +38,7 @@ if not hasattr(native, "fastlane_serve"):
 
 sys.path.insert(0, str(Path(__file__).parent))
 import mock_answer_variants as mv  # noqa: E402
+import mock_providers  # noqa: E402
 from test_fast_lane import KEY, _call, _lane, _norm_headers  # noqa: E402
 from test_fast_lane_answers import _norm  # noqa: E402
 from test_fast_lane_router import stock_and_fast  # noqa: E402
@@ -72,6 +78,9 @@ ANSWERS += [(g, "azure_gen", s) for g in ("az", "az-pair") for s in AZURE_CORPUS
 ANSWERS += [("vllm", v, None) for v in mv.VARIANTS]
 ERRORS = [("az-err", e, None) for e in ("error_400", "error_401", "error_429")]
 STREAMS = [("az", v) for v in ("openai", "plain", "vllm")] + [("vllm", "vllm")]
+STREAM_SEEDS = list(range(80)) if FULL else list(range(8))
+GENERATED_STREAMS = [(g, v, s) for g, v in (("az", "azure_stream"), ("az-pair", "azure_stream"),
+                                               ("vllm", "vllm_stream")) for s in STREAM_SEEDS]
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +146,59 @@ def test_azure_errors_held_not_repeated(rig, group, variant, seed):
 
 
 @pytest.mark.parametrize("group,variant", STREAMS, ids=[f"{g}-{v}" for g, v in STREAMS])
-def test_streams_go_to_litellm(rig, group, variant):
+def test_openai_stream_shapes_on_providers(rig, group, variant):
+    """OpenAI's and vLLM's stream shapes (mock_stream_variants) from an Azure or hosted_vllm upstream."""
     r = _both(rig, group, f"variant={variant}", {"stream": True, "stream_options": {"include_usage": True}})
-    assert _check(rig, group, r) == "python"
+    assert _check(rig, group, r) == "rust"
+
+
+def _norm_stream(raw: bytes) -> bytes:
+    # The pattern of ids (one per stream, one per chunk, LiteLLM's own) must match, not their values.
+    seen: dict = {}
+
+    def one(m):
+        return b'"id":"<id%d>"' % seen.setdefault(m.group(1), len(seen))
+
+    raw = re.sub(rb'"id":"([^"]*)"', one, raw)
+    return re.sub(rb'"created":\d+', b'"created":0', raw)
+
+
+def _check_stream(rig, group, r, replayed=False):
+    (s_status, s_hdrs, s_raw, s_calls), (f_status, f_hdrs, f_raw, f_calls) = r["stock"], r["fast"]
+    assert len(s_calls) == 1 and len(f_calls) == 1 + replayed, (len(s_calls), len(f_calls))
+    key = lambda c: json.dumps(c, sort_keys=True)  # noqa: E731
+    if len(rig["ids"][group]) == 1:
+        assert key(f_calls[0]) == key(s_calls[0]), (s_calls, f_calls)
+    assert f_status == s_status == 200, (s_raw[:400], f_raw[:400])
+    assert s_raw.endswith(b"data: [DONE]\n\n"), s_raw[-300:]
+    s_events, f_events = _norm_stream(s_raw).split(b"\n\n"), _norm_stream(f_raw).split(b"\n\n")
+    for i, (a, b) in enumerate(zip(s_events, f_events)):
+        assert a == b, (i, a[:800], b[:800])
+    assert len(s_events) == len(f_events), (s_events[-3:], f_events[-3:])
+    ids = rig["ids"][group] if len(rig["ids"][group]) > 1 else None
+    assert _norm_headers(f_hdrs, ids) == _norm_headers(s_hdrs, ids)
+    return _lane(f_hdrs)
+
+
+STREAM_REPLAYS: list = []
+
+
+@pytest.mark.parametrize("group,variant,seed", GENERATED_STREAMS, ids=[f"{g}-{v}{s}" for g, v, s in GENERATED_STREAMS])
+def test_generated_streams(rig, group, variant, seed):
+    """Azure's and vLLM's stream shapes, served in Rust event for event as LiteLLM emits them."""
+    for include_usage in (None, True, False):
+        extra = {"stream": True}
+        if include_usage is not None:
+            extra["stream_options"] = {"include_usage": include_usage}
+        r = _both(rig, group, f"variant={variant};seed={seed}", extra)
+        # vLLM's reasoning with include_usage: LiteLLM counts reasoning tokens itself; the front
+        # sees it before sending a byte and LiteLLM answers (a second upstream call).
+        events = mock_providers.stream_chunks(variant, seed, "gpt-4o-mini", bool(include_usage))
+        reasoning = any(isinstance(e, dict) and e["choices"] and {"reasoning", "reasoning_content"} & set(e["choices"][0]["delta"])
+                        for e in events)
+        want = "python" if reasoning and include_usage else "rust"
+        STREAM_REPLAYS.extend([seed] if want == "python" else [])
+        assert _check_stream(rig, group, r, replayed=want == "python") == want, (seed, include_usage)
 
 
 def test_azure_ad_token_group_goes_to_litellm(rig):
@@ -150,7 +209,8 @@ def test_azure_ad_token_group_goes_to_litellm(rig):
 def test_no_replays(rig):
     _, _, raw = _call(rig["fast"], "GET", "/_fast_litellm/stats", None, {"Authorization": f"Bearer {KEY}"})
     stats = json.loads(raw)
-    assert stats["replayed"] == 0, stats
+    # Only the streams expected to be replayed (vLLM reasoning with include_usage).
+    assert stats["replayed"] == len(STREAM_REPLAYS), (stats, STREAM_REPLAYS)
 
 
 def test_azure_api_version_resolved_as_litellm_does():

@@ -130,6 +130,21 @@ def _embeddings(body: dict) -> dict:
             "usage": {"prompt_tokens": n, "total_tokens": n}}
 
 
+_AZURE_FILTERS = {"hate": {"filtered": False, "severity": "safe"}, "self_harm": {"filtered": False, "severity": "safe"},
+                  "sexual": {"filtered": False, "severity": "safe"}, "violence": {"filtered": False, "severity": "safe"}}
+
+
+def _azure_chunks(chunks):
+    """Azure OpenAI's stream: a first chunk of the prompt's filter results, each choice's filter results."""
+    yield {"choices": [], "created": 0, "id": "", "model": "", "object": "",
+           "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _AZURE_FILTERS}]}
+    for c in chunks:
+        for choice in c["choices"]:
+            text = choice["delta"].get("content")
+            choice["content_filter_results"] = _AZURE_FILTERS if text and choice["finish_reason"] is None else {}
+        yield c
+
+
 def _chat_chunks(model: str, body: dict = None, d: dict = None):
     """SSE chunks. Directives (tests only): ``pieces=a|b|c`` content pieces, ``finish=``,
     ``first=role|none|text`` (a role-only opening chunk, none, or the role with the first piece),
@@ -261,7 +276,10 @@ async def chat(request: web.Request) -> web.StreamResponse:
         err = {"error": {"message": "mock upstream error", "type": "mock_error", "param": None, "code": d["status"]}}
         return web.json_response(err, status=int(d["status"]))
     if body.get("stream"):
-        return await _sse(request, ((None, c) for c in _chat_chunks(model, body, d)), float(d.get("gap", 0)))
+        chunks = _chat_chunks(model, body, d)
+        if request.get("shape") == "azure":
+            chunks = _azure_chunks(chunks)
+        return await _sse(request, ((None, c) for c in chunks), float(d.get("gap", 0)))
     out = _shaped_completion(d.get("model", model), request.get("shape", SHAPE))
     if "usage" in d:
         p, c = (int(x) for x in d["usage"].split(","))

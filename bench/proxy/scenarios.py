@@ -149,6 +149,8 @@ SCENARIOS = [
     Scenario("azure", f"an azure/ deployment (api_version {AZURE_API_VERSION}): the mock answers on "
              "/openai/deployments/<d>/chat/completions?api-version=... in Azure's shape (content filter results)",
              lambda c: merge(_azure(c), _key())),
+    Scenario("azure-stream", "azure with \"stream\": true: the mock streams Azure's shape (a prompt-filter chunk, "
+             "content filter results per chunk)", lambda c: merge(_azure(c), _key()), body=dict(CHAT_BODY, stream=True)),
     Scenario("embeddings", "/v1/embeddings on an openai/ embedding deployment (1536 floats; LiteLLM does not let the openai SDK ask for base64)",
              lambda c: merge(_openai(c, model="text-embedding-3-small"), _key()),
              endpoint="/v1/embeddings", body=dict(EMBED_BODY)),

@@ -562,6 +562,7 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, 
                 declined[name] = "model is not priced with plain per-token rates"
                 break
             d = {k: v for k, v in d.items() if k != "_raw"}
+            d = providers.with_azure_streams(d, _price_ok)
             bound.append(dict(d, id=ids.pop(), input_cost_per_token=rates[0], output_cost_per_token=rates[1]))
         else:
             out[name] = bound
@@ -682,7 +683,9 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
                + _responses_kinds(cfg) + "; everything else via LiteLLM")
         if providers.streams_to_litellm(groups):
-            msg += f"; streams and /v1/responses of {providers.streams_to_litellm(groups)} go to LiteLLM (provider)"
+            msg += f"; streams of {providers.streams_to_litellm(groups)} go to LiteLLM (azure stream pricing)"
+        if providers.responses_to_litellm(groups):
+            msg += f"; /v1/responses of {providers.responses_to_litellm(groups)} go to LiteLLM (provider)"
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")

@@ -9,12 +9,16 @@ the deployment's ``provider`` (``crates/fastlane/src/providers.rs``):
   completions?api-version=<v>``, key in ``api-key``). The API version is LiteLLM's: the deployment's
   ``api_version``, else ``AZURE_API_VERSION`` (the process environment after the config's
   ``environment_variables``), else LiteLLM's ``AZURE_DEFAULT_API_VERSION``. Priced as LiteLLM prices
-  it: the ``azure/<model>`` entry of its map (the rates ``/model/info`` reports). Streams go to
-  LiteLLM (Azure's stream shape, with its filter-result chunks, is not reproduced).
+  it: the ``azure/<model>`` entry of its map (the rates ``/model/info`` reports). Streams are
+  re-emitted as LiteLLM emits them (its prompt-filter chunk dropped or emptied, each chunk's
+  ``content_filter_results`` first in its choice: ``provider_streams.rs``); LiteLLM 1.110.x prices
+  their usage chunk by the model name Azure reports, at the unprefixed map entry's rates
+  (``azure_streams``): a deployment whose name the map does not price streams through LiteLLM.
 
 * ``hosted_vllm/<model>``: vLLM's OpenAI-compatible server, for a model LiteLLM's map does not price
   (LiteLLM 1.110.x then prints no cost header, 1.83.x zero costs): ``POST <api_base>/chat/completions``
-  through LiteLLM's generic HTTP handler (``Accept: */*``, ``"stream": false``). Streams go to LiteLLM.
+  through LiteLLM's generic HTTP handler (``Accept: */*``, ``"stream": false``). Streams: OpenAI's
+  request with those headers, vLLM's stream shape as for ``openai/``.
 
 Other prefixes go to LiteLLM; docs/deployment.md, "Providers on the fast lane", says why for each.
 """
@@ -108,6 +112,43 @@ def price_key(deployment: Dict[str, Any]) -> str:
     return deployment["upstream_model"]
 
 
+def azure_streams(upstream_model: str, price_ok: Any) -> Optional[Dict[str, Any]]:
+    """How LiteLLM 1.110.x prices an Azure deployment's stream (its usage chunk's ``cost``): by the
+    model name Azure reports in the chunks, at that name's unprefixed map entry. The names the
+    front accepts: the deployment's own and its dated versions priced the same (``<name>-YYYY-MM-DD``,
+    as Azure reports them); None (streams go to LiteLLM) when the map does not price the name.
+    ``price_ok(info, key)``: plain per-token rates, as for the deployment's own price."""
+    try:
+        import litellm
+
+        cost = dict(litellm.model_cost)
+    except Exception:
+        return None
+    rates = lambda k: price_ok(dict(cost[k], key=k), k) if isinstance(cost.get(k), dict) else None  # noqa: E731
+    own = rates(upstream_model)
+    if own is None:
+        return None
+    dated = re.compile(re.escape(upstream_model) + r"-\d{4}-\d{2}-\d{2}")
+    models = [upstream_model] + sorted(k for k in cost if dated.fullmatch(k) and rates(k) == own)
+    return {"models": models, "input_cost_per_token": own[0], "output_cost_per_token": own[1]}
+
+
+def with_azure_streams(deployment: Dict[str, Any], price_ok: Any) -> Dict[str, Any]:
+    """An Azure deployment with its streams' pricing (``azure_streams``) when LiteLLM's map has it."""
+    provider = deployment.get("provider") or {}
+    if provider.get("kind") != "azure":
+        return deployment
+    streams = azure_streams(deployment["upstream_model"], price_ok)
+    return deployment if streams is None else dict(deployment, provider=dict(provider, streams=streams))
+
+
 def streams_to_litellm(groups: Dict[str, list]) -> List[str]:
-    """The served groups whose streams go to LiteLLM (a provider whose stream shape is not reproduced)."""
+    """The served groups whose streams go to LiteLLM (Azure deployments whose stream pricing is unknown)."""
+    return sorted(name for name, deps in groups.items()
+                  if any((d.get("provider") or {}).get("kind") == "azure" and not d["provider"].get("streams")
+                         for d in deps))
+
+
+def responses_to_litellm(groups: Dict[str, list]) -> List[str]:
+    """The served groups whose /v1/responses go to LiteLLM (any provider but openai/)."""
     return sorted(name for name, deps in groups.items() if any(d.get("provider") for d in deps))

@@ -15,7 +15,7 @@ use crate::route::{Received, Route};
 use crate::stats::Stats;
 use crate::streaming::{SseState, StreamOrigin};
 use crate::wire::{self, Format};
-use crate::{append_headers, full, lane, providers, server_shapes, stream, unix_now_f64, Body, Deployment, Front};
+use crate::{append_headers, full, lane, provider_streams, providers, server_shapes, stream, unix_now_f64, Body, Deployment, Front};
 
 /// The chat-completions POST LiteLLM would send `plan`'s deployment.
 fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> {
@@ -27,7 +27,7 @@ fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> 
     }
     let body = match d.provider {
         providers::Provider::Openai => wire::upstream_body(format, &plan.req, &d.upstream_model),
-        // Their streams go to LiteLLM (`plan`): only non-streaming requests get here.
+        _ if plan.req.streaming() => provider_streams::request_body(format, d, &plan.req),
         _ => providers::request_body(format, d, &plan.req.messages),
     };
     b.body(full(body)).ok()

@@ -25,6 +25,7 @@ pub mod orjson_fmt;
 pub mod pyfmt;
 mod pyjson;
 mod held;
+mod provider_streams;
 mod providers;
 mod responses;
 mod responses_stream;

@@ -6,12 +6,14 @@
 //!   in the body. Azure's content-filter annotations come back as LiteLLM passes them: a
 //!   choice's `content_filter_results` inside that choice's `provider_specific_fields`, the
 //!   top-level `prompt_filter_results` after `usage`, each in Azure's key order. Azure streams
-//!   (a first chunk of prompt filter results, filter results per chunk) are not reproduced:
-//!   they go to LiteLLM before any upstream call.
+//!   (a first chunk of prompt filter results, filter results per chunk) are re-emitted as
+//!   LiteLLM emits them (`provider_streams.rs`) when the launcher resolved their pricing;
+//!   else they go to LiteLLM before any upstream call.
 //!
 //! * `hosted_vllm/<model>` (a model LiteLLM's map does not price): `<api_base>/chat/completions`
 //!   with `Accept: */*` and `"stream": false`; LiteLLM 1.110.x prints no cost header at all,
-//!   1.83.x zero costs. Its streams go to LiteLLM (the unpriced usage chunk is not verified).
+//!   1.83.x zero costs. Its streams are OpenAI's request and vLLM's stream shape (`stream.rs`),
+//!   with the same headers.
 //!   Besides OpenAI's shapes, vLLM's own answer (0.6+: `reasoning_content: null`,
 //!   `tool_calls: []`, `stop_reason: null`, `prompt_logprobs: null`, no fingerprint) is served as
 //!   LiteLLM prints it: a bare message, `stop_reason` in the choice's `provider_specific_fields`
@@ -30,14 +32,19 @@ use crate::wire::{js, Answer, Format};
 use crate::Deployment;
 
 /// How the front calls a deployment's upstream.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Provider {
     /// An OpenAI-shaped API at `api_base` (`openai/`).
     #[default]
     Openai,
-    /// Azure OpenAI (`azure/`): the deployment route and its `api-version`.
-    Azure { api_version: String },
+    /// Azure OpenAI (`azure/`): the deployment route and its `api-version`; `streams`: what
+    /// its streams are priced by (`None`: they go to LiteLLM).
+    Azure {
+        api_version: String,
+        #[serde(default)]
+        streams: Option<crate::provider_streams::AzureStreams>,
+    },
     /// vLLM's OpenAI-compatible server (`hosted_vllm/`), a model LiteLLM's map does not price:
     /// LiteLLM's generic HTTP handler (`Accept: */*`, `"stream": false`), no cost.
     HostedVllm,
@@ -46,7 +53,7 @@ pub enum Provider {
 impl Provider {
     /// Streams this provider's upstream sends in a shape the front re-emits.
     pub fn streams(&self) -> bool {
-        matches!(self, Provider::Openai)
+        matches!(self, Provider::Openai | Provider::HostedVllm | Provider::Azure { streams: Some(_), .. })
     }
 
     /// `/v1/responses` goes to LiteLLM for anything but `openai/`.
@@ -64,7 +71,7 @@ impl Provider {
 pub fn upstream_url(d: &Deployment, path: &str) -> String {
     match &d.provider {
         Provider::Openai | Provider::HostedVllm => format!("{}{}", d.api_base, path),
-        Provider::Azure { api_version } => {
+        Provider::Azure { api_version, .. } => {
             format!("{}/openai/deployments/{}{}?api-version={}", d.api_base, d.upstream_model, path, api_version)
         }
     }
@@ -241,7 +248,7 @@ pub fn top_tail(f: &Filters) -> String {
 
 /// Compact JSON as LiteLLM prints it, keys in document order; no floats (their printing in
 /// Azure's annotations was not verified).
-fn render(v: &J) -> Option<String> {
+pub(crate) fn render(v: &J) -> Option<String> {
     crate::server_shapes::render_json(v, false)
 }
 
@@ -265,7 +272,7 @@ mod tests {
 
     #[test]
     fn azure_url_and_headers() {
-        let d = dep(Provider::Azure { api_version: "2024-10-21".into() });
+        let d = dep(Provider::Azure { api_version: "2024-10-21".into(), streams: None });
         assert_eq!(
             upstream_url(&d, "/chat/completions"),
             "http://h:1/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"

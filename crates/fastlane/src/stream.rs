@@ -4,7 +4,8 @@
 //! first chunk only, empty/null content dropped, `finish_reason` in a chunk of its own,
 //! vLLM's `stop_reason` per version, the usage chunk per version, `data: [DONE]`). The
 //! shapes of real OpenAI-compatible servers this covers, and the ones it replays, are
-//! the corpus of `tests/test_fast_lane_streams.py`.
+//! the corpus of `tests/test_fast_lane_streams.py`. Azure's and hosted_vllm's own fields
+//! (filter results, reasoning) go through `provider_streams.rs` first.
 //!
 //! Nothing is buffered beyond one event: each upstream event produces its output as
 //! soon as it is complete. The response head is only sent once the first event has
@@ -16,7 +17,7 @@
 use serde_json::{Map, Value};
 
 use crate::sse::SseReader;
-use crate::wire::{cost_of, js, Format};
+use crate::wire::{js, Format};
 use crate::Deployment;
 
 /// Why a stream left the verified shape.
@@ -46,6 +47,10 @@ pub struct StreamState {
     finished: bool,
     usage_seen: bool,
     done: bool,
+    /// Azure's prompt-filter chunk was seen (`provider_streams`).
+    prompt_seen: bool,
+    /// An event after the first one was accepted.
+    settled: bool,
 }
 
 fn unix_now() -> u64 {
@@ -84,6 +89,8 @@ impl StreamState {
             finished: false,
             usage_seen: false,
             done: false,
+            prompt_seen: false,
+            settled: false,
         }
     }
 
@@ -107,7 +114,9 @@ impl StreamState {
 
     /// True once at least one event produced output (the head may be sent).
     pub fn started(&self) -> bool {
-        self.emitted_first
+        // A vLLM stream's head waits for its second event too: reasoning, which the front
+        // declines with `include_usage`, comes right after the role chunk.
+        self.emitted_first && (self.settled || !crate::provider_streams::hold_head(&self.deployment))
     }
 
     /// Feed upstream bytes; returns the bytes to send to the client now. Only `data:`
@@ -118,7 +127,9 @@ impl StreamState {
             if e.event.is_some() {
                 return Err("SSE field other than data:");
             }
+            let after_first = self.emitted_first;
             self.event(&e.data, &mut out)?;
+            self.settled |= after_first;
         }
         Ok(out)
     }
@@ -148,7 +159,22 @@ impl StreamState {
             out.extend_from_slice(b"data: [DONE]\n\n");
             return Ok(());
         }
-        let v: Value = serde_json::from_slice(payload).map_err(|_| "not JSON")?;
+        let mut v: Value = serde_json::from_slice(payload).map_err(|_| "not JSON")?;
+        // A provider's chunk in OpenAI's shape, and what goes first in its emitted choice.
+        let prefix = match crate::provider_streams::prepare(&self.deployment, &mut v, payload)? {
+            crate::provider_streams::Step::Prompt => {
+                if self.prompt_seen || self.id.is_some() {
+                    return Err("prompt filter chunk out of place");
+                }
+                self.prompt_seen = true;
+                if self.spec.include_usage {
+                    self.id = Some(String::new());
+                    self.emit(out, "[]", "");
+                }
+                return Ok(());
+            }
+            crate::provider_streams::Step::Chunk { prefix } => prefix,
+        };
         let o = v.as_object().ok_or("not an object")?;
         self.check_envelope(o)?;
         let usage = o.get("usage").filter(|u| !u.is_null());
@@ -186,6 +212,7 @@ impl StreamState {
         let mut role = false;
         let mut content: Option<&str> = None;
         let mut null_content = false;
+        let mut reasoning: Option<&str> = None;
         for (k, val) in delta {
             match (k.as_str(), val) {
                 // Ollama, LM Studio and TGI repeat the role on every delta; LiteLLM keeps it
@@ -194,6 +221,16 @@ impl StreamState {
                 ("content", Value::String(s)) => content = Some(s),
                 ("content", Value::Null) if self.emitted_first => null_content = true,
                 ("refusal", Value::Null) if !self.emitted_first => {}
+                // vLLM's reasoning (`reasoning` since 0.10): LiteLLM passes it as `reasoning_content`
+                // (an empty one too) but counts its tokens itself in the usage chunk: not replicated.
+                ("reasoning_content" | "reasoning", Value::String(r))
+                    if self.emitted_first && reasoning.is_none() && crate::provider_streams::hold_head(&self.deployment) =>
+                {
+                    if self.spec.include_usage {
+                        return Err("vLLM reasoning with include_usage");
+                    }
+                    reasoning = Some(r)
+                }
                 _ => return Err("delta field outside the envelope"),
             }
         }
@@ -207,17 +244,24 @@ impl StreamState {
                 return Err("stop_reason on the first chunk");
             }
             self.emitted_first = true;
-            let choices = format!(r#"[{{"index":0,"delta":{{"content":{},"role":"assistant"}}}}]"#, js(text));
+            let choices = format!(r#"[{{{prefix}"index":0,"delta":{{"content":{},"role":"assistant"}}}}]"#, js(text));
             self.emit(out, &choices, "");
         } else {
             match content {
+                _ if reasoning.is_some() => {
+                    if content.is_some() || null_content || finish.is_some() || stop_reason.is_some() {
+                        return Err("reasoning with other fields");
+                    }
+                    let choices = format!(r#"[{{"index":0,"delta":{{"reasoning_content":{}}}}}]"#, js(reasoning.unwrap_or("")));
+                    self.emit(out, &choices, "");
+                }
                 Some(s) if !s.is_empty() => {
                     // 1.110.2 copies a finish chunk's `stop_reason` onto the text it came with too.
                     let stop = match (self.spec.format, stop_reason) {
                         (Format::V1_110, Some(v)) => format!(r#","stop_reason":{}"#, v),
                         _ => String::new(),
                     };
-                    let choices = format!(r#"[{{"index":0,"delta":{{"content":{}}}{}}}]"#, js(s), stop);
+                    let choices = format!(r#"[{{{prefix}"index":0,"delta":{{"content":{}}}{}}}]"#, js(s), stop);
                     self.emit(out, &choices, "");
                 }
                 Some(_) => {}
@@ -328,7 +372,7 @@ impl StreamState {
                 if !self.spec.include_usage {
                     return Ok(());
                 }
-                let (pc, kc) = cost_of(&self.deployment, p, k);
+                let (pc, kc) = crate::provider_streams::usage_cost(&self.deployment, p, k);
                 let total = pc + kc;
                 let cost = if total != 0.0 { format!(r#","cost":{}"#, json_float(total)) } else { String::new() };
                 let tail = if details {

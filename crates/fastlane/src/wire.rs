@@ -322,7 +322,8 @@ pub fn litellm_headers(
     // 1.83.14 reads the cost as `hidden_params.get("response_cost") or ""`: a zero cost
     // becomes "" and the header is dropped.
     // 1.110.x has no cost for a model its map does not price, and prints no cost header.
-    let costed = !(format == Format::V1_110 && !d.provider.priced());
+    // (Its streams print them as for any model: all 0.0 at the head.)
+    let costed = streaming || !(format == Format::V1_110 && !d.provider.priced());
     if costed && !streaming && !(format == Format::V1_83 && total == 0.0) {
         put("x-litellm-response-cost", float_repr(total));
     }
@@ -341,7 +342,9 @@ pub fn litellm_headers(
     put("x-litellm-response-duration-ms", float_repr(response_ms));
     put("x-litellm-overhead-duration-ms", float_repr(overhead_ms));
     put("x-litellm-callback-duration-ms", "0.0".into());
-    for (name, value) in crate::upstream_headers::litellm_view(format, upstream) {
+    // 1.83.x's generic handler (hosted_vllm) does not pass a stream's upstream headers on.
+    let hidden = streaming && format == Format::V1_83 && matches!(d.provider, providers::Provider::HostedVllm);
+    for (name, value) in crate::upstream_headers::litellm_view(format, upstream).into_iter().filter(|_| !hidden) {
         put(&name, value);
     }
     if !(streaming && format == Format::V1_83) {
