@@ -10,7 +10,7 @@ metric/label settings and multiprocess mode are LiteLLM's own code's.
 
 How the kwargs are built, per *kind* of record (path, model group, deployment, client
 address, user-agent, zero cost or not): the first record of a kind goes through the
-usual replay (``fastlane_logging``), and the kwargs LiteLLM then hands the logger are
+usual replay (``replay``), and the kwargs LiteLLM then hands the logger are
 kept as that kind's template. Every later record of the kind gets a copy of it with
 what differs per request replaced: token counts and ``usage_object`` (from the
 upstream's usage), ``response_cost`` (LiteLLM's ``cost_per_token``), the upstream's
@@ -46,7 +46,7 @@ LEARN_WAIT = 30.0  # seconds a kind waits for its learner's event before another
 _PLAIN_USAGE = {"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details"}
 
 
-# litellm_settings keys that are router settings (as fastlane._LITELLM_ROUTER_KEYS).
+# litellm_settings keys that are router settings (as launcher._LITELLM_ROUTER_KEYS).
 _ROUTER_KEYS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks", "num_retries", "request_timeout")
 
 
@@ -212,7 +212,7 @@ class Applier:
             if cb is logger or not isinstance(cb, CustomLogger):
                 continue
             name = type(cb).__name__
-            if name == "_LanePin":  # fastlane_logging's routing filter: no logging
+            if name == "_LanePin":  # replay's routing filter: no logging
                 continue
             if type(cb).async_log_success_event is not CustomLogger.async_log_success_event and \
                     not type(cb).__module__.startswith("litellm."):
