@@ -17,7 +17,7 @@
 //!   LiteLLM prints it: a bare message, `stop_reason` in the choice's `provider_specific_fields`
 //!   (1.110.x: also after `logprobs`), plain usage.
 //!
-//! The launcher (`fastlane.py`) says which provider a deployment is and resolves the API
+//! The launcher (`fastlane/providers.py`) says which provider a deployment is and resolves the API
 //! version as LiteLLM does (the deployment's, else `AZURE_API_VERSION`, else LiteLLM's default).
 
 use serde_json::Value;
