@@ -3,7 +3,7 @@
 
 1. Enumerate the settings keys each pinned LiteLLM accepts (run under each pin's venv) into
    python/fast_litellm/data/litellm_settings_keys.json;
-2. render docs/fast-lane-settings.md from python/fast_litellm/fastlane_settings.py.
+2. render docs/fast-lane-settings.md from python/fast_litellm/fastlane/settings.py.
 
 Usage: python scripts/gen_fast_lane_settings.py [--docs-only]
 (pins from FAST_LITELLM_PINS, default "1.83.14 1.110.2"; venvs under FAST_LITELLM_ENV_DIR).
@@ -21,14 +21,14 @@ sys.path.insert(0, str(ROOT / "python"))
 
 
 def main() -> int:
-    from fast_litellm import fastlane_settings as fs
+    from fast_litellm.fastlane import settings as fs
 
     if "--docs-only" not in sys.argv:
         env_dir = Path(os.environ.get("FAST_LITELLM_ENV_DIR", Path.home() / ".cache/fast-litellm/envs"))
         out = {}
         for pin in os.environ.get("FAST_LITELLM_PINS", "1.83.14 1.110.2").split():
             env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), LITELLM_LOCAL_MODEL_COST_MAP="True")
-            run = subprocess.run([str(env_dir / f"litellm-{pin}" / "bin" / "python"), "-m", "fast_litellm.fastlane_settings",
+            run = subprocess.run([str(env_dir / f"litellm-{pin}" / "bin" / "python"), "-m", "fast_litellm.fastlane.settings",
                                   "--enumerate"], env=env, capture_output=True, text=True, check=True)
             out[pin] = json.loads(run.stdout.strip().splitlines()[-1])
         fs.KEYS_FILE.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")

@@ -420,7 +420,7 @@ def test_sigterm_stops_front_and_proxy(rig):
 
 
 def test_split_args():
-    from fast_litellm.fastlane import split_args
+    from fast_litellm.fastlane.launcher import split_args
 
     host, port, rest, config, reason = split_args(["--config", "c.yaml", "--host", "127.0.0.1", "--port=9000",
                                                    "--num_workers", "4"])
@@ -442,7 +442,7 @@ def test_split_args():
     ("", {"REDIS_HOST": "localhost"}, False),
 ])
 def test_config_envelope(tmp_path, extra, env_extra, served):
-    from fast_litellm.fastlane import analyse_config
+    from fast_litellm.fastlane.launcher import analyse_config
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
@@ -455,7 +455,7 @@ def test_config_envelope(tmp_path, extra, env_extra, served):
 
 @pytest.mark.parametrize("params, ok", [
     ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1", "api_key": "k"}, True),
-    ({"model": "openai/gpt-4o-mini", "api_base": "https://h/v1", "api_key": "k"}, True),  # trust: fastlane_tls
+    ({"model": "openai/gpt-4o-mini", "api_base": "https://h/v1", "api_key": "k"}, True),  # trust: fastlane.tls
     ({"model": "openai/gpt-4o-mini", "api_base": "https://h/v1/", "api_key": "k"}, False),
     ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1/", "api_key": "k"}, False),
     ({"model": "openai/gpt-4o-mini", "api_base": "http://h:1/v1?x=1", "api_key": "k"}, False),
@@ -468,7 +468,7 @@ def test_config_envelope(tmp_path, extra, env_extra, served):
     ({"model": "openai/gpt-4o-mini", "api_base": "os.environ/NOPE_NOT_SET", "api_key": "k"}, False),
 ])
 def test_deployment_envelope(params, ok):
-    from fast_litellm.fastlane import _deployment_reason
+    from fast_litellm.fastlane.launcher import _deployment_reason
 
     assert (_deployment_reason({"model_name": "g", "litellm_params": params}, {}) is None) is ok
 
@@ -476,7 +476,7 @@ def test_deployment_envelope(params, ok):
 def test_streams_are_on_by_default():
     """Streams are served in Rust by default (the corpus of upstream stream shapes in
     tests/test_fast_lane_streams.py backs this); FAST_LITELLM_FAST_LANE_STREAMS=0 sends them to LiteLLM."""
-    from fast_litellm.fastlane import streams_enabled
+    from fast_litellm.fastlane.launcher import streams_enabled
 
     assert streams_enabled({}) is True
     assert streams_enabled({"FAST_LITELLM_FAST_LANE_STREAMS": ""}) is True

@@ -264,7 +264,7 @@ def test_chat_completions_to_an_anthropic_group_go_to_litellm(rig):
 
 
 def test_anthropic_groups_are_taken_out_of_the_chat_groups():
-    from fast_litellm import fastlane_anthropic
+    from fast_litellm.fastlane import anthropic as anthropic_lane
 
     def dep(model, base="http://127.0.0.1:1"):
         return {"_raw": {}, "model": model, "upstream_model": model.split("/", 1)[1], "api_base": base, "api_key": "k"}
@@ -273,11 +273,11 @@ def test_anthropic_groups_are_taken_out_of_the_chat_groups():
               "mixed": [dep("openai/gpt-4o-mini"), dep("anthropic/claude-x")],
               "full-url": [dep("anthropic/claude-x", "http://127.0.0.1:1/v1/messages")]}
     declined = {}
-    taken = fastlane_anthropic.take(groups, declined)
+    taken = anthropic_lane.take(groups, declined)
     assert list(groups) == ["gpt"] and list(taken) == ["claude"] and set(declined) == {"mixed", "full-url"}
     assert taken["claude"][0]["upstream_model"] == "claude-x"
     info = {"key": "claude-x", "mode": "chat", "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
             "input_cost_per_token_above_200k_tokens": 6e-06, "cache_creation_input_token_cost_above_1hr": 6e-06}
-    assert fastlane_anthropic.price(info, "claude-x") == (3e-06, 1.5e-05)
-    assert fastlane_anthropic.price(dict(info, input_cost_per_token_above_128k_tokens=1e-06), "claude-x") is None
-    assert fastlane_anthropic.price(info, "claude-y") is None
+    assert anthropic_lane.price(info, "claude-x") == (3e-06, 1.5e-05)
+    assert anthropic_lane.price(dict(info, input_cost_per_token_above_128k_tokens=1e-06), "claude-x") is None
+    assert anthropic_lane.price(info, "claude-y") is None

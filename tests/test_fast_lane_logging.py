@@ -527,7 +527,7 @@ hooked = Hooked()
 def test_callback_envelope(tmp_path, settings, served):
     """Callbacks the logging queue can run (Prometheus, CustomLoggers that only log) keep the
     front serving; a callback with proxy hooks, unknown names and other settings decline."""
-    from fast_litellm.fastlane import analyse_config, logging_needed
+    from fast_litellm.fastlane.launcher import analyse_config, logging_needed
 
     shutil.copy(ROOT / "tests/apps/lane_logger.py", tmp_path / "lane_logger.py")
     (tmp_path / "hooked_logger.py").write_text(_HOOKED)
@@ -552,7 +552,7 @@ def test_light_replay_takes_only_the_verified_route_shape(monkeypatch):
     import fastapi
     from fastapi.security import APIKeyHeader
 
-    from fast_litellm import fastlane_logging as fl
+    from fast_litellm.fastlane import replay as fl
 
     async def auth(request, api_key: str = fastapi.Security(APIKeyHeader(name="Authorization", auto_error=False)),
                    other: str = fastapi.Security(APIKeyHeader(name="API-Key", auto_error=False))):
@@ -598,7 +598,7 @@ def test_a_replay_waiting_out_the_upstream_latency_gives_its_cpu_slot_up(monkeyp
 
     import httpx
 
-    from fast_litellm import fastlane_logging as fl
+    from fast_litellm.fastlane import replay as fl
 
     fl._patch_httpx()
     base = "http://127.0.0.1:9/v1"

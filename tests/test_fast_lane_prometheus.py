@@ -6,7 +6,7 @@ and some upstream failures that LiteLLM answers and logs itself) go to the stock
 and to ``fast-litellm proxy``. Every counter and every histogram's ``_count`` on
 ``/metrics`` must grow by the same amounts with the same labels on both (timing values
 aside: histogram sums and buckets of latencies), and the fast proxy must have applied
-the records of single-deployment groups itself (``fastlane_prometheus``) rather than
+the records of single-deployment groups itself (``fastlane/prometheus.py``) rather than
 replayed them. ``FAST_LITELLM_PROM_PARITY_N`` sets the corpus size per round (default 40; CI time);
 ``FAST_LITELLM_PROM_WORKERS=1`` adds the 4-worker run with ``PROMETHEUS_MULTIPROC_DIR`` (~6 min).
 """
@@ -216,7 +216,7 @@ def test_prometheus_counters_equal_stock_without_replay(rig):
         assert fam in names, sorted(names)
     log = rig["fast_log"].read_text(errors="replace")
     assert "fast-lane Prometheus metrics: applied from the front's records" in log, log[-3000:]
-    # The kinds' series updates were learnt and applied directly (fastlane_prometheus_plan), not via the logger.
+    # The kinds' series updates were learnt and applied directly (fastlane/prometheus_plan.py), not via the logger.
     said = "\n".join(line for line in log.splitlines() if "Prometheus" in line)
     assert "updates applied directly per record" in log, said
     assert "through LiteLLM's logger" not in log, said
@@ -238,7 +238,7 @@ def test_applied_records_are_counted_when_the_proxy_stops(rig):
 
 
 def test_config_reason():
-    from fast_litellm import fastlane_prometheus as fp
+    from fast_litellm.fastlane import prometheus as fp
 
     prom = {"litellm_settings": {"callbacks": ["prometheus"]}}
     assert fp.config_reason(prom, {}) is None
@@ -269,7 +269,7 @@ def test_four_workers_multiprocess(tmp_path):
 def test_record_kinds_and_what_keeps_the_replay():
     import json
 
-    from fast_litellm import fastlane_prometheus as fp
+    from fast_litellm.fastlane import prometheus as fp
 
     a = fp.Applier()
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}

@@ -216,7 +216,7 @@ def test_no_replays(rig):
 def test_azure_api_version_resolved_as_litellm_does():
     """The deployment's api_version, else AZURE_API_VERSION (the config's environment_variables over the
     process's), else LiteLLM's default; a version the front would have to escape goes to LiteLLM."""
-    from fast_litellm import fastlane_providers as fp
+    from fast_litellm.fastlane import providers as fp
 
     p = {"model": "azure/gpt-4o-mini", "api_base": "http://h", "api_key": "k"}
     version = lambda params, cfg, env: fp.entry(params, cfg, env)[0]["provider"]["api_version"]
@@ -233,13 +233,13 @@ def test_azure_api_version_resolved_as_litellm_does():
 def test_litellm_default_api_version_is_the_pinned_one():
     import litellm
 
-    from fast_litellm import fastlane_providers as fp
+    from fast_litellm.fastlane import providers as fp
 
     assert litellm.AZURE_DEFAULT_API_VERSION == fp.AZURE_DEFAULT_API_VERSION
 
 
 def test_hosted_vllm_only_when_unpriced():
-    from fast_litellm import fastlane_providers as fp
+    from fast_litellm.fastlane import providers as fp
 
     assert fp.unpriced_rates({"key": "hosted_vllm/m", "input_cost_per_token": None, "output_cost_per_token": None}) == (0.0, 0.0)
     assert fp.unpriced_rates({"input_cost_per_token": 0, "output_cost_per_token": 0}) == (0.0, 0.0)

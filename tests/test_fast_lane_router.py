@@ -323,14 +323,14 @@ def _cfg(tmp_path, text):
     ("litellm_settings:\n  default_fallbacks: [h]\n", False),
 ])
 def test_router_envelope(tmp_path, extra, served):
-    from fast_litellm.fastlane import analyse_config
+    from fast_litellm.fastlane.launcher import analyse_config
 
     reason, _key, groups, _ = analyse_config(_cfg(tmp_path, extra), {})
     assert (reason is None and sorted(groups) == ["g", "h"]) is served, reason
 
 
 def test_router_plan(tmp_path):
-    from fast_litellm.fastlane import router_plan
+    from fast_litellm.fastlane.launcher import router_plan
 
     path = _cfg(tmp_path, "router_settings:\n  timeout: 10\n  fallbacks: [{g: [h]}, {h: [x]}, {x: [g]}]\n"
                           "litellm_settings:\n  request_timeout: 7\n")
@@ -345,7 +345,7 @@ def test_router_plan(tmp_path):
 
 
 def test_doctor_lists_router_settings(tmp_path):
-    from fast_litellm.fastlane import explain
+    from fast_litellm.fastlane.launcher import explain
 
     out = explain(_cfg(tmp_path, "router_settings:\n  num_retries: 2\n  fallbacks: [{g: [h]}]\n"), {})
     assert out["reason"] is None, out

@@ -1,4 +1,4 @@
-"""The fast lane's settings table (python/fast_litellm/fastlane_settings.py) and the settings it serves.
+"""The fast lane's settings table (python/fast_litellm/fastlane/settings.py) and the settings it serves.
 
 * parity: one config carrying every setting newly classified ``serve`` (drop_params, telemetry,
   set_verbose, json_logs, num_retries, request_timeout, disable_spend_logs, proxy_batch_write_at,
@@ -30,7 +30,8 @@ pytest.importorskip("aiohttp")
 
 import test_fast_lane as base  # noqa: E402  (the stock-vs-fast helpers and corpora)
 
-from fast_litellm import fastlane, fastlane_settings as fs, quickstart_upstream  # noqa: E402
+from fast_litellm import quickstart_upstream  # noqa: E402
+from fast_litellm.fastlane import launcher, settings as fs  # noqa: E402
 
 # Every newly served setting around the groups of test_fast_lane's corpora (its config without
 # general_settings: the master key comes from LITELLM_MASTER_KEY alone), one of them with a
@@ -114,7 +115,7 @@ from litellm.proxy import proxy_server as ps
 from litellm.secret_managers.main import get_secret_str
 import contextlib, io
 from fast_litellm import cli
-from fast_litellm.fastlane_settings import enumerate_keys
+from fast_litellm.fastlane.settings import enumerate_keys
 keys = enumerate_keys()
 cases, doctor_config = json.load(sys.stdin)
 doctor = io.StringIO()
@@ -177,7 +178,7 @@ def litellm_facts(tmp_path_factory):
 def test_master_key_forms_match_litellm_load_config(litellm_facts):
     litellm_keys = litellm_facts["master_keys"]
     for (cfg, case_env), expected in zip(litellm_facts["cases"], litellm_keys):
-        mine = fastlane.master_key_of(cfg, dict(case_env))
+        mine = launcher.master_key_of(cfg, dict(case_env))
         # A key that is not a string ("false" reads as a bool) means no master key on both sides.
         assert (mine if isinstance(mine, str) else None) == (expected if isinstance(expected, str) else None), \
             (cfg, case_env, expected)
@@ -188,9 +189,9 @@ def test_master_key_from_env_alone_is_served(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("model_list:\n  - model_name: g\n    litellm_params:\n      model: openai/gpt-4o-mini\n"
                    "      api_base: os.environ/UP\n      api_key: k\nlitellm_settings:\n  drop_params: true\n")
-    reason, key, groups, _ = fastlane.analyse_config(str(cfg), {"LITELLM_MASTER_KEY": "sk-1", "UP": "http://h:1/v1"})
+    reason, key, groups, _ = launcher.analyse_config(str(cfg), {"LITELLM_MASTER_KEY": "sk-1", "UP": "http://h:1/v1"})
     assert (reason, key, list(groups)) == (None, "sk-1", ["g"])
-    reason, key, _, _ = fastlane.analyse_config(str(cfg), {"UP": "http://h:1/v1"})
+    reason, key, _, _ = launcher.analyse_config(str(cfg), {"UP": "http://h:1/v1"})
     assert reason.startswith("no master key") and key is None
 
 
@@ -250,7 +251,7 @@ def test_config_envelope_reads_the_table(tmp_path, extra, served):
                    "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n    model_info:\n      id: g-1\n"
                    "  - model_name: v\n    litellm_params:\n      model: groq/llama-3.1-8b-instant\n"
                    "      api_base: http://127.0.0.1:1/v1\n      api_key: k\n" + extra)
-    reason, _key, groups, declined = fastlane.analyse_config(str(cfg), {"LITELLM_MASTER_KEY": "sk-1", "TIMEOUT_S": "5"})
+    reason, _key, groups, declined = launcher.analyse_config(str(cfg), {"LITELLM_MASTER_KEY": "sk-1", "TIMEOUT_S": "5"})
     assert (reason is None and list(groups) == ["g"]) is served, reason
     if served:
         assert "groq" in declined["v"]
@@ -275,6 +276,6 @@ def test_doctor_prints_verdicts_and_fraction(litellm_facts):
     assert "[       serve] litellm_settings.drop_params:" in out, out
     assert "[pass-through] litellm_settings.cache: True: response caching" in out, out
     assert "pass-through only (litellm_settings.cache" in out, out
-    for version in fastlane.VERIFIED_FORMATS:
+    for version in launcher.VERIFIED_FORMATS:
         cov = fs.coverage(version)["all"]
         assert f"settings keys served on LiteLLM {version}: {cov['serve']} of {cov['keys']}" in out, out

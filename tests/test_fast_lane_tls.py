@@ -12,7 +12,7 @@ each way LiteLLM takes its trust:
 * ``ssl_verify: false``: upstream B served;
 
 streaming and not, bodies and headers equal once per-call values are masked, lane header
-``rust`` exactly where the front served. And :func:`fastlane_tls.trust` against LiteLLM's own
+``rust`` exactly where the front served. And :func:`fast_litellm.fastlane.tls.trust` against LiteLLM's own
 resolution (certifi by default, ``SSL_VERIFY``, tuning it does not reproduce).
 """
 
@@ -42,7 +42,7 @@ pytest.importorskip("cryptography")
 
 import test_fast_lane as base  # noqa: E402  (the stock-vs-fast helpers)
 
-from fast_litellm import fastlane_tls  # noqa: E402
+from fast_litellm.fastlane import tls as upstream_tls  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,14 +183,14 @@ def test_trust_is_litellms_own(mocks, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_VERIFY", "LITELLM_SSL_CIPHERS")}
     import certifi
 
-    tls, why = fastlane_tls.trust({}, env)
+    tls, why = upstream_tls.trust({}, env)
     assert why is None and tls == {"verify": True, "ca_file": os.path.abspath(certifi.where()), "partial_chain": False}
     # SSL_VERIFY (env) wins over litellm.ssl_verify.
-    tls, why = fastlane_tls.trust({"ssl_verify": mocks["b"]["ca"]}, dict(env, SSL_VERIFY=mocks["a"]["ca"]))
+    tls, why = upstream_tls.trust({"ssl_verify": mocks["b"]["ca"]}, dict(env, SSL_VERIFY=mocks["a"]["ca"]))
     assert why is None and tls["ca_file"] == mocks["a"]["ca"]
-    tls, why = fastlane_tls.trust({}, dict(env, LITELLM_SSL_CIPHERS="ECDHE-RSA-AES128-GCM-SHA256"))
+    tls, why = upstream_tls.trust({}, dict(env, LITELLM_SSL_CIPHERS="ECDHE-RSA-AES128-GCM-SHA256"))
     assert tls is None and "LITELLM_SSL_CIPHERS" in why
-    tls, why = fastlane_tls.trust({}, dict(env, HTTPS_PROXY="http://127.0.0.1:9"))
+    tls, why = upstream_tls.trust({}, dict(env, HTTPS_PROXY="http://127.0.0.1:9"))
     assert tls is None and "HTTPS_PROXY" in why
 
 

@@ -450,24 +450,24 @@ def test_fd_exhaustion_does_not_spin(bare_front):
 
 
 def test_launch_env_keeps_the_operators_trust_for_the_middleware():
-    from fast_litellm import fastlane_peer
+    from fast_litellm.fastlane import peer
 
-    add = fastlane_peer.launch_env({"FORWARDED_ALLOW_IPS": "10.0.0.0/8"}, ["--run_gunicorn"])
+    add = peer.launch_env({"FORWARDED_ALLOW_IPS": "10.0.0.0/8"}, ["--run_gunicorn"])
     assert add == {"FAST_LITELLM_FRONT_SERVER": "gunicorn", "FORWARDED_ALLOW_IPS": "",
                    "FAST_LITELLM_FORWARDED_ALLOW_IPS": "10.0.0.0/8"}
-    assert fastlane_peer.launch_env({}, [])["FAST_LITELLM_FRONT_SERVER"] == "uvicorn"
-    assert "FAST_LITELLM_FORWARDED_ALLOW_IPS" not in fastlane_peer.launch_env({}, [])
-    assert fastlane_peer.trusted_hosts("hypercorn") is None
+    assert peer.launch_env({}, [])["FAST_LITELLM_FRONT_SERVER"] == "uvicorn"
+    assert "FAST_LITELLM_FORWARDED_ALLOW_IPS" not in peer.launch_env({}, [])
+    assert peer.trusted_hosts("hypercorn") is None
     # The server's own default when the operator set nothing, whatever the process env says.
-    assert "127.0.0.1" in str(fastlane_peer.trusted_hosts("uvicorn", {}))
-    assert fastlane_peer.trusted_hosts("uvicorn", {"FAST_LITELLM_FORWARDED_ALLOW_IPS": "10.1.1.1"}) == "10.1.1.1"
+    assert "127.0.0.1" in str(peer.trusted_hosts("uvicorn", {}))
+    assert peer.trusted_hosts("uvicorn", {"FAST_LITELLM_FORWARDED_ALLOW_IPS": "10.1.1.1"}) == "10.1.1.1"
 
 
 def test_front_limits_from_env():
-    from fast_litellm import fastlane
+    from fast_litellm.fastlane import launcher
 
-    assert fastlane.front_limits({}) == {"idle_timeout_ms": 5000, "header_timeout_ms": 60000,
+    assert launcher.front_limits({}) == {"idle_timeout_ms": 5000, "header_timeout_ms": 60000,
                                          "max_connections": 10000, "backlog": 2048}
-    got = fastlane.front_limits({"FAST_LITELLM_FRONT_IDLE_TIMEOUT": "0.5", "FAST_LITELLM_FRONT_HEADER_TIMEOUT": "x",
+    got = launcher.front_limits({"FAST_LITELLM_FRONT_IDLE_TIMEOUT": "0.5", "FAST_LITELLM_FRONT_HEADER_TIMEOUT": "x",
                                  "FAST_LITELLM_FRONT_MAX_CONNECTIONS": "-3"})
     assert got["idle_timeout_ms"] == 500 and got["header_timeout_ms"] == 60000 and got["max_connections"] == 10000

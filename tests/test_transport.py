@@ -105,7 +105,7 @@ def test_first_bytes_before_body_ends(upstream):
                 it = r.aiter_bytes()
                 first = await asyncio.wait_for(it.__anext__(), 5)
             await asyncio.sleep(0.2)  # the aborted request leaves the reactor
-            reactor = fast_litellm.transport._reactors[asyncio.get_running_loop()]
+            reactor = fast_litellm.httpx_transport._reactors[asyncio.get_running_loop()]
             return first, reactor.native.in_flight(), len(reactor.calls)
 
     first, in_flight, calls = run(go())
@@ -122,7 +122,7 @@ def test_cancellation_aborts_upstream_request(upstream):
             with pytest.raises(asyncio.CancelledError):
                 await task
             await asyncio.sleep(0.1)
-            reactor = fast_litellm.transport._reactors[asyncio.get_running_loop()]
+            reactor = fast_litellm.httpx_transport._reactors[asyncio.get_running_loop()]
             return reactor.native.in_flight(), len(reactor.calls)
 
     assert run(go()) == (0, 0)

@@ -31,9 +31,9 @@ __all__ = [
 def __getattr__(name: str):
     # The transports import httpx; load them on first use to keep `import fast_litellm` cheap.
     if name in ("AsyncHTTPTransport", "HTTPTransport"):
-        from . import transport
+        from . import httpx_transport
 
-        return getattr(transport, name)
+        return getattr(httpx_transport, name)
     # `from . import _native` asks here first while the extension is not loaded yet: the
     # components load it at first use, not at `import fast_litellm`.
     if name == "_native":

@@ -296,7 +296,7 @@ def ratelimit_lock_owner() -> int:
 def ratelimit_clocks_from_ns(ns: int) -> Tuple[int, float]:
     """The same two values for a given nanosecond time (for tests)."""
 
-# -- transport (fast_litellm.transport) ------------------------------------------
+# -- transport (fast_litellm.httpx_transport) ------------------------------------
 
 _Timeouts = tuple[float | None, float | None, float | None, float | None]  # connect, read, write, pool
 _HeaderList = list[tuple[bytes, ...]]  # (name, value) or httpx's (raw name, lower name, value)
@@ -363,7 +363,7 @@ def fastlane_orjson_float(x: float) -> str:
 def fastlane_drain(max: int, timeout_ms: int) -> Optional[List[str]]:
     """Up to ``max`` logging records (JSON strings) of requests served in Rust, waiting at most
     ``timeout_ms`` for the first (GIL released); None when no queue exists or the front stopped
-    and the queue is empty (see ``fast_litellm.fastlane_logging``)."""
+    and the queue is empty (see ``fast_litellm.fastlane.replay``)."""
 
 def fastlane_log_stats() -> Tuple[int, int, int]:
     """``(queued, dropped, drained)`` logging records since the process started."""

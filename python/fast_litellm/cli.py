@@ -57,9 +57,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
                 report["coverage"][name] = _coverage_cache.cached(module, kwargs, compute, fresh=getattr(args, "no_cache", False))
     if args.proxy_config:
-        from . import fastlane
+        from .fastlane import launcher
 
-        report["fast_lane"] = fastlane.explain(args.proxy_config)
+        report["fast_lane"] = launcher.explain(args.proxy_config)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
@@ -244,9 +244,9 @@ def _proxy(args: argparse.Namespace) -> int:
             flush=True,
         )
     if fast_lane:
-        from . import fastlane
+        from .fastlane import launcher
 
-        return fastlane.run(proxy_args, env, _litellm_cli())
+        return launcher.run(proxy_args, env, _litellm_cli())
     if builtin:  # the quickstart upstream lives in this process: run LiteLLM as a child, not exec
         import subprocess
 

@@ -4,7 +4,7 @@
 //! The client address: the front forwards the client's headers unchanged (LiteLLM reads
 //! `X-Forwarded-*` itself in places, exactly as the client sent them) and adds one
 //! header of its own, `x-fast-litellm-peer: <launch secret> <ip> <port>`, with the real
-//! peer of the connection. In the Python proxy `fast_litellm.fastlane_peer` checks the
+//! peer of the connection. In the Python proxy `fast_litellm.fastlane.peer` checks the
 //! secret, drops the header, puts that peer in the ASGI scope and applies the proxy
 //! header rules of the server LiteLLM runs on (uvicorn's `FORWARDED_ALLOW_IPS`), so
 //! LiteLLM sees the client address, scheme and headers stock would see. A client's own

@@ -5,7 +5,7 @@
 //! back (a shape outside the envelope, an error status, a timeout or a failed connection),
 //! it does not send the request again. It forwards the client's request to LiteLLM's
 //! proxy together with what the upstream did, and LiteLLM's upstream call gets that
-//! instead of going to the network (`python/fast_litellm/fastlane_held.py`): the client
+//! instead of going to the network (`python/fast_litellm/fastlane/held.py`): the client
 //! gets exactly LiteLLM's answer to that upstream answer, and the upstream saw one call
 //! (any retry LiteLLM then makes goes to the network, as stock's does).
 //!

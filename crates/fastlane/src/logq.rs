@@ -4,7 +4,7 @@
 //! The request path only ever calls `push`, which never blocks: when the queue is
 //! full the record is dropped and counted. A Python drainer takes batches with
 //! `drain` (blocking with a timeout, GIL released by the binding) and delivers them to
-//! the LiteLLM proxy process (see `python/fast_litellm/fastlane_logging.py`).
+//! the LiteLLM proxy process (see `python/fast_litellm/fastlane/replay.py`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};

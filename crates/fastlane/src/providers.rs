@@ -21,7 +21,7 @@
 //!   On `openai/` LiteLLM 1.83.x prints the same answer with the message's
 //!   `provider_specific_fields: {"refusal": null}` (`server_shapes.rs`).
 //!
-//! The launcher (`fastlane.py`) says which provider a deployment is and resolves the API
+//! The launcher (`fastlane/providers.py`) says which provider a deployment is and resolves the API
 //! version as LiteLLM does (the deployment's, else `AZURE_API_VERSION`, else LiteLLM's default).
 
 use serde_json::Value;

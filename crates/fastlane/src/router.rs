@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::now_ms;
 
-/// What the launcher computes from the config (`fastlane.router_plan`).
+/// What the launcher computes from the config (`fastlane.launcher.router_plan`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterConfig {

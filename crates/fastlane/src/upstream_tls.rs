@@ -1,7 +1,7 @@
 //! `https://` upstreams: the front's TLS client, trusting exactly what LiteLLM's would.
 //!
 //! The launcher decides the trust of a deployment from LiteLLM's own settings (see
-//! `python/fast_litellm/fastlane_tls.py`): verification on or off, and the one CA file
+//! `python/fast_litellm/fastlane/tls.py`): verification on or off, and the one CA file
 //! LiteLLM's OpenSSL context loads (an `ssl_verify` path, `SSL_CERT_FILE`, or certifi's
 //! bundle). Here that becomes a rustls client with keep-alive pooling, one per distinct trust.
 //!

@@ -30,13 +30,13 @@ try:
     import fast_litellm  # noqa: F401  (activates)
 
     if os.environ.get("FAST_LITELLM_LANE_LOG_SECRET"):  # the proxy behind the fast lane: logging route, held answers
-        from fast_litellm import fastlane_held
+        from fast_litellm.fastlane import held
 
-        fastlane_held.arm()
+        held.arm()
 
-        from fast_litellm import fastlane_peer  # the client's address from the front's peer header
+        from fast_litellm.fastlane import peer  # the client's address from the front's peer header
 
-        fastlane_peer.arm()
+        peer.arm()
 
     if os.environ.get("FAST_LITELLM_REPORT_DIR"):
         from fast_litellm import _report

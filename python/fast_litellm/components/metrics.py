@@ -56,7 +56,7 @@ What Fast LiteLLM does
 
 The fast lane: with a Prometheus callback in the config the Rust front still serves
 what it can and queues one record per served request; a LiteLLM worker replays it
-through its own success logging (``fastlane_logging.py``), so the counters include
+through its own success logging (``fastlane/replay.py``), so the counters include
 it. ``/metrics`` itself is forwarded unchanged.
 """
 

@@ -65,7 +65,7 @@ def _cafile_for(ssl_context: ssl.SSLContext) -> Optional[str]:
 def _transport(verify: Any, limits: Any, sync: bool = False) -> Any:
     import httpx
 
-    from ..transport import AsyncHTTPTransport, HTTPTransport
+    from ..httpx_transport import AsyncHTTPTransport, HTTPTransport
 
     if limits is None:
         limits = httpx.Limits(max_connections=_DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=None)

@@ -11,7 +11,7 @@ LiteLLM's own source on each pinned version: ``data/litellm_settings_keys.json``
 * ``pass-through``: a config carrying it goes to LiteLLM (the whole config, or the model group for
   deployment keys), with the reason. A key without an entry here is pass-through: "not yet verified".
 
-``fastlane.analyse_config`` reads its eligibility from here, ``fast-litellm doctor --proxy-config``
+``launcher.analyse_config`` reads its eligibility from here, ``fast-litellm doctor --proxy-config``
 prints the verdict of each key of a config, and ``docs/fast-lane-settings.md`` is generated from it.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from . import fastlane_providers as _providers
+from . import providers as _providers
 
 SERVE = "serve"
 PASS = "pass-through"
@@ -32,7 +32,7 @@ PASS = "pass-through"
 SECTIONS = ("general_settings", "litellm_settings", "router_settings", "environment_variables",
             "litellm_params", "model_info")
 
-KEYS_FILE = Path(__file__).resolve().parent / "data" / "litellm_settings_keys.json"
+KEYS_FILE = Path(__file__).resolve().parents[1] / "data" / "litellm_settings_keys.json"
 
 NOT_VERIFIED = "not yet verified to leave a served request unchanged"
 UNKNOWN = "not a key LiteLLM reads on the verified versions (or not yet listed)"
@@ -70,7 +70,7 @@ def _number(v: Any) -> bool:
 _NO_DB = "no database is configured (database_url and DATABASE_URL are pass-through), so nothing reads it"
 _LOG_ONLY = "changes only what the proxy process logs, never an answer, header or callback event"
 _ROUTER = ("a successful first attempt gets the same answer and headers with or without it; a failure is "
-           "replayed through LiteLLM, which applies it (see fastlane.router_plan)")
+           "replayed through LiteLLM, which applies it (see fastlane.launcher.router_plan)")
 _FALLBACKS = _serve("reproduced: " + _ROUTER, lambda v: v is None or (isinstance(v, list) and all(
     isinstance(e, dict) and all(isinstance(k, str) and isinstance(t, list) and all(isinstance(x, str) for x in t)
                                 for k, t in e.items()) for e in v)), "not a list of {group: [groups]}")
@@ -139,7 +139,7 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "return_response_headers": _pass("adds the upstream's headers to the answer: not reproduced"),
         "turn_off_message_logging": _pass("changes what callbacks receive: not yet verified with the logging queue"),
         "redact_user_api_key_info": _pass("changes what callbacks receive: not yet verified with the logging queue"),
-        "ssl_verify": _serve("reproduced: the trust of https:// upstreams is LiteLLM's own (fastlane_tls: its "
+        "ssl_verify": _serve("reproduced: the trust of https:// upstreams is LiteLLM's own (fastlane.tls: its "
                              "get_ssl_configuration read in the proxy's environment): false, or the CA file",
                              lambda v: isinstance(v, (bool, str)) or v is None, "neither a boolean nor a path"),
         "ssl_certificate": _serve(_NO_CLIENT_CERT),
@@ -177,9 +177,9 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "DISABLE_ADMIN_UI_HEADERS": _pass("changes response headers: not reproduced"),
         "LITELLM_DROP_PARAMS": _pass("not yet verified (use litellm_settings.drop_params)"),
         "LITELLM_REQUEST_TIMEOUT": _pass("not yet reproduced (use litellm_settings.request_timeout)"),
-        "SSL_VERIFY": _serve("reproduced: LiteLLM's own get_ssl_verify reads it for https:// upstreams (fastlane_tls)"),
+        "SSL_VERIFY": _serve("reproduced: LiteLLM's own get_ssl_verify reads it for https:// upstreams (fastlane.tls)"),
         "SSL_CERT_FILE": _serve("reproduced: LiteLLM's own get_ssl_configuration reads it for https:// upstreams "
-                                "(fastlane_tls)"),
+                                "(fastlane.tls)"),
         "REQUESTS_CA_BUNDLE": _serve("no effect: neither LiteLLM nor its aiohttp/httpx clients read it (they are "
                                      "given LiteLLM's own TLS context)"),
         "SSL_CERTIFICATE": _serve(_NO_CLIENT_CERT),
@@ -192,7 +192,7 @@ TABLE: Dict[str, Dict[str, Rule]] = {
     },
     "litellm_params": {
         "model": _serve("reproduced for openai/<model>, azure/<deployment> and unpriced hosted_vllm/<model> (the front calls the same upstream "
-                        "model the same way: fastlane_providers.py); anthropic/<model> on /v1/messages only (chat completions "
+                        "model the same way: fastlane/providers.py); anthropic/<model> on /v1/messages only (chat completions "
                         "to it go to LiteLLM)", _providers.served_model,
                         "only openai/<model>, azure/<deployment>, hosted_vllm/<model> and anthropic/<model> are served "
                         "(docs/deployment.md, Providers: why the others are not)"),
@@ -377,7 +377,7 @@ def render_docs() -> str:
     lines = [
         "# Fast lane settings",
         "",
-        "<!-- Generated by scripts/gen_fast_lane_settings.py from python/fast_litellm/fastlane_settings.py; "
+        "<!-- Generated by scripts/gen_fast_lane_settings.py from python/fast_litellm/fastlane/settings.py; "
         "do not edit. -->",
         "",
         "Which keys of a LiteLLM proxy config the Rust fast lane serves. **serve**: the key does not change a "
@@ -405,7 +405,7 @@ def render_docs() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # `python -m fast_litellm.fastlane_settings --enumerate`: this pin's keys as JSON
+if __name__ == "__main__":  # `python -m fast_litellm.fastlane.settings --enumerate`: this pin's keys as JSON
     import sys
 
     if sys.argv[1:] == ["--enumerate"]:

@@ -171,7 +171,7 @@ def arm(env: Optional[Dict[str, str]] = None) -> bool:
         except Exception as exc:  # never break the proxy's start
             sys.stderr.write(f"fast_litellm: fast-lane peer middleware not installed: {exc!r}\n")
 
-    from . import _hooks
+    from .. import _hooks
 
     _hooks.install(on_loaded)
     return True

@@ -120,7 +120,7 @@ class _Canned:
     """The one upstream answer a replay's upstream call gets.
 
     A logging record (``body`` None) replays a call the front already made: after its
-    answer, any other call to that api_base fails. A held answer (``fastlane_held``, with
+    answer, any other call to that api_base fails. A held answer (``held``, with
     ``body`` as received and all headers) answers LiteLLM's first call; what LiteLLM does
     after it (retries, fallbacks) goes to the network, as stock's would; ``error`` makes
     that first call fail the way the front's failed (``"timeout"``, ``"connect"``).
@@ -460,7 +460,7 @@ def _make_route(app: Any, secret: str):
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-    from . import fastlane_prometheus
+    from . import prometheus
 
     limit = asyncio.Semaphore(int(os.environ.get("FAST_LITELLM_LANE_LOG_CONCURRENCY", "32") or 32))
 
@@ -471,7 +471,7 @@ def _make_route(app: Any, secret: str):
 
     learning: Dict[str, asyncio.Event] = {}
 
-    prom = fastlane_prometheus.applier()
+    prom = prometheus.applier()
 
     async def one(rec: dict, tally: Dict[str, int]) -> bool:
         # A Prometheus-only config: the record's metrics straight from LiteLLM's logger, no replay.
@@ -567,7 +567,7 @@ def arm(env: Optional[Dict[str, str]] = None, also: Optional[Callable[[Any, str]
         except Exception as exc:  # never break the proxy's start
             sys.stderr.write(f"fast_litellm: fast-lane logging route not installed: {exc!r}\n")
 
-    from . import _hooks
+    from .. import _hooks
 
     _hooks.install(on_loaded)
     return True
@@ -582,7 +582,7 @@ class Drainer:
     def __init__(self, port: int, secret: str, threads: int = 2, batch: int = 256) -> None:
         self.port, self.secret, self.batch = port, secret, batch
         self.delivered = self.failed = self.undelivered = 0
-        self.prometheus = 0  # of the delivered: metrics applied without a replay (fastlane_prometheus)
+        self.prometheus = 0  # of the delivered: metrics applied without a replay (prometheus.py)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._last_warn = 0.0
@@ -633,7 +633,7 @@ class Drainer:
 
     def _warn_drops(self) -> None:
         """At most every 10 s: say on stderr how many records a full queue dropped since the last warning."""
-        from . import _native
+        from .. import _native
 
         now = time.monotonic()
         if now - self._last_warn < 10:
@@ -647,7 +647,7 @@ class Drainer:
             self._warned = dropped
 
     def _loop(self) -> None:
-        from . import _native
+        from .. import _native
 
         conn: Optional[http.client.HTTPConnection] = None
         first = threading.current_thread() is self._threads[0]
@@ -667,7 +667,7 @@ class Drainer:
                 conn = self._post(conn, records)
 
     def summary(self) -> dict:
-        from . import _native
+        from .. import _native
 
         queued, dropped, drained = _native.fastlane_log_stats()
         return {"queued": queued, "dropped": dropped, "drained": drained, "delivered": self.delivered,

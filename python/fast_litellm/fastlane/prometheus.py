@@ -10,7 +10,7 @@ metric/label settings and multiprocess mode are LiteLLM's own code's.
 
 How the kwargs are built, per *kind* of record (path, model group, deployment, client
 address, user-agent, zero cost or not): the first record of a kind goes through the
-usual replay (``fastlane_logging``), and the kwargs LiteLLM then hands the logger are
+usual replay (``replay``), and the kwargs LiteLLM then hands the logger are
 kept as that kind's template. Every later record of the kind gets a copy of it with
 what differs per request replaced: token counts and ``usage_object`` (from the
 upstream's usage), ``response_cost`` (LiteLLM's ``cost_per_token``), the upstream's
@@ -19,7 +19,7 @@ front's own: start, upstream answered, end). Before a template is used, those
 replacements are computed for its own record and must equal what LiteLLM computed;
 otherwise that kind keeps the replay.
 
-Then the kind's series updates themselves are learnt (``fastlane_prometheus_plan``: the
+Then the kind's series updates themselves are learnt (``prometheus_plan``: the
 logger run on probe records with every metric operation recorded, not applied) and applied
 directly to LiteLLM's own series objects; a kind whose updates cannot be explained by the
 record's quantities keeps calling the logger.
@@ -40,7 +40,7 @@ import time
 from datetime import datetime
 from typing import Any, Dict, Optional, Tuple
 
-from . import fastlane_prometheus_plan as plans
+from . import prometheus_plan as plans
 
 # Set by the launcher in the proxy's environment when the config qualifies (see `config_reason`).
 ENV = "FAST_LITELLM_LANE_PROMETHEUS"
@@ -226,7 +226,7 @@ class Applier:
             if cb is logger or not isinstance(cb, CustomLogger):
                 continue
             name = type(cb).__name__
-            if name == "_LanePin":  # fastlane_logging's routing filter: no logging
+            if name == "_LanePin":  # replay's routing filter: no logging
                 continue
             if type(cb).async_log_success_event is not CustomLogger.async_log_success_event and \
                     not type(cb).__module__.startswith("litellm."):
@@ -395,7 +395,7 @@ class Applier:
         return True
 
     async def _plan(self, k: tuple, rec: dict, tpl: _Template) -> Optional["plans.Plan"]:
-        """The kind's direct series updates (fastlane_prometheus_plan), or None: keep calling the logger."""
+        """The kind's direct series updates (prometheus_plan.py), or None: keep calling the logger."""
         self._plans[k] = None  # one attempt per kind; records meanwhile call the logger
         why = None
         if (os.environ.get(OPT_OUT) or "").strip().lower() == "logger":

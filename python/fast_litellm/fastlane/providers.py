@@ -48,7 +48,7 @@ def served_model(value: Any) -> bool:
     if value.startswith("azure/"):
         return bool(_URL_SAFE.fullmatch(value[len("azure/"):]))
     if value.startswith("anthropic/"):
-        # On /v1/messages only (fastlane_anthropic); chat completions to it go to LiteLLM.
+        # On /v1/messages only (anthropic.py); chat completions to it go to LiteLLM.
         return len(value) > len("anthropic/")
     return False
 
@@ -87,7 +87,7 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
             return None, "api_version on a hosted_vllm/ deployment: not verified"
         return {"upstream_model": model[len("hosted_vllm/"):], "provider": {"kind": "hosted_vllm"}}, None
     if model.startswith("anthropic/"):
-        # fastlane_anthropic.take moves these groups to /v1/messages.
+        # anthropic.take moves these groups to /v1/messages.
         return {"upstream_model": model[len("anthropic/"):]}, None
     return None, f"provider of {model!r} is not served"
 

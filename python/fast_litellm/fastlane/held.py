@@ -16,7 +16,7 @@ attached (``crates/fastlane/src/held.rs``):
 launched, takes that apart: LiteLLM's whole app (middleware, auth, router, endpoint,
 callbacks) handles the client's request as received, and its upstream call (``POST
 <api_base><path>`` of that deployment, the front's pick for a group of several) gets the
-held answer instead of going to the network (``fastlane_logging._Canned``, one-shot, in this
+held answer instead of going to the network (``replay._Canned``, one-shot, in this
 request's context only). What LiteLLM does after that answer -- a retry, a fallback -- goes
 to the network, as stock's would. The client gets stock's answer to that upstream answer,
 and LiteLLM logs the request itself (no logging record is queued for it).
@@ -28,8 +28,8 @@ import hmac
 import json
 from typing import Any, Dict, List, Optional
 
-from . import fastlane_logging
-from .fastlane_logging import _Armed
+from . import replay
+from .replay import _Armed
 
 HEADER = b"x-fast-litellm-held"
 
@@ -100,4 +100,4 @@ def install(app: Any, secret: str) -> None:
 
 def arm(env: Optional[Dict[str, str]] = None) -> bool:
     """In a process the fast lane launched: LiteLLM's app gets the logging route and this layer."""
-    return fastlane_logging.arm(env, also=install)
+    return replay.arm(env, also=install)

@@ -22,14 +22,14 @@ an envelope verified byte for byte against the stock proxy (see
   token ids or token-id lists) and optionally ``encoding_format`` (float/base64), ``dimensions``
   (``text-embedding-3`` models only, as LiteLLM checks) and ``user``, for a group of ``openai/`` models
   LiteLLM prices as embedding models, when no logging callback is configured
-  (``crates/fastlane/src/embeddings.rs``, ``fastlane_embeddings.py``);
+  (``crates/fastlane/src/embeddings.rs``, ``fastlane/embeddings.py``);
 * a model group whose deployments are all ``openai/<model>`` with an ``http://`` or ``https://``
-  ``api_base`` (https: verified as LiteLLM verifies it, ``fastlane_tls``) and an ``api_key`` and no
+  ``api_base`` (https: verified as LiteLLM verifies it, ``fastlane/tls.py``) and an ``api_key`` and no
   other parameter than the settings table serves, priced by LiteLLM's map
   with plain per-token rates;
 * a config whose every settings key (``general_settings``, ``litellm_settings``,
   ``router_settings``, ``environment_variables``; a deployment's ``litellm_params`` and
-  ``model_info`` for its group) is classified ``serve`` by the table in ``fastlane_settings.py``
+  ``model_info`` for its group) is classified ``serve`` by the table in ``fastlane/settings.py``
   (``docs/fast-lane-settings.md``): keys that leave a served request unchanged (``drop_params``,
   ``telemetry``, ``set_verbose``, ``json_logs``, ``disable_spend_logs``, ``store_model_in_db:
   false``...), ``callbacks`` (``"prometheus"`` and/or ``module.instance`` CustomLoggers that override
@@ -56,7 +56,7 @@ Everything else is forwarded unchanged to the Python proxy. When a non-streaming
 upstream answer falls outside the envelope (an error status, a tool call, a different
 model, a timeout...), the front hands the client's request and that upstream answer to
 the Python proxy, whose upstream call gets the held answer instead of the network
-(``fastlane_held.py``): the client gets LiteLLM's exact answer and the upstream saw one
+(``fastlane/held.py``): the client gets LiteLLM's exact answer and the upstream saw one
 call. A stream is only committed once its head and first event are verified (until
 then a surprise means a replay: the request is sent again through the Python proxy, one
 more upstream call; after three such streams in a row a deployment goes straight to
@@ -64,7 +64,7 @@ LiteLLM for a minute); an
 event out of shape after that ends the response without ``data: [DONE]`` (a truncated
 chunked body the client can detect) and counts as a strike, since bytes were sent. Every response carries
 ``x-fast-litellm-lane: rust`` or ``python`` (except hyper's own 400/431 for a request it cannot parse).
-The client's address reaches LiteLLM as stock would see it (``fastlane_peer.py``); connection
+The client's address reaches LiteLLM as stock would see it (``fastlane/peer.py``); connection
 limits and timeouts: ``front_limits``; both in docs/deployment.md, "Security".
 
 Callbacks: with ``litellm_settings.callbacks``, every request the front served leaves a
@@ -76,11 +76,11 @@ an internal route of the LiteLLM proxy process, which replays each one through i
 app (once verified, straight through the route's auth and chat-completions endpoint) with
 the recorded upstream answer, so LiteLLM's own success logging (CustomLogger
 events, Prometheus counters, spend, ``standard_logging_object``) runs for it: see
-``fastlane_logging.py`` for the mechanism and what differs (timestamps, CPU cost). With
+``fastlane/replay.py`` for the mechanism and what differs (timestamps, CPU cost). With
 ``callbacks: ["prometheus"]`` alone and no router settings, records of non-streaming chat
 completions of single-deployment groups skip the replay: LiteLLM's own Prometheus logger is called
 with the kwargs LiteLLM built for the first record of their kind, carrying this record's usage,
-cost, upstream headers and times (``fastlane_prometheus.py``, docs/deployment.md).
+cost, upstream headers and times (``fastlane/prometheus.py``, docs/deployment.md).
 Streams served in Rust are recorded too (the upstream's SSE body, queued once the stream
 ended; a stream cut mid-way leaves no record and is counted in ``aborted``). Upstream
 errors and answers out of shape go to LiteLLM (which logs them itself) and are never
@@ -101,12 +101,12 @@ import time
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import fastlane_anthropic
-from . import fastlane_embeddings
-from . import fastlane_providers as providers
-from . import fastlane_settings as settings_table
-from . import fastlane_tls
-from ._patching import env_flag
+from .._patching import env_flag
+from . import anthropic as anthropic_lane
+from . import embeddings as embedding_lane
+from . import providers
+from . import settings as settings_table
+from . import tls as upstream_tls
 
 # LiteLLM versions whose proxy output the front reproduces (see wire.rs `Format`).
 VERIFIED_FORMATS = {"1.110.2": "litellm-1.110", "1.83.14": "litellm-1.83"}
@@ -236,7 +236,7 @@ def _load(path: Optional[str]) -> Any:
 def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optional[str], Dict[str, list], Dict[str, str]]:
     """-> (reason not to serve at all, master key, eligible groups, reason per declined group).
 
-    Every settings key is judged by the table in ``fastlane_settings``."""
+    Every settings key is judged by the table in ``settings``."""
     if path is None:
         return "no --config", None, {}, {}
     try:
@@ -304,7 +304,7 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
 
 def _https_outside_openai_client(groups: Dict[str, list], anthropic: Dict[str, list], declined: Dict[str, str]) -> None:
     """https groups whose LiteLLM client is its own httpx handler (anthropic/, hosted_vllm/), not the
-    OpenAI client (openai/, azure/) whose trust fastlane_tls reproduces, go to LiteLLM."""
+    OpenAI client (openai/, azure/) whose trust upstream_tls reproduces, go to LiteLLM."""
     for table in (groups, anthropic):
         for name in list(table):
             deps = table[name]
@@ -316,12 +316,12 @@ def _https_outside_openai_client(groups: Dict[str, list], anthropic: Dict[str, l
 
 
 def _https_trust(groups: Dict[str, list], declined: Dict[str, str], cfg: dict, env_after: Dict[str, str]) -> None:
-    """Give each https deployment LiteLLM's trust for it (``fastlane_tls``); without one, its group
+    """Give each https deployment LiteLLM's trust for it (``upstream_tls``); without one, its group
     goes to LiteLLM."""
     https = [name for name, deps in groups.items() if any(d["api_base"].startswith("https://") for d in deps)]
     if not https:
         return
-    tls, why = fastlane_tls.trust(cfg.get("litellm_settings") or {}, env_after)
+    tls, why = upstream_tls.trust(cfg.get("litellm_settings") or {}, env_after)
     for name in https:
         if tls is None:
             declined[name] = f"https api_base: {why}"
@@ -555,9 +555,9 @@ def bind_groups(groups: Dict[str, list], declined: Dict[str, str], infos: list, 
             info = match[0].get("model_info") or {}
             rates = providers.unpriced_rates(info) if providers.unpriced(d) else (price or _price_ok)(info, providers.price_key(d))
             # Only openai/ embedding models: the front builds OpenAI's embeddings URL and auth.
-            embed = rates is None and not d.get("provider") and fastlane_embeddings.price(info, d["upstream_model"], _price_ok)
+            embed = rates is None and not d.get("provider") and embedding_lane.price(info, d["upstream_model"], _price_ok)
             if embed:
-                rates, d = embed, dict(d, mode=fastlane_embeddings.MODE)
+                rates, d = embed, dict(d, mode=embedding_lane.MODE)
             if rates is None:
                 declined[name] = "model is not priced with plain per-token rates"
                 break
@@ -600,17 +600,17 @@ def _responses_kinds(cfg) -> str:
 
 
 def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
-    from . import _native  # the front lives in the extension module
+    from .. import _native  # the front lives in the extension module
 
-    from . import fastlane_logging, fastlane_peer, fastlane_prometheus
+    from . import peer, prometheus, replay
 
     host, port, rest, config, arg_reason = split_args(proxy_args)
     internal = _free_port()
-    # The proxy process adds its logging route only with this per-launch secret (fastlane_logging.arm),
-    # and takes the client's address only from a peer header carrying it (fastlane_peer.arm).
+    # The proxy process adds its logging route only with this per-launch secret (replay.arm),
+    # and takes the client's address only from a peer header carrying it (peer.arm).
     secret = secrets.token_hex(24)
-    env = dict(env, **{fastlane_logging.SECRET_ENV: secret}, **fastlane_peer.launch_env(env, rest),
-               **fastlane_prometheus.launch_env(config, env))
+    env = dict(env, **{replay.SECRET_ENV: secret}, **peer.launch_env(env, rest),
+               **prometheus.launch_env(config, env))
     proc = subprocess.Popen([litellm_exe] + rest + ["--host", "127.0.0.1", "--port", str(internal)], env=env)
     stopping = threading.Event()
 
@@ -631,7 +631,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
 
     version = _litellm_version()
     reason, key, groups, declined = analyse_config(config, env)
-    anthropic = fastlane_anthropic.take(groups, declined)
+    anthropic = anthropic_lane.take(groups, declined)
     _https_outside_openai_client(groups, anthropic, declined)
     reason = arg_reason or reason
     if reason is None and version not in VERIFIED_FORMATS:
@@ -640,12 +640,12 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         try:
             infos = _model_info(internal, key or "")
             groups = bind_groups(groups, declined, infos, env)
-            anthropic = fastlane_anthropic.bind(anthropic, declined, infos, env, bind_groups)
+            anthropic = anthropic_lane.bind(anthropic, declined, infos, env, bind_groups)
         except Exception as exc:
             reason = f"/model/info failed: {exc!r}"
     if reason is not None:
         groups, anthropic = {}, {}
-    groups, embedding_groups = fastlane_embeddings.split(groups, declined)
+    groups, embedding_groups = embedding_lane.split(groups, declined)
     served = {**groups, **embedding_groups, **anthropic}
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     router = router_plan(config, served, env) if served else None
@@ -668,8 +668,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         # FAST_LITELLM_FAST_LANE_LOG_FULL=drop keeps serving in Rust and drops (counts) records instead.
         "log_full_to_python": (env.get("FAST_LITELLM_FAST_LANE_LOG_FULL") or "python").strip().lower() != "drop",
         # An upstream answer the front does not reproduce goes to LiteLLM with this secret, so LiteLLM
-        # builds the client's answer from it instead of calling the upstream again (fastlane_held);
-        # the peer header carries it too (fastlane_peer).
+        # builds the client's answer from it instead of calling the upstream again (held.py);
+        # the peer header carries it too (peer.py).
         "secret": secret,
         "conn": front_limits(env),
     }
@@ -689,7 +689,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         if router and router["settings"]:
             msg += (f"; router settings {router['settings']}: first attempts in Rust (upstream timeout "
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")
-        msg += fastlane_embeddings.summary(embedding_groups, bool(cfg["log_queue"]))
+        msg += embedding_lane.summary(embedding_groups, bool(cfg["log_queue"]))
     else:
         msg = f"pass-through only ({reason or 'no eligible model group'})" if not anthropic else "chat completions via LiteLLM"
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)
@@ -710,7 +710,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     drainer = None
     if cfg["log_queue"]:
         workers = int(_arg(rest, "--num_workers") or 1)
-        drainer = fastlane_logging.Drainer(internal, secret, threads=min(4, max(2, workers)))
+        drainer = replay.Drainer(internal, secret, threads=min(4, max(2, workers)))
         drainer.start()
     while not stopping.is_set() and proc.poll() is None and front.is_alive():
         try:
