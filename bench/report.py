@@ -161,8 +161,14 @@ class View:
         run_pins = [p for p, k in kinds.items() if k == "run"]
         if run_pins:
             r, load = self.run, self.run.get("load", {})
+            start, end = load.get("start", "?"), load.get("end", "?")
+            # A part merged with --add may carry its own load averages (bench/proxy/run.py does): those are its own.
+            own = [self.get(part, p)[0] for p in run_pins]
+            if all(isinstance(d, dict) and d.get("load_start") and d.get("load_end") for d in own):
+                start = round(min(d["load_start"][0] for d in own), 1)
+                end = round(max(d["load_end"][0] for d in own), 1)
             said.append(f"{', '.join(run_pins)}: run of {r.get('date')} on {r.get('machine')}, load average "
-                        f"{load.get('start', '?')} -> {load.get('end', '?')}, {r.get('settings', {}).get('mode', 'full')} settings")
+                        f"{start} -> {end}, {r.get('settings', {}).get('mode', 'full')} settings")
         for pin, kind in kinds.items():
             if kind == "reference":
                 said.append(f"{pin}: " + self.ref["pins"][pin].get("sources", {}).get(part, "an earlier run"))
