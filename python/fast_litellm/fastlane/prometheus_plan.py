@@ -12,8 +12,8 @@ quantities (tokens, cost, latencies). The plan is built from two probes and must
 third exactly (timings to within a microsecond: LiteLLM may compute a latency from timestamps
 instead of datetimes); otherwise the kind keeps calling the logger. A planned record then costs a
 dozen child-metric updates on the very objects LiteLLM's logger updates (multiprocess files
-included). Probes have prompt and completion tokens: a record with none of either keeps the
-logger (LiteLLM skips some updates then).
+included; each child is looked up as LiteLLM looks it up). Probes have prompt and completion
+tokens: a record with none of either keeps the logger (LiteLLM skips some updates then).
 
 Kinds whose updates may depend on state outside the record keep the logger: a proxy with a
 database (budgets and spend read per request) and any operation the recorder does not know
@@ -167,7 +167,7 @@ def _source(values: List[Any], feats: List[Dict[str, Any]]) -> Optional[Tuple[st
 
 
 class Plan:
-    """A kind's operations: (child series, operation, source) in LiteLLM's order."""
+    """A kind's operations: (metric, label values or None, operation, source) in LiteLLM's order."""
 
     __slots__ = ("steps",)
 
@@ -176,7 +176,10 @@ class Plan:
 
     def apply(self, kw: dict) -> None:
         f = features(kw)
-        for child, op, (how, what) in self.steps:
+        for metric, labels, op, (how, what) in self.steps:
+            # The child is looked up each time, as LiteLLM's own call does: a series LiteLLM removed
+            # since (e.g. its end-user series cleanup) is created again, never updated detached.
+            child = metric if labels is None else metric.labels(*labels)
             getattr(child, op)(what if how == "const" else f[what])
 
 
@@ -197,8 +200,7 @@ def build(recorded: List[Tuple[list, dict]]) -> Plan:
         predicted = src[1] if src[0] == "const" else fc.get(src[1])
         if not _same(vc, predicted, src[0] == "feature" and src[1] in _TIMINGS):
             raise Unplannable(f"{getattr(metric, '_name', metric)} {op}: {vc!r} predicted as {predicted!r}")
-        child = metric if labels is None else metric.labels(*labels)  # the series LiteLLM's own call created
-        steps.append((child, op, src))
+        steps.append((metric, labels, op, src))
     return Plan(steps)
 
 
