@@ -208,6 +208,7 @@ _CALLBACKS_SCRIPT = textwrap.dedent("""
         asyncio.run(main({"late": "drained", "first": "single"}.get(mode, mode), calls))
         found[mode] = [Count.n - before, calls]
     found["total"] = [Count.n, sum(calls for _, calls in phases)]
+    found["drain_patch"] = [p["state"] for p in fast_litellm.status()["patches"] if p["name"].startswith("callback_drain")]
     print("FOUND " + json.dumps(found), flush=True)
 """)
 
@@ -219,7 +220,8 @@ def _callbacks_after_run(url: str, n: int, fast: bool, drain_fix: bool = False) 
     env.pop("FAST_LITELLM_CALLBACK_DRAIN", None)
     if drain_fix:
         env["FAST_LITELLM_CALLBACK_DRAIN"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python")] + [p for p in [env.get("PYTHONPATH")] if p])
+    # PYTHONPATH is inherited: the source tree in the dev loop, the installed wheel in CI (a source
+    # tree put first would shadow the wheel without its native module: nothing would be applied).
     out = subprocess.run([sys.executable, "-c", _CALLBACKS_SCRIPT, url, str(n)], env=env,
                          capture_output=True, text=True, timeout=300)
     line = [x for x in out.stdout.splitlines() if x.startswith("FOUND ")]
@@ -255,6 +257,7 @@ def test_8842_fix_delivers_every_callback_before_asyncio_run_returns(upstream):
     n = 8
     found = _callbacks_after_run(upstream.url, n, fast=True, drain_fix=True)
     print(f"\n#8842 fix on, litellm {_version()}: {found}")
+    assert found.pop("drain_patch") == ["applied"], found
     for mode in ("first", "drained", "single", "concurrent", "sequential", "late", "total"):
         assert found[mode][0] == found[mode][1], (mode, found)
 
