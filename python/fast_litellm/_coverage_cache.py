@@ -10,6 +10,7 @@ new key: the table is then computed again. ``--no-cache`` always recomputes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -24,15 +25,10 @@ def cache_dir() -> Path:
     return Path(base) / "fast-litellm" / "coverage"
 
 
-def _price_map_digest() -> str:
-    import litellm
-
-    blob = json.dumps(getattr(litellm, "model_cost", {}), sort_keys=True, default=repr)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def key(module: ModuleType, kwargs: Dict[str, Any]) -> str:
-    """Everything the coverage of ``module`` depends on, hashed."""
+@functools.lru_cache(maxsize=1)
+def _inputs() -> str:
+    """What every component's coverage depends on, hashed once per doctor run (the price map
+    and the package sources are read once, not per component)."""
     import litellm
 
     import fast_litellm
@@ -42,16 +38,21 @@ def key(module: ModuleType, kwargs: Dict[str, Any]) -> str:
     package = Path(fast_litellm.__file__).resolve().parent
     for file in sorted(package.rglob("*.py")):  # the component and whatever it plans with
         source.update(file.read_bytes())
+    price_map = json.dumps(getattr(litellm, "model_cost", {}), sort_keys=True, default=repr)
     parts = {
-        "component": module.__name__,
-        "kwargs": kwargs,
         "litellm": getattr(litellm, "__version__", None) or status.get("litellm"),
         "fast_litellm": status.get("fast_litellm"),
         "native": [status.get("native"), status.get("native_build")],
         "source": source.hexdigest(),
-        "price_map": _price_map_digest(),
+        "price_map": hashlib.sha256(price_map.encode()).hexdigest(),
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
+def key(module: ModuleType, kwargs: Dict[str, Any]) -> str:
+    """Everything the coverage of ``module`` depends on, hashed."""
+    mine = json.dumps({"component": module.__name__, "kwargs": kwargs}, sort_keys=True, default=str)
+    return hashlib.sha256((_inputs() + mine).encode()).hexdigest()[:32]
 
 
 def cached(module: ModuleType, kwargs: Dict[str, Any], compute: Callable[[], Dict[str, Any]],
