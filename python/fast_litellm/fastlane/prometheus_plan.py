@@ -118,12 +118,6 @@ def install() -> None:
     _installed.extend(patched)
 
 
-def uninstall() -> None:
-    while _installed:
-        cls, name, original, _new = _installed.pop()
-        setattr(cls, name, original)
-
-
 def features(kw: dict) -> Dict[str, Any]:
     """The record's own quantities a recorded value may be (``kw``: the logger's kwargs)."""
     slo = kw["standard_logging_object"]
