@@ -10,7 +10,10 @@ shared: medians, and the load average is printed):
 * ``import litellm``   - the floor every doctor run pays;
 * ``doctor``           - ``python -m fast_litellm.cli doctor`` (imports LiteLLM, resolves every
   patch: the proxy modules that hold limiter targets are imported);
-* ``doctor --coverage`` - the same plus the coverage table (a sample of the price map).
+* ``doctor --coverage`` - the same plus the coverage table (a sample of the price map), as
+  kept in the cache after the warm-up run;
+* ``doctor --coverage --no-cache`` - a first run: the table computed (in a second process on a
+  machine with more than one core, while the first imports LiteLLM).
 
 Wall time and CPU time (user + sys of the child) are reported; on a loaded machine CPU time is
 the steadier figure. ``beyond_import`` is each command's median minus ``import litellm``'s.
@@ -31,6 +34,7 @@ COMMANDS = {
     "import_litellm": ["-c", "import litellm"],
     "doctor": ["-m", "fast_litellm.cli", "doctor"],
     "doctor_coverage": ["-m", "fast_litellm.cli", "doctor", "--coverage"],
+    "doctor_coverage_first": ["-m", "fast_litellm.cli", "doctor", "--coverage", "--no-cache"],
 }
 
 

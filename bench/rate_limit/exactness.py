@@ -37,14 +37,12 @@ def build_limiter(fast: bool):
     cls_init(lim, iuc)
     if fast:
         import fast_litellm  # noqa: F401
-        from fast_litellm.components import rate_limit
+        from fast_litellm.components.rate_limit import v3_110, v3_183
 
         if hasattr(lim, "rate_limits"):  # 1.110.x: counters in LiteLLM's native store -> ours
-            from fast_litellm.components import rate_limit_v3_110
-
-            ok = rate_limit_v3_110.accelerate(lim)
+            ok = v3_110.accelerate(lim)
         else:  # 1.83.x: the fixed-window table
-            ok = rate_limit.accelerate_v3_limiter(lim)
+            ok = v3_183.accelerate_v3_limiter(lim)
         if not ok:
             raise SystemExit("could not accelerate the limiter")
     return lim

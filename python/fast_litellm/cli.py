@@ -25,6 +25,12 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "default_proxy_config.yaml"
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    from . import _coverage_cache
+
+    want_coverage = args.coverage or args.coverage_full
+    sample_every = 1 if args.coverage_full else COVERAGE_SAMPLE_EVERY
+    fresh = getattr(args, "no_cache", False)
+    worker = _coverage_cache.start(sample_every, fresh) if want_coverage else None
     import fast_litellm
 
     try:
@@ -32,30 +38,10 @@ def _doctor(args: argparse.Namespace) -> int:
     except Exception as exc:  # pragma: no cover - reported, not raised
         print(f"warning: import litellm failed: {exc!r}", file=sys.stderr)
     report = fast_litellm.status()
-    if args.coverage or args.coverage_full:
-        from . import _coverage_cache, registry
-
-        import contextlib
-        import inspect
-        import io
-
-        report["coverage"] = {}
-        for module in registry.component_modules():
-            if hasattr(module, "coverage"):
-                name = module.__name__.rsplit(".", 1)[1]
-                kwargs = {}
-                if "sample_every" in inspect.signature(module.coverage).parameters:
-                    kwargs["sample_every"] = 1 if args.coverage_full else COVERAGE_SAMPLE_EVERY
-
-                def compute(module=module, kwargs=kwargs) -> dict:
-                    try:
-                        # LiteLLM prints to stdout on models it cannot place; keep --json clean.
-                        with contextlib.redirect_stdout(io.StringIO()):
-                            return module.coverage(**kwargs)
-                    except Exception as exc:  # report, never crash doctor
-                        return {"error": repr(exc)}
-
-                report["coverage"][name] = _coverage_cache.cached(module, kwargs, compute, fresh=getattr(args, "no_cache", False))
+    if want_coverage:
+        stored = None if fresh else _coverage_cache.collect(sample_every, stored_only=True)
+        coverage = _coverage_cache.result(worker, stored)
+        report["coverage"] = coverage if coverage is not None else _coverage_cache.collect(sample_every, fresh)
     if args.proxy_config:
         from .fastlane import launcher
 
