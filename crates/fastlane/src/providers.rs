@@ -21,6 +21,10 @@
 //!   On `openai/` LiteLLM 1.83.x prints the same answer with the message's
 //!   `provider_specific_fields: {"refusal": null}` (`server_shapes.rs`).
 //!
+//! * `custom_openai/`, `deepseek/`, `mistral/` (`compat_providers.rs`): OpenAI's request through
+//!   LiteLLM's OpenAI SDK client (as `openai/`) or its HTTP handler (as `hosted_vllm/`), OpenAI's
+//!   answer shapes, priced by LiteLLM's map; their streams go to LiteLLM.
+//!
 //! The launcher (`fastlane/providers.py`) says which provider a deployment is and resolves the API
 //! version as LiteLLM does (the deployment's, else `AZURE_API_VERSION`, else LiteLLM's default).
 
@@ -48,6 +52,9 @@ pub enum Provider {
     /// vLLM's OpenAI-compatible server (`hosted_vllm/`), a model LiteLLM's map does not price:
     /// LiteLLM's generic HTTP handler (`Accept: */*`, `"stream": false`), no cost.
     HostedVllm,
+    /// An OpenAI-compatible provider (`compat_providers.rs`): LiteLLM's name for it and the
+    /// client LiteLLM calls it with.
+    Compat { name: String, client: crate::compat_providers::Client },
 }
 
 impl Provider {
@@ -61,6 +68,19 @@ impl Provider {
         matches!(self, Provider::Openai)
     }
 
+    /// LiteLLM calls the upstream through its OpenAI SDK client: OpenAI's request body.
+    pub fn openai_request(&self) -> bool {
+        matches!(self, Provider::Openai | Provider::Compat { client: crate::compat_providers::Client::OpenaiSdk, .. })
+    }
+
+    /// LiteLLM sends the request unchanged (else it goes to LiteLLM before any upstream call).
+    pub fn accepts(&self, req: &crate::wire::ChatRequest) -> bool {
+        match self {
+            Provider::Compat { name, .. } => crate::compat_providers::accepts(name, req),
+            _ => true,
+        }
+    }
+
     /// LiteLLM's map prices the model (else: no cost on 1.110.x, zero on 1.83.x).
     pub fn priced(&self) -> bool {
         !matches!(self, Provider::HostedVllm)
@@ -70,7 +90,7 @@ impl Provider {
 /// The URL LiteLLM calls for `path` (`/chat/completions`) on `d`.
 pub fn upstream_url(d: &Deployment, path: &str) -> String {
     match &d.provider {
-        Provider::Openai | Provider::HostedVllm => format!("{}{}", d.api_base, path),
+        Provider::Openai | Provider::HostedVllm | Provider::Compat { .. } => format!("{}{}", d.api_base, path),
         Provider::Azure { api_version, .. } => {
             format!("{}/openai/deployments/{}{}?api-version={}", d.api_base, d.upstream_model, path, api_version)
         }
@@ -81,9 +101,14 @@ pub fn upstream_url(d: &Deployment, path: &str) -> String {
 pub fn request_headers(format: Format, d: &Deployment) -> Vec<(&'static str, String)> {
     let bearer = || format!("Bearer {}", d.api_key);
     let json = || "application/json".to_string();
+    use crate::compat_providers::Client;
     match (&d.provider, format) {
-        (Provider::Openai, _) => vec![("authorization", bearer()), ("content-type", json()), ("accept", json())],
-        (Provider::HostedVllm, _) => vec![("accept", "*/*".into()), ("authorization", bearer()), ("content-type", json())],
+        (Provider::Openai | Provider::Compat { client: Client::OpenaiSdk, .. }, _) => {
+            vec![("authorization", bearer()), ("content-type", json()), ("accept", json())]
+        }
+        (Provider::HostedVllm | Provider::Compat { client: Client::HttpHandler, .. }, _) => {
+            vec![("accept", "*/*".into()), ("authorization", bearer()), ("content-type", json())]
+        }
         (Provider::Azure { .. }, Format::V1_110) => {
             vec![("api-key", d.api_key.clone()), ("accept", json()), ("content-type", json())]
         }
