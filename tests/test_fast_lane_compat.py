@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import mock_answer_variants as mv  # noqa: E402
 import mock_providers  # noqa: E402
 from test_fast_lane import KEY, _call  # noqa: E402
-from test_fast_lane_providers import _both, _check  # noqa: E402
+from test_fast_lane_providers import _both, _check, _check_stream  # noqa: E402
 from test_fast_lane_router import stock_and_fast  # noqa: E402
 
 CONFIG = """
@@ -71,6 +71,9 @@ SAMPLE = ("envelope", "openai", "openai_2023", "openai_tools", "vllm", "ollama")
 VARIANTS = mv.VARIANTS + mock_providers.PROVIDER_SHAPES
 # The whole corpus on deepseek (LiteLLM's HTTP handler); a sample on the others (all with the env var).
 ANSWERS = [(g, v) for g in GROUPS + ("deepseek-pair",) for v in (VARIANTS if FULL or g == "deepseek" else SAMPLE)]
+# Groups whose streams the front serves (the others' go to LiteLLM).
+STREAMS_SERVED: set = set()
+STREAMS = [(g, v, u) for g in GROUPS for v in ("openai", "plain", "vllm") for u in (None, True)]
 ERRORS = [(g, e) for g in ("deepseek", "custom") for e in ("error_400", "error_429")]
 
 
@@ -107,12 +110,15 @@ def test_empty_message(rig, group):
     assert lane == ("python" if group == "mistral" else "rust")
 
 
-@pytest.mark.parametrize("group", GROUPS)
-def test_streams_go_to_litellm(rig, group):
-    r = _both(rig, group, "variant=openai", {"stream": True, "stream_options": {"include_usage": True}})
-    (s_status, _, s_raw, s_calls), (f_status, f_hdrs, f_raw, f_calls) = r["stock"], r["fast"]
-    assert s_status == f_status == 200 and len(s_calls) == len(f_calls) == 1
-    assert dict(f_hdrs).get("x-fast-litellm-lane") == "python"
+@pytest.mark.parametrize("group,variant,include_usage", STREAMS, ids=[f"{g}-{v}-{u}" for g, v, u in STREAMS])
+def test_streams(rig, group, variant, include_usage):
+    """Streams in OpenAI's and vLLM's shapes: served event for event where verified, else to LiteLLM before
+    any upstream call (one upstream call either way)."""
+    extra = {"stream": True}
+    if include_usage is not None:
+        extra["stream_options"] = {"include_usage": include_usage}
+    want = "rust" if group in STREAMS_SERVED else "python"
+    assert _check_stream(rig, group, _both(rig, group, f"variant={variant}", extra)) == want
 
 
 def test_unserved_providers_go_to_litellm(rig):
@@ -130,12 +136,14 @@ def test_no_replays(rig):
 def test_entries():
     from fast_litellm.fastlane import providers as fp
 
-    entry = lambda model, **kw: fp.entry(dict({"model": model, "api_base": "http://h", "api_key": "k"}, **kw), {}, {})  # noqa: E731
+    entry = lambda model, **kw: fp.entry(dict({"model": model, "api_base": "http://h/v1", "api_key": "k"}, **kw), {}, {})  # noqa: E731
     assert entry("deepseek/deepseek-chat")[0] == {
         "upstream_model": "deepseek-chat", "provider": {"kind": "compat", "name": "deepseek", "client": "http_handler"}}
     assert entry("custom_openai/my-model")[0]["provider"]["client"] == "openai_sdk"
     assert entry("mistral/mistral-small-latest")[0]["upstream_model"] == "mistral-small-latest"
     assert entry("deepseek/deepseek-chat", api_version="2024-01-01")[0] is None
+    assert entry("deepseek/deepseek-chat", api_base="http://h/chat/completions")[0] is None
+    assert entry("mistral/m", api_base="http://h")[0] is None and entry("mistral/m", api_base="http://h/v1")[0]
     for model in ("groq/llama-3.3-70b-versatile", "together_ai/x", "openrouter/openai/gpt-4o-mini", "deepseek/"):
         assert entry(model)[0] is None, model
         assert not fp.served_model(model)

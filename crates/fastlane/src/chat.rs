@@ -120,11 +120,8 @@ impl Front {
         };
         let Some(answer) = answer else { return hold(parts, bytes) };
         let upstream_done_unix = unix_now_f64();
-        let out = if answer.extras.filters.vllm {
-            providers::render_vllm(format, &answer, &plan.req.model)
-        } else {
-            wire::render_body(format, &answer, &plan.req.model)
-        };
+        let out = providers::render_own(format, &answer, &plan.req.model)
+            .unwrap_or_else(|| wire::render_body(format, &answer, &plan.req.model));
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut resp = Response::new(full(out));
         let h = resp.headers_mut();

@@ -19,8 +19,9 @@
 //! model, which the launcher reads from the running proxy (`fastlane/providers.py`).
 
 use hyper::HeaderMap;
+use serde_json::Value;
 
-use crate::wire::{Answer, ChatRequest};
+use crate::wire::{js, Answer, ChatRequest, Format};
 
 /// The LiteLLM client that calls the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -40,17 +41,117 @@ pub fn accepts(provider: &str, req: &ChatRequest) -> bool {
     !(provider == MISTRAL && req.messages.iter().any(|m| m.content.is_empty()))
 }
 
+/// What a plain answer through LiteLLM's HTTP handler carried beyond the counts and the text
+/// (`parse_plain`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Plain {
+    fingerprint: Option<String>,
+    /// The choice had `logprobs: null`.
+    logprobs: bool,
+}
+
 /// The provider's answer in OpenAI's shapes (through the OpenAI SDK client also the other
-/// servers' shapes LiteLLM prints as for `openai/`: `server_shapes.rs`), or `None` (held).
+/// servers' shapes LiteLLM prints as for `openai/`: `server_shapes.rs`; through the HTTP handler
+/// the plain shape of `parse_plain`), or `None` (held).
 pub fn parse(provider: &str, client: Client, body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
     let a = crate::wire::parse_upstream(body, headers, upstream_model).or_else(|| match client {
         Client::OpenaiSdk => crate::server_shapes::parse(body, headers, upstream_model),
-        Client::HttpHandler => None,
+        Client::HttpHandler => parse_plain(body, headers, upstream_model),
     })?;
     if provider == MISTRAL && a.content.is_empty() {
         return None;
     }
     Some(a)
+}
+
+/// A plain answer (Mistral's: no `refusal`, `tool_calls: null`, no fingerprint or `logprobs`;
+/// also with a string fingerprint and `logprobs: null`) through LiteLLM's HTTP handler, which
+/// builds its answer from the JSON as sent: `None` for any other key or value.
+fn parse_plain(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
+    let v = crate::wire::json_answer(body, headers)?;
+    let o = v.as_object()?;
+    let mut shape = Plain::default();
+    for (k, x) in o {
+        match k.as_str() {
+            "id" | "object" | "created" | "model" | "choices" | "usage" => {}
+            "system_fingerprint" => shape.fingerprint = Some(x.as_str()?.to_string()),
+            _ => return None,
+        }
+    }
+    if o.get("object")?.as_str()? != "chat.completion" || o.get("model")?.as_str()? != upstream_model {
+        return None;
+    }
+    let created = match o.get("created")? {
+        Value::Number(n) if n.is_u64() => n.clone(),
+        _ => return None,
+    };
+    let c = match o.get("choices")?.as_array()?.as_slice() {
+        [c] => c.as_object()?,
+        _ => return None,
+    };
+    for (k, x) in c {
+        match k.as_str() {
+            "index" | "message" | "finish_reason" => {}
+            "logprobs" if x.is_null() => shape.logprobs = true,
+            _ => return None,
+        }
+    }
+    let finish_reason = c.get("finish_reason")?.as_str()?;
+    if c.get("index")?.as_u64()? != 0 || !matches!(finish_reason, "stop" | "length") {
+        return None;
+    }
+    let m = c.get("message")?.as_object()?;
+    for (k, x) in m {
+        match k.as_str() {
+            "role" | "content" => {}
+            "tool_calls" if x.is_null() => {}
+            _ => return None,
+        }
+    }
+    let content = m.get("content")?.as_str()?;
+    // LiteLLM splits `<think>...</think>` off the content; an empty one is not verified.
+    if m.get("role")?.as_str()? != "assistant" || content.is_empty() || content.starts_with('<') {
+        return None;
+    }
+    let u = o.get("usage")?.as_object()?;
+    if !crate::wire::exact_keys(u, &["prompt_tokens", "completion_tokens", "total_tokens"]) {
+        return None;
+    }
+    let (p, k, t) = (u["prompt_tokens"].as_u64()?, u["completion_tokens"].as_u64()?, u["total_tokens"].as_u64()?);
+    if p >= 1 << 40 || k >= 1 << 40 || t != p + k {
+        return None;
+    }
+    let mut extras = crate::answer_shapes::Extras::default();
+    extras.filters.plain = Some(shape);
+    Some(Answer {
+        id: o.get("id")?.as_str()?.to_string(),
+        created,
+        system_fingerprint: String::new(),
+        content: content.to_string(),
+        finish_reason: finish_reason.to_string(),
+        prompt_tokens: p,
+        completion_tokens: k,
+        total_tokens: t,
+        extras,
+    })
+}
+
+/// LiteLLM's body for a plain answer (`parse_plain`).
+pub fn render_plain(format: Format, a: &Answer, shape: &Plain, requested_model: &str) -> Vec<u8> {
+    let fingerprint = shape.fingerprint.as_deref().map(|f| format!(r#","system_fingerprint":{}"#, js(f))).unwrap_or_default();
+    let logprobs = if shape.logprobs && format == Format::V1_110 { r#","logprobs":null"# } else { "" };
+    format!(
+        r#"{{"id":{},"created":{},"model":{},"object":"chat.completion"{fingerprint},"choices":[{{"finish_reason":{},"index":0,"message":{{"content":{},"role":"assistant"}},"provider_specific_fields":{{}}{logprobs}}}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}}}}}"#,
+        js(&a.id),
+        a.created,
+        js(requested_model),
+        js(&a.finish_reason),
+        js(&a.content),
+        a.completion_tokens,
+        a.prompt_tokens,
+        a.total_tokens,
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]

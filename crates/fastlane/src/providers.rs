@@ -73,6 +73,12 @@ impl Provider {
         matches!(self, Provider::Openai | Provider::Compat { client: crate::compat_providers::Client::OpenaiSdk, .. })
     }
 
+    /// LiteLLM calls the upstream through its own HTTP handler (`BaseLLMHTTPHandler`), not the
+    /// OpenAI SDK client.
+    pub fn http_handler(&self) -> bool {
+        matches!(self, Provider::HostedVllm | Provider::Compat { client: crate::compat_providers::Client::HttpHandler, .. })
+    }
+
     /// LiteLLM sends the request unchanged (else it goes to LiteLLM before any upstream call).
     pub fn accepts(&self, req: &crate::wire::ChatRequest) -> bool {
         match self {
@@ -132,7 +138,8 @@ pub fn request_body(format: Format, d: &Deployment, messages: &[crate::wire::Mes
 }
 
 /// Azure's content-filter annotations of one answer, rendered as LiteLLM prints them (and
-/// whether the answer was vLLM's own shape: `vllm`).
+/// whether the answer was in a provider's own shape: vLLM's, `vllm`; a compatible provider's
+/// plain one, `plain`).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Filters {
     pub vllm: bool,
@@ -140,6 +147,8 @@ pub struct Filters {
     pub content: Option<String>,
     /// The top level's `prompt_filter_results` array.
     pub prompt: Option<String>,
+    /// A plain answer of an OpenAI-compatible provider (`compat_providers.rs`).
+    pub plain: Option<crate::compat_providers::Plain>,
 }
 
 /// Split an Azure answer: the body without its filter annotations (for the OpenAI-shape
@@ -170,7 +179,7 @@ pub fn split_azure(body: &[u8]) -> Option<(Vec<u8>, Filters)> {
     if !matches!(prompt, J::Arr(_)) || !matches!(content, J::Obj(_)) {
         return None;
     }
-    let filters = Filters { content: Some(render(&content)?), prompt: Some(render(&prompt)?), vllm: false };
+    let filters = Filters { content: Some(render(&content)?), prompt: Some(render(&prompt)?), ..Filters::default() };
     Some((serde_json::to_vec(&v).ok()?, filters))
 }
 
@@ -253,6 +262,16 @@ pub fn render_vllm(format: Format, a: &Answer, requested_model: &str) -> Vec<u8>
         a.total_tokens,
     )
     .into_bytes()
+}
+
+/// LiteLLM's body for an answer in a provider's own shape (vLLM's, a compatible provider's
+/// plain one), or `None` for OpenAI's shapes (`wire::render_body`).
+pub fn render_own(format: Format, a: &Answer, requested_model: &str) -> Option<Vec<u8>> {
+    if a.extras.filters.vllm {
+        return Some(render_vllm(format, a, requested_model));
+    }
+    let plain = a.extras.filters.plain.as_ref()?;
+    Some(crate::compat_providers::render_plain(format, a, plain, requested_model))
 }
 
 /// The choice's `provider_specific_fields` object LiteLLM prints.

@@ -107,6 +107,12 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
     if prefix is not None:
         if "api_version" in params:
             return None, f"api_version on a {prefix} deployment: not verified"
+        base = params.get("api_base")
+        # LiteLLM's URL rules that the front's `<api_base>/chat/completions` does not follow.
+        if COMPAT[prefix] == "http_handler" and isinstance(base, str) and "chat/completions" in base:
+            return None, "api_base naming the chat/completions route: not verified"
+        if prefix == "mistral/" and isinstance(base, str) and not base.endswith("/v1"):
+            return None, "mistral api_base without /v1 (LiteLLM appends it): not verified"
         provider = {"kind": "compat", "name": prefix[:-1], "client": COMPAT[prefix]}
         return {"upstream_model": model[len(prefix):], "provider": provider}, None
     if model.startswith("anthropic/"):
