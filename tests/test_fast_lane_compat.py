@@ -65,8 +65,10 @@ GROUPS = ("custom", "deepseek", "mistral")
 # the OpenAI SDK client (custom_openai) as on openai/ (tests/test_fast_lane_answers.py).
 OPENAI_SHAPES = {"envelope", "openai", "openai_2024", "openai_length", "openai_flex"}
 SERVER_SHAPES = {"openai_2023", "vllm", "vllm_new", "sglang", "llamacpp", "ollama", "lmstudio", "tgi", "localai"}
-SERVED = {"custom": OPENAI_SHAPES | SERVER_SHAPES, "deepseek": OPENAI_SHAPES, "mistral": OPENAI_SHAPES,
-          "deepseek-pair": OPENAI_SHAPES}
+# Through LiteLLM's HTTP handler: OpenAI's shapes and plain ones (Mistral's, DeepSeek's, LocalAI's).
+PLAIN_SHAPES = {"mistral", "deepseek", "localai"}
+SERVED = {"custom": OPENAI_SHAPES | SERVER_SHAPES | {"mistral"}, "deepseek": OPENAI_SHAPES | PLAIN_SHAPES,
+          "mistral": OPENAI_SHAPES | PLAIN_SHAPES, "deepseek-pair": OPENAI_SHAPES | PLAIN_SHAPES}
 SAMPLE = ("envelope", "openai", "openai_2023", "openai_tools", "vllm", "ollama") + mock_providers.PROVIDER_SHAPES
 VARIANTS = mv.VARIANTS + mock_providers.PROVIDER_SHAPES
 # The whole corpus on deepseek (LiteLLM's HTTP handler); a sample on the others (all with the env var).

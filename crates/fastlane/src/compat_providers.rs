@@ -48,6 +48,9 @@ pub struct Plain {
     fingerprint: Option<String>,
     /// The choice had `logprobs: null`.
     logprobs: bool,
+    /// DeepSeek's usage without cache hits: `prompt_cache_miss_tokens` (LiteLLM keeps its cache
+    /// counts; a hit changes the cost and is held).
+    cache_miss: Option<u64>,
 }
 
 /// The provider's answer in OpenAI's shapes (through the OpenAI SDK client also the other
@@ -65,7 +68,8 @@ pub fn parse(provider: &str, client: Client, body: &[u8], headers: &HeaderMap, u
 }
 
 /// A plain answer (Mistral's: no `refusal`, `tool_calls: null`, no fingerprint or `logprobs`;
-/// also with a string fingerprint and `logprobs: null`) through LiteLLM's HTTP handler, which
+/// DeepSeek's: a fingerprint, `logprobs: null`, its cache counts without hits) through
+/// LiteLLM's HTTP handler, which
 /// builds its answer from the JSON as sent: `None` for any other key or value.
 fn parse_plain(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
     let v = crate::wire::json_answer(body, headers)?;
@@ -74,7 +78,8 @@ fn parse_plain(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option
     for (k, x) in o {
         match k.as_str() {
             "id" | "object" | "created" | "model" | "choices" | "usage" => {}
-            "system_fingerprint" => shape.fingerprint = Some(x.as_str()?.to_string()),
+            // Ollama's fingerprint makes LiteLLM 1.110.x replace the id (`server_shapes.rs`).
+            "system_fingerprint" if x.as_str()? != "fp_ollama" => shape.fingerprint = Some(x.as_str()?.to_string()),
             _ => return None,
         }
     }
@@ -114,17 +119,30 @@ fn parse_plain(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option
         return None;
     }
     let u = o.get("usage")?.as_object()?;
-    if !crate::wire::exact_keys(u, &["prompt_tokens", "completion_tokens", "total_tokens"]) {
+    let counts = ["prompt_tokens", "completion_tokens", "total_tokens"];
+    let deepseek = [&counts[..], &["prompt_tokens_details", "prompt_cache_hit_tokens", "prompt_cache_miss_tokens"]].concat();
+    if crate::wire::exact_keys(u, &deepseek) {
+        let details = u["prompt_tokens_details"].as_object()?;
+        let no_hits = details.len() == 1
+            && details.get("cached_tokens")?.as_u64()? == 0
+            && u["prompt_cache_hit_tokens"].as_u64()? == 0;
+        if !no_hits {
+            return None;
+        }
+        shape.cache_miss = Some(u["prompt_cache_miss_tokens"].as_u64().filter(|n| *n < 1 << 40)?);
+    } else if !crate::wire::exact_keys(u, &counts) {
         return None;
     }
     let (p, k, t) = (u["prompt_tokens"].as_u64()?, u["completion_tokens"].as_u64()?, u["total_tokens"].as_u64()?);
     if p >= 1 << 40 || k >= 1 << 40 || t != p + k {
         return None;
     }
-    let mut extras = crate::answer_shapes::Extras::default();
-    extras.filters.plain = Some(shape);
+    // An empty id (TGI's) is replaced by LiteLLM.
+    let id = o.get("id")?.as_str().filter(|id| !id.is_empty())?.to_string();
+    let filters = crate::providers::Filters { plain: Some(shape), ..Default::default() };
+    let extras = crate::answer_shapes::Extras { filters, ..Default::default() };
     Some(Answer {
-        id: o.get("id")?.as_str()?.to_string(),
+        id,
         created,
         system_fingerprint: String::new(),
         content: content.to_string(),
@@ -140,8 +158,14 @@ fn parse_plain(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option
 pub fn render_plain(format: Format, a: &Answer, shape: &Plain, requested_model: &str) -> Vec<u8> {
     let fingerprint = shape.fingerprint.as_deref().map(|f| format!(r#","system_fingerprint":{}"#, js(f))).unwrap_or_default();
     let logprobs = if shape.logprobs && format == Format::V1_110 { r#","logprobs":null"# } else { "" };
+    let usage_tail = match shape.cache_miss {
+        Some(n) => {
+            format!(r#","prompt_tokens_details":{{"cached_tokens":0}},"prompt_cache_hit_tokens":0,"prompt_cache_miss_tokens":{n}"#)
+        }
+        None => String::new(),
+    };
     format!(
-        r#"{{"id":{},"created":{},"model":{},"object":"chat.completion"{fingerprint},"choices":[{{"finish_reason":{},"index":0,"message":{{"content":{},"role":"assistant"}},"provider_specific_fields":{{}}{logprobs}}}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}}}}}"#,
+        r#"{{"id":{},"created":{},"model":{},"object":"chat.completion"{fingerprint},"choices":[{{"finish_reason":{},"index":0,"message":{{"content":{},"role":"assistant"}},"provider_specific_fields":{{}}{logprobs}}}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}{usage_tail}}}}}"#,
         js(&a.id),
         a.created,
         js(requested_model),
@@ -178,5 +202,26 @@ mod tests {
         assert!(parse("mistral", Client::HttpHandler, body("").as_bytes(), &h, "m").is_none());
         assert!(parse("deepseek", Client::HttpHandler, body("").as_bytes(), &h, "m").is_some());
         assert!(parse("mistral", Client::HttpHandler, body("ok").as_bytes(), &h, "m").is_some());
+    }
+
+    #[test]
+    fn plain_answers_through_the_http_handler() {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/json".parse().unwrap());
+        let mistral = |id: &str, extra: &str| {
+            format!(
+                r#"{{"id":"{id}","object":"chat.completion","model":"m","usage":{{"prompt_tokens":2,"completion_tokens":3,"total_tokens":5}},"created":7,"choices":[{{"index":0,"message":{{"content":"hi","tool_calls":null,"role":"assistant"}},"finish_reason":"stop"}}]{extra}}}"#
+            )
+        };
+        let a = parse("mistral", Client::HttpHandler, mistral("cmpl-1", "").as_bytes(), &h, "m").expect("served");
+        assert_eq!(
+            String::from_utf8(crate::providers::render_own(Format::V1_83, &a, "g").unwrap()).unwrap(),
+            r#"{"id":"cmpl-1","created":7,"model":"g","object":"chat.completion","choices":[{"finish_reason":"stop","index":0,"message":{"content":"hi","role":"assistant"},"provider_specific_fields":{}}],"usage":{"completion_tokens":3,"prompt_tokens":2,"total_tokens":5}}"#
+        );
+        assert!(parse("mistral", Client::HttpHandler, mistral("", "").as_bytes(), &h, "m").is_none());
+        let ollama = mistral("c", r#","system_fingerprint":"fp_ollama""#);
+        assert!(parse("mistral", Client::HttpHandler, ollama.as_bytes(), &h, "m").is_none());
+        let other = mistral("c", r#","x_groq":{}"#);
+        assert!(parse("deepseek", Client::HttpHandler, other.as_bytes(), &h, "m").is_none());
     }
 }
