@@ -36,6 +36,7 @@ if not hasattr(native, "fastlane_serve"):
 
 sys.path.insert(0, str(Path(__file__).parent))
 import mock_answer_variants as mv  # noqa: E402
+from fast_litellm.fastlane import providers as fp  # noqa: E402
 import mock_providers  # noqa: E402
 from test_fast_lane import KEY, _call  # noqa: E402
 from test_fast_lane_providers import _both, _check, _check_stream  # noqa: E402
@@ -74,7 +75,8 @@ VARIANTS = mv.VARIANTS + mock_providers.PROVIDER_SHAPES
 # The whole corpus on deepseek (LiteLLM's HTTP handler); a sample on the others (all with the env var).
 ANSWERS = [(g, v) for g in GROUPS + ("deepseek-pair",) for v in (VARIANTS if FULL or g == "deepseek" else SAMPLE)]
 # Groups whose streams the front serves (the others' go to LiteLLM).
-STREAMS_SERVED: set = set()
+PREFIX = {"custom": "custom_openai/", "deepseek": "deepseek/", "mistral": "mistral/"}
+STREAMS_SERVED = {g for g, p in PREFIX.items() if p in fp.COMPAT_STREAMS}
 STREAMS = [(g, v, u) for g in GROUPS for v in ("openai", "plain", "vllm") for u in (None, True)]
 ERRORS = [(g, e) for g in ("deepseek", "custom") for e in ("error_400", "error_429")]
 
@@ -136,8 +138,6 @@ def test_no_replays(rig):
 
 
 def test_entries():
-    from fast_litellm.fastlane import providers as fp
-
     entry = lambda model, **kw: fp.entry(dict({"model": model, "api_base": "http://h/v1", "api_key": "k"}, **kw), {}, {})  # noqa: E731
     assert entry("deepseek/deepseek-chat")[0] == {
         "upstream_model": "deepseek-chat", "provider": {"kind": "compat", "name": "deepseek", "client": "http_handler"}}

@@ -109,7 +109,7 @@ impl Front {
                 .or_else(|| server_shapes::parse(&bytes, &parts.headers, &d.upstream_model)),
             providers::Provider::HostedVllm => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
                 .or_else(|| providers::parse_vllm(&bytes, &parts.headers, &d.upstream_model)),
-            providers::Provider::Compat { name, client } => {
+            providers::Provider::Compat { name, client, .. } => {
                 crate::compat_providers::parse(name, *client, &bytes, &parts.headers, &d.upstream_model)
             }
             providers::Provider::Azure { .. } => providers::split_azure(&bytes).and_then(|(rest, filters)| {

@@ -52,15 +52,23 @@ pub enum Provider {
     /// vLLM's OpenAI-compatible server (`hosted_vllm/`), a model LiteLLM's map does not price:
     /// LiteLLM's generic HTTP handler (`Accept: */*`, `"stream": false`), no cost.
     HostedVllm,
-    /// An OpenAI-compatible provider (`compat_providers.rs`): LiteLLM's name for it and the
-    /// client LiteLLM calls it with.
-    Compat { name: String, client: crate::compat_providers::Client },
+    /// An OpenAI-compatible provider (`compat_providers.rs`): LiteLLM's name for it, the client
+    /// LiteLLM calls it with, and whether its streams are served (else they go to LiteLLM).
+    Compat {
+        name: String,
+        client: crate::compat_providers::Client,
+        #[serde(default)]
+        streams: bool,
+    },
 }
 
 impl Provider {
     /// Streams this provider's upstream sends in a shape the front re-emits.
     pub fn streams(&self) -> bool {
-        matches!(self, Provider::Openai | Provider::HostedVllm | Provider::Azure { streams: Some(_), .. })
+        matches!(
+            self,
+            Provider::Openai | Provider::HostedVllm | Provider::Azure { streams: Some(_), .. } | Provider::Compat { streams: true, .. }
+        )
     }
 
     /// `/v1/responses` goes to LiteLLM for anything but `openai/`.

@@ -45,6 +45,9 @@ _URL_SAFE = re.compile(r"[A-Za-z0-9._-]+")
 # versions (litellm/main.py's routing): its OpenAI SDK client or its own HTTP handler (BaseLLMHTTPHandler).
 COMPAT = {"custom_openai/": "openai_sdk", "deepseek/": "http_handler", "mistral/": "http_handler"}
 
+# ... whose streams the front serves (the others' go to LiteLLM before any upstream call).
+COMPAT_STREAMS: Tuple[str, ...] = ()
+
 PREFIXES = ("openai/", "azure/", "hosted_vllm/") + tuple(COMPAT)
 
 
@@ -114,6 +117,8 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
         if prefix == "mistral/" and isinstance(base, str) and not base.endswith("/v1"):
             return None, "mistral api_base without /v1 (LiteLLM appends it): not verified"
         provider = {"kind": "compat", "name": prefix[:-1], "client": COMPAT[prefix]}
+        if prefix in COMPAT_STREAMS:
+            provider["streams"] = True
         return {"upstream_model": model[len(prefix):], "provider": provider}, None
     if model.startswith("anthropic/"):
         # anthropic.take moves these groups to /v1/messages.
@@ -182,7 +187,7 @@ def streams_to_litellm(groups: Dict[str, list]) -> List[str]:
     OpenAI-compatible providers: their streams are not verified)."""
     def declined(d: Dict[str, Any]) -> bool:
         provider = d.get("provider") or {}
-        return provider.get("kind") == "compat" or (provider.get("kind") == "azure" and not provider.get("streams"))
+        return provider.get("kind") in ("compat", "azure") and not provider.get("streams")
 
     return sorted(name for name, deps in groups.items() if any(declined(d) for d in deps))
 
