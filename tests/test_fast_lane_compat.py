@@ -141,7 +141,9 @@ def test_entries():
     entry = lambda model, **kw: fp.entry(dict({"model": model, "api_base": "http://h/v1", "api_key": "k"}, **kw), {}, {})  # noqa: E731
     assert entry("deepseek/deepseek-chat")[0] == {
         "upstream_model": "deepseek-chat", "provider": {"kind": "compat", "name": "deepseek", "client": "http_handler"}}
-    assert entry("custom_openai/my-model")[0]["provider"]["client"] == "openai_sdk"
+    assert entry("custom_openai/my-model")[0]["provider"] == {"kind": "compat", "name": "custom_openai",
+                                                              "client": "openai_sdk", "unpriced": True}
+    assert fp.unpriced(entry("custom_openai/m")[0]) and not fp.unpriced(entry("deepseek/m")[0])
     assert entry("mistral/mistral-small-latest")[0]["upstream_model"] == "mistral-small-latest"
     assert entry("deepseek/deepseek-chat", api_version="2024-01-01")[0] is None
     assert entry("deepseek/deepseek-chat", api_base="http://h/chat/completions")[0] is None

@@ -6,7 +6,11 @@
 //! * `custom_openai/<model>`: LiteLLM's OpenAI SDK client, as for `openai/` (Bearer key, body
 //!   `model` and `messages`);
 //! * `deepseek/<model>`, `mistral/<model>`: LiteLLM's own HTTP handler with OpenAI's transforms,
-//!   as for `hosted_vllm/` (`Accept: */*`, `"stream": false` in the body).
+//!   as for `hosted_vllm/` (`Accept: */*`; `"stream": false` in the body, not for mistral).
+//!
+//! LiteLLM's map prices `deepseek/` and `mistral/` models (its `deepseek/<model>` entry, ...);
+//! it has no `custom_openai/` entry: as for `hosted_vllm/`, 1.110.x then prints no cost header
+//! and 1.83.x zero costs.
 //!
 //! What each changes of a request inside the front's envelope, or of its answer:
 //! * mistral drops every message whose content is `""` (its "empty assistant message" check
@@ -35,6 +39,12 @@ pub enum Client {
 
 /// Providers whose rewrites of a request or an answer are listed in the module doc.
 const MISTRAL: &str = "mistral";
+
+/// LiteLLM's HTTP handler puts `"stream": false` in a non-streaming request's body (Mistral's
+/// config leaves it out).
+pub fn sends_stream_false(provider: &str) -> bool {
+    provider != MISTRAL
+}
 
 /// The request is one LiteLLM sends `provider` unchanged (else it goes to LiteLLM).
 pub fn accepts(provider: &str, req: &ChatRequest) -> bool {

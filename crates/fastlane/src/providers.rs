@@ -53,12 +53,15 @@ pub enum Provider {
     /// LiteLLM's generic HTTP handler (`Accept: */*`, `"stream": false`), no cost.
     HostedVllm,
     /// An OpenAI-compatible provider (`compat_providers.rs`): LiteLLM's name for it, the client
-    /// LiteLLM calls it with, and whether its streams are served (else they go to LiteLLM).
+    /// LiteLLM calls it with, whether its streams are served (else they go to LiteLLM) and
+    /// whether LiteLLM's map has no price for it (`custom_openai/`: as for `hosted_vllm/`).
     Compat {
         name: String,
         client: crate::compat_providers::Client,
         #[serde(default)]
         streams: bool,
+        #[serde(default)]
+        unpriced: bool,
     },
 }
 
@@ -97,7 +100,7 @@ impl Provider {
 
     /// LiteLLM's map prices the model (else: no cost on 1.110.x, zero on 1.83.x).
     pub fn priced(&self) -> bool {
-        !matches!(self, Provider::HostedVllm)
+        !matches!(self, Provider::HostedVllm | Provider::Compat { unpriced: true, .. })
     }
 }
 
@@ -140,6 +143,9 @@ pub fn request_body(format: Format, d: &Deployment, messages: &[crate::wire::Mes
     let out = match (&d.provider, format) {
         (Provider::Azure { .. }, Format::V1_110) => format!(r#"{{"model":{model},"stream":false,"messages":{messages}}}"#),
         (Provider::Azure { .. }, Format::V1_83) => format!(r#"{{"messages":{messages},"model":{model},"stream":false}}"#),
+        (Provider::Compat { name, .. }, _) if !crate::compat_providers::sends_stream_false(name) => {
+            format!(r#"{{"model":{model},"messages":{messages}}}"#)
+        }
         _ => format!(r#"{{"model":{model},"messages":{messages},"stream":false}}"#),
     };
     out.into_bytes()

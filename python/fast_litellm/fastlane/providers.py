@@ -23,8 +23,10 @@ the deployment's ``provider`` (``crates/fastlane/src/providers.rs``):
 * ``custom_openai/<model>``, ``deepseek/<model>``, ``mistral/<model>`` (``COMPAT``,
   ``crates/fastlane/src/compat_providers.rs``): OpenAI-compatible providers LiteLLM sends OpenAI's request,
   through its OpenAI SDK client (custom_openai, as ``openai/``) or its own HTTP handler (deepseek, mistral,
-  as ``hosted_vllm/``: ``Accept: */*``, ``"stream": false``), at ``<api_base>/chat/completions``; their
-  answers in OpenAI's shapes printed as for ``openai/``, priced by LiteLLM's map entry for the model.
+  as ``hosted_vllm/``: ``Accept: */*``, deepseek's body with ``"stream": false``), at
+  ``<api_base>/chat/completions``; their answers in OpenAI's shapes printed as for ``openai/``, and plain
+  ones (Mistral's, DeepSeek's without cache hits) as LiteLLM's HTTP handler prints them; deepseek/mistral
+  priced by LiteLLM's map entry for the model, custom_openai (no map entry) as ``hosted_vllm/``.
   Mistral drops messages with empty content: such requests go to LiteLLM. Their streams go to LiteLLM.
 
 Other prefixes go to LiteLLM; docs/deployment.md, "Providers on the fast lane", says why for each.
@@ -45,6 +47,9 @@ _URL_SAFE = re.compile(r"[A-Za-z0-9._-]+")
 # versions (litellm/main.py's routing): its OpenAI SDK client or its own HTTP handler (BaseLLMHTTPHandler).
 COMPAT = {"custom_openai/": "openai_sdk", "deepseek/": "http_handler", "mistral/": "http_handler"}
 
+# ... that LiteLLM's map does not price (no custom_openai/ entry on either version): served as hosted_vllm/ is,
+# when /model/info shows no price.
+COMPAT_UNPRICED = ("custom_openai/",)
 # ... whose streams the front serves (the others' go to LiteLLM before any upstream call).
 COMPAT_STREAMS: Tuple[str, ...] = ()
 
@@ -119,6 +124,8 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
         provider = {"kind": "compat", "name": prefix[:-1], "client": COMPAT[prefix]}
         if prefix in COMPAT_STREAMS:
             provider["streams"] = True
+        if prefix in COMPAT_UNPRICED:
+            provider["unpriced"] = True
         return {"upstream_model": model[len(prefix):], "provider": provider}, None
     if model.startswith("anthropic/"):
         # anthropic.take moves these groups to /v1/messages.
@@ -128,7 +135,8 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
 
 def unpriced(deployment: Dict[str, Any]) -> bool:
     """The front serves this provider only for models LiteLLM's map does not price."""
-    return (deployment.get("provider") or {}).get("kind") == "hosted_vllm"
+    provider = deployment.get("provider") or {}
+    return provider.get("kind") == "hosted_vllm" or bool(provider.get("unpriced"))
 
 
 def unpriced_rates(info: Dict[str, Any]) -> Optional[Tuple[float, float]]:
