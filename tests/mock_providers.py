@@ -201,10 +201,11 @@ def provider_answer(name: str, model: str, text: str) -> dict:
                           "completion_time": 0.008, "total_tokens": 26, "total_time": 0.01},
                 "system_fingerprint": "fp_3f3b593e33", "x_groq": {"id": "req_01jbd6g2qdfw2adyrt2az8hz4w"}}
     if name == "openrouter":  # OpenRouter: the upstream provider's name, native finish reason
+        # (one extra key per object: LiteLLM 1.83.x orders several through a set, differently per process)
         return {"id": "gen-1733000000-abc", "provider": "OpenAI", "model": model, "object": "chat.completion",
                 "created": answers.CREATED,
                 "choices": [{"logprobs": None, "finish_reason": "stop", "native_finish_reason": "stop", "index": 0,
-                             "message": {"role": "assistant", "content": text, "refusal": None, "reasoning": None}}],
+                             "message": {"role": "assistant", "content": text, "refusal": None}}],
                 "usage": {"prompt_tokens": 16, "completion_tokens": 10, "total_tokens": 26}}
     raise KeyError(name)
 
