@@ -17,10 +17,13 @@
 //!   looks at all roles) and prints an answer's `""` content as `null`: such a request goes to
 //!   LiteLLM, such an answer is held for LiteLLM to print.
 //! * deepseek and custom_openai change neither.
-//! Answers beyond OpenAI's plain shapes (`wire::parse_upstream`) -- DeepSeek's cache-hit usage,
-//! reasoning, tool calls -- are held (one upstream call). Streams of these providers go to
-//! LiteLLM before any upstream call (not verified). Prices are LiteLLM's map entry for the
-//! model, which the launcher reads from the running proxy (`fastlane/providers.py`).
+//! Answers: OpenAI's shapes (`wire::parse_upstream`) as for `openai/`; through the OpenAI SDK
+//! client also the other servers' shapes (`server_shapes.rs`); through the HTTP handler plain
+//! ones (`parse_plain`: Mistral's, DeepSeek's without cache hits). Anything else -- cache hits,
+//! reasoning, tool calls, Groq's or OpenRouter's extra keys -- is held (one upstream call).
+//! Streams of these providers go to LiteLLM before any upstream call unless the launcher says
+//! otherwise (`Provider::Compat::streams`; none verified yet). Prices are LiteLLM's map entry for
+//! the model, which the launcher reads from the running proxy (`fastlane/providers.py`).
 
 use hyper::HeaderMap;
 use serde_json::Value;
