@@ -4,7 +4,8 @@ OpenAI's routes (``/v1/chat/completions``) and Azure OpenAI's deployment route
 non-streaming chat completions in the shapes of ``mock_answer_variants`` /
 ``mock_stream_variants`` (the last message picks one: ``mock:variant=<name>;nonce=<n>``).
 Generated streams in Azure OpenAI's and vLLM's own shapes: ``variant=azure_stream;seed=<n>``
-and ``variant=vllm_stream;seed=<n>`` (``stream_chunks``).
+and ``variant=vllm_stream;seed=<n>`` (``stream_chunks``). Non-streaming answers in the shapes hosted
+OpenAI-compatible providers document (DeepSeek, Mistral, Groq, OpenRouter): ``PROVIDER_SHAPES``.
 
 It records every chat call: ``GET /seen?nonce=<n>`` lists the calls carrying that nonce
 (path, query, headers, body), so a test counts the upstream calls of one client request and
@@ -172,6 +173,46 @@ async def generated_stream(request: web.Request, body: dict, d: dict) -> web.Str
     return resp
 
 
+def provider_answer(name: str, model: str, text: str) -> dict:
+    """A non-streaming answer in the shape a hosted OpenAI-compatible provider documents (``PROVIDER_SHAPES``)."""
+    cid = answers._cid()
+    if name == "deepseek":  # DeepSeek: cache hit/miss counts beside OpenAI's usage, a fingerprint, no refusal
+        return {"id": cid, "object": "chat.completion", "created": answers.CREATED, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 16, "completion_tokens": 10, "total_tokens": 26,
+                          "prompt_tokens_details": {"cached_tokens": 0}, "prompt_cache_hit_tokens": 0,
+                          "prompt_cache_miss_tokens": 16},
+                "system_fingerprint": "fp_8802369eaa_prod0623_fp8_kvcache"}
+    if name == "mistral":  # Mistral: usage before created, tool_calls null, no fingerprint, no logprobs
+        return {"id": "cmpl-" + cid[9:], "object": "chat.completion", "model": model,
+                "usage": {"prompt_tokens": 16, "completion_tokens": 34, "total_tokens": 50}, "created": answers.CREATED,
+                "choices": [{"index": 0, "message": {"content": text, "tool_calls": None, "role": "assistant"},
+                             "finish_reason": "stop"}]}
+    if name == "mistral_empty":  # Mistral's empty content (LiteLLM prints it as null)
+        out = provider_answer("mistral", model, text)
+        out["choices"][0]["message"]["content"] = ""
+        return out
+    if name == "groq":  # Groq: x_groq with the request id, usage with queue/timing floats, a fingerprint
+        return {"id": cid, "object": "chat.completion", "created": answers.CREATED, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
+                             "finish_reason": "stop"}],
+                "usage": {"queue_time": 0.017, "prompt_tokens": 16, "prompt_time": 0.002, "completion_tokens": 10,
+                          "completion_time": 0.008, "total_tokens": 26, "total_time": 0.01},
+                "system_fingerprint": "fp_3f3b593e33", "x_groq": {"id": "req_01jbd6g2qdfw2adyrt2az8hz4w"}}
+    if name == "openrouter":  # OpenRouter: the upstream provider's name, native finish reason
+        # (one extra key per object: LiteLLM 1.83.x orders several through a set, differently per process)
+        return {"id": "gen-1733000000-abc", "provider": "OpenAI", "model": model, "object": "chat.completion",
+                "created": answers.CREATED,
+                "choices": [{"logprobs": None, "finish_reason": "stop", "native_finish_reason": "stop", "index": 0,
+                             "message": {"role": "assistant", "content": text, "refusal": None}}],
+                "usage": {"prompt_tokens": 16, "completion_tokens": 10, "total_tokens": 26}}
+    raise KeyError(name)
+
+
+PROVIDER_SHAPES = ("deepseek", "mistral", "mistral_empty", "groq", "openrouter")
+
+
 # Headers an HTTP client adds on its own (their values differ between clients and runs).
 _CLIENT_HEADERS = {"host", "content-length", "accept-encoding", "connection", "user-agent"}
 
@@ -191,6 +232,9 @@ async def chat(request: web.Request) -> web.StreamResponse:
         if d.get("variant") in ("azure_stream", "vllm_stream"):
             return await generated_stream(request, body, d)
         return await streams.chat_from(request, body)
+    if d.get("variant") in PROVIDER_SHAPES:
+        out = provider_answer(d["variant"], body.get("model", "gpt-4o-mini"), d.get("text", answers.TEXT))
+        return web.Response(body=answers._dump(out), content_type="application/json")
     if d.get("variant") == "azure_gen":
         f = azure_filters(int(d.get("seed", "0")))
         out = answers._openai(body.get("model", "gpt-4o-mini"), answers.TEXT, tier=None, fp="fp_ee1d74bde0",

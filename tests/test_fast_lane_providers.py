@@ -97,12 +97,14 @@ def _seen(rig, nonce):
     return json.loads(body)
 
 
-def _both(rig, group, directive, extra=None):
+def _both(rig, group, directive, extra=None, history=()):
+    """The same request (``history`` messages before the directive) to stock and to the front:
+    {side: (status, headers, body, the upstream calls it made)}."""
     out = {}
     for side in ("stock", "fast"):
         rig["nonce"] += 1
         nonce = f"{side}-{rig['nonce']}"
-        body = {"model": group, "messages": [{"role": "system", "content": "Be brief."},
+        body = {"model": group, "messages": [{"role": "system", "content": "Be brief."}, *history,
                                              {"role": "user", "content": f"mock:{directive};nonce={nonce}"}]}
         body.update(extra or {})
         h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}

@@ -26,7 +26,7 @@ fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> 
         b = b.header(name, value);
     }
     let body = match d.provider {
-        providers::Provider::Openai => wire::upstream_body(format, &plan.req, &d.upstream_model),
+        _ if d.provider.openai_request() => wire::upstream_body(format, &plan.req, &d.upstream_model),
         _ if plan.req.streaming() => provider_streams::request_body(format, d, &plan.req),
         _ => providers::request_body(format, d, &plan.req.messages),
     };
@@ -76,7 +76,7 @@ impl Front {
             return None;
         }
         let d = self.pick_in(&self.cfg.groups, &req.model)?;
-        if req.streaming() && !d.provider.streams() {
+        if (req.streaming() && !d.provider.streams()) || !d.provider.accepts(&req) {
             return None;
         }
         Some(wire::Plan { req, deployment: d })
@@ -109,6 +109,9 @@ impl Front {
                 .or_else(|| server_shapes::parse(&bytes, &parts.headers, &d.upstream_model)),
             providers::Provider::HostedVllm => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
                 .or_else(|| providers::parse_vllm(&bytes, &parts.headers, &d.upstream_model)),
+            providers::Provider::Compat { name, client, .. } => {
+                crate::compat_providers::parse(name, *client, &bytes, &parts.headers, &d.upstream_model)
+            }
             providers::Provider::Azure { .. } => providers::split_azure(&bytes).and_then(|(rest, filters)| {
                 let mut a = wire::parse_upstream(&rest, &parts.headers, &d.upstream_model)?;
                 a.extras.filters = filters;
@@ -117,11 +120,8 @@ impl Front {
         };
         let Some(answer) = answer else { return hold(parts, bytes) };
         let upstream_done_unix = unix_now_f64();
-        let out = if answer.extras.filters.vllm {
-            providers::render_vllm(format, &answer, &plan.req.model)
-        } else {
-            wire::render_body(format, &answer, &plan.req.model)
-        };
+        let out = providers::render_own(format, &answer, &plan.req.model)
+            .unwrap_or_else(|| wire::render_body(format, &answer, &plan.req.model));
         let total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut resp = Response::new(full(out));
         let h = resp.headers_mut();

@@ -111,10 +111,11 @@ pub fn prepare(d: &Deployment, v: &mut Value, payload: &[u8]) -> Result<Step, Re
     Ok(Step::Chunk { prefix: format!(r#""content_filter_results":{rendered},"#) })
 }
 
-/// hosted_vllm: the response head waits for the stream's second event (see `stream.rs`), so
-/// that reasoning the front declines is still replayed through LiteLLM.
+/// hosted_vllm (and the other providers LiteLLM's HTTP handler calls): the response head waits
+/// for the stream's second event (see `stream.rs`), so that reasoning the front declines is still
+/// replayed through LiteLLM.
 pub fn hold_head(d: &Deployment) -> bool {
-    matches!(d.provider, Provider::HostedVllm)
+    d.provider.http_handler()
 }
 
 /// `(prompt_cost, completion_cost)` of a stream's usage chunk as LiteLLM prices it.

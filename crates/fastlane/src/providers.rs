@@ -21,6 +21,10 @@
 //!   On `openai/` LiteLLM 1.83.x prints the same answer with the message's
 //!   `provider_specific_fields: {"refusal": null}` (`server_shapes.rs`).
 //!
+//! * `custom_openai/`, `deepseek/`, `mistral/` (`compat_providers.rs`): OpenAI's request through
+//!   LiteLLM's OpenAI SDK client (as `openai/`) or its HTTP handler (as `hosted_vllm/`), OpenAI's
+//!   answer shapes, priced by LiteLLM's map; their streams go to LiteLLM.
+//!
 //! The launcher (`fastlane/providers.py`) says which provider a deployment is and resolves the API
 //! version as LiteLLM does (the deployment's, else `AZURE_API_VERSION`, else LiteLLM's default).
 
@@ -48,12 +52,26 @@ pub enum Provider {
     /// vLLM's OpenAI-compatible server (`hosted_vllm/`), a model LiteLLM's map does not price:
     /// LiteLLM's generic HTTP handler (`Accept: */*`, `"stream": false`), no cost.
     HostedVllm,
+    /// An OpenAI-compatible provider (`compat_providers.rs`): LiteLLM's name for it, the client
+    /// LiteLLM calls it with, whether its streams are served (else they go to LiteLLM) and
+    /// whether LiteLLM's map has no price for it (`custom_openai/`: as for `hosted_vllm/`).
+    Compat {
+        name: String,
+        client: crate::compat_providers::Client,
+        #[serde(default)]
+        streams: bool,
+        #[serde(default)]
+        unpriced: bool,
+    },
 }
 
 impl Provider {
     /// Streams this provider's upstream sends in a shape the front re-emits.
     pub fn streams(&self) -> bool {
-        matches!(self, Provider::Openai | Provider::HostedVllm | Provider::Azure { streams: Some(_), .. })
+        matches!(
+            self,
+            Provider::Openai | Provider::HostedVllm | Provider::Azure { streams: Some(_), .. } | Provider::Compat { streams: true, .. }
+        )
     }
 
     /// `/v1/responses` goes to LiteLLM for anything but `openai/`.
@@ -61,16 +79,35 @@ impl Provider {
         matches!(self, Provider::Openai)
     }
 
+    /// LiteLLM calls the upstream through its OpenAI SDK client: OpenAI's request body.
+    pub fn openai_request(&self) -> bool {
+        matches!(self, Provider::Openai | Provider::Compat { client: crate::compat_providers::Client::OpenaiSdk, .. })
+    }
+
+    /// LiteLLM calls the upstream through its own HTTP handler (`BaseLLMHTTPHandler`), not the
+    /// OpenAI SDK client.
+    pub fn http_handler(&self) -> bool {
+        matches!(self, Provider::HostedVllm | Provider::Compat { client: crate::compat_providers::Client::HttpHandler, .. })
+    }
+
+    /// LiteLLM sends the request unchanged (else it goes to LiteLLM before any upstream call).
+    pub fn accepts(&self, req: &crate::wire::ChatRequest) -> bool {
+        match self {
+            Provider::Compat { name, .. } => crate::compat_providers::accepts(name, req),
+            _ => true,
+        }
+    }
+
     /// LiteLLM's map prices the model (else: no cost on 1.110.x, zero on 1.83.x).
     pub fn priced(&self) -> bool {
-        !matches!(self, Provider::HostedVllm)
+        !matches!(self, Provider::HostedVllm | Provider::Compat { unpriced: true, .. })
     }
 }
 
 /// The URL LiteLLM calls for `path` (`/chat/completions`) on `d`.
 pub fn upstream_url(d: &Deployment, path: &str) -> String {
     match &d.provider {
-        Provider::Openai | Provider::HostedVllm => format!("{}{}", d.api_base, path),
+        Provider::Openai | Provider::HostedVllm | Provider::Compat { .. } => format!("{}{}", d.api_base, path),
         Provider::Azure { api_version, .. } => {
             format!("{}/openai/deployments/{}{}?api-version={}", d.api_base, d.upstream_model, path, api_version)
         }
@@ -81,9 +118,14 @@ pub fn upstream_url(d: &Deployment, path: &str) -> String {
 pub fn request_headers(format: Format, d: &Deployment) -> Vec<(&'static str, String)> {
     let bearer = || format!("Bearer {}", d.api_key);
     let json = || "application/json".to_string();
+    use crate::compat_providers::Client;
     match (&d.provider, format) {
-        (Provider::Openai, _) => vec![("authorization", bearer()), ("content-type", json()), ("accept", json())],
-        (Provider::HostedVllm, _) => vec![("accept", "*/*".into()), ("authorization", bearer()), ("content-type", json())],
+        (Provider::Openai | Provider::Compat { client: Client::OpenaiSdk, .. }, _) => {
+            vec![("authorization", bearer()), ("content-type", json()), ("accept", json())]
+        }
+        (Provider::HostedVllm | Provider::Compat { client: Client::HttpHandler, .. }, _) => {
+            vec![("accept", "*/*".into()), ("authorization", bearer()), ("content-type", json())]
+        }
         (Provider::Azure { .. }, Format::V1_110) => {
             vec![("api-key", d.api_key.clone()), ("accept", json()), ("content-type", json())]
         }
@@ -101,13 +143,17 @@ pub fn request_body(format: Format, d: &Deployment, messages: &[crate::wire::Mes
     let out = match (&d.provider, format) {
         (Provider::Azure { .. }, Format::V1_110) => format!(r#"{{"model":{model},"stream":false,"messages":{messages}}}"#),
         (Provider::Azure { .. }, Format::V1_83) => format!(r#"{{"messages":{messages},"model":{model},"stream":false}}"#),
+        (Provider::Compat { name, .. }, _) if !crate::compat_providers::sends_stream_false(name) => {
+            format!(r#"{{"model":{model},"messages":{messages}}}"#)
+        }
         _ => format!(r#"{{"model":{model},"messages":{messages},"stream":false}}"#),
     };
     out.into_bytes()
 }
 
 /// Azure's content-filter annotations of one answer, rendered as LiteLLM prints them (and
-/// whether the answer was vLLM's own shape: `vllm`).
+/// whether the answer was in a provider's own shape: vLLM's, `vllm`; a compatible provider's
+/// plain one, `plain`).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Filters {
     pub vllm: bool,
@@ -115,6 +161,8 @@ pub struct Filters {
     pub content: Option<String>,
     /// The top level's `prompt_filter_results` array.
     pub prompt: Option<String>,
+    /// A plain answer of an OpenAI-compatible provider (`compat_providers.rs`).
+    pub plain: Option<crate::compat_providers::Plain>,
 }
 
 /// Split an Azure answer: the body without its filter annotations (for the OpenAI-shape
@@ -145,7 +193,7 @@ pub fn split_azure(body: &[u8]) -> Option<(Vec<u8>, Filters)> {
     if !matches!(prompt, J::Arr(_)) || !matches!(content, J::Obj(_)) {
         return None;
     }
-    let filters = Filters { content: Some(render(&content)?), prompt: Some(render(&prompt)?), vllm: false };
+    let filters = Filters { content: Some(render(&content)?), prompt: Some(render(&prompt)?), ..Filters::default() };
     Some((serde_json::to_vec(&v).ok()?, filters))
 }
 
@@ -228,6 +276,16 @@ pub fn render_vllm(format: Format, a: &Answer, requested_model: &str) -> Vec<u8>
         a.total_tokens,
     )
     .into_bytes()
+}
+
+/// LiteLLM's body for an answer in a provider's own shape (vLLM's, a compatible provider's
+/// plain one), or `None` for OpenAI's shapes (`wire::render_body`).
+pub fn render_own(format: Format, a: &Answer, requested_model: &str) -> Option<Vec<u8>> {
+    if a.extras.filters.vllm {
+        return Some(render_vllm(format, a, requested_model));
+    }
+    let plain = a.extras.filters.plain.as_ref()?;
+    Some(crate::compat_providers::render_plain(format, a, plain, requested_model))
 }
 
 /// The choice's `provider_specific_fields` object LiteLLM prints.

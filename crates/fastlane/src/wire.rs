@@ -342,8 +342,8 @@ pub fn litellm_headers(
     put("x-litellm-response-duration-ms", float_repr(response_ms));
     put("x-litellm-overhead-duration-ms", float_repr(overhead_ms));
     put("x-litellm-callback-duration-ms", "0.0".into());
-    // 1.83.x's generic handler (hosted_vllm) does not pass a stream's upstream headers on.
-    let hidden = streaming && format == Format::V1_83 && matches!(d.provider, providers::Provider::HostedVllm);
+    // 1.83.x's generic handler (hosted_vllm, ...) does not pass a stream's upstream headers on.
+    let hidden = streaming && format == Format::V1_83 && d.provider.http_handler();
     for (name, value) in crate::upstream_headers::litellm_view(format, upstream).into_iter().filter(|_| !hidden) {
         put(&name, value);
     }

@@ -303,12 +303,12 @@ def analyse_config(path: Optional[str], env: dict) -> Tuple[Optional[str], Optio
 
 
 def _https_outside_openai_client(groups: Dict[str, list], anthropic: Dict[str, list], declined: Dict[str, str]) -> None:
-    """https groups whose LiteLLM client is its own httpx handler (anthropic/, hosted_vllm/), not the
+    """https groups whose LiteLLM client is its own httpx handler (anthropic/, hosted_vllm/, deepseek/...), not the
     OpenAI client (openai/, azure/) whose trust upstream_tls reproduces, go to LiteLLM."""
     for table in (groups, anthropic):
         for name in list(table):
             deps = table[name]
-            if table is groups and not any((d.get("provider") or {}).get("kind") == "hosted_vllm" for d in deps):
+            if table is groups and not any(providers.http_handler(d) for d in deps):
                 continue
             if any(d["api_base"].startswith("https://") for d in deps):
                 table.pop(name)
@@ -683,7 +683,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         msg = (f"serving {sorted(groups)} in Rust for master-key chat completions ({kinds})"
                + _responses_kinds(cfg) + "; everything else via LiteLLM")
         if providers.streams_to_litellm(groups):
-            msg += f"; streams of {providers.streams_to_litellm(groups)} go to LiteLLM (azure stream pricing)"
+            msg += f"; streams of {providers.streams_to_litellm(groups)} go to LiteLLM (azure stream pricing, provider streams not verified)"
         if providers.responses_to_litellm(groups):
             msg += f"; /v1/responses of {providers.responses_to_litellm(groups)} go to LiteLLM (provider)"
         if router and router["settings"]:

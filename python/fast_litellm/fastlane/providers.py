@@ -20,6 +20,15 @@ the deployment's ``provider`` (``crates/fastlane/src/providers.rs``):
   through LiteLLM's generic HTTP handler (``Accept: */*``, ``"stream": false``). Streams: OpenAI's
   request with those headers, vLLM's stream shape as for ``openai/``.
 
+* ``custom_openai/<model>``, ``deepseek/<model>``, ``mistral/<model>`` (``COMPAT``,
+  ``crates/fastlane/src/compat_providers.rs``): OpenAI-compatible providers LiteLLM sends OpenAI's request,
+  through its OpenAI SDK client (custom_openai, as ``openai/``) or its own HTTP handler (deepseek, mistral,
+  as ``hosted_vllm/``: ``Accept: */*``, deepseek's body with ``"stream": false``), at
+  ``<api_base>/chat/completions``; their answers in OpenAI's shapes printed as for ``openai/``, and plain
+  ones (Mistral's, DeepSeek's without cache hits) as LiteLLM's HTTP handler prints them; deepseek/mistral
+  priced by LiteLLM's map entry for the model, custom_openai (no map entry) as ``hosted_vllm/``.
+  Mistral drops messages with empty content: such requests go to LiteLLM. Their streams go to LiteLLM.
+
 Other prefixes go to LiteLLM; docs/deployment.md, "Providers on the fast lane", says why for each.
 """
 
@@ -34,7 +43,21 @@ AZURE_DEFAULT_API_VERSION = "2025-02-01-preview"
 # Names the front puts in a URL path or query as they are (LiteLLM's client does not escape them).
 _URL_SAFE = re.compile(r"[A-Za-z0-9._-]+")
 
-PREFIXES = ("openai/", "azure/", "hosted_vllm/")
+# OpenAI-compatible providers the front calls: prefix -> the LiteLLM client that calls it on both verified
+# versions (litellm/main.py's routing): its OpenAI SDK client or its own HTTP handler (BaseLLMHTTPHandler).
+COMPAT = {"custom_openai/": "openai_sdk", "deepseek/": "http_handler", "mistral/": "http_handler"}
+
+# ... that LiteLLM's map does not price (no custom_openai/ entry on either version): served as hosted_vllm/ is,
+# when /model/info shows no price.
+COMPAT_UNPRICED = ("custom_openai/",)
+# ... whose streams the front serves (the others' go to LiteLLM before any upstream call).
+COMPAT_STREAMS: Tuple[str, ...] = ()
+
+PREFIXES = ("openai/", "azure/", "hosted_vllm/") + tuple(COMPAT)
+
+
+def _compat_prefix(model: str) -> Optional[str]:
+    return next((p for p in COMPAT if model.startswith(p) and len(model) > len(p)), None)
 
 
 def served_model(value: Any) -> bool:
@@ -47,6 +70,8 @@ def served_model(value: Any) -> bool:
         return len(value) > len("hosted_vllm/")
     if value.startswith("azure/"):
         return bool(_URL_SAFE.fullmatch(value[len("azure/"):]))
+    if _compat_prefix(value):
+        return True
     if value.startswith("anthropic/"):
         # On /v1/messages only (anthropic.py); chat completions to it go to LiteLLM.
         return len(value) > len("anthropic/")
@@ -86,6 +111,22 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
         if "api_version" in params:
             return None, "api_version on a hosted_vllm/ deployment: not verified"
         return {"upstream_model": model[len("hosted_vllm/"):], "provider": {"kind": "hosted_vllm"}}, None
+    prefix = _compat_prefix(model)
+    if prefix is not None:
+        if "api_version" in params:
+            return None, f"api_version on a {prefix} deployment: not verified"
+        base = params.get("api_base")
+        # LiteLLM's URL rules that the front's `<api_base>/chat/completions` does not follow.
+        if COMPAT[prefix] == "http_handler" and isinstance(base, str) and "chat/completions" in base:
+            return None, "api_base naming the chat/completions route: not verified"
+        if prefix == "mistral/" and isinstance(base, str) and not base.endswith("/v1"):
+            return None, "mistral api_base without /v1 (LiteLLM appends it): not verified"
+        provider = {"kind": "compat", "name": prefix[:-1], "client": COMPAT[prefix]}
+        if prefix in COMPAT_STREAMS:
+            provider["streams"] = True
+        if prefix in COMPAT_UNPRICED:
+            provider["unpriced"] = True
+        return {"upstream_model": model[len(prefix):], "provider": provider}, None
     if model.startswith("anthropic/"):
         # anthropic.take moves these groups to /v1/messages.
         return {"upstream_model": model[len("anthropic/"):]}, None
@@ -94,7 +135,8 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
 
 def unpriced(deployment: Dict[str, Any]) -> bool:
     """The front serves this provider only for models LiteLLM's map does not price."""
-    return (deployment.get("provider") or {}).get("kind") == "hosted_vllm"
+    provider = deployment.get("provider") or {}
+    return provider.get("kind") == "hosted_vllm" or bool(provider.get("unpriced"))
 
 
 def unpriced_rates(info: Dict[str, Any]) -> Optional[Tuple[float, float]]:
@@ -105,9 +147,15 @@ def unpriced_rates(info: Dict[str, Any]) -> Optional[Tuple[float, float]]:
     return 0.0, 0.0
 
 
+def http_handler(deployment: Dict[str, Any]) -> bool:
+    """LiteLLM calls this deployment through its own HTTP handler (not the OpenAI SDK client)."""
+    provider = deployment.get("provider") or {}
+    return provider.get("kind") == "hosted_vllm" or provider.get("client") == "http_handler"
+
+
 def price_key(deployment: Dict[str, Any]) -> str:
     """The price-map entry LiteLLM prices the deployment's answers with (``/model/info``'s ``key``)."""
-    if (deployment.get("provider") or {}).get("kind") == "azure":
+    if (deployment.get("provider") or {}).get("kind") in ("azure", "compat"):
         return deployment["model"]
     return deployment["upstream_model"]
 
@@ -143,10 +191,13 @@ def with_azure_streams(deployment: Dict[str, Any], price_ok: Any) -> Dict[str, A
 
 
 def streams_to_litellm(groups: Dict[str, list]) -> List[str]:
-    """The served groups whose streams go to LiteLLM (Azure deployments whose stream pricing is unknown)."""
-    return sorted(name for name, deps in groups.items()
-                  if any((d.get("provider") or {}).get("kind") == "azure" and not d["provider"].get("streams")
-                         for d in deps))
+    """The served groups whose streams go to LiteLLM (Azure deployments whose stream pricing is unknown,
+    OpenAI-compatible providers: their streams are not verified)."""
+    def declined(d: Dict[str, Any]) -> bool:
+        provider = d.get("provider") or {}
+        return provider.get("kind") in ("compat", "azure") and not provider.get("streams")
+
+    return sorted(name for name, deps in groups.items() if any(declined(d) for d in deps))
 
 
 def responses_to_litellm(groups: Dict[str, list]) -> List[str]:

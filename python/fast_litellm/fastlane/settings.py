@@ -191,11 +191,12 @@ TABLE: Dict[str, Dict[str, Rule]] = {
         "OPENAI_API_BASE": _pass("changes the upstream URL of openai/ deployments: not reproduced"),
     },
     "litellm_params": {
-        "model": _serve("reproduced for openai/<model>, azure/<deployment> and unpriced hosted_vllm/<model> (the front calls the same upstream "
+        "model": _serve("reproduced for openai/<model>, azure/<deployment>, unpriced hosted_vllm/<model> and custom_openai/, "
+                        "deepseek/, mistral/<model> (the front calls the same upstream "
                         "model the same way: fastlane/providers.py); anthropic/<model> on /v1/messages only (chat completions "
                         "to it go to LiteLLM)", _providers.served_model,
-                        "only openai/<model>, azure/<deployment>, hosted_vllm/<model> and anthropic/<model> are served "
-                        "(docs/deployment.md, Providers: why the others are not)"),
+                        "only openai/, azure/, hosted_vllm/, custom_openai/, deepseek/, mistral/ and anthropic/ models are "
+                        "served (docs/deployment.md, Providers: why the others are not)"),
         "api_base": _serve("reproduced: the upstream URL",
                            lambda v: isinstance(v, str) and v.startswith(("http://", "https://")) and "?" not in v
                            and "#" not in v and not v.endswith("/"),
