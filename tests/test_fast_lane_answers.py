@@ -35,7 +35,7 @@ if not hasattr(native, "fastlane_serve"):
 sys.path.insert(0, str(Path(__file__).parent))
 import mock_answer_variants as mv  # noqa: E402
 from test_fast_lane import KEY, _call, _lane, _norm_headers  # noqa: E402
-from test_fast_lane_router import stock_and_fast  # noqa: E402
+from test_fast_lane_router import V110, stock_and_fast  # noqa: E402
 
 
 
@@ -63,7 +63,11 @@ SERVED_IN_RUST = {"envelope", "openai", "openai_2024", "openai_length", "openai_
                   "openai+headers_full", "openai_2023", "vllm", "vllm_new", "vllm+headers_full", "sglang", "llamacpp",
                   "ollama", "lmstudio", "tgi", "localai", "openai_tools", "openai_tools_parallel", "openai_tools_text",
                   "openai_tools_2024", "openai_refusal", "openai_logprobs", "openai_logprobs_top", "azure",
-                  "openai_cached", "openai_dated"}
+                  "openai_cached"}
+# A dated snapshot priced as the model itself: served where the launcher finds the two map entries
+# alike (1.110.x); 1.83.x's proxy map differs for it in a way not yet looked into: LiteLLM answers.
+if V110:
+    SERVED_IN_RUST.add("openai_dated")
 CASES = ([(v, None) for v in mv.VARIANTS] + [(e, None) for e in mv.ERRORS] + [("openai", "openai")]
          + [("openai", "openai_full"), ("vllm", "openai_full")])
 

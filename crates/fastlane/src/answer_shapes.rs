@@ -183,15 +183,7 @@ pub fn service_tier(o: &Map<String, Value>) -> Option<Option<String>> {
 
 /// LiteLLM's message object for `content` on `format`.
 pub fn render_message(format: Format, content: &str, x: &Extras) -> String {
-    let annotations = if x.annotations { r#","annotations":[]"# } else { "" };
-    let r = &x.rich;
-    let (content, tools, refusal) = (openai_extras::content(content, r), openai_extras::after_role(r), openai_extras::refusal(r));
-    match format {
-        Format::V1_110 => format!(r#"{{"content":{content},"role":"assistant"{tools}{annotations},"refusal":{refusal}}}"#),
-        Format::V1_83 => format!(
-            r#"{{"content":{content},"role":"assistant"{tools},"provider_specific_fields":{{"refusal":{refusal}}}{annotations}}}"#
-        ),
-    }
+    openai_extras::render_message(format, content, x.annotations, &x.rich)
 }
 
 /// `(cache_read_cost, reasoning_cost)` of an answer with cached or reasoning tokens, as

@@ -6,18 +6,19 @@
 //! * tool calls go between `role` and the rest of the message, each as
 //!   `{"function":{"arguments","name"},"id","type"}` (LiteLLM's own classes set the keys in
 //!   that order); an upstream `finish_reason` of `stop` with tool calls becomes `tool_calls`;
-//! * the refusal text takes the place of `refusal: null` (1.110.x: the message's last key;
+//! * the refusal text takes the place of `refusal: null` (1.110.x: after the annotations;
 //!   1.83.x: inside the message's `provider_specific_fields`);
+//! * a message key whose value is null moves last: `content: null` (tool calls, refusals) after
+//!   everything else, on 1.110.x followed by `refusal: null`;
 //! * logprobs are parsed into LiteLLM's classes, each token as `token`, `bytes`, `logprob`,
-//!   `top_logprobs` (top entries `token`, `bytes`, `logprob`), floats printed by Python's
-//!   `repr`; the choice then prints `logprobs` before its `provider_specific_fields` on
-//!   both versions. 1.110.x declares the logprobs' `refusal` (always printed), 1.83.x prints
-//!   it only when the upstream sent it.
+//!   `top_logprobs` (top entries `token`, `bytes`, `logprob`; a null `bytes` dropped), floats
+//!   printed by Python's `repr`; the choice then prints `logprobs` before its
+//!   `provider_specific_fields` on both versions, and the logprobs' null `refusal` is dropped.
 //!
-//! Held for LiteLLM: tool calls of another type, without an id, with arguments that are not
-//! a string or extra keys, OpenAI's `multi_tool_use.parallel` pseudo-call (LiteLLM splits
-//! it), an empty tool-call list, integer logprobs (pydantic turns them into floats), a
-//! logprobs refusal list, anything else in a logprobs entry.
+//! Held for LiteLLM: a refusal next to a text or tool calls, tool calls of another type,
+//! without an id, with arguments that are not a string or extra keys, OpenAI's `multi_tool_use.parallel` pseudo-call (LiteLLM splits
+//! it), an empty tool-call list, integer logprobs (pydantic turns them into floats), a null
+//! `bytes` in a token's own entry, a logprobs refusal list, anything else in a logprobs entry.
 
 use serde_json::{Map, Value};
 
@@ -41,8 +42,6 @@ pub struct Rich {
 pub struct Logprobs {
     /// The `content` list, printed.
     content: String,
-    /// The upstream object had a (null) `refusal` key.
-    refusal_key: bool,
 }
 
 impl Rich {
@@ -72,8 +71,12 @@ pub fn message(m: &Map<String, Value>) -> Option<(String, Rich)> {
     if let Some(calls) = m.get("tool_calls") {
         rich.tool_calls = Some(tool_calls(calls)?);
     }
-    // A null content alone (no tool call, no refusal) was not verified.
+    // Not verified: a null content alone (no tool call, no refusal), a refusal next to a text
+    // or to tool calls.
     if rich.null_content && rich.refusal.is_none() && rich.tool_calls.is_none() {
+        return None;
+    }
+    if rich.refusal.is_some() && (!rich.null_content || rich.tool_calls.is_some()) {
         return None;
     }
     Some((content, rich))
@@ -126,7 +129,7 @@ pub fn logprobs(v: &Value) -> Option<Option<Logprobs>> {
     }
     let entries = o.get("content")?.as_array()?;
     let content = entries.iter().map(|e| token(e, true)).collect::<Option<Vec<_>>>()?;
-    Some(Some(Logprobs { content: format!("[{}]", content.join(",")), refusal_key }))
+    Some(Some(Logprobs { content: format!("[{}]", content.join(",")) }))
 }
 
 /// One token's entry (with its `top_logprobs` when `with_top`), printed.
@@ -141,15 +144,16 @@ fn token(e: &Value, with_top: bool) -> Option<String> {
         Value::Number(n) if n.is_f64() => float_repr(n.as_f64()?),
         _ => return None,
     };
+    // A null `bytes` is dropped in a top entry; in a token's own entry it was not verified.
     let bytes = match &e["bytes"] {
-        Value::Null => "null".to_string(),
+        Value::Null if !with_top => String::new(),
         Value::Array(b) => {
             let b = b.iter().map(|x| x.as_u64().filter(|x| *x < 256).map(|x| x.to_string())).collect::<Option<Vec<_>>>()?;
-            format!("[{}]", b.join(","))
+            format!(r#","bytes":[{}]"#, b.join(","))
         }
         _ => return None,
     };
-    let mut out = format!(r#"{{"token":{},"bytes":{bytes},"logprob":{logprob}"#, js(text));
+    let mut out = format!(r#"{{"token":{}{bytes},"logprob":{logprob}"#, js(text));
     if with_top {
         let top = e["top_logprobs"].as_array()?.iter().map(|t| token(t, false)).collect::<Option<Vec<_>>>()?;
         out += &format!(r#","top_logprobs":[{}]"#, top.join(","));
@@ -167,35 +171,41 @@ pub fn finish_reason<'a>(upstream: &'a str, rich: &Rich) -> Option<&'a str> {
     }
 }
 
-/// The message's `content` value.
-pub fn content(content: &str, r: &Rich) -> String {
-    if r.null_content {
-        "null".into()
-    } else {
-        js(content)
+/// LiteLLM's message object: its keys in LiteLLM's order, the null `content` and `refusal`
+/// moved last (content first), as both versions print a message whose value was set to None.
+pub fn render_message(format: Format, content: &str, annotations: bool, r: &Rich) -> String {
+    let mut out = String::from("{");
+    if !r.null_content {
+        out += &format!(r#""content":{},"#, js(content));
     }
-}
-
-/// What follows `role` in the message before the annotations (the tool calls).
-pub fn after_role(r: &Rich) -> String {
-    r.tool_calls.as_deref().map(|t| format!(r#","tool_calls":{t}"#)).unwrap_or_default()
-}
-
-/// The message's `refusal` value.
-pub fn refusal(r: &Rich) -> String {
-    r.refusal.as_deref().map_or_else(|| "null".into(), js)
+    out += r#""role":"assistant""#;
+    if let Some(t) = &r.tool_calls {
+        out += &format!(r#","tool_calls":{t}"#);
+    }
+    let refusal = r.refusal.as_deref().map_or_else(|| "null".to_string(), js);
+    if format == Format::V1_83 {
+        out += &format!(r#","provider_specific_fields":{{"refusal":{refusal}}}"#);
+    }
+    if annotations {
+        out += r#","annotations":[]"#;
+    }
+    if format == Format::V1_110 && r.refusal.is_some() {
+        out += &format!(r#","refusal":{refusal}"#);
+    }
+    if r.null_content {
+        out += r#","content":null"#;
+    }
+    if format == Format::V1_110 && r.refusal.is_none() {
+        out += r#","refusal":null"#;
+    }
+    out.push('}');
+    out
 }
 
 /// The choice's keys after the message, given its `provider_specific_fields` object.
 pub fn choice_tail(format: Format, r: &Rich, fields: &str) -> String {
     match (&r.logprobs, format) {
-        (Some(l), Format::V1_110) => {
-            format!(r#","logprobs":{{"content":{},"refusal":null}},"provider_specific_fields":{fields}}}"#, l.content)
-        }
-        (Some(l), Format::V1_83) => {
-            let refusal = if l.refusal_key { r#","refusal":null"# } else { "" };
-            format!(r#","logprobs":{{"content":{}{refusal}}},"provider_specific_fields":{fields}}}"#, l.content)
-        }
+        (Some(l), _) => format!(r#","logprobs":{{"content":{}}},"provider_specific_fields":{fields}}}"#, l.content),
         (None, Format::V1_110) => format!(r#","provider_specific_fields":{fields},"logprobs":null}}"#),
         (None, Format::V1_83) => format!(r#","provider_specific_fields":{fields}}}"#),
     }
@@ -219,12 +229,21 @@ mod tests {
         let (content, r) = msg(json!({"role": "assistant", "content": null, "refusal": null,
             "tool_calls": [call("call_1", "get_weather", "{\"city\":\"Paris\"}"), call("call_2", "ünï", "{}")]}))
         .expect("served");
-        assert_eq!(content, "");
         assert!(r.null_content);
+        let calls = r#"[{"function":{"arguments":"{\"city\":\"Paris\"}","name":"get_weather"},"id":"call_1","type":"function"},{"function":{"arguments":"{}","name":"ünï"},"id":"call_2","type":"function"}]"#;
+        // The null content goes last (1.110.x: before the null refusal).
         assert_eq!(
-            after_role(&r),
-            r#","tool_calls":[{"function":{"arguments":"{\"city\":\"Paris\"}","name":"get_weather"},"id":"call_1","type":"function"},{"function":{"arguments":"{}","name":"ünï"},"id":"call_2","type":"function"}]"#
+            render_message(Format::V1_110, &content, true, &r),
+            format!(r#"{{"role":"assistant","tool_calls":{calls},"annotations":[],"content":null,"refusal":null}}"#)
         );
+        assert_eq!(
+            render_message(Format::V1_83, &content, false, &r),
+            format!(r#"{{"role":"assistant","tool_calls":{calls},"provider_specific_fields":{{"refusal":null}},"content":null}}"#)
+        );
+        let (text, r) = msg(json!({"role": "assistant", "content": "Let me check.", "refusal": null,
+            "tool_calls": [call("call_1", "f", "{}")]}))
+        .expect("served");
+        assert!(render_message(Format::V1_110, &text, true, &r).starts_with(r#"{"content":"Let me check.","role":"assistant","tool_calls":"#));
         assert_eq!(finish_reason("stop", &r), Some("tool_calls"));
         assert_eq!(finish_reason("tool_calls", &Rich::default()), Some("tool_calls"));
         assert_eq!(finish_reason("content_filter", &r), None);
@@ -240,15 +259,26 @@ mod tests {
     }
 
     #[test]
-    fn refusal_and_content() {
-        let (_, r) = msg(json!({"role": "assistant", "content": null, "refusal": "No \"way\"."})).expect("served");
-        assert_eq!(refusal(&r), r#""No \"way\".""#);
-        assert_eq!(content("", &r), "null");
+    fn refusals() {
+        let (content, r) = msg(json!({"role": "assistant", "content": null, "refusal": "No \"way\"."})).expect("served");
+        assert_eq!(
+            render_message(Format::V1_110, &content, true, &r),
+            r#"{"role":"assistant","annotations":[],"refusal":"No \"way\".","content":null}"#
+        );
+        assert_eq!(
+            render_message(Format::V1_83, &content, true, &r),
+            r#"{"role":"assistant","provider_specific_fields":{"refusal":"No \"way\"."},"annotations":[],"content":null}"#
+        );
         let (c, plain) = msg(json!({"role": "assistant", "content": "hi", "refusal": null})).expect("served");
         assert!(plain.is_plain());
-        assert_eq!(content(&c, &plain), r#""hi""#);
-        assert_eq!(refusal(&plain), "null");
+        assert_eq!(render_message(Format::V1_110, &c, true, &plain), r#"{"content":"hi","role":"assistant","annotations":[],"refusal":null}"#);
+        assert_eq!(
+            render_message(Format::V1_83, &c, true, &plain),
+            r#"{"content":"hi","role":"assistant","provider_specific_fields":{"refusal":null},"annotations":[]}"#
+        );
         assert!(msg(json!({"role": "assistant", "content": "hi", "refusal": 1})).is_none());
+        assert!(msg(json!({"role": "assistant", "content": "hi", "refusal": "no"})).is_none());
+        assert!(msg(json!({"role": "assistant", "content": null, "refusal": "no", "tool_calls": [call("c", "f", "{}")]})).is_none());
     }
 
     #[test]
@@ -260,17 +290,19 @@ mod tests {
             {"token": "!", "logprob": -0.0, "bytes": [33], "top_logprobs": []}], "refusal": null});
         let l = logprobs(&lp).expect("served").expect("present");
         let r = Rich { logprobs: Some(l), ..Rich::default() };
-        let content = r#"[{"token":"Hé","bytes":[72,195,169],"logprob":-0.31725305,"top_logprobs":[{"token":"Hé","bytes":[72,195,169],"logprob":-0.31725305},{"token":"x","bytes":null,"logprob":-1.2e-05}]},{"token":"!","bytes":[33],"logprob":-0.0,"top_logprobs":[]}]"#;
-        assert_eq!(choice_tail(Format::V1_110, &r, "{}"), format!(r#","logprobs":{{"content":{content},"refusal":null}},"provider_specific_fields":{{}}}}"#));
-        assert_eq!(choice_tail(Format::V1_83, &r, "{}"), format!(r#","logprobs":{{"content":{content},"refusal":null}},"provider_specific_fields":{{}}}}"#));
-        let no_refusal = logprobs(&json!({"content": []})).unwrap().unwrap();
-        let r = Rich { logprobs: Some(no_refusal), ..Rich::default() };
-        assert_eq!(choice_tail(Format::V1_83, &r, "{}"), r#","logprobs":{"content":[]},"provider_specific_fields":{}}"#);
+        let content = r#"[{"token":"Hé","bytes":[72,195,169],"logprob":-0.31725305,"top_logprobs":[{"token":"Hé","bytes":[72,195,169],"logprob":-0.31725305},{"token":"x","logprob":-1.2e-05}]},{"token":"!","bytes":[33],"logprob":-0.0,"top_logprobs":[]}]"#;
+        for format in [Format::V1_110, Format::V1_83] {
+            assert_eq!(choice_tail(format, &r, "{}"), format!(r#","logprobs":{{"content":{content}}},"provider_specific_fields":{{}}}}"#));
+        }
+        assert_eq!(choice_tail(Format::V1_110, &Rich::default(), "{}"), r#","provider_specific_fields":{},"logprobs":null}"#);
+        assert!(logprobs(&json!({"content": []})).unwrap().is_some());
         assert_eq!(logprobs(&Value::Null), Some(None));
-        // Held: an integer logprob, a byte out of range, a refusal list, another key.
+        // Held: an integer logprob, a byte out of range, a token's own null bytes, a refusal
+        // list, another key.
         let entry = |lp: Value, bytes: Value| json!({"content": [{"token": "a", "logprob": lp, "bytes": bytes, "top_logprobs": []}]});
         assert!(logprobs(&entry(json!(-1), json!([97]))).is_none());
         assert!(logprobs(&entry(json!(-1.5), json!([256]))).is_none());
+        assert!(logprobs(&entry(json!(-1.5), Value::Null)).is_none());
         assert!(logprobs(&entry(json!(-1.5), json!([97]))).is_some());
         assert!(logprobs(&json!({"content": [], "refusal": []})).is_none());
         assert!(logprobs(&json!({"content": [], "extra": null})).is_none());

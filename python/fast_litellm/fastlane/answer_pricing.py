@@ -38,7 +38,8 @@ def pricing(info: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _costs(entry: Any) -> Optional[Dict[str, Any]]:
-    return {k: v for k, v in entry.items() if "cost" in k} if isinstance(entry, dict) else None
+    # A deployment's entry is re-registered at start with every cost key, unset ones as None.
+    return {k: v for k, v in entry.items() if "cost" in k and v is not None} if isinstance(entry, dict) else None
 
 
 def dated(cost_map: Dict[str, Any], model: str) -> List[str]:
