@@ -4,7 +4,8 @@ corpus (tests/test_fast_lane_answers.py).
 
 The last message of a request picks the answer: ``mock:variant=<name>;nonce=<n>`` (see
 ``VARIANTS``), optionally ``;text=<content>``. ``GET /count?nonce=<n>`` says how many chat
-calls carried that nonce, so a test can count the upstream calls of one client request.
+calls carried that nonce, so a test can count the upstream calls of one client request;
+``GET /request?nonce=<n>`` returns the last request body that carried it, byte for byte.
 The shapes are written from the public behaviour of each server (OpenAI's API reference,
 Azure OpenAI's content-filter annotations, vLLM, SGLang, llama.cpp's server, Ollama's /v1,
 LM Studio, TGI, LocalAI), not copied from their code.
@@ -28,6 +29,7 @@ from mock_stream_variants import _directives, models, serve  # noqa: E402
 CREATED = 1733000000
 TEXT = "Hello! How can I help you today?"
 _COUNTS: collections.Counter = collections.Counter()
+_BODIES: dict = {}  # nonce -> the last request body that carried it, as received
 
 
 def _dump(obj) -> bytes:
@@ -96,6 +98,19 @@ def _variant(name, model, text):
     if name == "openai_tools":
         msg = {"role": "assistant", "content": None, "tool_calls": [_TOOL_CALL], "refusal": None, "annotations": []}
         return _openai(model, text, message=msg, finish="tool_calls")
+    if name == "openai_tools_parallel":  # parallel tool calls, non-ASCII arguments
+        calls = [_TOOL_CALL, {"id": "call_def456", "type": "function",
+                              "function": {"name": "get_time", "arguments": "{\"city\":\"Zürich\",\"tz\":\"CET\"}"}},
+                 {"id": "call_ghi789", "type": "function", "function": {"name": "noop", "arguments": "{}"}}]
+        msg = {"role": "assistant", "content": None, "tool_calls": calls, "refusal": None, "annotations": []}
+        return _openai(model, text, message=msg, finish="tool_calls", usage=_openai_usage(84, 61))
+    if name == "openai_tools_text":  # text and a tool call, finish_reason "stop" (LiteLLM says tool_calls)
+        msg = {"role": "assistant", "content": "Let me check.", "tool_calls": [_TOOL_CALL], "refusal": None,
+               "annotations": []}
+        return _openai(model, text, message=msg, finish="stop")
+    if name == "openai_tools_2024":  # mid-2024: no annotations, no service_tier
+        msg = {"role": "assistant", "content": None, "tool_calls": [_TOOL_CALL], "refusal": None}
+        return _openai(model, text, message=msg, finish="tool_calls", tier=None)
     if name == "openai_refusal":
         msg = {"role": "assistant", "content": None, "refusal": "I'm sorry, I can't help with that.", "annotations": []}
         return _openai(model, text, message=msg)
@@ -103,6 +118,18 @@ def _variant(name, model, text):
         lp = {"content": [{"token": "Hello", "logprob": -0.31725305, "bytes": [72, 101, 108, 108, 111],
                            "top_logprobs": []}], "refusal": None}
         return _openai(model, text, logprobs=lp)
+    if name == "openai_logprobs_top":  # several tokens, top_logprobs, multi-byte tokens, small floats
+        def tok(t, lp, b, top=None):
+            e = {"token": t, "logprob": lp, "bytes": b}
+            if top is not None:
+                e["top_logprobs"] = top
+            return e
+        content = [tok("Héllo", -0.0019461683, list("Héllo".encode()),
+                       [tok("Héllo", -0.0019461683, list("Héllo".encode())), tok("Hi", -6.251946, [72, 105])]),
+                   tok(" 👋", -1.2e-05, list(" 👋".encode()), [tok(" 👋", -1.2e-05, list(" 👋".encode())),
+                                                            tok("!", -11.5, [33]), tok("\\x", -23.0, None)]),
+                   tok("!", -0.0, [33], [])]
+        return _openai(model, "Héllo 👋!", logprobs={"content": content, "refusal": None})
     if name == "azure":  # Azure OpenAI: content-filter results per prompt and per choice
         out = _openai(model, text, tier=None, fp="fp_ee1d74bde0",
                       extra_choice={"content_filter_results": _FILTERS},
@@ -164,7 +191,8 @@ def _variant(name, model, text):
 
 
 VARIANTS = ("envelope", "openai", "openai_flex", "openai_dated", "openai_length", "openai_cached", "openai_2024", "openai_2023",
-            "openai_tools", "openai_refusal", "openai_logprobs", "azure", "vllm", "vllm_new", "sglang", "llamacpp",
+            "openai_tools", "openai_tools_parallel", "openai_tools_text", "openai_tools_2024", "openai_refusal",
+            "openai_logprobs", "openai_logprobs_top", "azure", "vllm", "vllm_new", "sglang", "llamacpp",
             "ollama", "lmstudio", "tgi", "localai")
 # Error answers: status -> (headers, body).
 ERRORS = {
@@ -201,7 +229,10 @@ OPENAI_FULL_HEADERS = [
 
 
 async def chat(request: web.Request) -> web.Response:
-    return await answer(await request.json())
+    raw = await request.read()
+    body = json.loads(raw)
+    _BODIES[_directives(body).get("nonce", "")] = raw
+    return await answer(body)
 
 
 async def answer(body: dict) -> web.Response:
@@ -225,12 +256,17 @@ async def count(request: web.Request) -> web.Response:
     return web.json_response({"count": _COUNTS[request.query.get("nonce", "")]})
 
 
+async def last_request(request: web.Request) -> web.Response:
+    return web.Response(body=_BODIES.get(request.query.get("nonce", ""), b""), content_type="application/json")
+
+
 def make_app() -> web.Application:
     app = web.Application()
     for prefix in ("", "/v1"):
         app.router.add_post(prefix + "/chat/completions", chat)
         app.router.add_get(prefix + "/models", models)
     app.router.add_get("/count", count)
+    app.router.add_get("/request", last_request)
     return app
 
 

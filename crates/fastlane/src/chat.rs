@@ -15,7 +15,7 @@ use crate::route::{Received, Route};
 use crate::stats::Stats;
 use crate::streaming::{SseState, StreamOrigin};
 use crate::wire::{self, Format};
-use crate::{append_headers, full, lane, provider_streams, providers, server_shapes, stream, unix_now_f64, Body, Deployment, Front};
+use crate::{answer_shapes, append_headers, full, lane, provider_streams, providers, server_shapes, stream, unix_now_f64, Body, Deployment, Front};
 
 /// The chat-completions POST LiteLLM would send `plan`'s deployment.
 fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> {
@@ -31,6 +31,15 @@ fn upstream_request(format: Format, plan: &wire::Plan) -> Option<Request<Body>> 
         _ => providers::request_body(format, d, &plan.req.messages),
     };
     b.body(full(body)).ok()
+}
+
+/// An answer in OpenAI's plain shape with Azure's content-filter results (LiteLLM prints
+/// them alike for `azure/` and `openai/` deployments).
+fn azure_shaped(bytes: &[u8], headers: &hyper::HeaderMap, d: &Deployment) -> Option<wire::Answer> {
+    let (rest, filters) = providers::split_azure(bytes)?;
+    let mut a = wire::parse_upstream(&rest, headers, &d.upstream_model)?;
+    a.extras.filters = filters;
+    Some(a)
 }
 
 /// The chat-completions route, run by `Front::drive`.
@@ -105,18 +114,16 @@ impl Front {
         let upstream_ms = started.elapsed().as_secs_f64() * 1000.0;
         let hold = |parts, bytes| Held::new(held::Outcome::Answer(parts, bytes), d, "/chat/completions", pin);
         let answer = match &d.provider {
-            providers::Provider::Openai => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
-                .or_else(|| server_shapes::parse(&bytes, &parts.headers, &d.upstream_model)),
+            providers::Provider::Openai => wire::parse_openai(&bytes, &parts.headers, &d.upstream_model)
+                .and_then(|a| answer_shapes::price(a, self.cfg.answer_pricing.get(&d.id)))
+                .or_else(|| server_shapes::parse(&bytes, &parts.headers, &d.upstream_model))
+                .or_else(|| azure_shaped(&bytes, &parts.headers, d)),
             providers::Provider::HostedVllm => wire::parse_upstream(&bytes, &parts.headers, &d.upstream_model)
                 .or_else(|| providers::parse_vllm(&bytes, &parts.headers, &d.upstream_model)),
             providers::Provider::Compat { name, client, .. } => {
                 crate::compat_providers::parse(name, *client, &bytes, &parts.headers, &d.upstream_model)
             }
-            providers::Provider::Azure { .. } => providers::split_azure(&bytes).and_then(|(rest, filters)| {
-                let mut a = wire::parse_upstream(&rest, &parts.headers, &d.upstream_model)?;
-                a.extras.filters = filters;
-                Some(a)
-            }),
+            providers::Provider::Azure { .. } => azure_shaped(&bytes, &parts.headers, d),
         };
         let Some(answer) = answer else { return hold(parts, bytes) };
         let upstream_done_unix = unix_now_f64();

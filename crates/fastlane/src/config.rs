@@ -53,6 +53,10 @@ pub struct Config {
     /// routes only, see `embeddings.rs`).
     #[serde(default)]
     pub embedding_groups: HashMap<String, Vec<Deployment>>,
+    /// Deployment id -> what LiteLLM prices an `openai/` answer's cached/reasoning tokens and
+    /// service tier with (`answer_shapes::Pricing`); absent: such answers go to LiteLLM.
+    #[serde(default)]
+    pub answer_pricing: HashMap<String, crate::answer_shapes::Pricing>,
     /// `anthropic/` model groups, served on `/v1/messages` only (`anthropic.rs`).
     #[serde(default)]
     pub anthropic: HashMap<String, Vec<Deployment>>,

@@ -26,6 +26,7 @@ pub mod orjson_fmt;
 pub mod pyfmt;
 mod pyjson;
 mod held;
+mod openai_extras;
 mod provider_streams;
 mod providers;
 mod responses;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::answer_shapes::{self, Extras};
+use crate::openai_extras;
 use crate::providers;
 use crate::pyfmt::float_repr;
 use crate::Deployment;
@@ -157,7 +158,17 @@ pub fn json_answer(body: &[u8], headers: &HeaderMap) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
+/// An answer in OpenAI's plain shapes (no tool calls, refusal, logprobs, cached or reasoning
+/// tokens, the deployment's model name: what every provider's path reproduces).
 pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
+    parse_openai(body, headers, upstream_model)
+        .filter(|a| a.extras.rich.is_plain() && a.extras.cached_tokens == 0 && a.extras.reasoning_tokens == 0 && a.extras.model.is_none())
+}
+
+/// An answer in OpenAI's shapes, tool calls, refusals, logprobs and token details included
+/// (`openai_extras`, `answer_shapes`: as LiteLLM prints them for an `openai/` deployment; the
+/// caller checks the pricing with `answer_shapes::price`).
+pub fn parse_openai(body: &[u8], headers: &HeaderMap, upstream_model: &str) -> Option<Answer> {
     let v = json_answer(body, headers)?;
     let o = v.as_object()?;
     let service_tier = answer_shapes::service_tier(o)?;
@@ -165,9 +176,15 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
     if o.len() != base.len() + usize::from(service_tier.is_some()) || !base.iter().all(|k| o.contains_key(*k)) {
         return None;
     }
-    if o["object"].as_str()? != "chat.completion" || o["model"].as_str()? != upstream_model {
+    if o["object"].as_str()? != "chat.completion" {
         return None;
     }
+    // Another name: a dated snapshot of the model at most (`answer_shapes::price` decides).
+    let model = match o["model"].as_str()? {
+        m if m == upstream_model => None,
+        m if m.strip_prefix(upstream_model).map_or(false, |rest| rest.starts_with('-')) => Some(m.to_string()),
+        _ => return None,
+    };
     let id = o["id"].as_str()?.to_string();
     let created = match &o["created"] {
         Value::Number(n) if n.is_u64() => n.clone(),
@@ -182,26 +199,24 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
     if !exact_keys(c, &["index", "message", "logprobs", "finish_reason"]) {
         return None;
     }
-    if c["index"].as_u64()? != 0 || !c["logprobs"].is_null() {
-        return None;
-    }
-    let finish_reason = c["finish_reason"].as_str()?;
-    if !matches!(finish_reason, "stop" | "length") {
+    if c["index"].as_u64()? != 0 {
         return None;
     }
     let m = c["message"].as_object()?;
     let annotations = answer_shapes::message_extras(m)?;
-    if !m.contains_key("role") || m["role"].as_str()? != "assistant" || !m.get("refusal")?.is_null() {
+    if m.get("role")?.as_str()? != "assistant" {
         return None;
     }
-    let content = m.get("content")?.as_str()?.to_string();
+    let (content, mut rich) = openai_extras::message(m)?;
+    rich.logprobs = openai_extras::logprobs(&c["logprobs"])?;
+    let finish_reason = openai_extras::finish_reason(c["finish_reason"].as_str()?, &rich)?;
     // LiteLLM moves a leading `<think>...</think>` (or `<thinking>`, `<budget:thinking>`) into
     // `reasoning_content`: such an answer is held for LiteLLM to print.
     if ["<think>", "<thinking>", "<budget:thinking>"].iter().any(|t| content.starts_with(t)) {
         return None;
     }
     let u = o["usage"].as_object()?;
-    let details = answer_shapes::usage_extras(u)?;
+    let (details, cached_tokens, reasoning_tokens) = answer_shapes::usage_extras(u)?;
     if !["prompt_tokens", "completion_tokens", "total_tokens"].iter().all(|k| u.contains_key(*k)) {
         return None;
     }
@@ -219,7 +234,7 @@ pub fn parse_upstream(body: &[u8], headers: &HeaderMap, upstream_model: &str) ->
         prompt_tokens: p,
         completion_tokens: k,
         total_tokens: t,
-        extras: Extras { annotations, details, service_tier, ..Extras::default() },
+        extras: Extras { annotations, details, service_tier, rich, cached_tokens, reasoning_tokens, model, ..Extras::default() },
     })
 }
 
@@ -234,10 +249,7 @@ pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8>
     }
     let message = answer_shapes::render_message(format, &a.content, &a.extras);
     let fields = providers::choice_fields(&a.extras.filters);
-    let choice_tail = match format {
-        Format::V1_110 => format!(r#","provider_specific_fields":{fields},"logprobs":null}}"#),
-        Format::V1_83 => format!(r#","provider_specific_fields":{fields}}}"#),
-    };
+    let choice_tail = openai_extras::choice_tail(format, &a.extras.rich, &fields);
     format!(
         r#"{{"id":{},"created":{},"model":{},"object":"chat.completion","system_fingerprint":{},"choices":[{{"finish_reason":{},"index":0,"message":{}{}],"usage":{{"completion_tokens":{},"prompt_tokens":{},"total_tokens":{}{}}}{}}}"#,
         js(&a.id),
@@ -258,7 +270,7 @@ pub fn render_body(format: Format, a: &Answer, requested_model: &str) -> Vec<u8>
 
 /// `(prompt_cost, completion_cost)` with LiteLLM's generic per-token arithmetic.
 pub fn cost(d: &Deployment, a: &Answer) -> (f64, f64) {
-    cost_of(d, a.prompt_tokens, a.completion_tokens)
+    answer_shapes::token_cost(d, a).unwrap_or_else(|| cost_of(d, a.prompt_tokens, a.completion_tokens))
 }
 
 pub fn cost_of(d: &Deployment, prompt_tokens: u64, completion_tokens: u64) -> (f64, f64) {
@@ -334,8 +346,16 @@ pub fn litellm_headers(
         put("x-litellm-response-cost-margin-percent", "0.0".into());
     }
     if costed && format == Format::V1_110 {
-        put("x-litellm-response-cost-input", float_repr(prompt_cost));
+        // Cached and reasoning tokens: their own headers, the input header without the cache read.
+        let (cache_read, reasoning) = a.and_then(|a| answer_shapes::token_breakdown(d, a)).unwrap_or((0.0, 0.0));
+        put("x-litellm-response-cost-input", float_repr(prompt_cost - cache_read));
         put("x-litellm-response-cost-output", float_repr(completion_cost));
+        if cache_read > 0.0 {
+            put("x-litellm-response-cost-cache-read", float_repr(cache_read));
+        }
+        if reasoning > 0.0 {
+            put("x-litellm-response-cost-reasoning", float_repr(reasoning));
+        }
         put("x-litellm-response-cost-tool-usage", "0.0".into());
     }
     put("x-litellm-key-spend", float_repr(spend));

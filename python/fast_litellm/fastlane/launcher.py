@@ -103,6 +103,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .._patching import env_flag
 from . import anthropic as anthropic_lane
+from . import answer_pricing
 from . import embeddings as embedding_lane
 from . import providers
 from . import settings as settings_table
@@ -636,6 +637,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     reason = arg_reason or reason
     if reason is None and version not in VERIFIED_FORMATS:
         reason = f"LiteLLM {version} is not a version the front was verified on ({', '.join(VERIFIED_FORMATS)})"
+    infos: list = []
     if reason is None:
         try:
             infos = _model_info(internal, key or "")
@@ -656,6 +658,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "version": version or "",
         "master_key": key if served else None,
         "groups": groups,
+        "answer_pricing": answer_pricing.plan(groups, infos, internal),
         "embedding_groups": embedding_groups,
         "anthropic": anthropic,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
