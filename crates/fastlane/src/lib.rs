@@ -17,6 +17,7 @@
 mod answer_shapes;
 mod anthropic;
 mod anthropic_stream;
+mod claude_chat;
 mod conn;
 mod embeddings;
 mod forwarded;

@@ -192,8 +192,8 @@ TABLE: Dict[str, Dict[str, Rule]] = {
     },
     "litellm_params": {
         "model": _serve("reproduced for openai/<model>, azure/<deployment> and unpriced hosted_vllm/<model> (the front calls the same upstream "
-                        "model the same way: fastlane/providers.py); anthropic/<model> on /v1/messages only (chat completions "
-                        "to it go to LiteLLM)", _providers.served_model,
+                        "model the same way: fastlane/providers.py); anthropic/<model> on /v1/messages, and on "
+                        "/v1/chat/completions translated as LiteLLM does (text conversations: fastlane/claude_chat.rs)", _providers.served_model,
                         "only openai/<model>, azure/<deployment>, hosted_vllm/<model> and anthropic/<model> are served "
                         "(docs/deployment.md, Providers: why the others are not)"),
         "api_base": _serve("reproduced: the upstream URL",
