@@ -18,55 +18,22 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import string
 
 import pytest
 
-from test_fast_lane import KEY, _call, _lane, _norm_body, _norm_headers, _text  # noqa: E402
-from test_fast_lane_router import stock_and_fast  # noqa: E402
+from test_fast_lane import KEY, _call, _lane, _norm_headers, _text  # noqa: E402
+# The /v1/messages tests' rig (mock, stock and fast proxies on its anthropic/ groups) and masks.
+from test_fast_lane_anthropic import _norm, rig  # noqa: E402,F401
 
 pytest.importorskip("aiohttp")
 
 N = int(os.environ.get("FAST_LITELLM_CLAUDE_CHAT_CORPUS", "100"))
 
-CONFIG = """
-model_list:
-  - model_name: claude
-    litellm_params: {model: anthropic/claude-sonnet-4-5-20250929, api_base: os.environ/MOCK_ROOT, api_key: sk-ant-mock}
-  - model_name: claude-pair
-    litellm_params: {model: anthropic/claude-sonnet-4-5-20250929, api_base: os.environ/MOCK_ROOT, api_key: sk-ant-a}
-  - model_name: claude-pair
-    litellm_params: {model: anthropic/claude-sonnet-4-5-20250929, api_base: os.environ/MOCK_ROOT, api_key: sk-ant-b}
-  - model_name: claude-errors
-    litellm_params: {model: anthropic/claude-sonnet-4-5-20250929, api_base: os.environ/MOCK_ROOT, api_key: sk-ant-mock}
-  - model_name: claude-other
-    litellm_params: {model: anthropic/claude-sonnet-4-5-20250929, api_base: os.environ/MOCK_ROOT, api_key: sk-ant-mock}
-general_settings:
-  master_key: os.environ/LITELLM_MASTER_KEY
-"""
 GROUPS = ("claude", "claude-pair")
+# A group no error answer leaves on LiteLLM for its cooldown window.
+OTHER = "claude-sonnet-4-5-20250929"
 HEADERS = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fastlane_claude_chat")
-    record = tmp / "upstream.jsonl"
-    record.write_text("")
-
-    def mock_env(root):
-        return {"MOCK_ROOT": root, "MOCK_RECORD": str(record)}
-
-    with stock_and_fast(tmp, CONFIG, mock_env, mock="bench/proxy/mock_upstream.py") as r:
-        r["record"] = record
-        yield r
-
-
-def _norm(raw: bytes) -> bytes:
-    """Ids and signatures the mock makes anew per call masked (held answers: LiteLLM's, from another call)."""
-    raw = re.sub(rb'"toolu_01[0-9a-f]+"', b'"<toolu>"', _norm_body(raw))
-    return re.sub(rb'"signature":"EqQBCgIYAhIM[0-9a-f]+"', b'"signature":"<sig>"', raw)
 
 
 def _upstream_calls(rig, offset):
@@ -202,7 +169,7 @@ def test_chat_completions_match_stock(rig):
     {"messages": [{"role": "user", "content": "hi", "name": "bob"}]},
 ])
 def test_requests_outside_the_envelope_go_to_litellm(rig, case):
-    body = {"model": "claude-other", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": OTHER, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
     body.update(case)
     _status, hdrs, _raw = _both(rig, body)
     assert _lane(hdrs) == "python"
