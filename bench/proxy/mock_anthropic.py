@@ -157,10 +157,12 @@ def _json(obj: dict, status: int = 200) -> web.Response:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     CALLS["n"] += 1
-    body = await request.json()
+    raw = await request.text()
+    body = json.loads(raw)
     if RECORD is not None:
+        # `raw`: the body's exact text, for tests that compare bytes (key order, number formats).
         with open(RECORD, "a") as fh:
-            fh.write(json.dumps({"path": request.path, "headers": dict(request.headers), "body": body}) + "\n")
+            fh.write(json.dumps({"path": request.path, "headers": dict(request.headers), "body": body, "raw": raw}) + "\n")
     d = directives(body)
     if "sleep" in d:
         await asyncio.sleep(float(d["sleep"]))

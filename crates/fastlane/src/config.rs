@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::{conn, providers, router, upstream_tls, Format};
+use crate::{claude_chat, conn, providers, router, upstream_tls, Format};
 
 /// One deployment the front may call: an OpenAI wire-format endpoint.
 #[derive(Clone, Debug, Deserialize)]
@@ -60,6 +60,10 @@ pub struct Config {
     /// `anthropic/` model groups, served on `/v1/messages` only (`anthropic.rs`).
     #[serde(default)]
     pub anthropic: HashMap<String, Vec<Deployment>>,
+    /// Deployment id -> what chat completions to that `anthropic/` deployment need
+    /// (`claude_chat.rs`); a deployment absent here: LiteLLM answers them.
+    #[serde(default)]
+    pub claude_chat: HashMap<String, claude_chat::ChatDefaults>,
     #[serde(default)]
     pub threads: Option<usize>,
     /// Serve streaming requests too (the launcher's default; `FAST_LITELLM_FAST_LANE_STREAMS=0`

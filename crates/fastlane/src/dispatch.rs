@@ -12,7 +12,7 @@ use hyper::header::HeaderMap;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 
 use crate::stats::STATS_PATH;
-use crate::{anthropic, boxed_incoming, chat, embeddings, forwarded, full, lane, responses, Body, Front};
+use crate::{anthropic, boxed_incoming, chat, claude_chat, embeddings, forwarded, full, lane, responses, Body, Front};
 
 /// The largest request body the front buffers to decide; bigger ones stream to Python.
 const MAX_DECIDE_BODY: u64 = 1 << 20;
@@ -65,6 +65,9 @@ impl Front {
             }
             if parts.uri.path() == anthropic::PATH {
                 return self.drive::<anthropic::Messages>(parts, bytes, peer).await;
+            }
+            if claude_chat::names_claude_group(&self, &bytes) {
+                return self.drive::<claude_chat::ClaudeChat>(parts, bytes, peer).await;
             }
             return self.drive::<chat::Chat>(parts, bytes, peer).await;
         }

@@ -18,6 +18,7 @@ mod answer_shapes;
 mod anthropic;
 mod anthropic_stream;
 mod compat_providers;
+mod claude_chat;
 mod conn;
 mod embeddings;
 mod forwarded;

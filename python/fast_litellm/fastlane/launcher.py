@@ -638,15 +638,17 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
     if reason is None and version not in VERIFIED_FORMATS:
         reason = f"LiteLLM {version} is not a version the front was verified on ({', '.join(VERIFIED_FORMATS)})"
     infos: list = []
+    claude_chat: Dict[str, dict] = {}
     if reason is None:
         try:
             infos = _model_info(internal, key or "")
             groups = bind_groups(groups, declined, infos, env)
             anthropic = anthropic_lane.bind(anthropic, declined, infos, env, bind_groups)
+            claude_chat = anthropic_lane.chat_defaults(anthropic, infos, env)
         except Exception as exc:
             reason = f"/model/info failed: {exc!r}"
     if reason is not None:
-        groups, anthropic = {}, {}
+        groups, anthropic, claude_chat = {}, {}, {}
     groups, embedding_groups = embedding_lane.split(groups, declined)
     served = {**groups, **embedding_groups, **anthropic}
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -661,6 +663,7 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "answer_pricing": answer_pricing.plan(groups, infos, internal),
         "embedding_groups": embedding_groups,
         "anthropic": anthropic,
+        "claude_chat": claude_chat,
         "threads": int(env.get("FAST_LITELLM_FAST_LANE_THREADS", "0") or 0) or min(4, os.cpu_count() or 1),
         # With router settings a stream's successful first attempt is served in Rust (LiteLLM's
         # timeout bounds the wait for its head and first event, then each read); failures replay.
@@ -677,7 +680,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
         "conn": front_limits(env),
     }
     if anthropic:
-        print(f"fast-litellm: fast lane: serving {sorted(anthropic)} in Rust on /v1/messages", file=sys.stderr, flush=True)
+        chat = " and /v1/chat/completions" if claude_chat else ""
+        print(f"fast-litellm: fast lane: serving {sorted(anthropic)} in Rust on /v1/messages{chat}", file=sys.stderr, flush=True)
     if groups or embedding_groups:
         kinds = "streaming or not" if cfg["streams"] else "non-streaming; streams go to LiteLLM"
         if cfg["log_queue"]:
@@ -694,7 +698,8 @@ def run(proxy_args: List[str], env: dict, litellm_exe: str) -> int:
                     f"{router['timeout_ms'] / 1000:g}s), failures replayed through LiteLLM")
         msg += embedding_lane.summary(embedding_groups, bool(cfg["log_queue"]))
     else:
-        msg = f"pass-through only ({reason or 'no eligible model group'})" if not anthropic else "chat completions via LiteLLM"
+        msg = f"pass-through only ({reason or 'no eligible model group'})" if not anthropic else (
+            "everything else via LiteLLM" if claude_chat else "chat completions via LiteLLM")
     print(f"fast-litellm: fast lane on http://{listen}: {msg}", file=sys.stderr, flush=True)
     for name, why in sorted(declined.items()):
         print(f"fast-litellm:   model group {name!r} goes to LiteLLM: {why}", file=sys.stderr, flush=True)

@@ -193,8 +193,9 @@ TABLE: Dict[str, Dict[str, Rule]] = {
     "litellm_params": {
         "model": _serve("reproduced for openai/<model>, azure/<deployment>, unpriced hosted_vllm/<model> and custom_openai/, "
                         "deepseek/, mistral/<model> (the front calls the same upstream "
-                        "model the same way: fastlane/providers.py); anthropic/<model> on /v1/messages only (chat completions "
-                        "to it go to LiteLLM)", _providers.served_model,
+                        "model the same way: fastlane/providers.py); anthropic/<model> on /v1/messages, and on "
+                        "/v1/chat/completions translated as LiteLLM does (text conversations: fastlane/claude_chat.rs)",
+                        _providers.served_model,
                         "only openai/, azure/, hosted_vllm/, custom_openai/, deepseek/, mistral/ and anthropic/ models are "
                         "served (docs/deployment.md, Providers: why the others are not)"),
         "api_base": _serve("reproduced: the upstream URL",
