@@ -12,8 +12,7 @@ shared: medians, and the load average is printed):
   patch: the proxy modules that hold limiter targets are imported);
 * ``doctor --coverage`` - the same plus the coverage table (a sample of the price map), as
   kept in the cache after the warm-up run;
-* ``doctor --coverage --no-cache`` - a first run: the table computed (in a second process on a
-  machine with more than one core, while the first imports LiteLLM).
+* ``doctor --coverage --no-cache`` - a first run: the table computed.
 
 Wall time and CPU time (user + sys of the child) are reported; on a loaded machine CPU time is
 the steadier figure. ``beyond_import`` is each command's median minus ``import litellm``'s.

@@ -6,11 +6,6 @@ Computing it plans price-map entries against LiteLLM (about 2 s sampled on 1.110
 full), so the result is stored under a key made of all those inputs and read back while none of
 them changed. Any change, a different price map included (LiteLLM may fetch a newer one), is a
 new key: the table is then computed again. ``--no-cache`` always recomputes.
-
-On a machine with more than one core, ``doctor`` asks a second process for the table
-(:func:`start`) before it imports LiteLLM itself: both imports (~3 s each on 1.110.x) and the
-sampled planning then overlap, so a first ``--coverage`` costs about what a plain ``doctor``
-does. Whatever goes wrong there, ``doctor`` computes the table in its own process instead.
 """
 
 from __future__ import annotations
@@ -22,8 +17,6 @@ import inspect
 import io
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -65,8 +58,8 @@ def key(module: ModuleType, kwargs: Dict[str, Any]) -> str:
     return hashlib.sha256((_inputs() + mine).encode()).hexdigest()[:32]
 
 
-def cached(module: ModuleType, kwargs: Dict[str, Any], compute: Callable[[], Optional[Dict[str, Any]]],
-           fresh: bool = False) -> Optional[Dict[str, Any]]:
+def cached(module: ModuleType, kwargs: Dict[str, Any], compute: Callable[[], Dict[str, Any]],
+           fresh: bool = False) -> Dict[str, Any]:
     """``compute()``, or the stored result for the same inputs. A result that failed is not
     stored; a cache that cannot be read or written only costs the computation."""
     path: Optional[Path] = None
@@ -88,9 +81,8 @@ def cached(module: ModuleType, kwargs: Dict[str, Any], compute: Callable[[], Opt
     return result
 
 
-def collect(sample_every: int, fresh: bool = False, stored_only: bool = False) -> Optional[Dict[str, Any]]:
-    """Every component's coverage (``{component: table}``), each read from the cache or computed;
-    ``stored_only``: None unless every table is in the cache."""
+def collect(sample_every: int, fresh: bool = False) -> Dict[str, Any]:
+    """Every component's coverage (``{component: table}``), each read from the cache or computed."""
     from . import registry
 
     out: Dict[str, Any] = {}
@@ -101,9 +93,7 @@ def collect(sample_every: int, fresh: bool = False, stored_only: bool = False) -
         if "sample_every" in inspect.signature(module.coverage).parameters:
             kwargs["sample_every"] = sample_every
 
-        def compute(module: ModuleType = module, kwargs: Dict[str, Any] = kwargs) -> Optional[Dict[str, Any]]:
-            if stored_only:
-                return None
+        def compute(module: ModuleType = module, kwargs: Dict[str, Any] = kwargs) -> Dict[str, Any]:
             try:
                 # LiteLLM prints to stdout on models it cannot place; keep --json clean.
                 with contextlib.redirect_stdout(io.StringIO()):
@@ -111,46 +101,6 @@ def collect(sample_every: int, fresh: bool = False, stored_only: bool = False) -
             except Exception as exc:  # report, never crash doctor
                 return {"error": repr(exc)}
 
-        table = cached(module, kwargs, compute, fresh=fresh)
-        if table is None:
-            return None
-        out[module.__name__.rsplit(".", 1)[1]] = table
+        out[module.__name__.rsplit(".", 1)[1]] = cached(module, kwargs, compute, fresh=fresh)
     return out
 
-
-def start(sample_every: int, fresh: bool) -> Optional["subprocess.Popen[str]"]:
-    """:func:`collect` in a second process, started now, or None on a single core (two imports
-    of LiteLLM would then only take turns)."""
-    if (os.cpu_count() or 1) < 2:
-        return None
-    try:
-        return subprocess.Popen([sys.executable, "-m", __name__, str(sample_every), "1" if fresh else "0"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    except OSError:
-        return None
-
-
-def result(proc: Optional["subprocess.Popen[str]"], stored: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
-    """The second process's tables, or None when it has none to give; ``stored``: the tables were
-    all in the cache after all, and the second process is stopped."""
-    if proc is None:
-        return stored
-    if stored is not None:
-        proc.kill()
-        proc.wait()
-        return stored
-    try:
-        out, _ = proc.communicate(timeout=600)
-        lines = out.strip().splitlines()  # the table is the last line, whatever an import printed
-        return json.loads(lines[-1]) if proc.returncode == 0 and lines else None
-    except Exception:
-        proc.kill()
-        return None
-
-
-if __name__ == "__main__":
-    # The same activation as doctor's own process: this package first, then LiteLLM.
-    import fast_litellm  # noqa: F401
-    import litellm  # noqa: F401
-
-    print(json.dumps(collect(int(sys.argv[1]), fresh=sys.argv[2] == "1")))

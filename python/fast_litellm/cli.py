@@ -30,7 +30,6 @@ def _doctor(args: argparse.Namespace) -> int:
     want_coverage = args.coverage or args.coverage_full
     sample_every = 1 if args.coverage_full else COVERAGE_SAMPLE_EVERY
     fresh = getattr(args, "no_cache", False)
-    worker = _coverage_cache.start(sample_every, fresh) if want_coverage else None
     import fast_litellm
 
     try:
@@ -39,9 +38,7 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"warning: import litellm failed: {exc!r}", file=sys.stderr)
     report = fast_litellm.status()
     if want_coverage:
-        stored = None if fresh else _coverage_cache.collect(sample_every, stored_only=True)
-        coverage = _coverage_cache.result(worker, stored)
-        report["coverage"] = coverage if coverage is not None else _coverage_cache.collect(sample_every, fresh)
+        report["coverage"] = _coverage_cache.collect(sample_every, fresh)
     if args.proxy_config:
         from .fastlane import launcher
 
