@@ -73,7 +73,7 @@ def served_model(value: Any) -> bool:
     if _compat_prefix(value):
         return True
     if value.startswith("anthropic/"):
-        # On /v1/messages only (anthropic.py); chat completions to it go to LiteLLM.
+        # Served on /v1/messages and, translated as LiteLLM does, on chat completions (anthropic.py).
         return len(value) > len("anthropic/")
     return False
 
@@ -128,7 +128,7 @@ def entry(params: Dict[str, Any], cfg: dict, env: dict) -> Tuple[Optional[Dict[s
             provider["unpriced"] = True
         return {"upstream_model": model[len(prefix):], "provider": provider}, None
     if model.startswith("anthropic/"):
-        # anthropic.take moves these groups to /v1/messages.
+        # anthropic.take moves these groups to the anthropic routes (/v1/messages, claude_chat.rs).
         return {"upstream_model": model[len("anthropic/"):]}, None
     return None, f"provider of {model!r} is not served"
 
