@@ -117,15 +117,20 @@ _EMBED_VECTOR = [round(((i * 7919) % 1000) / 1000.0 - 0.5, 6) for i in range(EMB
 _EMBED_PACKED = base64.b64encode(struct.pack(f"<{EMBED_DIMS}f", *_EMBED_VECTOR)).decode()
 
 
+def _embed_inputs(body: dict) -> int:
+    """How many inputs an embeddings request has (a list of token ids is one input)."""
+    inputs = body.get("input")
+    return len(inputs) if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else 1
+
+
 def _embeddings(body: dict) -> dict:
     """OpenAI's embeddings answer; ``encoding_format: base64`` (what the openai SDK asks for by
     default) gets little-endian float32 in base64, as OpenAI sends it."""
-    inputs = body.get("input")
-    inputs = inputs if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else [inputs]
+    count = _embed_inputs(body)
     b64 = body.get("encoding_format") == "base64"
     data = [{"object": "embedding", "index": i, "embedding": _EMBED_PACKED if b64 else _EMBED_VECTOR}
-            for i in range(len(inputs))]
-    n = 5 * len(inputs)
+            for i in range(count)]
+    n = 5 * count
     return {"object": "list", "data": data, "model": body.get("model", "text-embedding-3-small"),
             "usage": {"prompt_tokens": n, "total_tokens": n}}
 
@@ -308,9 +313,7 @@ _EMBED_BODIES: dict = {}
 async def embeddings(request: web.Request) -> web.Response:
     CALLS["n"] += 1
     body = await request.json()
-    inputs = body.get("input")
-    shape = (repr(body.get("model")), body.get("encoding_format") == "base64",
-             len(inputs) if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else 1)
+    shape = (repr(body.get("model")), body.get("encoding_format") == "base64", _embed_inputs(body))
     raw = _EMBED_BODIES.get(shape)
     if raw is None:
         raw = _EMBED_BODIES[shape] = json.dumps(_embeddings(body))

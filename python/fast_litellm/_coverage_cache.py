@@ -103,4 +103,3 @@ def collect(sample_every: int, fresh: bool = False) -> Dict[str, Any]:
 
         out[module.__name__.rsplit(".", 1)[1]] = cached(module, kwargs, compute, fresh=fresh)
     return out
-

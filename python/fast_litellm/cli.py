@@ -25,11 +25,6 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "default_proxy_config.yaml"
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from . import _coverage_cache
-
-    want_coverage = args.coverage or args.coverage_full
-    sample_every = 1 if args.coverage_full else COVERAGE_SAMPLE_EVERY
-    fresh = getattr(args, "no_cache", False)
     import fast_litellm
 
     try:
@@ -37,8 +32,11 @@ def _doctor(args: argparse.Namespace) -> int:
     except Exception as exc:  # pragma: no cover - reported, not raised
         print(f"warning: import litellm failed: {exc!r}", file=sys.stderr)
     report = fast_litellm.status()
-    if want_coverage:
-        report["coverage"] = _coverage_cache.collect(sample_every, fresh)
+    if args.coverage or args.coverage_full:
+        from . import _coverage_cache
+
+        sample_every = 1 if args.coverage_full else COVERAGE_SAMPLE_EVERY
+        report["coverage"] = _coverage_cache.collect(sample_every, fresh=getattr(args, "no_cache", False))
     if args.proxy_config:
         from .fastlane import launcher
 
