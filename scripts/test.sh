@@ -33,7 +33,7 @@ for v in $versions; do
   "$venv/bin/pip" install -q --no-deps --force-reinstall "$wheel"
   echo "== litellm $v: pytest"
   set +e
-  (cd "$root" && PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest tests -q -p no:cacheprovider "$@")
+  (cd "$root" && PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest tests -q -p no:cacheprovider --durations=30 "$@")
   rc=$?
   set -e
   if [ $rc -ne 0 ]; then status=1; fi

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http
+from util_proc import fast_litellm_cmd, free_port, stop_group, wait_http, wait_removed
 
 pytest.importorskip("prometheus_client", reason="prometheus_client (LiteLLM's proxy extra) is not installed")
 
@@ -191,13 +191,6 @@ def _final_totals(port, n, tries=8):
     return totals, repeats, text
 
 
-def _wait_removed(pattern, timeout=60):
-    deadline = time.time() + timeout
-    while glob.glob(pattern) and time.time() < deadline:
-        time.sleep(0.5)
-    return glob.glob(pattern)
-
-
 def test_fast_litellm_proxy_four_workers_one_consistent_view(tmp_path):
     n, scrapes = 1000, 20
     port = free_port()
@@ -225,7 +218,7 @@ def test_fast_litellm_proxy_four_workers_one_consistent_view(tmp_path):
         # LiteLLM's gauges: one series per label set, not one per worker pid.
         assert 'pid="' not in text
         assert re.search(r"^litellm_deployment_state\{", text, re.M), "no litellm_deployment_state gauge"
-    assert _wait_removed(dirs[0]) == [], "the private metrics directory was not removed"
+    assert wait_removed(dirs[0]) == [], "the private metrics directory was not removed"
     log = Path(tmp_path / "proxy.log").read_text(errors="replace")
     assert "pass-through only" in log
 
@@ -309,7 +302,7 @@ def test_run_gunicorn_four_workers_one_consistent_view(tmp_path):
         # Several workers wrote the directory, and /metrics summed them.
         pids = {re.search(r"_(\d+)\.db$", p).group(1) for p in glob.glob(os.path.join(dirs[0], "counter_*.db"))}
         assert len(pids) >= 2, pids
-    assert _wait_removed(dirs[0]) == [], "the private metrics directory was not removed"
+    assert wait_removed(dirs[0]) == [], "the private metrics directory was not removed"
 
 
 @needs_gunicorn

@@ -372,7 +372,7 @@ def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
     import shutil
 
     import test_rate_limit_v3_proxy as px
-    from util_proc import fast_litellm_cmd, free_port, logged_server
+    from util_proc import fast_litellm_cmd, free_port, logged_server, wait_removed
 
     if shutil.which("uvicorn", path=str(px.BIN)) is None:
         pytest.skip("uvicorn not installed")
@@ -390,10 +390,7 @@ def test_real_proxy_four_workers_one_limit_with_store_patch(tmp_path):
         codes = sorted(c for c, _ in got)
         assert codes == [200] * px.N + [429] * (2 * px.N), codes
         assert all(h.get("retry-after") == "60" for c, h in got if c == 429)
-    left = list(tmp_path.glob("fast-litellm-rl-*"))
-    assert [p.name.endswith(".v3b") for p in left] == [True] * len(left)  # the launcher does not know .v3b yet
-    for p in left:
-        p.unlink()
+    assert wait_removed(str(tmp_path / "fast-litellm-rl-*")) == []  # the launcher removed its tables
 
 
 # -- rate_limit.v3_110_fused_pre_call -------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from util_proc import fast_litellm_cmd, free_port, logged_server, post_chat
+from util_proc import fast_litellm_cmd, free_port, logged_server, post_chat, wait_removed
 
 TESTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -98,4 +98,4 @@ def test_proxy_four_workers_one_v3_limit(tmp_path):
         assert all(h.get("x-ratelimit-api_key-limit-requests") == str(N) for h in ok_headers), ok_headers[:1]
         refused = [h for c, h in got if c == 429]
         assert all(h.get("retry-after") == "60" for h in refused)
-    assert list(tmp_path.glob("fast-litellm-rl-*")) == []  # the launcher removed its tables
+    assert wait_removed(str(tmp_path / "fast-litellm-rl-*")) == []  # the launcher removed its tables

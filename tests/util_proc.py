@@ -1,5 +1,6 @@
 """Start real servers for tests and wait for them."""
 
+import glob
 import os
 import socket
 import subprocess
@@ -46,6 +47,18 @@ def stop_group(proc: subprocess.Popen, timeout: float = 30.0) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
+
+
+def wait_removed(pattern: str, timeout: float = 60.0) -> list:
+    """Paths still matching ``pattern`` after waiting up to ``timeout`` s for them to go.
+
+    The launcher's per-launch files are removed by a detached watcher once the last
+    worker holding its pipe has exited, which may be a moment after the server's
+    master process returned."""
+    deadline = time.time() + timeout
+    while glob.glob(pattern) and time.time() < deadline:
+        time.sleep(0.2)
+    return sorted(glob.glob(pattern))
 
 
 @contextmanager
