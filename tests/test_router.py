@@ -7,6 +7,10 @@
   verified plan across the group instead of building one per deployment (the cause of a
   1,000-deployment group being slower with Fast LiteLLM, issue 20). Same response cost, cost
   header, callback cost fields and cost breakdown as stock, per deployment.
+* LiteLLM #24720 (lost latency-routing updates under concurrency): on both pins the success
+  event's read-modify-write has no suspension point (a local-only read of the stored dict,
+  updated in place before the write is awaited), so every call is counted, stock and
+  accelerated, in memory and with a real redis-server. The test keeps that true; no fix patch.
 * LiteLLM #8842: whether async success callbacks of ``Router.acompletion`` calls made inside one
   ``asyncio.run`` have all run when it returns (fresh interpreters, stock and accelerated).
 """
@@ -16,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +34,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench" / "transport"))
 from upstream import MockUpstream  # noqa: E402
+from util_proc import free_port  # noqa: E402
 
 import litellm  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
@@ -227,6 +234,67 @@ def _callbacks_after_run(url: str, n: int, fast: bool, drain_fix: bool = False) 
     line = [x for x in out.stdout.splitlines() if x.startswith("FOUND ")]
     assert line, out.stderr[-2000:]
     return json.loads(line[0][6:])
+
+
+def _latency_bookkeeping(router, calls: int) -> dict:
+    """``router.acompletion`` ``calls`` times, 64 at once: {deployment id: rpm its latency map counted}."""
+
+    async def run() -> dict:
+        router.cache.delete_cache("g_map")
+        sem = asyncio.Semaphore(64)
+
+        async def one(i: int) -> None:
+            async with sem:
+                await router.acompletion(model="g", messages=[{"role": "user", "content": f"call {i}"}])
+
+        await asyncio.gather(*(one(i) for i in range(calls)))
+        for _ in range(50):  # success handlers run one loop step (or a logging-worker flush) later
+            await asyncio.sleep(0.02)
+        latency_map = router.cache.get_cache(key="g_map", local_only=True) or {}
+        return {dep: sum(v.get("rpm", 0) for v in d.values() if isinstance(v, dict)) for dep, d in latency_map.items()}
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_24720_latency_bookkeeping_counts_every_call(upstream, store, tmp_path):
+    from litellm import Router
+
+    redis, kw = None, {}
+    if store == "redis":
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server not installed")
+        port = free_port()
+        redis = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                                  "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+        kw = {"redis_host": "127.0.0.1", "redis_port": port}
+    try:
+        if redis is not None:
+            import redis as redis_py
+
+            client = redis_py.Redis(port=kw["redis_port"])
+            for _ in range(100):
+                try:
+                    client.ping()
+                    break
+                except redis_py.ConnectionError:
+                    time.sleep(0.05)
+        # One router for both runs: LiteLLM keeps the first latency handler it registered per process.
+        router = Router(model_list=_model_list(upstream.url, 4), routing_strategy="latency-based-routing", **kw)
+        fast_litellm.deactivate()
+        try:
+            stock = _latency_bookkeeping(router, 200)
+        finally:
+            fast_litellm.activate()
+        fast = _latency_bookkeeping(router, 200)
+    finally:
+        if redis is not None:
+            redis.kill()
+            redis.wait()
+    assert sum(stock.values()) == 200, stock
+    assert sum(fast.values()) == 200, fast
 
 
 def test_8842_async_success_callbacks_after_asyncio_run(upstream):
