@@ -8,8 +8,8 @@
   1,000-deployment group being slower with Fast LiteLLM, issue 20). Same response cost, cost
   header, callback cost fields and cost breakdown as stock, per deployment.
 * LiteLLM #24720 (lost latency-routing updates under concurrency): on both pins the success
-  event's read-modify-write has no suspension point (a local-only read of the stored dict,
-  updated in place before the write is awaited), so every call is counted, stock and
+  event's read-modify-write has no suspension point (a local-only read, and the in-memory write
+  done before a Redis write can suspend), so every call is counted, stock and
   accelerated, in memory and with a real redis-server. The test keeps that true; no fix patch.
 * LiteLLM #8842: whether async success callbacks of ``Router.acompletion`` calls made inside one
   ``asyncio.run`` have all run when it returns (fresh interpreters, stock and accelerated).
