@@ -4,7 +4,8 @@
 
 Starts the local mock upstream and LiteLLM's proxy (through ``fast-litellm run``, with the
 logging route armed by a secret this script chooses) on ``bench/proxy/config_callbacks.yaml``
-(Prometheus), builds N records exactly as the front writes them (the upstream's answer is
+(Prometheus; ``--callback custom``: a CustomLogger that only counts, which LiteLLM reaches
+through the replay), builds N records exactly as the front writes them (the upstream's answer is
 a real one from the mock), POSTs them to the internal route in batches of 64 from two
 threads (as the launcher's drainer does) and reports records/s and how they were replayed
 (``light``: the direct logging path, ``full``: the ASGI replay), and the CPU time the
@@ -78,6 +79,37 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+_COUNTING_LOGGER = """\
+from litellm.integrations.custom_logger import CustomLogger
+
+
+class Counting(CustomLogger):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        self.count += 1
+
+
+handler = Counting()
+"""
+
+
+def _config(callback: str) -> str:
+    """The proxy's config file: the rig's Prometheus one, or the same with a counting CustomLogger
+    (written with its module to a temporary directory: LiteLLM imports it from the config's folder)."""
+    if callback == "prometheus":
+        return str(HERE / "config_callbacks.yaml")
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="fast-litellm-lane-log-"))
+    (folder / "counting_logger.py").write_text(_COUNTING_LOGGER)
+    text = (HERE / "config_callbacks.yaml").read_text().replace('callbacks: ["prometheus"]', 'callbacks: ["counting_logger.handler"]')
+    (folder / "config.yaml").write_text(text)
+    return str(folder / "config.yaml")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--litellm", default="1.110.2")
@@ -88,6 +120,8 @@ def main() -> None:
     ap.add_argument("--profile")
     ap.add_argument("--tree", default=str(ROOT / "python"), help="the fast_litellm source tree to run (to compare versions)")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the proxy process")
+    ap.add_argument("--callback", choices=("prometheus", "custom"), default="prometheus",
+                    help="the config's callback: Prometheus, or a CustomLogger that only counts events")
     a = ap.parse_args()
     venv = Path(os.environ.get("FAST_LITELLM_ENV_DIR", Path.home() / ".cache/fast-litellm/envs")) / f"litellm-{a.litellm}"
     py = str(venv / "bin/python")
@@ -101,7 +135,7 @@ def main() -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     argv = [py, "-m", "fast_litellm.cli", "run", "--"]
     argv += [py, "-m", "cProfile", "-o", a.profile, str(venv / "bin/litellm")] if a.profile else [str(venv / "bin/litellm")]
-    argv += ["--config", str(HERE / "config_callbacks.yaml"), "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--config", _config(a.callback), "--host", "127.0.0.1", "--port", str(port)]
     log = open(f"/tmp/lane_log_rate_{port}.log", "w")
     proxy = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
