@@ -2,7 +2,8 @@
 
 A config whose only callback is ``prometheus``: the same generated requests (several
 groups, one of two deployments, token counts from zero to large, so costs from zero up,
-and some upstream failures that LiteLLM answers and logs itself) go to the stock proxy
+streams with and without the usage chunk, and some upstream failures that LiteLLM answers and
+logs itself) go to the stock proxy
 and to ``fast-litellm proxy``. Every counter and every histogram's ``_count`` on
 ``/metrics`` must grow by the same amounts with the same labels on both (timing values
 aside: histogram sums and buckets of latencies), and the fast proxy must have applied
@@ -113,10 +114,21 @@ def _corpus(seed, n):
         d = f"mock:model={upstream};usage={usage[0]},{usage[1]}"
         # (failures in the two-deployment group would cool one of them down or not depending on
         # which one each proxy picked at random: failures go to single-deployment groups only)
-        if group != "balanced" and rng.random() < 0.12:
+        stream = rng.random() < 0.3
+        if stream and 0 in usage:
+            # LiteLLM 1.83 recounts a stream's zero usage itself (token_counter), which the front cannot
+            # reproduce once the content went out: it cuts such a stream (a known limit, docs/fast-lane-settings.md).
+            usage = (usage[0] or 7, usage[1] or 3)
+            d = f"mock:model={upstream};usage={usage[0]},{usage[1]}"
+        if group != "balanced" and not stream and rng.random() < 0.12:
             d += ";status=" + rng.choice(["400", "429", "500"])
         msgs = [{"role": "user", "content": f"nonce {seed}-{i}"}, {"role": "user", "content": d}]
-        out.append({"model": group, "messages": msgs})
+        body = {"model": group, "messages": msgs}
+        if stream:  # with and without the usage chunk (1.83.x asks the upstream for it only when the client does)
+            body["stream"] = True
+            if rng.random() < 0.7:
+                body["stream_options"] = {"include_usage": rng.random() < 0.8}
+        out.append(body)
     return out
 
 
@@ -223,6 +235,10 @@ def test_prometheus_counters_equal_stock_without_replay(rig):
     # A second round, with every kind (group, deployment, client, zero cost or not) learnt.
     d2 = _run_parity(rig["ports"], _corpus(1908, N), rig["fast_log"])
     assert _requests(d2["fast"]) > 0
+    # Streams with the upstream's usage chunk too (a stream kind is learnt like the others).
+    log = rig["fast_log"].read_text(errors="replace")
+    said = "\n".join(line for line in log.splitlines() if "Prometheus" in line)
+    assert re.search(r"Prometheus series for '[^']+' streams: \d+ updates applied directly", log), said
 
 
 def test_applied_records_are_counted_when_the_proxy_stops(rig):
@@ -282,6 +298,20 @@ def test_record_kinds_and_what_keeps_the_replay():
     assert a.kind(zero)[-1] is True  # zero cost: a kind of its own (LiteLLM's zero-cost diagnostic)
     details = dict(usage, prompt_tokens_details={"cached_tokens": 0, "audio_tokens": None}, completion_tokens_details=None)
     assert a.kind(dict(rec, response=json.dumps({"usage": details}))) is not None
+    # Streams: the one usage chunk of the SSE body; the client's include_usage is part of the kind.
+    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in ({"choices": [{"delta": {"content": "a"}}], "usage": None},
+                                                         {"choices": [], "usage": usage})) + "data: [DONE]\n\n"
+    def stream_rec(**kw):  # a fresh record each time (kind() keeps the parsed usage on the record)
+        return {**rec, "stream": True, "response": sse,
+                "request": json.dumps({"stream": True, "stream_options": {"include_usage": True}}), **kw}
+
+    assert a.kind(stream_rec()) == k + (("stream", True),)
+    assert a.kind(stream_rec(request="{}")) == k + (("stream", None),)
+    twice = sse.replace("data: [DONE]", f"data: {json.dumps({'choices': [], 'usage': usage})}\n\ndata: [DONE]")
+    no_completion = sse.replace('"completion_tokens": 5', '"completion_tokens": 0')
+    for other in (stream_rec(response=twice), stream_rec(response=no_completion), stream_rec(response="data: [DONE]\n\n"),
+                  stream_rec(response="data: {\"usage\": \n\n")):
+        assert a.kind(other) is None, other["response"]
     for other in (dict(rec, stream=True), dict(rec, pin=True), dict(rec, path="/v1/responses"), dict(rec, status=400),
                   dict(rec, response=json.dumps({"usage": dict(usage, prompt_tokens_details={"cached_tokens": 3})})),
                   dict(rec, response=json.dumps({"usage": dict(usage, extra=1)})), dict(rec, response="not json")):

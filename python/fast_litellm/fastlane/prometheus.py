@@ -24,10 +24,12 @@ logger run on probe records with every metric operation recorded, not applied) a
 directly to LiteLLM's own series objects; a kind whose updates cannot be explained by the
 record's quantities keeps calling the logger.
 
-Handled: non-streaming chat completions of single-deployment groups, with the router
-settings the front serves and simple-shuffle routing (see ``config_reason``). Everything else (streams, the Responses API, groups of several
-deployments, other callbacks, usage with cached/reasoning token details) keeps the
-replay. ``FAST_LITELLM_FAST_LANE_PROMETHEUS=replay`` keeps the replay for everything.
+Handled: chat completions of single-deployment groups, with the router settings the front
+serves and simple-shuffle routing (see ``config_reason``); streams when the upstream's SSE
+carries one usage chunk with prompt and completion tokens (a stream's kind also has the client's
+``include_usage``; its time to first token is the front's first event). Everything else (the
+Responses API, groups of several deployments, other callbacks, usage with cached/reasoning token
+details, streams without upstream usage) keeps the replay. ``FAST_LITELLM_FAST_LANE_PROMETHEUS=replay`` keeps the replay for everything.
 """
 
 from __future__ import annotations
@@ -110,10 +112,13 @@ def _usage(rec: dict) -> Optional[Tuple[int, int, int]]:
 
 
 def _parse_usage(rec: dict) -> Optional[Tuple[int, int, int]]:
-    try:
-        usage = json.loads(rec["response"]).get("usage")
-    except Exception:
-        return None
+    if rec.get("stream"):
+        usage = _stream_usage(rec.get("response") or "")
+    else:
+        try:
+            usage = json.loads(rec["response"]).get("usage")
+        except Exception:
+            return None
     if not isinstance(usage, dict) or set(usage) - _PLAIN_USAGE:
         return None
     if not (_zero_details(usage.get("prompt_tokens_details")) and _zero_details(usage.get("completion_tokens_details"))):
@@ -125,7 +130,28 @@ def _parse_usage(rec: dict) -> Optional[Tuple[int, int, int]]:
         return None
     if not all(type(x) is int and x >= 0 for x in (p, c, t)):
         return None
+    if rec.get("stream") and not (p and c):
+        return None  # LiteLLM's stream usage may count tokens itself where the upstream said 0 (1.83.x)
     return p, c, t
+
+
+def _stream_usage(sse: str) -> Optional[dict]:
+    """The usage of an OpenAI-shaped SSE body: the one chunk carrying a usage object, else None
+    (none, several -- LiteLLM would combine them --, or a chunk that is not JSON)."""
+    found = None
+    for line in sse.split("\n"):
+        if not line.startswith("data:") or '"usage"' not in line:
+            continue
+        try:
+            usage = json.loads(line[5:]).get("usage")
+        except Exception:
+            return None
+        if usage is None:
+            continue
+        if found is not None:
+            return None
+        found = usage
+    return found
 
 
 def _header(rec: dict, name: str) -> str:
@@ -133,6 +159,18 @@ def _header(rec: dict, name: str) -> str:
         if k.lower() == name:
             return v
     return ""
+
+
+def _include_usage(rec: dict) -> Any:
+    """A stream request's ``stream_options.include_usage`` (its own kind: LiteLLM's payload may differ)."""
+    try:
+        opts = json.loads(rec.get("request") or "{}").get("stream_options")
+    except Exception:
+        return "?"
+    return opts.get("include_usage") if isinstance(opts, dict) else None
+
+
+_FRAMING = ("llm_provider-content-length", "llm_provider-transfer-encoding")
 
 
 class _Template:
@@ -254,7 +292,7 @@ class Applier:
 
     def kind(self, rec: dict) -> Optional[tuple]:
         """The record's kind, or None when it is not one this module handles."""
-        if rec.get("method", "POST") != "POST" or rec.get("path") not in CHAT_PATHS or rec.get("stream") \
+        if rec.get("method", "POST") != "POST" or rec.get("path") not in CHAT_PATHS \
                 or rec.get("pin") or int(rec.get("status", 0)) != 200 or rec.get("error"):
             return None
         usage = _usage(rec)
@@ -262,7 +300,8 @@ class Applier:
             return None
         peer = (rec.get("peer") or [""])[0]
         zero = self._cost_of(rec, usage) == 0.0
-        return (rec["path"], rec.get("model_group"), rec.get("model_id"), peer, _header(rec, "user-agent"), zero)
+        k = (rec["path"], rec.get("model_group"), rec.get("model_id"), peer, _header(rec, "user-agent"), zero)
+        return k + (("stream", _include_usage(rec)),) if rec.get("stream") else k
 
     # -- learning ----------------------------------------------------------------
 
@@ -298,8 +337,10 @@ class Applier:
         slo = tpl.kwargs.get("standard_logging_object")
         if not isinstance(slo, dict):
             return "no standard logging payload"
-        if tpl.kwargs.get("stream") or slo.get("cache_hit"):
-            return "stream or cache hit"
+        if slo.get("cache_hit"):
+            return "cache hit"
+        if bool(tpl.kwargs.get("stream")) != bool(rec.get("stream")):
+            return "stream flag differs from the record's"
         mine = self._kwargs(rec, tpl)["standard_logging_object"]
         for field in ("prompt_tokens", "completion_tokens", "total_tokens", "response_cost"):
             if mine[field] != slo.get(field):
@@ -308,6 +349,11 @@ class Applier:
             return "usage_object differs"
         theirs = (slo.get("hidden_params") or {}).get("additional_headers")
         ours = mine["hidden_params"].get("additional_headers")
+        if rec.get("stream") and isinstance(ours, dict) and isinstance(theirs, dict):
+            # The replay hands LiteLLM the recorded SSE body in one piece (its framing: a length);
+            # ours are the upstream's own (chunked), as the stock proxy sees them.
+            ours = {k: v for k, v in ours.items() if k not in _FRAMING}
+            theirs = {k: v for k, v in theirs.items() if k not in _FRAMING}
         if ours != theirs:
             a, b = ours or {}, theirs or {}
             return f"additional_headers differ: {sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))}"
@@ -339,6 +385,8 @@ class Applier:
         p, c, t = _usage(rec)  # type: ignore[misc]
         cost = self._cost_of(rec, (p, c, t))
         start, done, end = float(rec["start"]), float(rec.get("upstream_done") or rec["end"]), float(rec["end"])
+        # A stream's first token came with its first event (the record's upstream_done); an answer's with its end.
+        first = done if rec.get("stream") else end
         kw = dict(tpl.kwargs)
         slo = dict(kw["standard_logging_object"])
         md = dict(slo.get("metadata") or {})
@@ -359,7 +407,7 @@ class Applier:
             hp["litellm_overhead_time_ms"] = max((end - done) * 1000.0, 1e-3)
         hp["response_cost"] = cost
         slo.update(prompt_tokens=p, completion_tokens=c, total_tokens=t, response_cost=cost, metadata=md, hidden_params=hp,
-                   startTime=start, endTime=end, completionStartTime=end, response_time=end - start)
+                   startTime=start, endTime=end, completionStartTime=first, response_time=end - start)
         if rec.get("call_id"):
             slo["id"] = rec["call_id"]
         kw["standard_logging_object"] = slo
@@ -368,7 +416,8 @@ class Applier:
         if isinstance(lp, dict) and isinstance(lp.get("metadata"), dict) and lp["metadata"].get("queue_time_seconds") is not None:
             kw["litellm_params"] = dict(lp, metadata=dict(lp["metadata"], queue_time_seconds=0.0))
         t0, t2 = datetime.fromtimestamp(start), datetime.fromtimestamp(end)
-        kw.update(start_time=t0, api_call_start_time=t0, completion_start_time=t2, end_time=t2, litellm_call_id=rec.get("call_id"))
+        kw.update(start_time=t0, api_call_start_time=t0, completion_start_time=datetime.fromtimestamp(first), end_time=t2,
+                  litellm_call_id=rec.get("call_id"))
         return kw
 
     async def apply(self, rec: dict) -> Optional[bool]:
@@ -410,7 +459,8 @@ class Applier:
                     kw = self._kwargs(probe, tpl)
                     recorded.append((await plans.record(self._event, self._shim, kw, tpl.response_obj), plans.features(kw)))
                 plan = self._plans[k] = plans.build(recorded)
-                sys.stderr.write(f"fast_litellm: fast-lane Prometheus series for {k[1]!r}: "
+                what = f"{k[1]!r} streams" if len(k) > 6 else repr(k[1])
+                sys.stderr.write(f"fast_litellm: fast-lane Prometheus series for {what}: "
                                  f"{len(plan.steps)} updates applied directly per record\n")
                 return plan
             except Exception as exc:  # plans.Unplannable, or anything else: the logger call stays

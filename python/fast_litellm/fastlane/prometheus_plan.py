@@ -24,7 +24,6 @@ logger call for every kind.
 from __future__ import annotations
 
 import contextvars
-import json
 from typing import Any, Dict, List, Optional, Tuple
 
 _RECORDING: "contextvars.ContextVar[Optional[list]]" = contextvars.ContextVar("fast_litellm_prom_probe", default=None)
@@ -32,7 +31,8 @@ _installed: list = []
 _TIMING_TOLERANCE = 1e-6  # seconds
 # Probe records: (prompt tokens, completion tokens, upstream answered after, ended after) in seconds.
 _PROBES = ((7, 3, 0.011, 0.013), (13, 17, 0.023, 0.029), (29, 5, 0.041, 0.047))
-_TIMINGS = ("total_latency", "api_latency", "ttft", "overhead_s", "overhead_ms", "response_time", "latency_per_output_token")
+_TIMINGS = ("total_latency", "api_latency", "ttft", "overhead_s", "overhead_ms", "response_time", "latency_per_output_token",
+            "ttft_per_output_token")
 
 
 class Unplannable(Exception):
@@ -132,6 +132,8 @@ def features(kw: dict) -> Dict[str, Any]:
     }
     if f["completion"]:
         f["latency_per_output_token"] = f["total_latency"] / f["completion"]
+        # LiteLLM's per-token deployment latency of a stream: its time to first token over the tokens.
+        f["ttft_per_output_token"] = (kw["completion_start_time"] - kw["start_time"]).total_seconds() / f["completion"]
     if isinstance(hp.get("litellm_overhead_time_ms"), (int, float)):
         f["overhead_ms"] = hp["litellm_overhead_time_ms"]
         f["overhead_s"] = hp["litellm_overhead_time_ms"] / 1000.0
@@ -199,16 +201,10 @@ def build(recorded: List[Tuple[list, dict]]) -> Plan:
 
 
 def probe_records(rec: dict) -> List[dict]:
-    """Copies of ``rec`` with the probe usages and times (same kind: same everything else)."""
-    out = []
-    body = json.loads(rec["response"])
+    """Copies of ``rec`` with the probe usages and times (same kind: same everything else; the
+    usage is set as parsed, so a stream's SSE body need not be rewritten)."""
     start = float(rec["start"])
-    for p, c, done, end in _PROBES:
-        usage = dict(body.get("usage") or {}, prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
-        probe = dict(rec, response=json.dumps(dict(body, usage=usage)), upstream_done=start + done, end=start + end)
-        probe.pop("_fl_usage", None)
-        out.append(probe)
-    return out
+    return [dict(rec, _fl_usage=(p, c, p + c), upstream_done=start + done, end=start + end) for p, c, done, end in _PROBES]
 
 
 async def record(event: Any, shim: Any, kw: dict, response_obj: Any) -> list:
