@@ -170,6 +170,10 @@ SCENARIOS = [
              body=dict(CHAT_BODY, model=CLAUDE, max_tokens=256)),
     Scenario("prometheus", "baseline + callbacks: [prometheus] (sustained: litellm_requests_metric)",
              lambda c: merge(_openai(c), _key(), PROMETHEUS), counter="prometheus"),
+    Scenario("prometheus-stream", "prometheus with \"stream\": true and stream_options.include_usage (1.83.x asks the "
+             "upstream for usage only then; sustained: litellm_requests_metric)",
+             lambda c: merge(_openai(c), _key(), PROMETHEUS),
+             body=dict(CHAT_BODY, stream=True, stream_options={"include_usage": True}), counter="prometheus"),
     Scenario("custom-logger", "baseline + a CustomLogger that only overrides async_log_success_event "
              "(sustained: the events it counted)",
              lambda c: merge(_openai(c), _key(), {"litellm_settings": {"callbacks": ["rig_logger.handler"]}}),
