@@ -2,13 +2,13 @@
 
 A config whose only callback is ``prometheus``: the same generated requests (several
 groups, one of two deployments, token counts from zero to large, so costs from zero up,
-streams with and without the usage chunk, and some upstream failures that LiteLLM answers and
-logs itself) go to the stock proxy
-and to ``fast-litellm proxy``. Every counter and every histogram's ``_count`` on
-``/metrics`` must grow by the same amounts with the same labels on both (timing values
-aside: histogram sums and buckets of latencies), and the fast proxy must have applied
-the records of single-deployment groups itself (``fastlane/prometheus.py``) rather than
-replayed them. ``FAST_LITELLM_PROM_PARITY_N`` sets the corpus size per round (default 40; CI time);
+streams with and without the usage chunk, and some upstream failures that LiteLLM answers
+and logs itself) go to the stock proxy and to ``fast-litellm proxy``. Every counter and
+every histogram's ``_count`` on ``/metrics`` must grow by the same amounts with the same
+labels on both (timing values aside: histogram sums and buckets of latencies), every gauge
+must end with the same value, and the fast proxy must have applied the records of
+single-deployment groups itself (``fastlane/prometheus.py``) rather than replayed them.
+``FAST_LITELLM_PROM_PARITY_N`` sets the corpus size per round (default 40; CI time);
 ``FAST_LITELLM_PROM_WORKERS=1`` adds the 4-worker run with ``PROMETHEUS_MULTIPROC_DIR`` (~6 min).
 """
 
@@ -151,9 +151,18 @@ def _balanced_ids(port):
 
 def _metrics(port):
     """{(series name, labels): value} of LiteLLM's counters, histogram counts and sums (not timings)."""
+    return _series(port)[0]
+
+
+def _gauges(port):
+    """{(series name, labels): value} of LiteLLM's gauges (not timings or timestamps)."""
+    return _series(port)[1]
+
+
+def _series(port):
     status, _h, raw = _call(port, "GET", "/metrics/")
     assert status == 200, raw[:300]
-    kinds, out = {}, {}
+    kinds, out, gauges = {}, {}, {}
     for line in raw.decode().splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(None, 3)
@@ -165,17 +174,21 @@ def _metrics(port):
         name = m.group(1)
         base = re.sub(r"_(total|count|sum|bucket|created)$", "", name)
         kind = kinds.get(base) or kinds.get(name)
-        if name.endswith("_created") or name.endswith("_bucket") or kind not in ("counter", "histogram"):
+        if kinds.get(name) == "gauge" and not name.endswith("_created") and not _TIMING.search(name):
+            into = gauges
+        elif name.endswith("_created") or name.endswith("_bucket") or kind not in ("counter", "histogram"):
             continue
-        if kind == "histogram" and name.endswith("_sum") and _TIMING.search(base):
+        elif kind == "histogram" and name.endswith("_sum") and _TIMING.search(base):
             continue
+        else:
+            into = out
         labels = dict(_LABEL.findall(m.group(2) or ""))
         if labels.get("model_group") == "balanced" or labels.get("requested_model") == "balanced" \
                 or labels.get("model") == "balanced" or labels.get("model_id") in _balanced_ids(port):
             labels.pop("model_id", None)  # stock and the front each pick one of the two at random
         key = (name, tuple(sorted(labels.items())))
-        out[key] = out.get(key, 0.0) + float(m.group(3))
-    return out
+        into[key] = into.get(key, 0.0) + float(m.group(3))
+    return out, gauges
 
 
 def _deltas(before, after):
@@ -212,6 +225,12 @@ def _run_parity(ports, corpus, fast_log):
     diff = [f"{name}{dict(labels)}: stock +{d['stock'].get((name, labels))} fast +{d['fast'].get((name, labels))}"
             for name, labels in sorted(set(missing) | set(extra))]
     assert not diff, "\n".join(diff)
+    # Gauges (deployment state, remaining budgets and limits, ...): the same values at rest.
+    gauges = {p: _gauges(ports[p]) for p in ("stock", "fast")}
+    gdiff = [f"{name}{dict(labels)}: stock {gauges['stock'].get((name, labels))} fast {gauges['fast'].get((name, labels))}"
+             for name, labels in sorted(set(gauges["stock"]) | set(gauges["fast"]))
+             if gauges["stock"].get((name, labels)) != gauges["fast"].get((name, labels))]
+    assert not gdiff, "\n".join(gdiff)
     assert _requests(d["fast"]) == ok
     assert rust >= ok // 3, (rust, ok)
     return d
