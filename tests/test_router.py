@@ -21,11 +21,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +33,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench" / "transport"))
 from upstream import MockUpstream  # noqa: E402
-from util_proc import free_port  # noqa: E402
 
 import litellm  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
@@ -257,43 +254,18 @@ def _latency_bookkeeping(router, calls: int) -> dict:
     return asyncio.run(run())
 
 
-@pytest.mark.parametrize("store", ["memory"])  # redis: see docs/patches.md (under investigation)
-def test_24720_latency_bookkeeping_counts_every_call(upstream, store, tmp_path):
+def test_24720_latency_bookkeeping_counts_every_call(upstream):
+    """In memory. (With a Router on a real redis-server, see docs/patches.md: not asserted yet.)"""
     from litellm import Router
 
-    redis, kw = None, {}
-    if store == "redis":
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server not installed")
-        port = free_port()
-        redis = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
-                                  "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL, start_new_session=True)
-        kw = {"redis_host": "127.0.0.1", "redis_port": port}
+    # One router for both runs: in a first version a second Router in this process left its latency map empty.
+    router = Router(model_list=_model_list(upstream.url, 4), routing_strategy="latency-based-routing")
+    fast_litellm.deactivate()
     try:
-        if redis is not None:
-            import redis as redis_py
-
-            client = redis_py.Redis(port=kw["redis_port"])
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis_py.ConnectionError:
-                    time.sleep(0.05)
-        # One router for both runs: LiteLLM keeps the first latency handler it registered per process.
-        router = Router(model_list=_model_list(upstream.url, 4), routing_strategy="latency-based-routing", **kw)
-        fast_litellm.deactivate()
-        try:
-            stock = _latency_bookkeeping(router, 200)
-        finally:
-            fast_litellm.activate()
-        fast = _latency_bookkeeping(router, 200)
+        stock = _latency_bookkeeping(router, 200)
     finally:
-        if redis is not None:
-            redis.kill()
-            redis.wait()
+        fast_litellm.activate()
+    fast = _latency_bookkeeping(router, 200)
     assert sum(stock.values()) == 200, stock
     assert sum(fast.values()) == 200, fast
 
